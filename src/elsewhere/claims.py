@@ -1,0 +1,153 @@
+"""One normalised, immutable shape for verified evidence from every TEE.
+
+SEV-SNP, TDX and SGX verifiers each turn evidence into a `VerificationResult`: the claims the
+evidence makes plus every check that failed. Policy, the key broker, the ledger and placement
+read only this shape, never vendor structures. `to_json` is the stable, documented format
+(docs/claims.md); a change to it needs a new `CLAIMS_SCHEMA` number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+CLAIMS_SCHEMA = "elsewhere.claims/1"
+
+EMULATED_WARNING = "emulated — no hardware protection"
+NIL_WARNING = "nil host — no evidence, no hardware protection"
+
+
+class Vendor(StrEnum):
+    AMD = "AMD"
+    INTEL = "Intel"
+    NONE = "none"
+
+
+class Tee(StrEnum):
+    SEV_SNP = "sev-snp"
+    TDX = "tdx"
+    SGX = "sgx"
+    NIL = "nil"
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A check that did not pass: which check, the value found, the value expected."""
+
+    check: str
+    found: str
+    expected: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"check": self.check, "found": self.found, "expected": self.expected}
+
+    def __str__(self) -> str:
+        return f"{self.check}: found {self.found}, expected {self.expected}"
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What verified evidence says about a platform and the workload it launched.
+
+    Mappings are read-only views; hex strings are lower case without a prefix.
+    - `generation`: AMD product (Milan / Genoa / Turin) or Intel platform family; None if unknown.
+    - `tcb`: every TCB component by name (SNP: bootloader, tee, snp, microcode, fmc;
+      Intel: sgx_comp_00..15, pcesvn, tdx_comp_00..15, ...), in the order the evidence gives.
+    - `tcb_status`: Intel's TCB status (UpToDate, OutOfDate, ...); None for AMD.
+    - `measurements`: name → hex (measurement; mrtd, rtmr0-3, mrseam, ...; mrenclave, mrsigner).
+    - `flags`: policy / platform / attribute flags by name (smt, migrate_ma, sept_ve_disable, ...).
+    - `identity`: other identity values (isvprodid, isvsvn, guest_svn, vmpl, ...).
+    """
+
+    vendor: Vendor
+    tee: Tee
+    generation: str | None
+    report_version: int
+    signer: str
+    debug: bool
+    smt: bool | None
+    report_data: str
+    measurements: Mapping[str, str] = field(default_factory=dict)
+    tcb: Mapping[str, int] = field(default_factory=dict)
+    tcb_status: str | None = None
+    advisory_ids: tuple[str, ...] = ()
+    flags: Mapping[str, bool] = field(default_factory=dict)
+    identity: Mapping[str, int | str] = field(default_factory=dict)
+    host_data: str | None = None
+    chip_id: str | None = None
+    fmspc: str | None = None
+    emulated: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("measurements", "tcb", "flags", "identity"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        object.__setattr__(self, "advisory_ids", tuple(self.advisory_ids))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vendor": self.vendor.value,
+            "tee": self.tee.value,
+            "generation": self.generation,
+            "report_version": self.report_version,
+            "signer": self.signer,
+            "emulated": self.emulated,
+            "debug": self.debug,
+            "smt": self.smt,
+            "tcb": dict(self.tcb),
+            "tcb_status": self.tcb_status,
+            "advisory_ids": list(self.advisory_ids),
+            "measurements": dict(self.measurements),
+            "flags": dict(self.flags),
+            "identity": dict(self.identity),
+            "host_data": self.host_data,
+            "report_data": self.report_data,
+            "chip_id": self.chip_id,
+            "fmspc": self.fmspc,
+        }
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """Claims plus the verdict: verified only when no check failed.
+
+    `notices` are facts worth showing that do not fail verification (an unknown reserved bit,
+    an emulated root). `verified_at` is the time certificates and collateral were checked at.
+    """
+
+    claims: Claims
+    failures: tuple[Failure, ...]
+    verified_at: dt.datetime
+    evidence_kind: str
+    notices: tuple[str, ...] = ()
+
+    @property
+    def verified(self) -> bool:
+        return not self.failures
+
+    @property
+    def protection(self) -> str:
+        if self.claims.tee is Tee.NIL:
+            return NIL_WARNING
+        if self.claims.emulated:
+            return EMULATED_WARNING
+        return f"hardware-attested ({self.claims.vendor.value} {self.claims.tee.value})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": CLAIMS_SCHEMA,
+            "evidence_kind": self.evidence_kind,
+            "verified": self.verified,
+            "verified_at": self.verified_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "protection": self.protection,
+            "failures": [f.to_json() for f in self.failures],
+            "notices": list(self.notices),
+            "claims": self.claims.to_json(),
+        }

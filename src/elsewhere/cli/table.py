@@ -1,0 +1,25 @@
+"""Plain-text tables for human output (the JSON forms are the stable interface)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+def render_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    body = [[("" if cell is None else str(cell)) for cell in row] for row in rows]
+    widths = [len(h) for h in header]
+    for row in body:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in body
+    )
+    return "\n".join(lines)
+
+
+def render_pairs(pairs: Iterable[tuple[str, object]]) -> str:
+    items = [(k, "" if v is None else str(v)) for k, v in pairs]
+    width = max((len(k) for k, _ in items), default=0)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in items)

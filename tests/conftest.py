@@ -1,0 +1,31 @@
+"""Shared fixtures. Real vectors live outside the repository: ELSEWHERE_VECTORS, default
+../shared/vectors beside the repository root. Tests that need them skip when absent."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def vectors_path() -> Path:
+    return Path(os.environ.get("ELSEWHERE_VECTORS", REPO_ROOT.parent / "shared" / "vectors"))
+
+
+@pytest.fixture(scope="session")
+def vectors() -> Path:
+    path = vectors_path()
+    if not (path / "expected.json").is_file():
+        pytest.skip(f"test vectors not found at {path} (set ELSEWHERE_VECTORS)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def manifest(vectors: Path) -> dict[str, dict[str, Any]]:
+    entries = json.loads((vectors / "expected.json").read_text())
+    return {entry["id"]: entry for entry in entries}

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from elsewhere.claims import EMULATED_WARNING, Claims, Failure, Tee, Vendor, VerificationResult
+from elsewhere.cli import main
+from elsewhere.errors import InputError
+from elsewhere.timeutil import parse_time
+
+
+def _claims(**overrides: object) -> Claims:
+    base: dict[str, object] = dict(
+        vendor=Vendor.AMD,
+        tee=Tee.SEV_SNP,
+        generation="Genoa",
+        report_version=3,
+        signer="VCEK",
+        debug=False,
+        smt=True,
+        report_data="00" * 64,
+        tcb={"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115},
+    )
+    base.update(overrides)
+    return Claims(**base)  # type: ignore[arg-type]
+
+
+def test_claims_are_immutable() -> None:
+    claims = _claims()
+    with pytest.raises(AttributeError):
+        claims.debug = True  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        claims.tcb["snp"] = 1  # type: ignore[index]
+
+
+def test_result_json_is_stable_and_marks_emulation() -> None:
+    at = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    result = VerificationResult(
+        claims=_claims(emulated=True),
+        failures=(Failure("report signature", "invalid", "valid ECDSA P-384 by the VCEK"),),
+        verified_at=at,
+        evidence_kind="sev-snp-report",
+    )
+    doc = result.to_json()
+    assert doc["schema"] == "elsewhere.claims/1"
+    assert doc["verified"] is False
+    assert doc["verified_at"] == "2025-01-02T03:04:05Z"
+    assert doc["protection"] == EMULATED_WARNING
+    assert doc["failures"][0]["check"] == "report signature"
+    assert doc["claims"]["tcb"] == {"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115}
+
+
+def test_parse_time_forms() -> None:
+    assert parse_time("2024-05-01T12:00:00Z") == dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+    assert parse_time("2024-05-01").tzinfo is not None
+    with pytest.raises(InputError, match="--at"):
+        parse_time("yesterday-ish")
+
+
+def test_cli_without_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+
+
+def test_cli_unknown_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["no-such-command"])
+    assert exit_info.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
