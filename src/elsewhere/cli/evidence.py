@@ -1,0 +1,134 @@
+"""`elsewhere evidence verify`: check attestation evidence offline and print its claims."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from elsewhere.claims import VerificationResult
+from elsewhere.cli.table import render_pairs, render_table
+from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
+from elsewhere.evidence import EvidenceOptions, TrustAnchor, verify_evidence
+from elsewhere.timeutil import iso, parse_time
+
+MAX_INPUT_BYTES = 4 << 20
+
+
+def read_input(path: str, what: str) -> bytes:
+    """Bytes of a file ('-' = stdin), refusing missing, unreadable or huge files in one line."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with Path(path).open("rb") as handle:
+                data = handle.read(MAX_INPUT_BYTES + 1)
+    except OSError as error:
+        raise InputError(what, path, error.strerror or "cannot be read") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(what, path, f"larger than {MAX_INPUT_BYTES} bytes")
+    return data
+
+
+def register(commands: Any) -> None:
+    group = commands.add_parser("evidence", help="verify attestation evidence")
+    sub = group.add_subparsers(title="evidence commands", metavar="COMMAND")
+    verify = sub.add_parser(
+        "verify",
+        help="verify SEV-SNP evidence (raw / hex report, Azure HCL report) offline",
+        description="Verify attestation evidence offline: signatures, the certificate chain to a "
+        "pinned vendor root at --at, and the binding of TCB and chip id. Exit 0 verified, "
+        "1 parsed but not verified, 2 unusable input.",
+    )
+    verify.add_argument("file", metavar="FILE", help="evidence file ('-' for stdin)")
+    verify.add_argument(
+        "--vcek",
+        "--vlek",
+        dest="vek",
+        metavar="CERT",
+        help="VCEK or VLEK certificate (PEM or DER; a PEM bundle may add ASK, ARK)",
+    )
+    verify.add_argument(
+        "--chain",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="ASK/ASVK and ARK certificates (PEM bundle or DER); repeatable",
+    )
+    verify.add_argument(
+        "--certs",
+        metavar="FILE",
+        help="SEV certificate table / configfs-tsm auxblob with VCEK/VLEK, ASK, ARK",
+    )
+    verify.add_argument(
+        "--trust-emulated-root",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="trust this EMULATED root (development only; results say emulated)",
+    )
+    verify.add_argument(
+        "--at", metavar="TIME", help="verify certificates at this time (ISO 8601, default now)"
+    )
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.set_defaults(handler=run_verify)
+    group.set_defaults(handler=lambda _args: group.print_help(sys.stderr) or 2)
+
+
+def options_from_args(args: argparse.Namespace) -> EvidenceOptions:
+    return EvidenceOptions(
+        at=parse_time(args.at) if args.at else None,
+        vek=read_input(args.vek, "--vcek") if args.vek else None,
+        chain=tuple(read_input(path, "--chain") for path in args.chain),
+        cert_table=read_input(args.certs, "--certs") if args.certs else None,
+        trusted_emulated_roots=tuple(
+            TrustAnchor.emulated_root(read_input(path, "--trust-emulated-root"), path)
+            for path in args.trust_emulated_root
+        ),
+    )
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    options = options_from_args(args)
+    result = verify_evidence(read_input(args.file, "evidence"), options)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, sort_keys=False))
+    else:
+        print(render_result(result))
+    return EXIT_OK if result.verified else EXIT_REFUSED
+
+
+def render_result(result: VerificationResult) -> str:
+    """A readable summary: verdict, protection, claims, failed checks and notices."""
+    claims = result.claims
+    verdict = "VERIFIED" if result.verified else f"NOT VERIFIED ({len(result.failures)} failed)"
+    lines = [f"{verdict}: {result.evidence_kind} at {iso(result.verified_at)}"]
+    if claims.emulated:
+        lines.append(f"WARNING: {result.protection}")
+    pairs: list[tuple[str, object]] = [
+        ("protection", result.protection),
+        ("vendor / tee", f"{claims.vendor.value} {claims.tee.value}"),
+        ("generation", claims.generation or "unknown"),
+        ("report version", claims.report_version),
+        ("signer", claims.signer),
+        ("debug", claims.debug),
+        ("smt", claims.smt),
+        ("tcb", ", ".join(f"{k}={v}" for k, v in claims.tcb.items())),
+    ]
+    pairs += [(name, value) for name, value in claims.measurements.items()]
+    pairs += [
+        ("report_data", claims.report_data),
+        ("host_data", claims.host_data),
+        ("chip_id", claims.chip_id or "(masked / VLEK)"),
+        ("flags", ", ".join(name for name, on in claims.flags.items() if on) or "(none)"),
+    ]
+    pairs += [(name, value) for name, value in claims.identity.items()]
+    lines += ["", render_pairs(pairs)]
+    if result.failures:
+        rows = [(f.check, f.found, f.expected) for f in result.failures]
+        lines += ["", render_table(("failed check", "found", "expected"), rows)]
+    if result.notices:
+        lines += ["", *(f"notice: {notice}" for notice in result.notices)]
+    return "\n".join(lines)

@@ -1,0 +1,23 @@
+"""Parse and verify hardware attestation evidence into one claims shape.
+
+    from elsewhere.evidence import EvidenceOptions, verify_evidence
+    result = verify_evidence(data, EvidenceOptions(at=..., vek=..., chain=(...,)))
+
+`detect` tells the format from the bytes; `verify_evidence` dispatches to the format's
+verifier and returns an `elsewhere.claims.VerificationResult`.
+"""
+
+from elsewhere.evidence.anchors import TrustAnchor, load_certificates
+from elsewhere.evidence.api import EvidenceOptions, verify_detected, verify_evidence
+from elsewhere.evidence.detect import Detected, EvidenceFormat, detect
+
+__all__ = [
+    "Detected",
+    "EvidenceFormat",
+    "EvidenceOptions",
+    "TrustAnchor",
+    "detect",
+    "load_certificates",
+    "verify_detected",
+    "verify_evidence",
+]

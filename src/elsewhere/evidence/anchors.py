@@ -1,0 +1,78 @@
+"""Trust anchors: root certificates a verifier may end a chain at.
+
+Vendor roots are pinned in code by SHA-256 fingerprint (see each vendor's `roots` module).
+Emulated roots are never trusted implicitly: a caller builds a `TrustAnchor` from the root it
+created and passes it in `EvidenceOptions.trusted_emulated_roots`; every result that chains to
+it is marked emulated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from elsewhere.errors import InputError
+
+
+@contextmanager
+def quiet_serials() -> Iterator[None]:
+    """AMD issues VCEKs with serial number 0; cryptography warns about that, we accept it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
+        yield
+
+
+def load_certificates(data: bytes, where: str) -> tuple[bytes, ...]:
+    """DER bytes of every certificate in a PEM bundle or a single DER certificate."""
+    stripped = data.lstrip()
+    try:
+        with quiet_serials():
+            if stripped.startswith(b"-----BEGIN"):
+                certs = x509.load_pem_x509_certificates(data)
+                return tuple(cert.public_bytes(Encoding.DER) for cert in certs)
+            x509.load_der_x509_certificate(data)
+        return (bytes(data),)
+    except ValueError as error:
+        reason = str(error).split("\n", 1)[0] or "not a certificate"
+        raise InputError(
+            "certificate", where, f"not a PEM or DER X.509 certificate ({reason})"
+        ) from None
+
+
+@dataclass(frozen=True)
+class TrustAnchor:
+    """A root certificate (DER) trusted to end a chain; `emulated` marks development roots."""
+
+    name: str
+    der: bytes
+    emulated: bool = True
+    fingerprint: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", hashlib.sha256(self.der).hexdigest())
+
+    @classmethod
+    def emulated_root(cls, data: bytes, where: str = "emulated root") -> TrustAnchor:
+        """An explicitly trusted emulated root from PEM or DER bytes (exactly one certificate)."""
+        ders = load_certificates(data, where)
+        if len(ders) != 1:
+            raise InputError("trust anchor", where, f"expected one certificate, found {len(ders)}")
+        with quiet_serials():
+            cert = x509.load_der_x509_certificate(ders[0])
+        return cls(name=cert.subject.rfc4514_string(), der=ders[0], emulated=True)
+
+    @classmethod
+    def emulated_root_file(cls, path: Path) -> TrustAnchor:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise InputError("trust anchor", str(path), error.strerror or "unreadable") from None
+        return cls.emulated_root(data, str(path))
