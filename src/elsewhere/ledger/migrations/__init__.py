@@ -1,0 +1,1 @@
+"""Alembic version directory of the ledger (branch label `ledger`)."""

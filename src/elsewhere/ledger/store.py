@@ -1,0 +1,202 @@
+"""SQLAlchemy storage of the tree: entries, complete-subtree hashes, state and checkpoints.
+
+Appends are sequenced by the single ledger_state row: the first statement of every append
+updates that row, which takes the write lock on SQLite and a row lock on PostgreSQL before
+anything is read, so concurrent appenders queue instead of deadlocking. An append is
+durable when its transaction commits; the state row only ever names committed entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from elsewhere.errors import ElsewhereError
+from elsewhere.ledger import merkle
+from elsewhere.ledger.merkle import NodeId
+from elsewhere.ledger.schema import (
+    ledger_checkpoints,
+    ledger_entries,
+    ledger_hashes,
+    ledger_state,
+)
+from elsewhere.timeutil import utcnow
+
+STATE_ID = 1
+
+
+class LedgerCorrupt(ElsewhereError):
+    """The stored tree disagrees with itself or with a checkpoint the log signed."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class State:
+    origin: str
+    size: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: bytes
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- state -----------------------------------------------------------------------
+
+    def ensure_state(self, origin: str) -> State:
+        with self.engine.begin() as conn:
+            state = self.state(conn)
+            if state is None:
+                conn.execute(
+                    insert(ledger_state).values(
+                        id=STATE_ID,
+                        origin=origin,
+                        size=0,
+                        root=merkle.EMPTY_ROOT,
+                        updated_at=utcnow(),
+                    )
+                )
+                state = State(origin, 0, merkle.EMPTY_ROOT)
+            return state
+
+    @staticmethod
+    def state(conn: Connection) -> State | None:
+        row = conn.execute(
+            select(ledger_state.c.origin, ledger_state.c.size, ledger_state.c.root).where(
+                ledger_state.c.id == STATE_ID
+            )
+        ).first()
+        return None if row is None else State(row.origin, int(row.size), bytes(row.root))
+
+    @staticmethod
+    def lock(conn: Connection) -> State:
+        """Take the log's write lock inside `conn`'s transaction, then read the state."""
+        result = conn.execute(
+            update(ledger_state)
+            .where(ledger_state.c.id == STATE_ID)
+            .values(size=ledger_state.c.size)
+        )
+        state = Store.state(conn) if result.rowcount else None
+        if state is None:
+            raise ElsewhereError("ledger: not initialised (run `elsewhere ledger init`)")
+        return state
+
+    # --- nodes -----------------------------------------------------------------------
+
+    @staticmethod
+    def read_nodes(conn: Connection, nodes: set[NodeId]) -> dict[NodeId, bytes]:
+        if not nodes:
+            return {}
+        by_key = {merkle.stored_index(n.level, n.index): n for n in nodes}
+        rows = conn.execute(
+            select(ledger_hashes.c.id, ledger_hashes.c.hash).where(
+                ledger_hashes.c.id.in_(list(by_key))
+            )
+        ).all()
+        found = {by_key[int(row.id)]: bytes(row.hash) for row in rows}
+        if len(found) != len(nodes):
+            missing = sorted(set(nodes) - set(found))[:3]
+            raise LedgerCorrupt(f"ledger: stored tree is missing node hashes {missing}")
+        return found
+
+    # --- append ----------------------------------------------------------------------
+
+    def append(self, conn: Connection, datas: Sequence[bytes], kinds: Sequence[str | None]) -> int:
+        """Append canonical entries inside `conn`'s transaction; return the first index.
+        The caller commits (or rolls back): nothing is visible or durable before that."""
+        state = self.lock(conn)
+        border_ids = merkle.border_nodes(state.size)
+        known = self.read_nodes(conn, set(border_ids))
+        border = [known[node] for node in border_ids]
+        leaves = [merkle.leaf_hash(data) for data in datas]
+        new_nodes, new_border = merkle.extend(state.size, border, leaves)
+        first = state.size
+        if datas:
+            conn.execute(
+                insert(ledger_entries),
+                [
+                    {"idx": first + n, "kind": kind, "data": data}
+                    for n, (data, kind) in enumerate(zip(datas, kinds, strict=True))
+                ],
+            )
+            conn.execute(
+                insert(ledger_hashes), [{"id": key, "hash": value} for key, value in new_nodes]
+            )
+            moved = conn.execute(
+                update(ledger_state)
+                .where(ledger_state.c.id == STATE_ID, ledger_state.c.size == first)
+                .values(
+                    size=first + len(datas),
+                    root=merkle.fold_border(new_border),
+                    updated_at=utcnow(),
+                )
+            )
+            if moved.rowcount != 1:
+                raise LedgerCorrupt("ledger: the log grew while this append held its lock")
+        return first
+
+    @staticmethod
+    def read_all_hashes(conn: Connection, count: int) -> list[bytes]:
+        rows = conn.execute(
+            select(ledger_hashes.c.hash)
+            .where(ledger_hashes.c.id < count)
+            .order_by(ledger_hashes.c.id)
+        ).all()
+        return [bytes(row.hash) for row in rows]
+
+    # --- entries ---------------------------------------------------------------------
+
+    @staticmethod
+    def entries(conn: Connection, start: int, end: int) -> list[bytes]:
+        rows = conn.execute(
+            select(ledger_entries.c.idx, ledger_entries.c.data)
+            .where(ledger_entries.c.idx >= start, ledger_entries.c.idx < end)
+            .order_by(ledger_entries.c.idx)
+        ).all()
+        if [int(row.idx) for row in rows] != list(range(start, end)):
+            raise LedgerCorrupt(f"ledger: entries {start}..{end - 1} are not all stored")
+        return [bytes(row.data) for row in rows]
+
+    # --- checkpoints -----------------------------------------------------------------
+
+    @staticmethod
+    def checkpoint_at(conn: Connection, size: int) -> StoredCheckpoint | None:
+        row = conn.execute(
+            select(ledger_checkpoints).where(ledger_checkpoints.c.size == size)
+        ).first()
+        return None if row is None else _stored(row.size, row.root, row.note)
+
+    @staticmethod
+    def latest_checkpoint(conn: Connection, below: int | None = None) -> StoredCheckpoint | None:
+        query = select(ledger_checkpoints).order_by(ledger_checkpoints.c.size.desc()).limit(1)
+        if below is not None:
+            query = query.where(ledger_checkpoints.c.size < below)
+        row = conn.execute(query).first()
+        return None if row is None else _stored(row.size, row.root, row.note)
+
+    @staticmethod
+    def save_checkpoint(conn: Connection, size: int, root: bytes, note: bytes) -> None:
+        conn.execute(
+            insert(ledger_checkpoints).values(
+                size=size, root=root, note=note.decode(), created_at=utcnow()
+            )
+        )
+
+    @staticmethod
+    def all_checkpoints(conn: Connection) -> list[StoredCheckpoint]:
+        rows = conn.execute(select(ledger_checkpoints).order_by(ledger_checkpoints.c.size)).all()
+        return [_stored(row.size, row.root, row.note) for row in rows]
+
+
+def _stored(size: int, root: bytes, note: str) -> StoredCheckpoint:
+    return StoredCheckpoint(int(size), bytes(root), note.encode())
