@@ -1,0 +1,543 @@
+"""Intel collateral → typed records: TCB Info (v2, v3), QE Identity (v2), CRLs, issuer chains.
+
+Accepted inputs (`load_collateral`):
+- dcap-qvl's `QuoteCollateralV3` JSON (one file; CRLs as hex DER, `tcb_info` / `qe_identity` the
+  exact signed JSON text, signatures hex r‖s);
+- a directory of Intel PCS / PCCS responses: TCB Info and QE Identity response bodies
+  (`{"tcbInfo": ..., "signature": ...}`), CRLs (DER, PEM or hex), issuer chains (PEM, also the
+  URL-encoded form PCS puts in its `*-Issuer-Chain` headers). Files are recognised by content.
+
+Signatures cover the exact bytes of the `tcbInfo` / `enclaveIdentity` value as served, so the
+raw text is kept; the JSON is never re-serialised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from elsewhere.errors import InputError, ParseError
+
+MAX_COLLATERAL_FILE = 4 << 20
+_STATUSES = frozenset(
+    {
+        "UpToDate",
+        "SWHardeningNeeded",
+        "ConfigurationNeeded",
+        "ConfigurationAndSWHardeningNeeded",
+        "OutOfDate",
+        "OutOfDateConfigurationNeeded",
+        "Revoked",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TcbLevel:
+    sgx_comps: tuple[int, ...]
+    pcesvn: int
+    tdx_comps: tuple[int, ...] | None
+    tcb_date: str
+    status: str
+    advisory_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IsvLevel:
+    """A QE Identity or TDX module TCB level: one ISVSVN and its status."""
+
+    isvsvn: int
+    tcb_date: str
+    status: str
+    advisory_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleIdentity:
+    id: str
+    mrsigner: bytes
+    attributes: bytes
+    attributes_mask: bytes
+    levels: tuple[IsvLevel, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TcbInfo:
+    id: str  # "SGX" | "TDX"
+    version: int
+    issue_date: dt.datetime
+    next_update: dt.datetime
+    fmspc: bytes
+    pceid: bytes
+    tcb_evaluation_data_number: int
+    levels: tuple[TcbLevel, ...]  # Intel's order: descending
+    tdx_module: ModuleIdentity | None
+    module_identities: tuple[ModuleIdentity, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QeIdentity:
+    id: str  # "QE" | "TD_QE" | "QVE"
+    version: int
+    issue_date: dt.datetime
+    next_update: dt.datetime
+    tcb_evaluation_data_number: int
+    miscselect: int
+    miscselect_mask: int
+    attributes: bytes
+    attributes_mask: bytes
+    mrsigner: bytes
+    isvprodid: int
+    levels: tuple[IsvLevel, ...]  # descending ISVSVN
+
+
+@dataclass(frozen=True, slots=True)
+class SignedDoc:
+    body: bytes  # exactly the signed bytes
+    signature: bytes  # 64-byte r‖s
+    issuer_chain: tuple[bytes, ...]  # DER, signing certificate first
+
+
+@dataclass(frozen=True)
+class Collateral:
+    tcb_info_doc: SignedDoc
+    qe_identity_doc: SignedDoc
+    root_ca_crl: bytes  # DER
+    pck_crl: bytes  # DER
+    pck_crl_issuer_chain: tuple[bytes, ...]
+    tcb_info: TcbInfo = field(compare=False)
+    qe_identity: QeIdentity = field(compare=False)
+    digest: bytes = field(compare=False)  # identifies these bytes (cache keys, file names)
+
+    def to_json(self) -> dict[str, str]:
+        """dcap-qvl's QuoteCollateralV3 layout: what the cache stores and `--collateral` reads."""
+        return {
+            "pck_crl_issuer_chain": _pem_chain(self.pck_crl_issuer_chain),
+            "root_ca_crl": self.root_ca_crl.hex(),
+            "pck_crl": self.pck_crl.hex(),
+            "tcb_info_issuer_chain": _pem_chain(self.tcb_info_doc.issuer_chain),
+            "tcb_info": self.tcb_info_doc.body.decode(),
+            "tcb_info_signature": self.tcb_info_doc.signature.hex(),
+            "qe_identity_issuer_chain": _pem_chain(self.qe_identity_doc.issuer_chain),
+            "qe_identity": self.qe_identity_doc.body.decode(),
+            "qe_identity_signature": self.qe_identity_doc.signature.hex(),
+        }
+
+
+def _pem_chain(chain: tuple[bytes, ...]) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return "".join(
+        x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM).decode() for der in chain
+    )
+
+
+# -- small typed readers; every error names the document and the key -------------------------
+
+
+def _get(obj: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    value = obj.get(key)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ParseError(where, key, f"missing or not a {kind.__name__}")
+    return value
+
+
+def _hex(obj: dict[str, Any], key: str, size: int | None, where: str) -> bytes:
+    text = _get(obj, key, str, where)
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        raise ParseError(where, key, "is not hex") from None
+    if size is not None and len(value) != size:
+        raise ParseError(where, key, f"is {len(value)} bytes, expected {size}")
+    return value
+
+
+def _date(obj: dict[str, Any], key: str, where: str) -> dt.datetime:
+    text = _get(obj, key, str, where)
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ParseError(where, key, f"{text!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _status(obj: dict[str, Any], where: str) -> str:
+    status = _get(obj, "tcbStatus", str, where)
+    if status not in _STATUSES:
+        raise ParseError(where, "tcbStatus", f"{status!r} is not a known TCB status")
+    return str(status)
+
+
+def _advisories(obj: dict[str, Any], where: str) -> tuple[str, ...]:
+    ids = obj.get("advisoryIDs", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ParseError(where, "advisoryIDs", "is not a list of strings")
+    return tuple(ids)
+
+
+def _isv_levels(obj: dict[str, Any], where: str) -> tuple[IsvLevel, ...]:
+    levels = []
+    for i, level in enumerate(_get(obj, "tcbLevels", list, where)):
+        at = f"{where}.tcbLevels[{i}]"
+        if not isinstance(level, dict):
+            raise ParseError(at, "", "is not an object")
+        tcb = _get(level, "tcb", dict, at)
+        levels.append(
+            IsvLevel(
+                _get(tcb, "isvsvn", int, at),
+                _get(level, "tcbDate", str, at),
+                _status(level, at),
+                _advisories(level, at),
+            )
+        )
+    return tuple(levels)
+
+
+def _components(tcb: dict[str, Any], key: str, where: str) -> tuple[int, ...]:
+    comps = _get(tcb, key, list, where)
+    if len(comps) != 16:
+        raise ParseError(where, key, f"has {len(comps)} components, expected 16")
+    return tuple(
+        _get(c, "svn", int, f"{where}.{key}") if isinstance(c, dict) else -1 for c in comps
+    )
+
+
+def _tcb_level(level: Any, version: int, tdx: bool, where: str) -> TcbLevel:
+    if not isinstance(level, dict):
+        raise ParseError(where, "", "is not an object")
+    tcb = _get(level, "tcb", dict, where)
+    if version >= 3:
+        sgx = _components(tcb, "sgxtcbcomponents", where)
+        tdx_comps = _components(tcb, "tdxtcbcomponents", where) if tdx else None
+    else:
+        sgx = tuple(_get(tcb, f"sgxtcbcomp{i:02d}svn", int, where) for i in range(1, 17))
+        tdx_comps = None
+    if min(sgx + (tdx_comps or ())) < 0:
+        raise ParseError(where, "tcb", "a component is not an object with an integer svn")
+    return TcbLevel(
+        sgx,
+        _get(tcb, "pcesvn", int, where),
+        tdx_comps,
+        _get(level, "tcbDate", str, where),
+        _status(level, where),
+        _advisories(level, where),
+    )
+
+
+def _module(obj: dict[str, Any], where: str, with_levels: bool) -> ModuleIdentity:
+    return ModuleIdentity(
+        str(obj.get("id", "")),
+        _hex(obj, "mrsigner", 48, where),
+        _hex(obj, "attributes", 8, where),
+        _hex(obj, "attributesMask", 8, where),
+        _isv_levels(obj, where) if with_levels else (),
+    )
+
+
+def parse_tcb_info(body: bytes) -> TcbInfo:
+    where = "TCB Info"
+    obj = _json_object(body, where)
+    version = _get(obj, "version", int, where)
+    if version not in (2, 3):
+        raise ParseError(where, "version", f"{version} is not supported (2 or 3)")
+    tcb_id = _get(obj, "id", str, where) if version == 3 else "SGX"
+    if tcb_id not in ("SGX", "TDX"):
+        raise ParseError(where, "id", f"{tcb_id!r} is neither SGX nor TDX")
+    if _get(obj, "tcbType", int, where) != 0:
+        raise ParseError(where, "tcbType", "only type 0 is defined")
+    tdx = tcb_id == "TDX"
+    levels = [
+        _tcb_level(level, version, tdx, f"{where}.tcbLevels[{i}]")
+        for i, level in enumerate(_get(obj, "tcbLevels", list, where))
+    ]
+    if not levels:
+        raise ParseError(where, "tcbLevels", "is empty")
+    # Intel keeps levels in a set ordered descending by (SGX comps, PCESVN, TDX comps).
+    levels.sort(key=lambda lv: (lv.sgx_comps, lv.pcesvn, lv.tdx_comps or ()), reverse=True)
+    keys = [(lv.sgx_comps, lv.pcesvn, lv.tdx_comps) for lv in levels]
+    if len(set(keys)) != len(keys):
+        raise ParseError(where, "tcbLevels", "has duplicated levels")
+    module = identities = None
+    if tdx:
+        module = _module(_get(obj, "tdxModule", dict, where), f"{where}.tdxModule", False)
+        raw_ids = obj.get("tdxModuleIdentities", [])
+        if not isinstance(raw_ids, list):
+            raise ParseError(where, "tdxModuleIdentities", "is not a list")
+        identities = tuple(
+            _module(m, f"{where}.tdxModuleIdentities[{i}]", True)
+            if isinstance(m, dict)
+            else _module({}, f"{where}.tdxModuleIdentities[{i}]", True)
+            for i, m in enumerate(raw_ids)
+        )
+    elif "tdxModule" in obj or "tdxModuleIdentities" in obj:
+        raise ParseError(where, "tdxModule", "present in an SGX TCB Info")
+    return TcbInfo(
+        tcb_id,
+        version,
+        _date(obj, "issueDate", where),
+        _date(obj, "nextUpdate", where),
+        _hex(obj, "fmspc", 6, where),
+        _hex(obj, "pceId", 2, where),
+        _get(obj, "tcbEvaluationDataNumber", int, where),
+        tuple(levels),
+        module,
+        identities or (),
+    )
+
+
+def parse_qe_identity(body: bytes) -> QeIdentity:
+    where = "QE Identity"
+    obj = _json_object(body, where)
+    version = _get(obj, "version", int, where)
+    if version != 2:
+        raise ParseError(where, "version", f"{version} is not supported (2)")
+    levels = sorted(_isv_levels(obj, where), key=lambda lv: lv.isvsvn, reverse=True)
+    return QeIdentity(
+        _get(obj, "id", str, where),
+        version,
+        _date(obj, "issueDate", where),
+        _date(obj, "nextUpdate", where),
+        _get(obj, "tcbEvaluationDataNumber", int, where),
+        int.from_bytes(_hex(obj, "miscselect", 4, where), "big"),
+        int.from_bytes(_hex(obj, "miscselectMask", 4, where), "big"),
+        _hex(obj, "attributes", 16, where),
+        _hex(obj, "attributesMask", 16, where),
+        _hex(obj, "mrsigner", 32, where),
+        _get(obj, "isvprodid", int, where),
+        tuple(levels),
+    )
+
+
+def _json_object(body: bytes, where: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ParseError(where, "", f"is not JSON ({error})") from None
+    if not isinstance(obj, dict):
+        raise ParseError(where, "", "is not a JSON object")
+    return obj
+
+
+def raw_members(text: bytes, where: str) -> dict[str, bytes]:
+    """Top-level members of a JSON object as their exact source bytes (to check signatures)."""
+    decoder = json.JSONDecoder()
+    try:
+        source = text.decode()
+    except UnicodeDecodeError:
+        raise ParseError(where, "", "is not UTF-8 text") from None
+    pos = len(source) - len(source.lstrip())
+    members: dict[str, bytes] = {}
+    try:
+        if source[pos : pos + 1] != "{":
+            raise ValueError("not an object")
+        pos += 1
+        while True:
+            pos = len(source) - len(source[pos:].lstrip())
+            if source[pos] == "}" and not members:
+                break
+            key, pos = decoder.raw_decode(source, pos)
+            if not isinstance(key, str):
+                raise ValueError("member name is not a string")
+            pos = source.index(":", pos) + 1
+            pos = len(source) - len(source[pos:].lstrip())
+            _, end = decoder.raw_decode(source, pos)
+            members[key] = source[pos:end].encode()
+            pos = len(source) - len(source[end:].lstrip())
+            if source[pos] == "}":
+                break
+            if source[pos] != ",":
+                raise ValueError("expected , or }")
+            pos += 1
+    except (ValueError, IndexError) as error:
+        raise ParseError(where, "", f"is not a JSON object ({error})") from None
+    return members
+
+
+# -- certificates and CRLs in the forms Intel and PCCS serve ----------------------------------
+
+
+def pem_chain(text: bytes | str, where: str) -> tuple[bytes, ...]:
+    """PEM (or URL-encoded PEM) certificates → DER, in the given order."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    raw = text.encode() if isinstance(text, str) else text
+    if b"%2D" in raw or b"%0A" in raw:
+        raw = urllib.parse.unquote_to_bytes(raw)
+    try:
+        certs = x509.load_pem_x509_certificates(raw)
+    except ValueError as error:
+        raise ParseError(where, "", f"is not a PEM certificate chain ({error})") from None
+    return tuple(c.public_bytes(Encoding.DER) for c in certs)
+
+
+def crl_der(data: bytes | str, where: str) -> bytes:
+    """A CRL given as DER, PEM or hex DER → DER (parsed once to check it is a CRL)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        if raw.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_crl(raw).public_bytes(Encoding.DER)
+        if raw[:1] != b"\x30":
+            raw = bytes.fromhex(raw.decode().strip())
+        x509.load_der_x509_crl(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ParseError(where, "", f"is not a CRL in DER, PEM or hex ({error})") from None
+    return raw
+
+
+def _signature(value: Any, where: str) -> bytes:
+    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
+        sig = bytes(value)
+    elif isinstance(value, str):
+        try:
+            sig = bytes.fromhex(value)
+        except ValueError:
+            raise ParseError(where, "signature", "is not hex") from None
+    else:
+        raise ParseError(where, "signature", "missing")
+    if len(sig) != 64:
+        raise ParseError(where, "signature", f"is {len(sig)} bytes, expected 64 (r‖s)")
+    return sig
+
+
+def build_collateral(
+    tcb_info_doc: SignedDoc,
+    qe_identity_doc: SignedDoc,
+    root_ca_crl: bytes,
+    pck_crl: bytes,
+    pck_crl_issuer_chain: tuple[bytes, ...],
+) -> Collateral:
+    digest = hashlib.sha256()
+    for part in (tcb_info_doc.body, tcb_info_doc.signature, *tcb_info_doc.issuer_chain):
+        digest.update(len(part).to_bytes(4, "big") + part)
+    for part in (qe_identity_doc.body, qe_identity_doc.signature, *qe_identity_doc.issuer_chain):
+        digest.update(len(part).to_bytes(4, "big") + part)
+    for part in (root_ca_crl, pck_crl, *pck_crl_issuer_chain):
+        digest.update(len(part).to_bytes(4, "big") + part)
+    return Collateral(
+        tcb_info_doc,
+        qe_identity_doc,
+        root_ca_crl,
+        pck_crl,
+        pck_crl_issuer_chain,
+        parse_tcb_info(tcb_info_doc.body),
+        parse_qe_identity(qe_identity_doc.body),
+        digest.digest(),
+    )
+
+
+def parse_dcap_qvl_json(text: bytes) -> Collateral:
+    where = "collateral JSON"
+    obj = _json_object(text, where)
+    need = ("tcb_info", "qe_identity", "tcb_info_issuer_chain", "qe_identity_issuer_chain")
+    for key in (*need, "pck_crl_issuer_chain"):
+        _get(obj, key, str, where)
+    return build_collateral(
+        SignedDoc(
+            obj["tcb_info"].encode(),
+            _signature(obj.get("tcb_info_signature"), "collateral JSON tcb_info"),
+            pem_chain(obj["tcb_info_issuer_chain"], "collateral JSON tcb_info_issuer_chain"),
+        ),
+        SignedDoc(
+            obj["qe_identity"].encode(),
+            _signature(obj.get("qe_identity_signature"), "collateral JSON qe_identity"),
+            pem_chain(obj["qe_identity_issuer_chain"], "collateral JSON qe_identity_issuer_chain"),
+        ),
+        crl_der(_crl_field(obj, "root_ca_crl"), "collateral JSON root_ca_crl"),
+        crl_der(_crl_field(obj, "pck_crl"), "collateral JSON pck_crl"),
+        pem_chain(obj["pck_crl_issuer_chain"], "collateral JSON pck_crl_issuer_chain"),
+    )
+
+
+def _crl_field(obj: dict[str, Any], key: str) -> bytes | str:
+    value = obj.get(key)
+    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
+        return bytes(value)
+    if isinstance(value, str):
+        return value
+    raise ParseError("collateral JSON", key, "missing or not hex / a byte list")
+
+
+def _signed_response(text: bytes, member: str, where: str) -> tuple[bytes, bytes]:
+    members = raw_members(text, where)
+    if member not in members:
+        raise ParseError(where, member, "missing")
+    return members[member], _signature(json.loads(members.get("signature", b"null")), where)
+
+
+def parse_pcs_directory(directory: Path) -> Collateral:
+    """Recognise PCS / PCCS response files in a directory by their content."""
+    found: dict[str, Any] = {}
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        data = _read(path)
+        where = str(path)
+        head = data.lstrip()[:1]
+        if head == b"{":
+            members = raw_members(data, where)
+            if "tcbInfo" in members:
+                found["tcb_info"] = _signed_response(data, "tcbInfo", where)
+            elif "enclaveIdentity" in members:
+                found["qe_identity"] = _signed_response(data, "enclaveIdentity", where)
+            continue
+        if b"CERTIFICATE-----" in data or b"CERTIFICATE%2D" in data:
+            chain = pem_chain(data, where)
+            leaf_cn = _cn(x509.load_der_x509_certificate(chain[0]).subject)
+            found["tcb_chain" if "TCB Signing" in leaf_cn else "pck_chain"] = chain
+            continue
+        try:
+            der = crl_der(data, where)
+        except ParseError:
+            continue  # not collateral (a README, a quote): ignored
+        issuer = _cn(x509.load_der_x509_crl(der).issuer)
+        found["root_crl" if "Root CA" in issuer else "pck_crl"] = der
+    labels = {
+        "tcb_info": "a TCB Info response ({tcbInfo, signature})",
+        "qe_identity": "a QE Identity response ({enclaveIdentity, signature})",
+        "tcb_chain": "the TCB Info / QE Identity issuer chain (PEM)",
+        "root_crl": "the Intel SGX Root CA CRL",
+        "pck_crl": "the PCK CRL (platform or processor CA)",
+        "pck_chain": "the PCK CRL issuer chain (PEM)",
+    }
+    missing = [text for key, text in labels.items() if key not in found]
+    if missing:
+        raise InputError("collateral", str(directory), "missing " + "; ".join(missing))
+    tcb_chain = found["tcb_chain"]
+    return build_collateral(
+        SignedDoc(found["tcb_info"][0], found["tcb_info"][1], tcb_chain),
+        SignedDoc(found["qe_identity"][0], found["qe_identity"][1], tcb_chain),
+        found["root_crl"],
+        found["pck_crl"],
+        found["pck_chain"],
+    )
+
+
+def _cn(name: x509.Name) -> str:
+    attrs = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else ""
+
+
+def _read(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_COLLATERAL_FILE:
+            raise InputError("collateral", str(path), "is larger than 4 MiB")
+        return path.read_bytes()
+    except OSError as error:
+        raise InputError("collateral", str(path), error.strerror or str(error)) from None
+
+
+def load_collateral(path: Path) -> Collateral:
+    """Collateral from a dcap-qvl JSON file or a directory of PCS responses."""
+    if path.is_dir():
+        return parse_pcs_directory(path)
+    if not path.exists():
+        raise InputError("collateral", str(path), "no such file or directory")
+    return parse_dcap_qvl_json(_read(path))
