@@ -1,0 +1,362 @@
+"""Run one WebAssembly (WASI preview 1) command module in a keep, under limits.
+
+The flow is the trust flow: copy the module bytes into memory the caller cannot change, check
+their SHA-384 against the digest the evidence binds, validate, compile *here* (never load a
+precompiled artefact: wasmtime does not verify those, and a mapped file can be rewritten
+under a running instance), instantiate with WASI and nothing else, run `_start`.
+
+The guest gets only what `KeepConfig` lists: argv, env, stdin, stdout/stderr captured in
+memory up to a cap, and its secrets as read-only files under `/secrets`. No network, no other
+directory, no host environment. Limits: linear memory (Store.set_limits), fuel
+(Config.consume_fuel) and a wall-time deadline (Config.epoch_interruption + a timer thread;
+calls into Wasm release the GIL so the timer runs).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+import wasmtime
+
+from elsewhere.errors import EXIT_REFUSED, ConfigError, ElsewhereError, ParseError
+from elsewhere.keep.limits import KeepLimits
+
+SECRETS_GUEST_DIR: Final = "/secrets"
+WASM_MAGIC: Final = b"\0asm"
+_SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class KeepError(ElsewhereError):
+    """The keep could not run the workload as asked."""
+
+
+class WorkloadRefused(KeepError):
+    """The module is not the workload the evidence binds (digest mismatch)."""
+
+    exit_code = EXIT_REFUSED
+
+
+class InvalidModule(ParseError):
+    """Bytes that are not a valid WebAssembly command module."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__("wasm module", "", why)
+
+
+def one_line(message: str) -> str:
+    """wasmtime messages carry a backtrace; keep the cause (after 'Caused by:') on one line."""
+    text = str(message)
+    if "Caused by:" in text:
+        text = text.split("Caused by:", 1)[1]
+    parts = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(parts) or "unknown error"
+
+
+@dataclass(frozen=True)
+class KeepConfig:
+    """What one keep runs and what the workload may see. Crosses the host/keep boundary.
+
+    `workload_digest` is the SHA-384 the module bytes must have (bound in report_data).
+    `secret_names` lists the files the workload will find under /secrets (contents arrive
+    separately, sealed to the keep key). `attester_kind` names how the keep attests.
+    """
+
+    workload_digest: bytes
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    limits: KeepLimits = field(default_factory=KeepLimits)
+    secret_names: tuple[str, ...] = ()
+    attester_kind: str = "nil"
+    program_name: str = "workload"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.workload_digest, bytes) or len(self.workload_digest) != 48:
+            raise ConfigError("keep config", "workload_digest", "must be 48 bytes (SHA-384)")
+        object.__setattr__(self, "args", tuple(self.args))
+        object.__setattr__(self, "secret_names", tuple(self.secret_names))
+        object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+        for index, arg in enumerate((self.program_name, *self.args)):
+            if "\0" in arg:
+                raise ConfigError("keep config", f"args[{index}]", "contains a NUL character")
+        for name, value in self.env.items():
+            if not name or "=" in name or "\0" in name or "\0" in value:
+                raise ConfigError("keep config", f"env {name!r}", "invalid name or value")
+        for name in self.secret_names:
+            check_secret_name(name)
+        if len(set(self.secret_names)) != len(self.secret_names):
+            raise ConfigError("keep config", "secret_names", "duplicate secret name")
+
+    @property
+    def preopens(self) -> tuple[tuple[str, str], ...]:
+        """(guest path, access) of every directory the workload can open."""
+        return ((SECRETS_GUEST_DIR, "read-only"),) if self.secret_names else ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workload_digest": self.workload_digest.hex(),
+            "args": list(self.args),
+            "env": sorted(self.env),  # names only: values may be sensitive
+            "limits": self.limits.to_json(),
+            "secret_names": list(self.secret_names),
+            "attester_kind": self.attester_kind,
+            "preopens": [{"guest_path": p, "access": a} for p, a in self.preopens],
+        }
+
+
+def check_secret_name(name: str) -> str:
+    """A secret name is a plain file name: letters, digits, '.', '_', '-', at most 128."""
+    if not isinstance(name, str) or not _SECRET_NAME.fullmatch(name):
+        raise ConfigError(
+            "secret name", repr(name), "use 1-128 of A-Z a-z 0-9 . _ - (not starting with . - _)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class KeepResult:
+    """How one run ended.
+
+    `outcome`: "exited" (returned or proc_exit; see `exit_code`), "trapped",
+    "fuel-exhausted", "wall-time-exceeded" or "instantiation-failed" (e.g. memory minimum
+    above the limit, imports other than WASI). `exit_code` is None unless exited.
+    """
+
+    outcome: str
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    stdout_total: int
+    stderr_total: int
+    fuel_consumed: int | None
+    wall_time_s: float
+    compile_time_s: float
+    trap: str | None
+    workload_digest: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "exited" and self.exit_code == 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.stdout_total > len(self.stdout) or self.stderr_total > len(self.stderr)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "stdout_b64": base64.b64encode(self.stdout).decode(),
+            "stderr_b64": base64.b64encode(self.stderr).decode(),
+            "stdout_total": self.stdout_total,
+            "stderr_total": self.stderr_total,
+            "fuel_consumed": self.fuel_consumed,
+            "wall_time_s": round(self.wall_time_s, 6),
+            "compile_time_s": round(self.compile_time_s, 6),
+            "trap": self.trap,
+            "workload_digest": self.workload_digest,
+        }
+
+
+class _Capped:
+    """An output sink keeping the first `cap` bytes and counting the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.total, self.data = cap, 0, bytearray()
+
+    def __call__(self, chunk: bytes) -> int:
+        room = self.cap - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+        self.total += len(chunk)
+        return len(chunk)
+
+
+def _engine(limits: KeepLimits) -> wasmtime.Engine:
+    config = wasmtime.Config()
+    # Config.cache stays off (its default): no compiled code on host-writable storage.
+    config.consume_fuel = limits.fuel is not None
+    config.epoch_interruption = limits.wall_time_s is not None
+    return wasmtime.Engine(config)
+
+
+def check_module(
+    module_bytes: bytes,
+    expected_digest: bytes,
+    limits: KeepLimits,
+    engine: wasmtime.Engine | None = None,
+) -> bytes:
+    """Copy, size-check, digest-check and validate module bytes; return the private copy."""
+    data = bytes(module_bytes)  # a private copy: the caller's buffer could change after hashing
+    if len(data) > limits.max_module_bytes:
+        raise InvalidModule(f"{len(data)} bytes exceeds the {limits.max_module_bytes}-byte limit")
+    found = hashlib.sha384(data).digest()
+    if not hmac.compare_digest(found, expected_digest):
+        raise WorkloadRefused(
+            f"workload digest mismatch: module is sha384:{found.hex()[:16]}…, "
+            f"the keep was asked to run sha384:{expected_digest.hex()[:16]}…"
+        )
+    if not data.startswith(WASM_MAGIC):
+        raise InvalidModule("not a binary WebAssembly module (no \\0asm magic); compile WAT first")
+    try:
+        wasmtime.Module.validate(engine or _engine(limits), data)
+    except wasmtime.WasmtimeError as error:
+        raise InvalidModule(one_line(str(error))) from None
+    return data
+
+
+def _stage_secrets(root: Path, secrets: Mapping[str, bytes], limits: KeepLimits) -> Path:
+    folder = root / "secrets"
+    folder.mkdir(mode=0o700)
+    for name, value in secrets.items():
+        check_secret_name(name)
+        if len(value) > limits.max_secret_bytes:
+            raise KeepError(f"secret {name!r} of {len(value)} bytes exceeds the limit")
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+        with os.fdopen(fd, "wb") as out:
+            out.write(value)
+    return folder
+
+
+def _scratch_base() -> str | None:
+    # In a confidential VM, /dev/shm is guest memory (encrypted by the TEE), not host disk.
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
+def run_module(
+    module_bytes: bytes,
+    config: KeepConfig,
+    *,
+    stdin: bytes = b"",
+    secrets: Mapping[str, bytes] | None = None,
+) -> KeepResult:
+    """Check, compile and run `module_bytes` as `config` says; return how it ended.
+
+    `secrets` maps each name in `config.secret_names` to its plaintext (already opened with
+    the keep key). Raises WorkloadRefused on digest mismatch, InvalidModule for bytes that
+    are not valid Wasm or not a WASI command, KeepError for unusable inputs; anything the
+    guest does (traps, limits, exit codes) is reported in the KeepResult instead.
+    """
+    limits = config.limits
+    secrets = dict(secrets or {})
+    if sorted(secrets) != sorted(config.secret_names):
+        raise KeepError(
+            f"secrets given {sorted(secrets)} differ from the config's {list(config.secret_names)}"
+        )
+    if len(stdin) > limits.max_stdin_bytes:
+        raise KeepError(f"stdin of {len(stdin)} bytes exceeds the {limits.max_stdin_bytes} limit")
+    engine = _engine(limits)
+    data = check_module(module_bytes, config.workload_digest, limits, engine)
+    started = time.perf_counter()
+    module = wasmtime.Module(engine, data)
+    compile_time = time.perf_counter() - started
+    if "_start" not in {export.name for export in module.exports}:
+        raise InvalidModule("exports no _start function (not a WASI command module)")
+
+    root = Path(tempfile.mkdtemp(prefix="elsewhere-keep-", dir=_scratch_base()))
+    try:
+        stdin_path = root / "stdin"
+        stdin_path.write_bytes(stdin)
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = [config.program_name, *config.args]
+        wasi.env = [[name, value] for name, value in config.env.items()]
+        wasi.stdin_file = str(stdin_path)
+        out, err = _Capped(limits.max_output_bytes), _Capped(limits.max_output_bytes)
+        wasi.stdout_custom = out
+        wasi.stderr_custom = err
+        if config.secret_names:
+            folder = _stage_secrets(root, secrets, limits)
+            wasi.preopen_dir(str(folder), SECRETS_GUEST_DIR, False)
+        return _run(engine, module, wasi, limits, out, err, compile_time, config)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _run(
+    engine: wasmtime.Engine,
+    module: wasmtime.Module,
+    wasi: wasmtime.WasiConfig,
+    limits: KeepLimits,
+    out: _Capped,
+    err: _Capped,
+    compile_time: float,
+    config: KeepConfig,
+) -> KeepResult:
+    store = wasmtime.Store(engine)
+    store.set_wasi(wasi)
+    store.set_limits(
+        memory_size=limits.memory_bytes,
+        table_elements=limits.table_elements,
+        instances=limits.instances,
+        tables=limits.tables,
+        memories=limits.memories,
+    )
+    if limits.fuel is not None:
+        store.set_fuel(limits.fuel)
+    timer: threading.Timer | None = None
+    if limits.wall_time_s is not None:
+        store.set_epoch_deadline(1)
+        timer = threading.Timer(limits.wall_time_s, engine.increment_epoch)
+        timer.daemon = True
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()  # WASI preview 1 only: no sockets, no other host functions
+
+    outcome, exit_code, trap = "exited", None, None
+    started = time.perf_counter()
+    try:
+        instance = linker.instantiate(store, module)
+    except wasmtime.WasmtimeError as error:
+        outcome, trap = "instantiation-failed", one_line(str(error))
+    else:
+        start = instance.exports(store)["_start"]
+        if timer is not None:
+            timer.start()
+        try:
+            start(store)  # type: ignore[operator]
+            exit_code = 0
+        except wasmtime.ExitTrap as error:
+            exit_code = error.code
+        except wasmtime.Trap as error:
+            trap = one_line(str(error))
+            code = error.trap_code
+            if code == wasmtime.TrapCode.OUT_OF_FUEL:
+                outcome = "fuel-exhausted"
+            elif code == wasmtime.TrapCode.INTERRUPT:
+                outcome, trap = "wall-time-exceeded", f"stopped after {limits.wall_time_s} s"
+            else:
+                outcome = "trapped"
+        except wasmtime.WasmtimeError as error:
+            outcome, trap = "trapped", one_line(str(error))
+        finally:
+            if timer is not None:
+                timer.cancel()
+                if timer.is_alive():
+                    timer.join()
+    wall_time = time.perf_counter() - started
+    fuel = limits.fuel - store.get_fuel() if limits.fuel is not None else None
+    return KeepResult(
+        outcome=outcome,
+        exit_code=exit_code,
+        stdout=bytes(out.data),
+        stderr=bytes(err.data),
+        stdout_total=out.total,
+        stderr_total=err.total,
+        fuel_consumed=fuel,
+        wall_time_s=wall_time,
+        compile_time_s=compile_time,
+        trap=trap,
+        workload_digest=config.workload_digest.hex(),
+    )
