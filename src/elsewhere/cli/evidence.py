@@ -12,6 +12,7 @@ from elsewhere.claims import VerificationResult
 from elsewhere.cli.table import render_pairs, render_table
 from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
 from elsewhere.evidence import EvidenceOptions, TrustAnchor, verify_evidence
+from elsewhere.evidence.dcap.collateral import load_collateral
 from elsewhere.timeutil import iso, parse_time
 
 MAX_INPUT_BYTES = 4 << 20
@@ -37,7 +38,7 @@ def register(commands: Any) -> None:
     sub = group.add_subparsers(title="evidence commands", metavar="COMMAND")
     verify = sub.add_parser(
         "verify",
-        help="verify SEV-SNP evidence (raw / hex report, Azure HCL report) offline",
+        help="verify SEV-SNP evidence or an Intel TDX / SGX DCAP quote offline",
         description="Verify attestation evidence offline: signatures, the certificate chain to a "
         "pinned vendor root at --at, and the binding of TCB and chip id. Exit 0 verified, "
         "1 parsed but not verified, 2 unusable input.",
@@ -70,6 +71,12 @@ def register(commands: Any) -> None:
         help="trust this EMULATED root (development only; results say emulated)",
     )
     verify.add_argument(
+        "--collateral",
+        metavar="PATH",
+        help="DCAP collateral: dcap-qvl JSON or a directory of Intel PCS responses "
+        "(default: the local cache filled by 'elsewhere collateral import')",
+    )
+    verify.add_argument(
         "--at", metavar="TIME", help="verify certificates at this time (ISO 8601, default now)"
     )
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -83,6 +90,7 @@ def options_from_args(args: argparse.Namespace) -> EvidenceOptions:
         vek=read_input(args.vek, "--vcek") if args.vek else None,
         chain=tuple(read_input(path, "--chain") for path in args.chain),
         cert_table=read_input(args.certs, "--certs") if args.certs else None,
+        collateral=load_collateral(Path(args.collateral)) if args.collateral else None,
         trusted_emulated_roots=tuple(
             TrustAnchor.emulated_root(read_input(path, "--trust-emulated-root"), path)
             for path in args.trust_emulated_root
@@ -117,6 +125,12 @@ def render_result(result: VerificationResult) -> str:
         ("smt", claims.smt),
         ("tcb", ", ".join(f"{k}={v}" for k, v in claims.tcb.items())),
     ]
+    if claims.fmspc is not None:  # Intel DCAP: platform TCB verdict from the collateral
+        pairs += [
+            ("fmspc", claims.fmspc),
+            ("tcb status", claims.tcb_status or "(none: see failed checks)"),
+            ("advisory ids", ", ".join(claims.advisory_ids) or "(none)"),
+        ]
     pairs += [(name, value) for name, value in claims.measurements.items()]
     pairs += [
         ("report_data", claims.report_data),

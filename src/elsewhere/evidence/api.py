@@ -25,7 +25,8 @@ class EvidenceOptions:
     - `chain`: further certificates (PEM bundles or DER), e.g. AMD's ASK/ASVK and ARK.
     - `cert_table`: an SEV extended-report certificate table / configfs-tsm auxblob.
     - `trusted_emulated_roots`: emulated roots the caller explicitly trusts; never implied.
-    - `collateral`: reserved for DCAP collateral (TCB Info, QE Identity, CRLs).
+    - `collateral`: DCAP collateral (`elsewhere.evidence.dcap.collateral.load_collateral`);
+      None looks up the local cache (`elsewhere collateral import`).
     """
 
     at: dt.datetime | None = None
@@ -54,9 +55,7 @@ def verify_detected(detected: Detected, options: EvidenceOptions) -> Verificatio
 
         return verify_snp_evidence(detected, options)
     if detected.format.is_dcap:
-        raise InputError(
-            detected.format.value,
-            f"quote version {detected.version}",
-            "DCAP verification not available in this build",
-        )
+        from elsewhere.evidence.dcap.api import verify_dcap_evidence
+
+        return verify_dcap_evidence(detected, options)
     raise InputError("evidence", "format", f"no verifier for {detected.format.value}")

@@ -309,7 +309,7 @@ def verify_quote(
         claims=build_claims(quote, pck.ext, status, advisories, emulated),
         failures=tuple(failures),
         verified_at=at,
-        evidence_kind="tdx-quote" if quote.is_tdx else "sgx-quote",
+        evidence_kind="tdx-dcap-quote" if quote.is_tdx else "sgx-dcap-quote",
         notices=tuple(notices),
     )
 
