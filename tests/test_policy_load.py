@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from elsewhere.claims import Tee, Vendor
+from elsewhere.policy.load import PolicyError, load_policy, parse_policy
+from elsewhere.policy.model import Action, PlatformMatch, Severity
+from policy_support import HEADER
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "policy"
+
+
+def _issues(text: str) -> list[str]:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, "p.toml")
+    return [str(issue) for issue in caught.value.issues]
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.name)
+def test_examples_load(path: Path) -> None:
+    policy = load_policy(path)
+    assert policy.name and policy.revision
+    assert policy.digest.startswith("sha384:") and len(policy.digest) == 7 + 96
+
+
+def test_refuse_milan_example_means_what_it_says() -> None:
+    policy = load_policy(EXAMPLES / "refuse-milan.toml")
+    assert policy.platform_refuse == (PlatformMatch(Vendor.AMD, "Milan"),)
+    assert PlatformMatch(Vendor.INTEL) in policy.platform_accept
+    assert Tee.NIL not in policy.tees and not policy.allow_emulated and not policy.allow_debug
+
+
+def test_demo_example_allows_emulated_but_not_nil() -> None:
+    policy = load_policy(EXAMPLES / "demo-emulated.toml")
+    assert policy.allow_emulated and Tee.NIL not in policy.tees
+    assert policy.platform_refuse == (PlatformMatch(Vendor.AMD, "Milan"),)
+
+
+def test_defaults_refuse_nil_emulated_debug() -> None:
+    policy = parse_policy(HEADER)
+    assert policy.tees == (Tee.SEV_SNP, Tee.TDX, Tee.SGX)
+    assert not policy.allow_emulated and not policy.allow_debug
+    assert policy.intel_tcb_statuses == ("UpToDate",)
+    assert policy.patch_rule("critical").action is Action.EVICT
+
+
+def test_every_field_parses() -> None:
+    policy = parse_policy(
+        HEADER
+        + """
+[tee]
+accept = ["nil", "sev-snp"]
+[tcb.sev-snp]
+snp = 8
+[tcb.sev-snp.Genoa]
+microcode = 84
+[advisories]
+refuse = ["intel-sa-00615"]
+allow = ["AMD-SB-3005"]
+severity_threshold = "medium"
+unknown_severity = "critical"
+[flags]
+smt = false
+[identity.sev-snp]
+vmpl = [0]
+[measurements.sev-snp]
+measurement = ["AABB"]
+[binding]
+require_report_data = true
+[freshness]
+max_age = "15m"
+[patching]
+high = "drain 2d"
+"""
+    )
+    assert policy.tees == (Tee.NIL, Tee.SEV_SNP)
+    assert [m.key for m in policy.tcb_minimums] == [
+        "tcb.sev-snp.snp",
+        "tcb.sev-snp.Genoa.microcode",
+    ]
+    assert policy.advisories_refuse == ("INTEL-SA-00615",)
+    assert policy.severity_threshold is Severity.MEDIUM
+    assert policy.unknown_severity is Severity.CRITICAL
+    assert policy.flags == (("smt", False),)
+    assert [(a.key, a.allowed) for a in policy.allow_lists] == [
+        ("identity.sev-snp.vmpl", ("0",)),
+        ("measurements.sev-snp.measurement", ("aabb",)),
+    ]
+    assert policy.max_age == dt.timedelta(minutes=15)
+    assert policy.patch_rule("high").grace == dt.timedelta(days=2)
+
+
+def test_digest_is_of_the_meaning_not_the_text() -> None:
+    a = parse_policy(HEADER + '[platforms]\nrefuse = ["AMD:Milan", "amd:Rome"]\n')
+    b = parse_policy(
+        "# reordered, with comments\n"
+        + HEADER
+        + '[platforms]\nrefuse = [ "AMD:Rome" , "AMD:Milan" ]  # same set\n'
+        + "[tee]\nallow_debug = false\n"
+    )
+    assert a == b and a.digest == b.digest
+    c = parse_policy(HEADER.replace('revision = "1"', 'revision = "2"'))
+    assert c.digest != parse_policy(HEADER).digest
+
+
+def test_unknown_key_is_located() -> None:
+    issues = _issues(HEADER + "\n[tee]\nallow_emulatd = true\n")
+    assert issues == [
+        "p.toml:6: tee.allow_emulatd: unknown key; allowed: accept, allow_debug, allow_emulated"
+    ]
+
+
+def test_unknown_top_level_table_is_located() -> None:
+    assert _issues(HEADER + "[platform]\nrefuse = []\n")[0].startswith(
+        "p.toml:4: platform: unknown"
+    )
+
+
+def test_bad_values_are_all_reported_with_lines() -> None:
+    text = HEADER + (
+        "[platforms]\n"  # 4
+        'refuse = ["ARM:Neoverse"]\n'  # 5
+        "[tcb.sev-snp]\n"  # 6
+        "microcde = 3\n"  # 7
+        "[tcb.sev-snp.Genoa]\n"  # 8
+        "snp = -1\n"  # 9
+        "[intel]\n"  # 10
+        'tcb_status = ["Fine"]\n'  # 11
+        "[freshness]\n"  # 12
+        'max_age = "soon"\n'  # 13
+        "[patching]\n"  # 14
+        'high = "drain"\n'  # 15
+        "[flags]\n"  # 16
+        'smt = "no"\n'  # 17
+    )
+    issues = _issues(text)
+    lines = [issue.split(":")[1] for issue in issues]
+    assert lines == ["5", "7", "9", "11", "17", "13", "15"]
+    assert "vendor must be AMD or Intel" in issues[0]
+    assert "tcb.sev-snp.microcde: not a sev-snp TCB component" in issues[1]
+    assert "out of range" in issues[2]
+    assert "'Fine': not an Intel TCB status" in issues[3]
+
+
+def test_syntax_error_carries_line_and_column() -> None:
+    issues = _issues(HEADER + "[tee]\nallow_debug = maybe\n")
+    assert issues[0].startswith("p.toml:5: TOML syntax:")
+    assert "column" in issues[0]
+
+
+def test_missing_and_unsupported_version() -> None:
+    assert any("version: missing" in i for i in _issues('name = "x"\nrevision = "1"\n'))
+    assert _issues('version = 2\nname = "x"\nrevision = "1"\n')[0].startswith(
+        "p.toml:1: version: schema version 2 not supported"
+    )
+    assert any("name: missing" in i for i in _issues('version = 1\nrevision = "1"\n'))
+
+
+def test_contradictions_are_errors() -> None:
+    issues = _issues(
+        HEADER + '[platforms]\naccept = ["AMD:Milan"]\nrefuse = ["amd:Milan"]\n'
+        '[advisories]\nrefuse = ["X-1"]\nallow = ["x-1"]\n'
+    )
+    assert "AMD:Milan is both accepted and refused" in issues[0]
+    assert "X-1 is both refused and allowed" in issues[1]
+
+
+def test_nil_has_no_tcb_section() -> None:
+    assert "expected a TEE" in _issues(HEADER + "[tcb.nil]\nsnp = 1\n")[0]
+
+
+def test_hex_and_identity_values_checked() -> None:
+    issues = _issues(
+        HEADER + '[measurements.tdx]\nmrtd = ["xyz"]\n[identity.sgx]\nisvprodid = [true]\n'
+    )
+    assert "'xyz' is not hexadecimal" in issues[0] and issues[0].startswith("p.toml:5:")
+    assert issues[1].startswith("p.toml:7: identity.sgx.isvprodid")
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"version = 1\nname = '\xff'\n")
+    with pytest.raises(PolicyError, match="not UTF-8"):
+        load_policy(bad)
+
+
+def test_error_message_is_one_line_with_count() -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(HEADER + "a = 1\nb = 2\n", "p.toml")
+    assert caught.value.message == (
+        "policy: p.toml:4: a: unknown key; allowed: advisories, binding, description, flags, "
+        "freshness, identity, intel, measurements, name, patching, platforms, revision, tcb, "
+        "tee, version (and 1 more)"
+    )
