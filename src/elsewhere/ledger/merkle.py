@@ -260,16 +260,16 @@ def verify_consistency(
         raise VerificationFailed(f"consistency: old size {old} is larger than new size {new}")
     if old == 0:
         raise VerificationFailed("consistency: a proof from size 0 proves nothing")
-    _check_hash(old_root, "old root hash")
-    _check_hash(new_root, "new root hash")
-    for number, item in enumerate(proof):
-        _check_hash(item, f"consistency proof hash {number}")
-    if old == new:
+    if old == new:  # nothing to hash: the two statements must simply be the same
         if proof:
             raise VerificationFailed("consistency: equal sizes need an empty proof")
         if old_root != new_root:
             raise VerificationFailed(f"consistency: two different roots for size {old}")
         return
+    _check_hash(old_root, "old root hash")
+    _check_hash(new_root, "new root hash")
+    for number, item in enumerate(proof):
+        _check_hash(item, f"consistency proof hash {number}")
     if len(proof) != consistency_length(old, new):
         raise VerificationFailed(
             f"consistency proof has {len(proof)} hashes; sizes {old}→{new} need "
