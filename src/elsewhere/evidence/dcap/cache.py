@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography import x509
 
 from elsewhere import paths
-from elsewhere.errors import InputError
+from elsewhere.errors import InputError, VerificationFailed
 from elsewhere.evidence.dcap.collateral import Collateral, load_collateral
 from elsewhere.evidence.dcap.verify import collateral_state
 
@@ -73,7 +73,9 @@ def import_collateral(
     state = collateral_state(collateral, emulated_roots)
     if state.failures:
         first = state.failures[0]
-        raise InputError("collateral", first.check, f"{first.found} (expected {first.expected})")
+        raise VerificationFailed(
+            f"collateral refused: {first.check}: {first.found} (expected {first.expected})"
+        )
     start, end = validity_window(collateral)
     if start > end:
         raise InputError("collateral", "windows", "its parts are never current at the same time")
