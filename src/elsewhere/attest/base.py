@@ -1,0 +1,148 @@
+"""What a keep's attester produces, and how to pick one.
+
+An attester turns 64 bytes of report_data (elsewhere.crypto.binding) into `Evidence` the
+control plane verifies. Kinds:
+
+- ``nil``: no evidence at all (a development host); the control plane refuses it unless
+  policy explicitly allows the nil host. No protection.
+- ``emulated-snp`` / ``emulated-tdx``: evidence signed by the emulated platforms of
+  elsewhere.evidence (development and tests). No hardware protection.
+- ``sev-snp`` / ``tdx``: real hardware through Linux configfs-tsm.
+
+The attester only *produces* evidence; nothing here decides whether it is good.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final, Protocol, runtime_checkable
+
+from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
+from elsewhere.errors import ConfigError, ElsewhereError
+
+REPORT_DATA_LEN: Final = 64
+
+
+class AttesterKind(StrEnum):
+    NIL = "nil"
+    EMULATED_SNP = "emulated-snp"
+    EMULATED_TDX = "emulated-tdx"
+    SEV_SNP = "sev-snp"
+    TDX = "tdx"
+
+
+class AttestError(ElsewhereError):
+    """The attester could not produce evidence (say which interface and what to check)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Evidence as produced, before verification.
+
+    - `kind`: the attester kind (AttesterKind value).
+    - `format`: the evidence format, as the verifier names it ("sev-snp-report",
+      "tdx-dcap-quote") or "none" for the nil host.
+    - `evidence`: the report / quote bytes; `aux`: supplemental bytes (the SEV-SNP
+      certificate table from configfs-tsm auxblob, emulated certificates, ...).
+    - `provider`: who produced it ("sev_guest", "tdx_guest", "emulated-snp", "nil").
+    - `emulated`: True for emulated platforms. `report_data`: the 64 bytes requested.
+    """
+
+    kind: str
+    format: str
+    evidence: bytes
+    aux: bytes
+    provider: str
+    emulated: bool
+    report_data: bytes
+
+    @property
+    def protection(self) -> str:
+        """What this evidence can at best show, before verification."""
+        if self.kind == AttesterKind.NIL:
+            return NIL_WARNING
+        if self.emulated:
+            return EMULATED_WARNING
+        return f"hardware evidence from {self.provider} (not yet verified)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "format": self.format,
+            "evidence_b64": base64.b64encode(self.evidence).decode(),
+            "aux_b64": base64.b64encode(self.aux).decode(),
+            "provider": self.provider,
+            "emulated": self.emulated,
+            "report_data": self.report_data.hex(),
+            "protection": self.protection,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Evidence:
+        """Inverse of `to_json`; ConfigError naming the first field that is wrong."""
+        try:
+            return cls(
+                kind=str(doc["kind"]),
+                format=str(doc["format"]),
+                evidence=base64.b64decode(doc["evidence_b64"], validate=True),
+                aux=base64.b64decode(doc["aux_b64"], validate=True),
+                provider=str(doc["provider"]),
+                emulated=bool(doc["emulated"]),
+                report_data=bytes.fromhex(doc["report_data"]),
+            )
+        except KeyError as error:
+            raise ConfigError("evidence document", str(error), "missing field") from None
+        except (ValueError, TypeError) as error:
+            raise ConfigError("evidence document", "", f"malformed: {error}") from None
+
+
+@runtime_checkable
+class Attester(Protocol):
+    """Produces evidence whose report_data is exactly the 64 bytes given."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def attest(self, report_data: bytes) -> Evidence: ...
+
+
+def check_report_data(report_data: bytes) -> bytes:
+    if not isinstance(report_data, bytes | bytearray) or len(report_data) != REPORT_DATA_LEN:
+        raise AttestError("report_data must be exactly 64 bytes (see elsewhere.crypto.binding)")
+    return bytes(report_data)
+
+
+def make_attester(kind: str, state_dir: Path | None = None, **options: Any) -> Attester:
+    """The attester for `kind` (an AttesterKind value).
+
+    `state_dir` holds persistent state of emulated platforms (their keys), so a host keeps
+    one emulated identity across restarts. Options: for ``sev-snp`` / ``tdx``,
+    ``configfs_root`` (default /sys/kernel/config/tsm/report), ``privlevel`` (SNP VMPL),
+    ``fs`` (a TsmFs, for tests); emulated kinds pass their options to the emulator.
+    """
+    try:
+        which = AttesterKind(kind)
+    except ValueError:
+        raise ConfigError(
+            "attester", repr(kind), f"unknown kind; use one of {', '.join(AttesterKind)}"
+        ) from None
+    if which is AttesterKind.NIL:
+        from elsewhere.attest.nil import NilAttester
+
+        _no_options(which, options)
+        return NilAttester()
+    if which in (AttesterKind.SEV_SNP, AttesterKind.TDX):
+        from elsewhere.attest.configfs import ConfigfsAttester
+
+        return ConfigfsAttester(which, **options)
+    from elsewhere.attest.emulated import make_emulated
+
+    return make_emulated(which, state_dir, **options)
+
+
+def _no_options(kind: AttesterKind, options: dict[str, Any]) -> None:
+    if options:
+        raise ConfigError("attester", kind.value, f"takes no options, got {sorted(options)}")
