@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "elsewhere.cli.demo",
     "elsewhere.cli.emulate",
     "elsewhere.cli.evidence",
+    "elsewhere.cli.ledger",
 )
 
 

@@ -153,7 +153,8 @@ class Ledger:
     def entry(self, index: int) -> dict[str, Any]:
         return parse_entry_bytes(self.entry_bytes(index), f"entry {index}")
 
-    def _read(self, size: int) -> merkle.NodeReader:
+    def reader(self, size: int) -> merkle.NodeReader:
+        """Node reads for proofs in the tree of `size` (which must be committed)."""
         state = self.state()
         if size > state.size:
             raise InputError("ledger", f"size {size}", f"the log has only {state.size} entries")
@@ -166,15 +167,15 @@ class Ledger:
 
     def root(self, size: int | None = None) -> bytes:
         size = self.size if size is None else size
-        return merkle.root_at(size, self._read(size))
+        return merkle.root_at(size, self.reader(size))
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         size = self.size if size is None else size
-        return merkle.prove_inclusion(index, size, self._read(size))
+        return merkle.prove_inclusion(index, size, self.reader(size))
 
     def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
         new = self.size if new is None else new
-        return merkle.prove_consistency(old, new, self._read(new))
+        return merkle.prove_consistency(old, new, self.reader(new))
 
     # --- checkpoints -----------------------------------------------------------------
 
