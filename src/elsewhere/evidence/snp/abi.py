@@ -26,7 +26,7 @@ P384_ORDER = int(
 )
 
 # One struct for the whole report: (name, struct code) in layout order.
-_LAYOUT: tuple[tuple[str, str], ...] = (
+LAYOUT: tuple[tuple[str, str], ...] = (
     ("version", "I"),  # 0x000
     ("guest_svn", "I"),  # 0x004
     ("policy", "Q"),  # 0x008
@@ -68,13 +68,13 @@ _LAYOUT: tuple[tuple[str, str], ...] = (
     ("signature_s", "72s"),  # 0x2E8
     ("signature_reserved", "368s"),  # 0x330
 )
-_STRUCT = struct.Struct("<" + "".join(code for _, code in _LAYOUT))
+_STRUCT = struct.Struct("<" + "".join(code for _, code in LAYOUT))
 assert _STRUCT.size == REPORT_SIZE
 
 
 def _offsets() -> dict[str, int]:
     table, offset = {}, 0
-    for name, code in _LAYOUT:
+    for name, code in LAYOUT:
         table[name] = offset
         offset += struct.calcsize("<" + code)
     return table
@@ -83,7 +83,7 @@ def _offsets() -> dict[str, int]:
 # Field offsets, for messages that name where a problem is; byte-string field sizes for packing.
 OFFSETS: Mapping[str, int] = _offsets()
 _BYTES_SIZES: Mapping[str, int] = {
-    name: int(code[:-1]) for name, code in _LAYOUT if code.endswith("s")
+    name: int(code[:-1]) for name, code in LAYOUT if code.endswith("s")
 }
 
 
@@ -164,7 +164,7 @@ class AttestationReport:
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(AttestationReport))
-assert tuple(name for name, _ in _LAYOUT) == _FIELD_NAMES
+assert tuple(name for name, _ in LAYOUT) == _FIELD_NAMES
 
 
 def parse_report(
