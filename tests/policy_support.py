@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 from elsewhere.claims import Claims, Failure, Tee, Vendor, VerificationResult
+from elsewhere.policy.advisories import FEED_SCHEMA
 from elsewhere.policy.load import parse_policy
 from elsewhere.policy.model import Policy
 
@@ -70,3 +73,21 @@ def result(claims: Claims, *failures: Failure, at: dt.datetime = AT) -> Verifica
 
 def policy(body: str = "") -> Policy:
     return parse_policy(HEADER + body, "test.toml")
+
+
+def feed_document(*entries: dict[str, Any]) -> bytes:
+    return json.dumps({"schema": FEED_SCHEMA, "advisories": list(entries)}).encode()
+
+
+def advisory_entry(**overrides: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": "AMD-SB-1",
+        "vendor": "AMD",
+        "title": "t",
+        "severity": "high",
+        "published": "2025-01-01",
+        "cves": ["CVE-2025-0001"],
+        "affected": [{"tee": "sev-snp", "generation": "Milan", "fixed_in": {"microcode": 200}}],
+    }
+    entry.update(overrides)
+    return entry

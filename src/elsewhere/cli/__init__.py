@@ -18,11 +18,13 @@ from elsewhere.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ElsewhereError
 
 COMMAND_MODULES: tuple[str, ...] = (
     # one line per command group; keep alphabetical
+    "elsewhere.cli.advisories",
     "elsewhere.cli.collateral",
     "elsewhere.cli.demo",
     "elsewhere.cli.emulate",
     "elsewhere.cli.evidence",
     "elsewhere.cli.ledger",
+    "elsewhere.cli.policy",
 )
 
 
