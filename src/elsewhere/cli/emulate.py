@@ -12,13 +12,14 @@ from elsewhere.errors import EXIT_OK, InputError
 from elsewhere.evidence.snp.emulate import GENERATIONS, EmulatedSnpPlatform
 
 
+# argparse types raise ArgumentTypeError: argparse turns it into one usage line and exit 2.
 def parse_tcb(text: str) -> dict[str, int]:
     """'snp=23,microcode=84' -> {'snp': 23, 'microcode': 84}."""
     parts: dict[str, int] = {}
     for item in filter(None, (piece.strip() for piece in text.split(","))):
         name, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit():
-            raise InputError("--tcb", item, "expected name=number, e.g. snp=23,microcode=84")
+            raise argparse.ArgumentTypeError(f"{item!r}: expected name=number, e.g. snp=23")
         parts[name.strip()] = int(value)
     return parts
 
@@ -27,9 +28,9 @@ def parse_report_data(text: str) -> bytes:
     try:
         data = bytes.fromhex(text.removeprefix("0x"))
     except ValueError:
-        raise InputError("--report-data", text[:20], "not hex") from None
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not hex") from None
     if len(data) > 64:
-        raise InputError("--report-data", f"{len(data)} bytes", "at most 64 bytes")
+        raise argparse.ArgumentTypeError(f"{len(data)} bytes; at most 64")
     return data
 
 

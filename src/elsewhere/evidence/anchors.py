@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.utils import CryptographyDeprecationWarning
 
 from elsewhere.errors import InputError
 
@@ -30,6 +31,33 @@ def quiet_serials() -> Iterator[None]:
         yield
 
 
+# What pyca/cryptography raises for hostile DER, often lazily on first use of a field.
+_CERT_ERRORS = (
+    ValueError,
+    TypeError,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    UnsupportedAlgorithm,
+)
+
+
+def load_der(der: bytes, where: str) -> x509.Certificate:
+    """A DER certificate whose every field the verifier reads has been parsed once, so hostile
+    encodings fail here, as one InputError, and not later inside a check."""
+    try:
+        with quiet_serials():
+            cert = x509.load_der_x509_certificate(der)
+            _ = (cert.subject, cert.issuer, cert.extensions, cert.public_key())
+            _ = (cert.signature_hash_algorithm, cert.signature_algorithm_parameters)
+            _ = (cert.not_valid_before_utc, cert.not_valid_after_utc, cert.tbs_certificate_bytes)
+    except _CERT_ERRORS as error:
+        reason = str(error).split("\n", 1)[0][:120] or type(error).__name__
+        raise InputError(
+            "certificate", where, f"not a usable X.509 certificate ({reason})"
+        ) from None
+    return cert
+
+
 def load_certificates(data: bytes, where: str) -> tuple[bytes, ...]:
     """DER bytes of every certificate in a PEM bundle or a single DER certificate."""
     stripped = data.lstrip()
@@ -38,10 +66,10 @@ def load_certificates(data: bytes, where: str) -> tuple[bytes, ...]:
             if stripped.startswith(b"-----BEGIN"):
                 certs = x509.load_pem_x509_certificates(data)
                 return tuple(cert.public_bytes(Encoding.DER) for cert in certs)
-            x509.load_der_x509_certificate(data)
+        load_der(data, where)
         return (bytes(data),)
-    except ValueError as error:
-        reason = str(error).split("\n", 1)[0] or "not a certificate"
+    except _CERT_ERRORS as error:
+        reason = str(error).split("\n", 1)[0][:120] or "not a certificate"
         raise InputError(
             "certificate", where, f"not a PEM or DER X.509 certificate ({reason})"
         ) from None
@@ -65,8 +93,7 @@ class TrustAnchor:
         ders = load_certificates(data, where)
         if len(ders) != 1:
             raise InputError("trust anchor", where, f"expected one certificate, found {len(ders)}")
-        with quiet_serials():
-            cert = x509.load_der_x509_certificate(ders[0])
+        cert = load_der(ders[0], where)
         return cls(name=cert.subject.rfc4514_string(), der=ders[0], emulated=True)
 
     @classmethod

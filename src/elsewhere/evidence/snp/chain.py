@@ -19,8 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from elsewhere.claims import Failure
-from elsewhere.errors import ParseError
-from elsewhere.evidence.anchors import TrustAnchor, quiet_serials
+from elsewhere.evidence.anchors import TrustAnchor, load_der
 from elsewhere.evidence.snp.certs import VekInfo, common_name, vek_info
 from elsewhere.evidence.snp.roots import RootMatch, match_root
 
@@ -44,15 +43,6 @@ class ChainContext:
     windows: tuple[Window, ...]
     root: RootMatch | None
     generation: str | None
-
-
-def _load(der: bytes, what: str) -> x509.Certificate:
-    try:
-        with quiet_serials():
-            return x509.load_der_x509_certificate(der)
-    except ValueError as error:
-        reason = str(error).split("\n", 1)[0]
-        raise ParseError(what, "DER", f"not an X.509 certificate ({reason})") from None
 
 
 def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -97,9 +87,11 @@ def _issuer_of(
 def chain_context(
     vek_der: bytes, others: tuple[bytes, ...], emulated_roots: tuple[TrustAnchor, ...]
 ) -> ChainContext:
-    vek_cert = _load(vek_der, "VEK certificate")
+    vek_cert = load_der(vek_der, "VEK certificate")
     vek = vek_info(vek_cert)
-    pool = tuple(_load(der, "chain certificate") for der in dict.fromkeys(others) if der != vek_der)
+    pool = tuple(
+        load_der(der, "chain certificate") for der in dict.fromkeys(others) if der != vek_der
+    )
     failures: list[Failure] = []
     windows = [_window(vek.kind, vek_cert)]
     ask_name = "ASVK" if vek.kind == "VLEK" else "ASK"
