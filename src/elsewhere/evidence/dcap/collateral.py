@@ -388,7 +388,9 @@ def crl_der(data: bytes | str, where: str) -> bytes:
             return x509.load_pem_x509_crl(raw).public_bytes(Encoding.DER)
         if raw[:1] != b"\x30":
             raw = bytes.fromhex(raw.decode().strip())
-        x509.load_der_x509_crl(raw)
+        crl = x509.load_der_x509_crl(raw)
+        # pyca parses lazily: touch what verification reads so a malformed CRL fails here.
+        _ = (crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc, list(crl))
     except (ValueError, UnicodeDecodeError) as error:
         raise ParseError(where, "", f"is not a CRL in DER, PEM or hex ({error})") from None
     return raw

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 
 INTEL_SGX_ROOT_CA_SHA256 = bytes.fromhex(
@@ -62,11 +62,14 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 def check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> ChainCheck:
     """Signatures and issuer names along the chain, and the root against the pins."""
-    certs: list[x509.Certificate] = []
     try:
-        certs = [x509.load_der_x509_certificate(der) for der in chain]
-    except ValueError as error:
-        return ChainCheck(f"unparseable certificate ({error})", None, _EPOCH, _EPOCH, ())
+        return _check_chain(chain, emulated_roots)
+    except (ValueError, UnsupportedAlgorithm) as error:  # a lazily parsed field is malformed
+        return ChainCheck(f"malformed certificate ({error})", None, _EPOCH, _EPOCH, ())
+
+
+def _check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> ChainCheck:
+    certs = [x509.load_der_x509_certificate(der) for der in chain]
     if len(certs) < 2:
         return ChainCheck("fewer than two certificates", None, _EPOCH, _EPOCH, tuple(certs))
     not_before = max(c.not_valid_before_utc for c in certs)
@@ -85,6 +88,8 @@ def check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> C
             child.verify_directly_issued_by(parent)
         except (ValueError, TypeError, InvalidSignature):
             problem = f"{_cn(child)} is not signed by {_cn(parent)}"
+    if problem is None and not isinstance(certs[0].public_key(), ec.EllipticCurvePublicKey):
+        problem = f"{_cn(certs[0])} does not have an EC key"
     return ChainCheck(problem, kind, not_before, not_after, tuple(certs))
 
 
