@@ -24,6 +24,7 @@ either value, to the header or to the ciphertext makes `open` fail with `OpenFai
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import struct
@@ -72,7 +73,9 @@ class HpkeSuite:
     enc_len: int
     secret_len: int
 
-    def _suite(self) -> hpke.Suite:
+    @functools.cached_property
+    def backend(self) -> hpke.Suite:
+        """The pyca HPKE suite object."""
         kem = hpke.KEM.X25519 if self.kem_id == 0x0020 else hpke.KEM.MLKEM768_X25519
         return hpke.Suite(kem, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 
@@ -142,6 +145,10 @@ class PublicKey:
 
     def key_id(self) -> bytes:
         """SHA-256 of the tagged encoding: names the recipient in sealed messages."""
+        return self._key_id
+
+    @functools.cached_property
+    def _key_id(self) -> bytes:
         return hashlib.sha256(self.encode()).digest()
 
     def fingerprint(self) -> str:
@@ -161,9 +168,10 @@ class PublicKey:
                 f"{len(data)} bytes, a {suite.name} key is {expected}",
             )
         key = cls(suite, data[HEADER.size :])
-        key._backend()  # rejects bytes the KEM cannot load
+        key._backend  # noqa: B018  (loading it rejects bytes the KEM cannot use)
         return key
 
+    @functools.cached_property
     def _backend(self) -> x25519.X25519PublicKey | hpke.MLKEM768X25519PublicKey:
         try:
             if self.suite is X25519:
@@ -235,7 +243,7 @@ def seal(recipient: PublicKey | bytes, plaintext: bytes, *, info: bytes, aad: by
         raise HpkeError(f"plaintext of {len(plaintext)} bytes is too large to seal (64 MiB)")
     header = HEADER.pack(SEALED_MAGIC, FORMAT_VERSION, *key.suite.ids()) + key.key_id()
     # cryptography's single-shot output is enc ‖ ciphertext, enc of the KEM's fixed length.
-    out = key.suite._suite().encrypt(plaintext, key._backend(), info=_hpke_info(header, info, aad))
+    out = key.suite.backend.encrypt(plaintext, key._backend, info=_hpke_info(header, info, aad))
     return header + out
 
 
@@ -306,7 +314,7 @@ class PrivateKey:
                 f"this key is {self._public.fingerprint()[:16]}…"
             )
         try:
-            return self.suite._suite().decrypt(
+            return self.suite.backend.decrypt(
                 message.enc + message.ciphertext,
                 self._backend,
                 info=_hpke_info(message.header(), info, aad),
