@@ -1,0 +1,1 @@
+"""Control plane: tenants, workloads, secrets, policy, scheduling, attestation and release."""

@@ -1,0 +1,88 @@
+"""Host-agent endpoints: register, poll (heartbeat + assignments), fetch the module, ask for a
+nonce, submit evidence, report the result. A host sees only its own placements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from elsewhere.control import attest as broker
+from elsewhere.control import hosts as host_store
+from elsewhere.control.db import read, write
+from elsewhere.control.results import ResultRequest, store_result
+from elsewhere.control.web import ApiError, HostCred, Plane, not_found
+
+router = APIRouter(prefix="/v1", tags=["host"])
+
+
+class RegisterRequest(BaseModel):
+    name: str = Field(max_length=200)
+    attester: str = Field(max_length=32)
+    capacity: int = 4
+
+
+def _host(cp: Any, cred: Any) -> str:
+    with read(cp.engine) as conn:
+        return host_store.host_of(conn, cred)
+
+
+@router.post("/hosts/register")
+def register(cp: Plane, cred: HostCred, request: RegisterRequest) -> dict[str, Any]:
+    with write(cp.engine) as conn:
+        host_id = host_store.register(conn, cred, request.name, request.attester, request.capacity)
+    return {
+        "host": host_id,
+        "heartbeat_seconds": max(1.0, cp.config.heartbeat_timeout.total_seconds() / 3),
+    }
+
+
+@router.get("/hosts/me/assignments")
+def poll(cp: Plane, cred: HostCred) -> dict[str, Any]:
+    """Heartbeat and the host's assigned, not yet attested placements."""
+    host_id = _host(cp, cred)
+    with write(cp.engine) as conn:
+        host_store.heartbeat(conn, host_id)
+        return {"host": host_id, "assignments": host_store.assignments(conn, host_id)}
+
+
+@router.get(
+    "/placements/{placement_id}/workload",
+    response_class=Response,
+    responses={200: {"content": {"application/wasm": {}}}},
+)
+def workload(cp: Plane, cred: HostCred, placement_id: str) -> Response:
+    host_id = _host(cp, cred)
+    with read(cp.engine) as conn:
+        wasm = host_store.workload_for(conn, host_id, placement_id)
+    if wasm is None:
+        raise not_found("placement")
+    return Response(content=wasm, media_type="application/wasm")
+
+
+@router.post("/placements/{placement_id}/nonce")
+def nonce(cp: Plane, cred: HostCred, placement_id: str) -> dict[str, Any]:
+    """A single-use nonce (short expiry) for this placement's evidence."""
+    return broker.issue_nonce(cp, placement_id, _host(cp, cred))
+
+
+@router.post("/placements/{placement_id}/attest")
+def attest(
+    cp: Plane, cred: HostCred, placement_id: str, request: broker.AttestRequest
+) -> dict[str, Any]:
+    """Verify evidence, check the binding and the nonce, apply the tenant's policy, log the
+    decision; on "affirming" return the secrets wrapped to the keep key."""
+    return broker.attest(cp, placement_id, _host(cp, cred), request)
+
+
+@router.post("/placements/{placement_id}/result", status_code=204)
+def result(cp: Plane, cred: HostCred, placement_id: str, request: ResultRequest) -> Response:
+    host_id = _host(cp, cred)
+    with write(cp.engine) as conn:
+        problem = store_result(conn, placement_id, host_id, request)
+    if problem == "not found":
+        raise not_found("placement")
+    if problem:
+        raise ApiError(409, problem)
+    return Response(status_code=204)

@@ -1,0 +1,190 @@
+"""Tenant and operator endpoints. Every query is scoped to the caller's tenant: another
+tenant's objects answer 404 exactly like missing ones."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from elsewhere.control import deployments as deps
+from elsewhere.control import recheck
+from elsewhere.control import secrets as secret_store
+from elsewhere.control.db import read, write
+from elsewhere.control.maintenance import tick
+from elsewhere.control.policies import current_policy
+from elsewhere.control.web import Operator, Plane, Tenant, not_found
+from elsewhere.control.workloads import find_workload, list_workloads, store_workload
+from elsewhere.timeutil import iso
+
+router = APIRouter(prefix="/v1")
+
+
+def _tenant(cred: Any) -> str:
+    return str(cred.subject)
+
+
+@router.get("/whoami", tags=["tenant"])
+def whoami(cred: Tenant) -> dict[str, Any]:
+    return {"kind": cred.kind.value, "tenant": cred.subject, "name": cred.name}
+
+
+@router.post("/workloads", status_code=201, tags=["tenant"])
+def upload_workload(
+    cp: Plane,
+    cred: Tenant,
+    wasm: Annotated[bytes, Body(media_type="application/wasm")],
+    name: Annotated[str, Query(max_length=200)] = "workload.wasm",
+) -> dict[str, Any]:
+    """Upload a WebAssembly module (validated with wasmtime); named by its SHA-384 digest."""
+    with write(cp.engine) as conn:
+        stored = store_workload(conn, _tenant(cred), name, wasm)
+    return stored | {"created_at": iso(stored["created_at"])}
+
+
+@router.get("/workloads", tags=["tenant"])
+def get_workloads(cp: Plane, cred: Tenant) -> list[dict[str, Any]]:
+    with read(cp.engine) as conn:
+        rows = list_workloads(conn, _tenant(cred))
+    return [r | {"created_at": iso(r["created_at"])} for r in rows]
+
+
+@router.get("/workloads/{ref}", tags=["tenant"])
+def get_workload(cp: Plane, cred: Tenant, ref: str) -> dict[str, Any]:
+    with read(cp.engine) as conn:
+        found = find_workload(conn, _tenant(cred), ref)
+    if found is None:
+        raise not_found("workload")
+    return found | {"created_at": iso(found["created_at"])}
+
+
+@router.put("/secrets/{name}", status_code=201, tags=["tenant"])
+def put_secret(
+    cp: Plane,
+    cred: Tenant,
+    name: str,
+    value: Annotated[bytes, Body(media_type="application/octet-stream")],
+) -> dict[str, str]:
+    """Store a secret (encrypted at rest); it is released only to attested keeps."""
+    with write(cp.engine) as conn:
+        secret_id = secret_store.put_secret(conn, cp.kek, _tenant(cred), name, value)
+    return {"name": name, "id": secret_id}
+
+
+@router.get("/secrets", tags=["tenant"])
+def get_secrets(cp: Plane, cred: Tenant) -> list[dict[str, str]]:
+    """Secret names only: values are never returned."""
+    with read(cp.engine) as conn:
+        return secret_store.list_secrets(conn, _tenant(cred))
+
+
+@router.delete("/secrets/{name}", status_code=204, tags=["tenant"])
+def delete_secret(cp: Plane, cred: Tenant, name: str) -> Response:
+    with write(cp.engine) as conn:
+        if not secret_store.delete_secret(conn, _tenant(cred), name):
+            raise not_found("secret")
+    return Response(status_code=204)
+
+
+@router.put("/policy", tags=["tenant"])
+def put_policy(
+    cp: Plane, cred: Tenant, document: Annotated[str, Body(media_type="text/plain")]
+) -> dict[str, Any]:
+    """Set a new policy version (TOML); running keeps are re-checked against it."""
+    return recheck.set_policy(cp, _tenant(cred), document)
+
+
+@router.get("/policy", tags=["tenant"])
+def get_policy(cp: Plane, cred: Tenant) -> dict[str, Any]:
+    with read(cp.engine) as conn:
+        found = current_policy(conn, _tenant(cred))
+    if found is None:
+        raise not_found("policy")
+    return {k: found[k] for k in ("version", "digest", "document")} | {
+        "created_at": iso(found["created_at"])
+    }
+
+
+@router.post("/deployments", status_code=201, tags=["tenant"])
+def deploy(cp: Plane, cred: Tenant, request: deps.DeployRequest) -> dict[str, Any]:
+    with write(cp.engine) as conn:
+        created = deps.create_deployment(conn, _tenant(cred), request)
+    tick(cp)  # place it now rather than at the next maintenance round
+    return created
+
+
+@router.get("/deployments", tags=["tenant"])
+def get_deployments(cp: Plane, cred: Tenant) -> list[dict[str, Any]]:
+    with read(cp.engine) as conn:
+        return deps.list_deployments(conn, _tenant(cred))
+
+
+@router.get("/deployments/{deployment_id}", tags=["tenant"])
+def get_deployment(cp: Plane, cred: Tenant, deployment_id: str) -> dict[str, Any]:
+    """The deployment, its placements with their results and isolation reports, and every
+    attestation and re-check decision (with attestation-result tokens and ledger indexes)."""
+    with read(cp.engine) as conn:
+        view = deps.deployment_view(conn, _tenant(cred), deployment_id)
+    if view is None:
+        raise not_found("deployment")
+    return view
+
+
+@router.delete("/deployments/{deployment_id}", status_code=204, tags=["tenant"])
+def stop_deployment(cp: Plane, cred: Tenant, deployment_id: str) -> Response:
+    with write(cp.engine) as conn:
+        if not deps.stop_deployment(conn, _tenant(cred), deployment_id):
+            raise not_found("deployment")
+    return Response(status_code=204)
+
+
+@router.post(
+    "/advisories",
+    tags=["operator"],
+    openapi_extra={"requestBody": {"content": {"application/json": {}}, "required": True}},
+)
+async def import_advisories(
+    cp: Plane,
+    cred: Operator,
+    request: Request,
+    source: Annotated[str, Query(max_length=200)] = "api",
+) -> dict[str, Any]:
+    """Import an advisory feed (elsewhere.advisories/1); running keeps are re-checked."""
+    body = await request.body()
+    return await run_in_threadpool(recheck.import_advisories, cp, body, source)
+
+
+@router.get("/hosts", tags=["operator"])
+def list_hosts(cp: Plane, cred: Operator) -> list[dict[str, Any]]:
+    from elsewhere.control.hosts import host_views
+
+    with read(cp.engine) as conn:
+        return host_views(conn)
+
+
+@router.get("/ledger/key", tags=["ledger"])
+def ledger_key(cp: Plane) -> dict[str, Any]:
+    """The ledger's verifier key (C2SP note vkey): all an outside party needs to check proofs."""
+    return {"origin": cp.ledger.origin, "vkey": cp.ledger.verifier.vkey()}
+
+
+@router.get("/ledger/entries/{index}/bundle", tags=["ledger"], response_class=PlainTextResponse)
+def ledger_bundle(cp: Plane, cred: Tenant, index: int) -> PlainTextResponse:
+    """An offline inclusion proof (c2sp tlog-proof) of one of the caller's ledger entries,
+    against a signed checkpoint; verify it with `elsewhere ledger verify` and the vkey."""
+    tenant_id = _tenant(cred)
+    if not 0 <= index < cp.ledger.size or not _concerns(cp, cp.ledger.entry(index), tenant_id):
+        raise not_found("ledger entry")
+    return PlainTextResponse(cp.ledger.bundle(index).decode())
+
+
+def _concerns(cp: Any, entry: dict[str, Any], tenant_id: str) -> bool:
+    if entry.get("tenant") == tenant_id:
+        return True
+    deployment_ids = entry.get("workloads") or []
+    if not deployment_ids:
+        return False
+    with read(cp.engine) as conn:
+        return any(deps.find_deployment(conn, tenant_id, d) is not None for d in deployment_ids)

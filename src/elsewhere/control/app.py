@@ -1,0 +1,59 @@
+"""The HTTP API: a FastAPI application over one ControlPlane (OpenAPI at /openapi.json, /docs).
+
+Every error answers `{"error": "<one line>"}`: 400 unusable input, 401 no valid token,
+404 anything the caller may not see (another tenant's object looks exactly like a missing one),
+409 a state conflict (used nonce, placement no longer assigned), 422 a malformed request body.
+Unexpected failures answer 500 "internal error" and never echo request data (secrets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from elsewhere import __version__
+from elsewhere.control import api_host, api_tenant, maintenance
+from elsewhere.control.config import ControlPlane
+from elsewhere.control.web import install_error_handlers
+
+
+def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
+    """The API over `cp`. With `background`, a task re-queues work of silent hosts, ends drain
+    periods and schedules pending replicas every `maintenance_interval` seconds."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(maintenance.loop(cp)) if background else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="Elsewhere control plane",
+        version=__version__,
+        description="Tenants, workloads, secrets, policy, hosts, attestation and release.",
+        lifespan=lifespan,
+    )
+    app.state.plane = cp
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "version": __version__}
+
+    @app.get("/.well-known/jwks.json", tags=["meta"])
+    def jwks() -> dict[str, Any]:
+        """The public key that signs attestation-result tokens."""
+        return {"keys": [cp.signer.jwk]}
+
+    app.include_router(api_tenant.router)
+    app.include_router(api_host.router)
+    return app

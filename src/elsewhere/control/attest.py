@@ -1,0 +1,332 @@
+"""Attest and release: evidence → verify → report_data binding → policy → ledger → HPKE wrap.
+
+The CPU work (verification, policy, token signing, wrapping) happens before the write
+transaction; the state change then happens in ONE transaction: the nonce is consumed, the
+placement moves (released, or back to the queue when refused), the decision row and its ledger
+entries are written. Either all of it commits or none of it: a release is never made without
+its ledger entry, and a nonce is never spent on a release that did not happen.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
+from elsewhere.control import audit, nonces, scheduler
+from elsewhere.control.config import ControlPlane
+from elsewhere.control.db import (
+    decisions,
+    deployments,
+    hosts,
+    placements,
+    policies,
+    read,
+    workloads,
+    write,
+)
+from elsewhere.control.ids import new_id
+from elsewhere.control.policies import current_advisories, digest_bytes, evaluator
+from elsewhere.control.secrets import reveal_secrets
+from elsewhere.control.web import ApiError
+from elsewhere.crypto.binding import report_data
+from elsewhere.crypto.hpke import PublicKey, seal_to_keep
+from elsewhere.errors import InputError
+from elsewhere.evidence.api import EvidenceOptions, verify_evidence
+from elsewhere.timeutil import utcnow
+
+SECRET_INFO = b"elsewhere/secret/v1"
+
+
+def secret_aad(placement_id: str, name: str) -> bytes:
+    """What a released secret is bound to: this placement and this secret's name."""
+    return b"elsewhere/secret-aad/v1\x00" + placement_id.encode() + b"\x00" + name.encode()
+
+
+class AttestRequest(BaseModel):
+    nonce: str = Field(description="hex, as issued by POST /v1/placements/{id}/nonce")
+    keep_public_key: str = Field(description="base64 tagged HPKE public key of the keep")
+    evidence: str = Field(description="base64 evidence (SNP report, TDX quote, nil/emulated)")
+    certificates: str | None = Field(
+        None, description="base64 certificate table / auxblob (SNP VCEK chain), if separate"
+    )
+    format: str | None = Field(
+        None, description='"none" for the nil host (no evidence); else detected from the bytes'
+    )
+    report_data: str | None = Field(
+        None, description="hex; only the nil host sends it (nothing vouches for it)"
+    )
+
+
+@dataclass(frozen=True)
+class Context:
+    placement_id: str
+    deployment_id: str
+    tenant_id: str
+    host_id: str
+    host_name: str
+    state: str
+    workload_digest: str
+    policy_version: int
+    policy_digest: str
+    policy_document: str
+    secret_names: tuple[str, ...]
+
+
+def _b64(what: str, text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(what, "value", "not base64") from None
+
+
+def load_context(conn: Connection, placement_id: str, host_id: str) -> Context:
+    row = conn.execute(
+        select(
+            placements.c.id,
+            placements.c.state,
+            placements.c.host_id,
+            deployments.c.id.label("deployment_id"),
+            deployments.c.tenant_id,
+            deployments.c.spec,
+            deployments.c.state.label("deployment_state"),
+            workloads.c.digest,
+            policies.c.version,
+            policies.c.digest.label("policy_digest"),
+            policies.c.document,
+            hosts.c.name.label("host_name"),
+        )
+        .join(deployments, deployments.c.id == placements.c.deployment_id)
+        .join(workloads, workloads.c.id == deployments.c.workload_id)
+        .join(policies, policies.c.id == deployments.c.policy_id)
+        .join(hosts, hosts.c.id == host_id)
+        .where(placements.c.id == placement_id)
+    ).first()
+    # Another host's placement looks exactly like a missing one.
+    if row is None or row.host_id != host_id:
+        raise ApiError(404, "placement not found")
+    if row.state not in scheduler.LIVE_STATES or row.deployment_state != "active":
+        raise ApiError(409, f"placement is {row.state}, not assigned to this host any more")
+    return Context(
+        placement_id=row.id,
+        deployment_id=row.deployment_id,
+        tenant_id=row.tenant_id,
+        host_id=host_id,
+        host_name=row.host_name,
+        state=row.state,
+        workload_digest=row.digest,
+        policy_version=row.version,
+        policy_digest=row.policy_digest,
+        policy_document=row.document,
+        secret_names=tuple(json.loads(row.spec).get("secrets", [])),
+    )
+
+
+def issue_nonce(cp: ControlPlane, placement_id: str, host_id: str) -> dict[str, Any]:
+    with write(cp.engine) as conn:
+        context = load_context(conn, placement_id, host_id)
+        value, expires = nonces.issue(conn, placement_id, host_id, cp.config.nonce_ttl)
+    return {
+        "nonce": value.hex(),
+        "expires_at": expires.isoformat(),
+        "workload_digest": context.workload_digest,
+        "policy_digest": context.policy_digest,
+    }
+
+
+def nil_result(report_data_hex: str, at: dt.datetime) -> VerificationResult:
+    """What a nil host presents: no evidence, so no claim but the TEE kind is vouched for."""
+    claims = Claims(
+        vendor=Vendor.NONE,
+        tee=Tee.NIL,
+        generation=None,
+        report_version=0,
+        signer="none",
+        debug=False,
+        smt=None,
+        report_data=report_data_hex.lower()[:128],
+    )
+    return VerificationResult(claims=claims, failures=(), verified_at=at, evidence_kind="none")
+
+
+def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOptions:
+    anchors = cp.extra.get("emulated_anchors", ()) if cp.config.trust_emulated else ()
+    return EvidenceOptions(cert_table=certificates, trusted_emulated_roots=tuple(anchors))  # type: ignore[arg-type]
+
+
+def attest(
+    cp: ControlPlane, placement_id: str, host_id: str, request: AttestRequest
+) -> dict[str, Any]:
+    try:
+        nonce = bytes.fromhex(request.nonce)
+    except ValueError:
+        raise InputError("nonce", "value", "not hex") from None
+    keep_key_bytes = _b64("keep_public_key", request.keep_public_key) or b""
+    keep_key = PublicKey.parse(keep_key_bytes)
+    evidence = _b64("evidence", request.evidence) or b""
+    certificates = _b64("certificates", request.certificates)
+
+    with read(cp.engine) as conn:
+        context = load_context(conn, placement_id, host_id)
+        unusable = nonces.why_unusable(conn, nonce, placement_id, host_id)
+        advisories = current_advisories(conn)
+    if unusable:
+        raise ApiError(409, unusable)
+
+    now = utcnow()
+    if request.format == "none":
+        result = nil_result(request.report_data or "", now)
+    else:  # InputError (malformed, unknown format) → 400
+        result = verify_evidence(evidence, evidence_options(cp, certificates))
+    expected = report_data(
+        nonce,
+        keep_key.encode(),
+        bytes.fromhex(context.workload_digest),
+        digest_bytes(context.policy_digest),
+    )
+    decision = evaluator(context.policy_document, advisories).evaluate(
+        result, at=now, expected_report_data=expected.hex()
+    )
+    reasons = [str(r) for r in decision.reasons]
+    verdict = "affirming" if decision.accepted else "contraindicated"
+    keep_key_digest = "sha256:" + keep_key.fingerprint()
+    claims = result.claims
+    token = cp.signer.sign(
+        {
+            "iss": cp.config.issuer,
+            "iat": int(now.timestamp()),
+            "exp": int((now + cp.config.result_token_ttl).timestamp()),
+            "jti": new_id("ear"),
+            "eat_profile": "tag:elsewhere.dev,2025:ear/1",
+            "eat_nonce": nonce.hex(),
+            "verdict": verdict,
+            "tee": claims.tee.value,
+            "vendor": claims.vendor.value,
+            "generation": claims.generation,
+            "tcb_status": claims.tcb_status,
+            "tcb": dict(claims.tcb),
+            "emulated": claims.emulated,
+            "protection": result.protection,
+            "workload_digest": "sha384:" + context.workload_digest,
+            "policy_digest": context.policy_digest,
+            "keep_key_digest": keep_key_digest,
+            "placement": placement_id,
+            "deployment": context.deployment_id,
+            "host": context.host_name,
+            "reasons": reasons,
+        }
+    )
+    wrapped: dict[str, str] = {}
+    if decision.accepted:
+        with read(cp.engine) as conn:
+            values = reveal_secrets(conn, cp.kek, context.tenant_id, list(context.secret_names))
+        wrapped = {
+            name: base64.b64encode(
+                seal_to_keep(
+                    keep_key.encode(), value, info=SECRET_INFO, aad=secret_aad(placement_id, name)
+                )
+            ).decode()
+            for name, value in values.items()
+        }
+        del values
+
+    ledger_index = _commit(
+        cp, context, result, evidence, nonce, keep_key_digest, decision.accepted, reasons, token
+    )
+    return {
+        "verdict": verdict,
+        "accepted": decision.accepted,
+        "reasons": reasons,
+        "protection": result.protection,
+        "verification": result.to_json(),
+        "token": token,
+        "secrets": wrapped,
+        "ledger_index": ledger_index,
+    }
+
+
+def _commit(
+    cp: ControlPlane,
+    context: Context,
+    result: VerificationResult,
+    evidence: bytes,
+    nonce: bytes,
+    keep_key_digest: str,
+    accepted: bool,
+    reasons: list[str],
+    token: str,
+) -> int | None:
+    claims_json = json.dumps(result.claims.to_json(), sort_keys=True)
+    with write(cp.engine) as conn:
+        if not nonces.consume(conn, nonce, context.placement_id, context.host_id):
+            raise ApiError(409, "nonce already used or expired (replay refused)")
+        moved = conn.execute(
+            update(placements)
+            .where(
+                placements.c.id == context.placement_id,
+                placements.c.host_id == context.host_id,
+                placements.c.state.in_(scheduler.LIVE_STATES),
+            )
+            .values(
+                state="released" if accepted else "assigned",
+                keep_key_digest=keep_key_digest if accepted else None,
+                updated_at=utcnow(),
+            )
+        )
+        if moved.rowcount != 1:
+            raise ApiError(409, "placement is not assigned to this host any more")
+        if not accepted:
+            scheduler.requeue(
+                conn,
+                context.placement_id,
+                f"refused on {context.host_name}: " + "; ".join(reasons)[:400],
+            )
+        if result.verified:
+            conn.execute(
+                update(hosts).where(hosts.c.id == context.host_id).values(last_claims=claims_json)
+            )
+        index = audit.record_attestation(
+            cp.ledger,
+            conn,
+            context=context,
+            evidence=evidence,
+            claims_json=claims_json,
+            accepted=accepted,
+            reasons=reasons,
+            tee=result.claims.tee.value,
+            emulated=result.claims.emulated,
+            keep_key_digest=keep_key_digest,
+        )
+        conn.execute(
+            decisions.insert().values(
+                id=new_id("dec"),
+                placement_id=context.placement_id,
+                deployment_id=context.deployment_id,
+                host_id=context.host_id,
+                kind="attest",
+                verdict="affirming" if accepted else "contraindicated",
+                action="release" if accepted else "refuse",
+                reasons=json.dumps(reasons),
+                claims=claims_json,
+                policy_digest=context.policy_digest,
+                token=token,
+                ledger_index=index,
+                created_at=utcnow(),
+            )
+        )
+    return index
+
+
+def evidence_digest(evidence: bytes) -> str:
+    return "sha256:" + hashlib.sha256(evidence).hexdigest()

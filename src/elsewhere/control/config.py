@@ -1,0 +1,84 @@
+"""Settings of one control-plane instance and the long-lived objects built from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from elsewhere import paths
+from elsewhere.control.db import open_engine
+from elsewhere.control.secrets import Kek, load_kek
+from elsewhere.control.tokens import Signer, load_signer
+from elsewhere.db import DEFAULT_SQLITE_NAME, upgrade
+from elsewhere.ledger.keyfile import create_key_file
+from elsewhere.ledger.log import Ledger
+
+LEDGER_KEY_FILE = "ledger.key"
+
+
+def default_data_dir() -> Path:
+    return paths.state_dir("control")
+
+
+def default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / DEFAULT_SQLITE_NAME}"
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """`trust_emulated` makes the verifier accept emulated roots; the tenant's policy must
+    still allow emulated evidence explicitly. Neither gives any hardware protection."""
+
+    data_dir: Path
+    database_url: str
+    issuer: str = "elsewhere-control-plane"
+    nonce_ttl: dt.timedelta = dt.timedelta(seconds=60)
+    heartbeat_timeout: dt.timedelta = dt.timedelta(seconds=15)
+    result_token_ttl: dt.timedelta = dt.timedelta(hours=1)
+    maintenance_interval: float = 1.0
+    trust_emulated: bool = False
+    ledger_origin: str = "elsewhere.local/control-plane"
+
+    @classmethod
+    def for_dir(
+        cls, data_dir: Path | None = None, database_url: str | None = None, **kw: object
+    ) -> ControlConfig:
+        directory = data_dir or default_data_dir()
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return cls(
+            data_dir=directory,
+            database_url=database_url or default_database_url(directory),
+            **kw,  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class ControlPlane:
+    """Everything a request handler needs: database, keys, settings."""
+
+    config: ControlConfig
+    engine: Engine
+    kek: Kek
+    signer: Signer
+    ledger: Ledger
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, config: ControlConfig, *, migrate: bool = True) -> ControlPlane:
+        if migrate:
+            upgrade(config.database_url)
+        engine = open_engine(config.database_url)
+        key_path = config.data_dir / LEDGER_KEY_FILE
+        if not key_path.exists():
+            create_key_file(key_path, config.ledger_origin)
+        ledger = Ledger.open(config.database_url, key_path, engine=engine, migrate=False)
+        return cls(
+            config=config,
+            engine=engine,
+            kek=load_kek(config.data_dir),
+            signer=load_signer(config.data_dir),
+            ledger=ledger,
+        )

@@ -1,0 +1,36 @@
+"""Periodic work: re-queue keeps of silent hosts, end drain periods, place pending replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from elsewhere.control import scheduler
+from elsewhere.control.config import ControlPlane
+from elsewhere.control.db import write
+from elsewhere.control.nonces import purge
+from elsewhere.control.placement import eligibility
+from elsewhere.control.policies import current_advisories
+
+log = logging.getLogger("elsewhere.control")
+
+
+def tick(cp: ControlPlane) -> None:
+    """One round, in one transaction."""
+    with write(cp.engine) as conn:
+        for host_id in scheduler.reap(conn, cp.config.heartbeat_timeout):
+            log.warning("host %s lost: its keeps are rescheduled", host_id)
+        scheduler.expire_drains(conn)
+        scheduler.schedule(
+            conn, cp.config.heartbeat_timeout, eligible=eligibility(current_advisories(conn))
+        )
+        purge(conn)
+
+
+async def loop(cp: ControlPlane) -> None:
+    while True:
+        await asyncio.sleep(cp.config.maintenance_interval)
+        try:
+            await asyncio.to_thread(tick, cp)
+        except Exception as error:  # keep the loop alive; the next round retries
+            log.error("maintenance round failed: %s", type(error).__name__)

@@ -1,0 +1,1 @@
+"""Alembic version directory of the control plane (branch label `control`)."""

@@ -1,0 +1,150 @@
+"""Tenant policies and operator advisories as the control plane stores them.
+
+The policy module owns the language (parse, digest, evaluate, patching); here a tenant's policy
+versions are kept verbatim (TOML) with their digests, the advisory feeds verbatim, and compiled
+evaluators are cached per (policy digest, advisory feeds) so evaluation on the hot path is a
+dictionary look-up plus the policy's own set look-ups.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from elsewhere.claims import Claims, Failure, Tee, Vendor, VerificationResult
+from elsewhere.control.db import advisory_feeds, policies
+from elsewhere.control.ids import new_id
+from elsewhere.policy.advisories import AdvisorySet, parse_feed
+from elsewhere.policy.evaluate import Evaluator, compile_policy
+from elsewhere.policy.load import parse_policy
+from elsewhere.policy.model import Policy
+from elsewhere.timeutil import parse_time, utcnow
+
+MAX_POLICY_BYTES = 1 << 20
+
+
+def digest_bytes(digest: str) -> bytes:
+    """The bytes bound into report_data for a policy digest ("sha384:<hex>")."""
+    return bytes.fromhex(digest.split(":", 1)[-1])
+
+
+@functools.lru_cache(maxsize=256)
+def parse_cached(document: str) -> Policy:
+    return parse_policy(document, file="policy")
+
+
+def store_policy(conn: Connection, tenant_id: str, document: str) -> dict[str, Any]:
+    """Validate and store a new policy version (raises PolicyError with file:line:key)."""
+    policy = parse_policy(document, file="policy")
+    latest = current_policy(conn, tenant_id)
+    if latest is not None and latest["digest"] == policy.digest:
+        return latest | {"unchanged": True}
+    version = 1 + (
+        conn.execute(
+            select(func.max(policies.c.version)).where(policies.c.tenant_id == tenant_id)
+        ).scalar()
+        or 0
+    )
+    row = {
+        "id": new_id("pol"),
+        "tenant_id": tenant_id,
+        "version": version,
+        "digest": policy.digest,
+        "document": document,
+        "created_at": utcnow(),
+    }
+    conn.execute(policies.insert().values(**row))
+    return row | {"unchanged": False}
+
+
+def current_policy(conn: Connection, tenant_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(policies)
+        .where(policies.c.tenant_id == tenant_id)
+        .order_by(policies.c.version.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else dict(row._mapping)
+
+
+# -- advisories ------------------------------------------------------------------------------
+
+_advisory_lock = threading.Lock()
+_advisory_cache: dict[str, tuple[int, AdvisorySet]] = {}
+
+
+def import_feed(conn: Connection, body: str, source: str) -> AdvisorySet:
+    """Validate and keep a feed; returns the feed's own advisories."""
+    parsed = parse_feed(body, source=source)
+    conn.execute(
+        advisory_feeds.insert().values(
+            id=new_id("adv"), source=source[:200], body=body, imported_at=utcnow()
+        )
+    )
+    return parsed
+
+
+def current_advisories(conn: Connection) -> AdvisorySet:
+    """The merge of every imported feed, later feeds replacing earlier advisories by ID."""
+    count = conn.execute(select(func.count()).select_from(advisory_feeds)).scalar_one()
+    key = str(conn.engine.url)
+    with _advisory_lock:
+        cached = _advisory_cache.get(key)
+        if cached is not None and cached[0] == count:
+            return cached[1]
+    merged = AdvisorySet()
+    for body in conn.execute(
+        select(advisory_feeds.c.body).order_by(advisory_feeds.c.imported_at, advisory_feeds.c.id)
+    ).scalars():
+        merged = merged.merged(parse_feed(body).advisories)
+    with _advisory_lock:
+        _advisory_cache[key] = (count, merged)
+    return merged
+
+
+def evaluator(document: str, advisories: AdvisorySet) -> Evaluator:
+    return compile_policy(parse_cached(document), advisories)
+
+
+# -- claims as stored (JSON) back to Claims ---------------------------------------------------
+
+
+def result_from_json(doc: dict[str, Any]) -> VerificationResult:
+    """Inverse of VerificationResult.to_json (the attest answer carries it to the keep)."""
+    return VerificationResult(
+        claims=claims_from_json(doc["claims"]),
+        failures=tuple(
+            Failure(f["check"], f["found"], f["expected"]) for f in doc.get("failures", [])
+        ),
+        verified_at=parse_time(doc["verified_at"]),
+        evidence_kind=str(doc.get("evidence_kind", "")),
+        notices=tuple(doc.get("notices", [])),
+    )
+
+
+def claims_from_json(doc: dict[str, Any]) -> Claims:
+    """Inverse of Claims.to_json, for re-checking a keep on the claims it was admitted on."""
+    return Claims(
+        vendor=Vendor(doc["vendor"]),
+        tee=Tee(doc["tee"]),
+        generation=doc.get("generation"),
+        report_version=int(doc.get("report_version", 0)),
+        signer=str(doc.get("signer", "")),
+        debug=bool(doc.get("debug", False)),
+        smt=doc.get("smt"),
+        report_data=str(doc.get("report_data", "")),
+        measurements=doc.get("measurements") or {},
+        tcb=doc.get("tcb") or {},
+        tcb_status=doc.get("tcb_status"),
+        advisory_ids=tuple(doc.get("advisory_ids") or ()),
+        flags=doc.get("flags") or {},
+        identity=doc.get("identity") or {},
+        host_data=doc.get("host_data"),
+        chip_id=doc.get("chip_id"),
+        fmspc=doc.get("fmspc"),
+        emulated=bool(doc.get("emulated", False)),
+    )

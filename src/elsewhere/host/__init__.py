@@ -1,0 +1,1 @@
+"""The host side: an API client and the agent that registers, polls, runs keeps, reports."""

@@ -1,0 +1,213 @@
+"""The host agent: register, poll for assignments, and run each one in a fresh keep.
+
+Per assignment: fetch the module (its SHA-384 must be the assigned digest), generate a fresh
+HPKE key pair held only in the keep's memory, ask for a single-use nonce, obtain evidence whose
+report_data = binding(nonce, keep public key, workload digest, policy digest), submit it; on
+"affirming", open the wrapped secrets with the keep key, run the module with its args, env,
+stdin, secrets (read-only files under /secrets) and limits, and report the result with the
+keep's isolation report — output sealed to the tenant's key when the deployment gave one.
+Polling is the heartbeat: keeps run on worker threads so a long run never silences the host.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from elsewhere.attest import Attester
+from elsewhere.control.attest import SECRET_INFO, secret_aad
+from elsewhere.control.policies import digest_bytes, result_from_json
+from elsewhere.crypto.binding import report_data
+from elsewhere.crypto.hpke import KeepKey, seal
+from elsewhere.errors import ElsewhereError
+from elsewhere.host.client import Client, b64
+from elsewhere.keep.isolation import isolation_report
+from elsewhere.keep.limits import KeepLimits
+from elsewhere.keep.runtime import KeepConfig, KeepResult, run_module
+
+log = logging.getLogger("elsewhere.host")
+
+RESULT_INFO = b"elsewhere/result/v1"
+
+
+def result_aad(placement: str, stream: str) -> bytes:
+    return b"elsewhere/result-aad/v1\x00" + placement.encode() + b"\x00" + stream.encode()
+
+
+@dataclass
+class Outcome:
+    """What happened to one assignment (for logs, the demo and tests)."""
+
+    placement: str
+    verdict: str
+    reasons: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    error: str | None = None
+
+
+class HostAgent:
+    def __init__(
+        self,
+        client: Client,
+        attester: Attester,
+        *,
+        name: str,
+        capacity: int = 4,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.client, self.attester, self.name, self.capacity = client, attester, name, capacity
+        self.on_outcome = on_outcome
+        self.host_id: str | None = None
+        self.interval = 1.0
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=capacity, thread_name_prefix=f"keep-{name}")
+        self.stopping = threading.Event()
+
+    def register(self) -> str:
+        answer = self.client.register(self.name, self.attester.kind, self.capacity)
+        self.host_id = str(answer["host"])
+        self.interval = float(answer.get("heartbeat_seconds", 1.0))
+        return self.host_id
+
+    def poll_once(self) -> list[Future[Outcome]]:
+        """Heartbeat, and start a keep for each new assignment."""
+        started = []
+        for assignment in self.client.assignments():
+            placement = assignment["placement"]
+            with self._lock:
+                if placement in self._busy:
+                    continue
+                self._busy.add(placement)
+            started.append(self._pool.submit(self._guarded, assignment))
+        return started
+
+    def run(self, poll_interval: float | None = None) -> None:
+        """Poll until `stop()`; the control plane unreachable is logged and retried."""
+        if self.host_id is None:
+            self.register()
+        while not self.stopping.is_set():
+            try:
+                self.poll_once()
+            except ElsewhereError as error:
+                log.warning("%s: poll failed: %s", self.name, error.message)
+            self.stopping.wait(poll_interval or min(self.interval, 1.0))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _guarded(self, assignment: dict[str, Any]) -> Outcome:
+        placement = assignment["placement"]
+        try:
+            outcome = self.run_assignment(assignment)
+        except ElsewhereError as error:
+            outcome = Outcome(placement, "error", error=error.message)
+            log.warning("%s: placement %s: %s", self.name, placement, error.message)
+        finally:
+            with self._lock:
+                self._busy.discard(placement)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        return outcome
+
+    def run_assignment(self, assignment: dict[str, Any]) -> Outcome:
+        placement = assignment["placement"]
+        limits = KeepLimits.from_json(assignment.get("limits") or {})
+        wasm = self.client.workload(placement)
+        key = KeepKey.generate()  # fresh per keep; the private half never leaves this process
+        issued = self.client.nonce(placement)
+        nonce = bytes.fromhex(issued["nonce"])
+        # Bind what the control plane says now (a policy change re-issues the digest).
+        workload_digest = bytes.fromhex(issued["workload_digest"])
+        binding = report_data(
+            nonce, key.public_bytes(), workload_digest, digest_bytes(issued["policy_digest"])
+        )
+        evidence = self.attester.attest(binding)
+        body = {
+            "nonce": nonce.hex(),
+            "keep_public_key": b64(key.public_bytes()),
+            "evidence": b64(evidence.evidence),
+            "certificates": b64(evidence.aux) if evidence.aux else None,
+            "format": evidence.format if evidence.format == "none" else None,
+            "report_data": evidence.report_data.hex() if evidence.format == "none" else None,
+        }
+        answer = self.client.attest(placement, body)
+        if not answer["accepted"]:
+            return Outcome(placement, answer["verdict"], list(answer["reasons"]))
+        secrets = {
+            name: key.open(
+                base64.b64decode(sealed), info=SECRET_INFO, aad=secret_aad(placement, name)
+            )
+            for name, sealed in answer["secrets"].items()
+        }
+        config = KeepConfig(
+            workload_digest=workload_digest,
+            args=tuple(assignment.get("args") or ()),
+            env=dict(assignment.get("env") or {}),
+            limits=limits,
+            secret_names=tuple(sorted(secrets)),
+            attester_kind=self.attester.kind,
+        )
+        stdin = base64.b64decode(assignment.get("stdin") or "")
+        error: str | None = None
+        try:
+            result: KeepResult | None = run_module(wasm, config, stdin=stdin, secrets=secrets)
+        except ElsewhereError as failure:
+            result, error = None, failure.message
+        finally:
+            secrets.clear()
+        report = self._report(assignment, config, key, binding, answer, result, error)
+        self.client.result(placement, report)
+        return Outcome(
+            placement,
+            answer["verdict"],
+            exit_code=None if result is None else result.exit_code,
+            error=error,
+        )
+
+    def _report(
+        self,
+        assignment: dict[str, Any],
+        config: KeepConfig,
+        key: KeepKey,
+        binding: bytes,
+        answer: dict[str, Any],
+        result: KeepResult | None,
+        error: str | None,
+    ) -> dict[str, Any]:
+        placement = assignment["placement"]
+        stdout = result.stdout if result else b""
+        stderr = result.stderr if result else b""
+        sealed = assignment.get("result_key") is not None
+        if sealed:
+            tenant_key = base64.b64decode(assignment["result_key"])
+            stdout = seal(tenant_key, stdout, info=RESULT_INFO, aad=result_aad(placement, "stdout"))
+            stderr = seal(tenant_key, stderr, info=RESULT_INFO, aad=result_aad(placement, "stderr"))
+        if error is None and result is not None and not result.ok:
+            error = f"{result.outcome}" + (f": {result.trap}" if result.trap else "")
+        return {
+            "exit_code": None if result is None else result.exit_code,
+            "error": error if (result is None or not result.ok) else None,
+            "stdout": b64(stdout),
+            "stderr": b64(stderr),
+            "sealed": sealed,
+            "isolation": keep_isolation(config, answer, binding, key),
+            "duration_ms": None if result is None else int(result.wall_time_s * 1000),
+        }
+
+
+def keep_isolation(
+    config: KeepConfig, answer: dict[str, Any], binding: bytes, key: KeepKey
+) -> dict[str, Any]:
+    """The keep module's isolation report, from the verification the control plane did."""
+    report = isolation_report(
+        config, result_from_json(answer["verification"]), report_data=binding
+    ).to_json()
+    report["keep_key_digest"] = "sha256:" + key.public_key.fingerprint()
+    return report

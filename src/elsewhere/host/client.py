@@ -1,0 +1,140 @@
+"""A small httpx client for the control-plane API (host agent and tenant CLI).
+
+Errors come back as ApiFailure carrying the HTTP status and the server's one-line reason.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+
+from elsewhere.errors import ElsewhereError
+
+
+class ApiFailure(ElsewhereError):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(f"control plane answered {status}: {message}")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class Client:
+    def __init__(self, url: str, token: str, *, timeout: float = 30.0) -> None:
+        self.http = httpx.Client(
+            base_url=url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise ElsewhereError(
+                f"control plane at {self.http.base_url} unreachable: {type(error).__name__}"
+            ) from None
+        if response.status_code >= 400:
+            try:
+                message = str(response.json().get("error", response.text))
+            except ValueError:
+                message = response.text[:200]
+            raise ApiFailure(response.status_code, message)
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    # -- host agent -----------------------------------------------------------------------
+
+    def register(self, name: str, attester: str, capacity: int) -> dict[str, Any]:
+        body = {"name": name, "attester": attester, "capacity": capacity}
+        result: dict[str, Any] = self.json("POST", "/v1/hosts/register", json=body)
+        return result
+
+    def assignments(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.json("GET", "/v1/hosts/me/assignments")["assignments"]
+        return result
+
+    def workload(self, placement: str) -> bytes:
+        return self.request("GET", f"/v1/placements/{placement}/workload").content
+
+    def nonce(self, placement: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.json("POST", f"/v1/placements/{placement}/nonce")
+        return result
+
+    def attest(self, placement: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.json("POST", f"/v1/placements/{placement}/attest", json=body)
+        return result
+
+    def result(self, placement: str, body: dict[str, Any]) -> None:
+        self.request("POST", f"/v1/placements/{placement}/result", json=body)
+
+    # -- tenant ---------------------------------------------------------------------------
+
+    def upload_workload(self, wasm: bytes, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.json(
+            "POST",
+            "/v1/workloads",
+            params={"name": name},
+            content=wasm,
+            headers={"Content-Type": "application/wasm"},
+        )
+        return result
+
+    def put_secret(self, name: str, value: bytes) -> dict[str, Any]:
+        result: dict[str, Any] = self.json(
+            "PUT",
+            f"/v1/secrets/{name}",
+            content=value,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return result
+
+    def set_policy(self, document: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.json(
+            "PUT",
+            "/v1/policy",
+            content=document.encode(),
+            headers={"Content-Type": "text/plain"},
+        )
+        return result
+
+    def deploy(self, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.json("POST", "/v1/deployments", json=body)
+        return result
+
+    def deployment(self, deployment: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.json("GET", f"/v1/deployments/{deployment}")
+        return result
+
+    def import_advisories(self, feed: bytes, source: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.json(
+            "POST",
+            "/v1/advisories",
+            params={"source": source},
+            content=feed,
+            headers={"Content-Type": "application/json"},
+        )
+        return result
+
+    def ledger_bundle(self, index: int) -> bytes:
+        return self.request("GET", f"/v1/ledger/entries/{index}/bundle").content
+
+    def ledger_key(self) -> str:
+        result: str = self.json("GET", "/v1/ledger/key")["vkey"]
+        return result

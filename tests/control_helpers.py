@@ -1,0 +1,169 @@
+"""Shared set-up for the control-plane tests: a real uvicorn server on a loopback port over
+SQLite (a temporary directory) or PostgreSQL (a uniquely named database, dropped after)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from elsewhere.attest import make_attester
+from elsewhere.control.auth import Kind, create_credential
+from elsewhere.control.config import ControlConfig, ControlPlane
+from elsewhere.control.db import write
+from elsewhere.control.server import ThreadedServer
+from elsewhere.control.tenants import create_tenant
+from elsewhere.host.agent import HostAgent, Outcome
+from elsewhere.host.client import Client
+from elsewhere.keep.wat import wat_to_wasm
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+DEMO_POLICY = """version = 1
+name = "refuse-milan-emulated"
+revision = "1"
+[tee]
+accept = ["sev-snp", "tdx", "sgx"]
+allow_emulated = true
+[platforms]
+refuse = ["AMD:Milan"]
+"""
+
+
+def greeter_wasm() -> bytes:
+    return wat_to_wasm((REPO / "examples/workloads/secret-greeter.wat").read_text())
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the local server; skips the test when none is reachable."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(
+            PG_ADMIN.replace("postgresql://", "postgresql://"), autocommit=True, connect_timeout=2
+        )
+    except Exception as error:  # no server: skip, saying why
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__})")
+    name = f"elsewhere_test_{secrets.token_hex(6)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@dataclass
+class Env:
+    """One control plane on loopback, with helpers to make tenants, hosts and agents."""
+
+    cp: ControlPlane
+    server: ThreadedServer
+    tmp: Path
+    agents: list[HostAgent] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def tenant(self, name: str | None = None) -> Client:
+        with write(self.cp.engine) as conn:
+            made = create_tenant(conn, name or f"tenant-{secrets.token_hex(3)}")
+        return Client(self.url, made.token)
+
+    def token(self, kind: Kind, name: str = "t") -> str:
+        with write(self.cp.engine) as conn:
+            return create_credential(conn, kind, name)
+
+    def attester(self, kind: str, name: str, **options: Any) -> Any:
+        attester = make_attester(kind, self.tmp / "hosts" / name, **options)
+        anchor = getattr(attester, "trust_anchor", None)
+        if anchor is not None:
+            anchors = list(self.cp.extra.get("emulated_anchors", []))
+            self.cp.extra["emulated_anchors"] = [*anchors, anchor]
+        return attester
+
+    def agent(
+        self, name: str, kind: str = "emulated-snp", start: bool = True, **options: Any
+    ) -> HostAgent:
+        agent = HostAgent(
+            Client(self.url, self.token(Kind.HOST, name)),
+            self.attester(kind, name, **options),
+            name=name,
+            on_outcome=self.outcomes.append,
+        )
+        agent.register()
+        if start:
+            threading.Thread(target=agent.run, args=(0.1,), daemon=True).start()
+        self.agents.append(agent)
+        return agent
+
+    def setup_tenant(
+        self, policy: str = DEMO_POLICY, secret: bytes = b"demo-secret"
+    ) -> tuple[Client, str]:
+        tenant = self.tenant()
+        digest = tenant.upload_workload(greeter_wasm(), "secret-greeter.wasm")["digest"]
+        tenant.put_secret("greeting-key", secret)
+        tenant.set_policy(policy)
+        return tenant, digest
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(every)
+
+
+def settled(tenant: Client, deployment: str) -> Callable[[], dict[str, Any] | None]:
+    def check() -> dict[str, Any] | None:
+        view = tenant.deployment(deployment)
+        done = all(p["state"] in ("completed", "failed") for p in view["placements"])
+        return view if done else None
+
+    return check
+
+
+@contextlib.contextmanager
+def control_plane(tmp: Path, database_url: str | None = None, **config: Any) -> Iterator[Env]:
+    options: dict[str, Any] = {
+        "trust_emulated": True,
+        "heartbeat_timeout": dt.timedelta(seconds=2),
+        "maintenance_interval": 0.1,
+    }
+    options.update(config)
+    cp = ControlPlane.open(ControlConfig.for_dir(tmp / "cp", database_url, **options))
+    server = ThreadedServer(cp).start()
+    env = Env(cp, server, tmp)
+    try:
+        yield env
+    finally:
+        for agent in env.agents:
+            agent.stop()
+        server.stop()
+        cp.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (SQLite in the test's data directory) or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with postgres_database() as url:
+        yield url

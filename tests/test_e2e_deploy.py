@@ -1,0 +1,133 @@
+"""End to end over real HTTP on loopback, on SQLite and PostgreSQL: three hosts (emulated Milan,
+emulated Genoa, nil), a policy refusing Milan and nil, secrets released only to Genoa's keeps,
+results with isolation reports, ledger proofs verified offline, replays refused."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from pathlib import Path
+
+import pytest
+
+from control_helpers import control_plane, database_url, settled, wait_for
+from elsewhere.control.tokens import public_key_from_jwk, verify
+from elsewhere.crypto.binding import report_data
+from elsewhere.crypto.hpke import KeepKey
+from elsewhere.crypto.keyfile import TenantKey
+from elsewhere.host.agent import RESULT_INFO, result_aad
+from elsewhere.host.client import ApiFailure, b64
+from elsewhere.ledger.bundle import verify_bundle
+from elsewhere.ledger.note import Verifier
+
+__all__ = ["database_url"]
+SECRET = b"s3cret-XYZZY-0451"
+
+
+def test_deploy_refuses_milan_and_nil_releases_to_genoa(
+    tmp_path: Path, database_url: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with control_plane(tmp_path, database_url) as env:
+        env.agent("milan", generation="Milan")
+        env.agent("genoa", generation="Genoa")
+        env.agent("nil", kind="nil")
+        tenant, digest = env.setup_tenant(secret=SECRET)
+        deployment = tenant.deploy(
+            {
+                "workload": digest,
+                "replicas": 3,
+                "secrets": ["greeting-key"],
+                "args": ["greeting-key"],
+                "env": {"GREETING": "Hi"},
+                "stdin": b64(b"tester"),
+            }
+        )["id"]
+        view = wait_for(settled(tenant, deployment), timeout=30)
+        for placement in view["placements"]:
+            assert placement["state"] == "completed" and placement["host"] == "genoa"
+            out = base64.b64decode(placement["result"]["stdout"]).decode()
+            assert out.startswith("Hi, tester! I hold secret greeting-key: 17 bytes")
+            isolation = placement["result"]["isolation"]
+            assert isolation["schema"] == "elsewhere.isolation/1"
+            assert "emulated" in str(isolation["workload_from_host"])
+        by_host = {d["host"]: d for d in view["decisions"] if d["verdict"] == "contraindicated"}
+        assert "platforms.refuse" in by_host["milan"]["reasons"][0]
+        assert "tee.accept: tee is nil" in by_host["nil"]["reasons"][0]
+        accepted = [d for d in view["decisions"] if d["verdict"] == "affirming"]
+        assert len(accepted) == 3 and all(d["host"] == "genoa" for d in accepted)
+
+        # The attestation-result token verifies with the published key and binds the keep.
+        jwk = tenant.json("GET", "/.well-known/jwks.json")["keys"][0]
+        claims = verify(accepted[0]["token"], public_key_from_jwk(jwk))
+        assert claims["verdict"] == "affirming" and claims["generation"] == "Genoa"
+        assert claims["workload_digest"] == "sha384:" + digest and claims["emulated"] is True
+        assert claims["keep_key_digest"] in {p["keep_key_digest"] for p in view["placements"]}
+
+        # Each decision's ledger entry is provable offline with only the log's public key.
+        verifier = Verifier.parse(tenant.json("GET", "/v1/ledger/key")["vkey"])
+        for decision in (accepted[0], by_host["milan"]):
+            bundle = tenant.request(
+                "GET", f"/v1/ledger/entries/{decision['ledger_index']}/bundle"
+            ).content
+            entry = verify_bundle(bundle, verifier).entry
+            assert entry["kind"] == "attestation.decision" and entry["host"] == decision["host"]
+        # The secret never appears in clear: not in logs, not in the database.
+        assert SECRET not in caplog.text.encode()
+        if database_url is None:
+            stored = b"".join(p.read_bytes() for p in (tmp_path / "cp").glob("elsewhere.db*"))
+            assert SECRET not in stored
+
+
+def test_replay_is_refused(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        agent = env.agent("genoa", start=False)
+        tenant, digest = env.setup_tenant()
+        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
+        placement = wait_for(agent.client.assignments)[0]["placement"]
+        issued = agent.client.nonce(placement)
+        key = KeepKey.generate()
+        binding = report_data(
+            bytes.fromhex(issued["nonce"]),
+            key.public_bytes(),
+            bytes.fromhex(issued["workload_digest"]),
+            bytes.fromhex(issued["policy_digest"].split(":")[1]),
+        )
+        evidence = agent.attester.attest(binding)
+        body = {
+            "nonce": issued["nonce"],
+            "keep_public_key": b64(key.public_bytes()),
+            "evidence": b64(evidence.evidence),
+            "certificates": b64(evidence.aux),
+        }
+        first = agent.client.attest(placement, body)
+        assert first["verdict"] == "affirming" and set(first["secrets"]) == {"greeting-key"}
+        with pytest.raises(ApiFailure) as replay:
+            agent.client.attest(placement, body)
+        assert replay.value.status == 409 and "replay refused" in replay.value.message
+        malformed = dict(body, nonce=agent.client.nonce(placement)["nonce"], evidence=b64(b"junk"))
+        with pytest.raises(ApiFailure) as bad:
+            agent.client.attest(placement, malformed)
+        assert bad.value.status == 400 and "\n" not in bad.value.message
+
+
+def test_results_sealed_to_the_tenant_key(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        env.agent("genoa")
+        tenant, digest = env.setup_tenant()
+        key = TenantKey.generate()
+        deployment = tenant.deploy(
+            {
+                "workload": digest,
+                "secrets": ["greeting-key"],
+                "result_key": b64(key.public_bytes()),
+            }
+        )["id"]
+        view = wait_for(settled(tenant, deployment), timeout=20)
+        placement = view["placements"][0]
+        result = placement["result"]
+        assert result["sealed"] is True
+        sealed = base64.b64decode(result["stdout"])
+        assert b"I hold secret" not in sealed
+        clear = key.open(sealed, info=RESULT_INFO, aad=result_aad(placement["id"], "stdout"))
+        assert b"I hold secret greeting-key" in clear
