@@ -373,7 +373,7 @@ def pem_chain(text: bytes | str, where: str) -> tuple[bytes, ...]:
         raw = urllib.parse.unquote_to_bytes(raw)
     try:
         certs = x509.load_pem_x509_certificates(raw)
-    except ValueError as error:
+    except (ValueError, x509.InvalidVersion) as error:
         raise ParseError(where, "", f"is not a PEM certificate chain ({error})") from None
     return tuple(c.public_bytes(Encoding.DER) for c in certs)
 
@@ -391,7 +391,7 @@ def crl_der(data: bytes | str, where: str) -> bytes:
         crl = x509.load_der_x509_crl(raw)
         # pyca parses lazily: touch what verification reads so a malformed CRL fails here.
         _ = (crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc, list(crl))
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, x509.InvalidVersion) as error:
         raise ParseError(where, "", f"is not a CRL in DER, PEM or hex ({error})") from None
     return raw
 

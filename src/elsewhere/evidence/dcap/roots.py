@@ -64,7 +64,11 @@ def check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> C
     """Signatures and issuer names along the chain, and the root against the pins."""
     try:
         return _check_chain(chain, emulated_roots)
-    except (ValueError, UnsupportedAlgorithm) as error:  # a lazily parsed field is malformed
+    except (
+        ValueError,
+        UnsupportedAlgorithm,
+        x509.InvalidVersion,
+    ) as error:  # a lazily parsed field is malformed
         return ChainCheck(f"malformed certificate ({error})", None, _EPOCH, _EPOCH, ())
 
 

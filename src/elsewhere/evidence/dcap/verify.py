@@ -64,7 +64,7 @@ def _split_pem(pem: bytes) -> tuple[bytes, ...]:
 def pck_state(pem: bytes, emulated_roots: frozenset[bytes]) -> PckState:
     try:
         chain = _split_pem(pem)
-    except ValueError as error:
+    except (ValueError, x509.InvalidVersion) as error:
         empty = check_chain((), emulated_roots)
         return PckState(empty, None, f"unparseable PEM ({error})")
     checked = check_chain(chain, emulated_roots)
