@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from elsewhere.db import make_engine, upgrade
 from elsewhere.errors import ConfigError, InputError, VerificationFailed
@@ -82,8 +83,14 @@ class Ledger:
             upgrade(url)
         engine = engine if engine is not None else make_engine(url)
         wanted = origin or (signer.name if signer else None)
-        with engine.connect() as conn:
-            state = Store.state(conn)
+        try:
+            with engine.connect() as conn:
+                state = Store.state(conn)
+        except DBAPIError as error:
+            why = (str(error.orig).strip().splitlines() or ["unknown error"])[0]
+            raise ConfigError(
+                "ledger", url, f"cannot read the log ({why}); a new log needs `ledger init`"
+            ) from None
         if state is None:
             if wanted is None:
                 raise ConfigError("ledger", url, "no log here yet; give an origin to create one")
