@@ -121,14 +121,21 @@ def test_debug_emulated_nil_refused_unless_allowed() -> None:
     assert _rules(evaluate(snp(), nil_ok, at=AT)) == ["tee.accept"]
 
 
-def test_flags_required_and_forbidden_values() -> None:
-    p = policy("[flags]\nsmt = false\nmigrate_ma = false\nsept_ve_disable = true\n")
+def test_flags_required_and_forbidden_values_per_tee() -> None:
+    p = policy(
+        "[flags.sev-snp]\nsmt = false\nmigrate_ma = false\nciphertext_hiding = true\n"
+        "[flags.tdx]\nsept_ve_disable = true\n"
+    )
     assert [(r.rule, r.found, r.required) for r in evaluate(snp(), p, at=AT).reasons] == [
-        ("flags.sept_ve_disable", "absent", "true"),
-        ("flags.smt", "true", "false"),
+        ("flags.sev-snp.ciphertext_hiding", "absent", "true"),
+        ("flags.sev-snp.smt", "true", "false"),
     ]
-    ok = snp(smt=False, flags={"migrate_ma": False, "sept_ve_disable": True})
+    ok = snp(smt=False, flags={"migrate_ma": False, "ciphertext_hiding": True})
     assert evaluate(ok, p, at=AT).accepted
+    # SNP flags do not apply to an SGX enclave; the TDX flag applies to a TD only
+    assert evaluate(intel(Tee.SGX), p, at=AT).accepted
+    td = evaluate(intel(Tee.TDX, flags={"sept_ve_disable": False}), p, at=AT)
+    assert [(r.rule, r.found) for r in td.reasons] == [("flags.tdx.sept_ve_disable", "false")]
 
 
 def test_reference_values() -> None:

@@ -62,7 +62,7 @@ refuse = ["intel-sa-00615"]
 allow = ["AMD-SB-3005"]
 severity_threshold = "medium"
 unknown_severity = "critical"
-[flags]
+[flags.sev-snp]
 smt = false
 [identity.sev-snp]
 vmpl = [0]
@@ -84,7 +84,7 @@ high = "drain 2d"
     assert policy.advisories_refuse == ("INTEL-SA-00615",)
     assert policy.severity_threshold is Severity.MEDIUM
     assert policy.unknown_severity is Severity.CRITICAL
-    assert policy.flags == (("smt", False),)
+    assert [(f.key, f.required) for f in policy.flags] == [("flags.sev-snp.smt", False)]
     assert [(a.key, a.allowed) for a in policy.allow_lists] == [
         ("identity.sev-snp.vmpl", ("0",)),
         ("measurements.sev-snp.measurement", ("aabb",)),
@@ -133,7 +133,7 @@ def test_bad_values_are_all_reported_with_lines() -> None:
         'max_age = "soon"\n'  # 13
         "[patching]\n"  # 14
         'high = "drain"\n'  # 15
-        "[flags]\n"  # 16
+        "[flags.tdx]\n"  # 16
         'smt = "no"\n'  # 17
     )
     issues = _issues(text)

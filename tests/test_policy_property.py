@@ -15,6 +15,7 @@ from elsewhere.policy.evaluate import compile_policy
 from elsewhere.policy.model import (
     INTEL_TCB_STATUSES,
     AllowList,
+    FlagRule,
     PlatformMatch,
     Policy,
     Severity,
@@ -105,7 +106,14 @@ def policies(draw: st.DrawFn) -> Policy:
         advisories_refuse=tuple(draw(st.lists(st.sampled_from(ADVISORIES), max_size=2))),
         severity_threshold=draw(st.none() | severities),
         unknown_severity=draw(severities),
-        flags=tuple(draw(st.dictionaries(st.sampled_from(FLAGS), st.booleans())).items()),
+        flags=tuple(
+            FlagRule(tee, name, value)
+            for (tee, name), value in draw(
+                st.dictionaries(
+                    st.tuples(st.sampled_from(TEES[:3]), st.sampled_from(FLAGS)), st.booleans()
+                )
+            ).items()
+        ),
         allow_lists=tuple(draw(st.lists(allow_lists, max_size=2))),
         require_report_data=draw(st.booleans()),
         max_age=draw(st.none() | st.integers(0, 3600).map(lambda s: dt.timedelta(seconds=s))),
@@ -146,9 +154,10 @@ def _stricter(p: Policy, data: st.DataObject) -> Policy:
             p, unknown_severity=max(p.unknown_severity, data.draw(severities), key=lambda s: s.rank)
         ),
     ]
-    new_flag = data.draw(st.sampled_from(FLAGS))
-    if new_flag not in dict(p.flags):
-        additions.append(lambda: r(p, flags=(*p.flags, (new_flag, data.draw(st.booleans())))))
+    new_flag = (data.draw(st.sampled_from(TEES[:3])), data.draw(st.sampled_from(FLAGS)))
+    if new_flag not in {(f.tee, f.name) for f in p.flags}:
+        rule = FlagRule(*new_flag, data.draw(st.booleans()))
+        additions.append(lambda: r(p, flags=(*p.flags, rule)))
     return data.draw(st.sampled_from(additions))()
 
 

@@ -32,6 +32,7 @@ _ADVISORY_KEYS = frozenset(
     {"id", "vendor", "title", "severity", "published", "cves", "affected", "note", "url"}
 )
 _AFFECTED_KEYS = frozenset({"tee", "generation", "fmspc", "introduced_in", "fixed_in"})
+MEMO_LIMIT = 4096
 Tcb = tuple[tuple[str, int], ...]
 
 
@@ -50,15 +51,19 @@ class Affected:
     fixed_in: Tcb = ()
 
     def applies(self, claims: Claims) -> bool:
+        return self.matches_platform(claims) and self.in_tcb_range(claims.tcb)
+
+    def matches_platform(self, claims: Claims) -> bool:
+        """TEE, generation and FMSPC criteria (the TCB range aside)."""
         if self.tee is not None and claims.tee is not self.tee:
             return False
         if self.generation is not None and not generation_matches(
             self.generation, claims.generation
         ):
             return False
-        if self.fmspc is not None and claims.fmspc != self.fmspc:
-            return False
-        tcb = claims.tcb
+        return self.fmspc is None or claims.fmspc == self.fmspc
+
+    def in_tcb_range(self, tcb: Mapping[str, int]) -> bool:
         for component, version in self.introduced_in:
             found = tcb.get(component)
             if found is not None and found < version:
@@ -116,6 +121,9 @@ class Advisory:
         return out
 
 
+Candidates = tuple[tuple[str, Affected], ...]
+
+
 @dataclass(frozen=True)
 class AdvisorySet:
     """An immutable, indexed set of advisories (hashable: the evaluator caches on it)."""
@@ -126,7 +134,14 @@ class AdvisorySet:
         init=False, repr=False, compare=False, hash=False
     )
 
+    # (vendor, TEE, generation, FMSPC) -> the affected entries that can apply; a memo of a
+    # pure function of the set, bounded so that odd claims cannot grow it without limit
+    _candidates: dict[tuple[Vendor, Tee, str | None, str | None], Candidates] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_candidates", {})
         ordered = tuple(sorted({a.id: a for a in self.advisories}.values(), key=lambda a: a.id))
         object.__setattr__(self, "advisories", ordered)
         object.__setattr__(self, "_by_id", {a.id: a for a in ordered})
@@ -139,12 +154,31 @@ class AdvisorySet:
     def get(self, advisory_id: str) -> Advisory | None:
         return self._by_id.get(advisory_id)
 
+    def _for_platform(self, claims: Claims) -> Candidates:
+        key = (claims.vendor, claims.tee, claims.generation, claims.fmspc)
+        found = self._candidates.get(key)
+        if found is None:
+            if len(self._candidates) >= MEMO_LIMIT:
+                self._candidates.clear()
+            found = self._candidates[key] = tuple(
+                (advisory.id, affected)
+                for advisory in self._by_vendor.get(claims.vendor, ())
+                for affected in advisory.affected
+                if affected.matches_platform(claims)
+            )
+        return found
+
     def affecting(self, claims: Claims) -> tuple[str, ...]:
         """Every advisory ID that applies to the claims, sorted: named by them or matched."""
-        ids = set(claims.advisory_ids)
-        for advisory in self._by_vendor.get(claims.vendor, ()):
-            if advisory.id not in ids and any(a.applies(claims) for a in advisory.affected):
-                ids.add(advisory.id)
+        named = claims.advisory_ids
+        candidates = self._for_platform(claims)
+        if not candidates:
+            return tuple(sorted(set(named))) if named else ()
+        ids = set(named)
+        tcb = claims.tcb
+        for advisory_id, affected in candidates:
+            if advisory_id not in ids and affected.in_tcb_range(tcb):
+                ids.add(advisory_id)
         return tuple(sorted(ids))
 
     def merged(self, newer: Iterable[Advisory]) -> AdvisorySet:

@@ -12,11 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
-from elsewhere.policy.advisories import AdvisorySet
-from elsewhere.policy.model import AllowList, Policy, Severity, TcbMinimum, generation_matches
+from elsewhere.policy.advisories import MEMO_LIMIT, AdvisorySet
+from elsewhere.policy.model import (
+    AllowList,
+    FlagRule,
+    Policy,
+    Severity,
+    TcbMinimum,
+    generation_matches,
+)
 from elsewhere.timeutil import iso
 
 EMPTY_ADVISORIES = AdvisorySet()
@@ -44,8 +51,10 @@ class RuleFailure:
         return f"{self.rule}: {self.claim} is {self.found}, required {self.required}"
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    """The verdict on one piece of evidence. Immutable; a NamedTuple because it is built on
+    the hot path and a frozen dataclass costs several times more to construct."""
+
     accepted: bool
     reasons: tuple[RuleFailure, ...]
     policy_digest: str
@@ -88,14 +97,22 @@ class Evaluator:
         self._status_required = "one of " + ", ".join(policy.intel_tcb_statuses)
         self._refuse = frozenset(policy.advisories_refuse)
         self._allow = frozenset(policy.advisories_allow)
-        self._flags = policy.flags
-        self._allow_lists: dict[Tee, tuple[AllowList, ...]] = {
-            tee: tuple(a for a in policy.allow_lists if a.tee is tee) for tee in Tee
+        self._flags: dict[Tee, tuple[FlagRule, ...]] = {
+            tee: tuple(f for f in policy.flags if f.tee is tee) for tee in Tee
         }
-        self._allowed_sets = {a: frozenset(a.allowed) for a in policy.allow_lists}
+        self._allow_lists: dict[Tee, tuple[tuple[AllowList, frozenset[str], str], ...]] = {
+            tee: tuple(
+                (a, frozenset(a.allowed), "one of " + ", ".join(a.allowed))
+                for a in policy.allow_lists
+                if a.tee is tee
+            )
+            for tee in Tee
+        }
         self._platform_memo: dict[tuple[Vendor, str | None], tuple[RuleFailure, ...]] = {}
         self._tcb_memo: dict[tuple[Tee, str | None], tuple[TcbMinimum, ...]] = {}
         self._advisory_memo: dict[str, RuleFailure | None] = {}
+        self._protection_memo: dict[tuple[Tee, bool, Vendor], str] = {}
+        self._admission_rules = policy.require_report_data or policy.max_age is not None
 
     # -- memoised pieces: they depend only on (vendor, generation) or the advisory ID --------
 
@@ -103,6 +120,8 @@ class Evaluator:
         key = (vendor, generation)
         found = self._platform_memo.get(key)
         if found is None:
+            if len(self._platform_memo) >= MEMO_LIMIT:
+                self._platform_memo.clear()
             p, text, out = self.policy, _platform_text(vendor, generation), []
             for rule in p.platform_refuse:
                 if rule.matches(vendor, generation):
@@ -119,6 +138,8 @@ class Evaluator:
         key = (tee, generation)
         found = self._tcb_memo.get(key)
         if found is None:
+            if len(self._tcb_memo) >= MEMO_LIMIT:
+                self._tcb_memo.clear()
             found = self._tcb_memo[key] = tuple(
                 m
                 for m in self.policy.tcb_minimums
@@ -130,6 +151,8 @@ class Evaluator:
     def _advisory(self, advisory_id: str) -> RuleFailure | None:
         if advisory_id in self._advisory_memo:
             return self._advisory_memo[advisory_id]
+        if len(self._advisory_memo) >= MEMO_LIMIT:
+            self._advisory_memo.clear()
         p, known = self.policy, self.advisories.get(advisory_id)
         severity = known.severity if known is not None else None
         effective = severity or p.unknown_severity
@@ -174,9 +197,11 @@ class Evaluator:
         if isinstance(evidence, VerificationResult):
             result = evidence
             claims = result.claims
-            reasons.extend(
-                RuleFailure("verification", f.check, f.found, f.expected) for f in result.failures
-            )
+            if result.failures:
+                reasons.extend(
+                    RuleFailure("verification", f.check, f.found, f.expected)
+                    for f in result.failures
+                )
             if evidence_time is None:
                 evidence_time = result.verified_at
         else:
@@ -219,24 +244,22 @@ class Evaluator:
                             self._status_required,
                         )
                     )
-            for name, required in self._flags:
-                flag = claims.smt if name == "smt" else claims.flags.get(name)
-                if flag is not required:
+            for flag_rule in self._flags[tee]:
+                flag = claims.smt if flag_rule.name == "smt" else claims.flags.get(flag_rule.name)
+                if flag is not flag_rule.required:
                     found = "absent" if flag is None else str(flag).lower()
-                    reasons.append(RuleFailure(f"flags.{name}", name, found, str(required).lower()))
-            for allow in self._allow_lists[tee]:
+                    reasons.append(
+                        RuleFailure(
+                            flag_rule.key, flag_rule.name, found, str(flag_rule.required).lower()
+                        )
+                    )
+            for allow, allowed, required in self._allow_lists[tee]:
                 source = claims.measurements if allow.section == "measurements" else claims.identity
                 raw = source.get(allow.name)
                 value_text = None if raw is None else str(raw)
-                if value_text not in self._allowed_sets[allow]:
-                    reasons.append(
-                        RuleFailure(
-                            allow.key,
-                            allow.name,
-                            "absent" if value_text is None else value_text,
-                            "one of " + ", ".join(allow.allowed),
-                        )
-                    )
+                if value_text not in allowed:
+                    found = "absent" if value_text is None else value_text
+                    reasons.append(RuleFailure(allow.key, allow.name, found, required))
 
         applying = self.advisories.affecting(claims) if self.advisories else claims.advisory_ids
         for advisory_id in applying:
@@ -244,7 +267,7 @@ class Evaluator:
             if failure is not None:
                 reasons.append(failure)
 
-        if admission:
+        if admission and (self._admission_rules or expected_report_data is not None):
             reasons.extend(self._admission(claims, at, expected_report_data, evidence_time))
 
         return Decision(
@@ -254,9 +277,17 @@ class Evaluator:
             policy_name=p.name,
             policy_revision=p.revision,
             evaluated_at=at,
-            protection=(result or VerificationResult(claims, (), at, "claims")).protection,
+            protection=self._protection(claims, at),
             advisories=tuple(applying),
         )
+
+    def _protection(self, claims: Claims, at: dt.datetime) -> str:
+        key = (claims.tee, claims.emulated, claims.vendor)
+        found = self._protection_memo.get(key)
+        if found is None:  # the wording is VerificationResult's; computed once per kind
+            found = VerificationResult(claims, (), at, "claims").protection
+            self._protection_memo[key] = found
+        return found
 
     def _admission(
         self,
@@ -268,8 +299,10 @@ class Evaluator:
         """Rules that only make sense when evidence is first presented: binding and age."""
         out = []
         if expected is not None:
+            # Claims hex is lower case; a shorter expected value is zero-padded (a 32-byte
+            # hash in a 64-byte field)
             want = expected.lower().ljust(len(claims.report_data), "0")
-            if claims.report_data.lower() != want:
+            if claims.report_data != want:
                 out.append(RuleFailure("binding", "report_data", claims.report_data, want))
         elif self.policy.require_report_data:
             out.append(

@@ -25,6 +25,7 @@ from elsewhere.policy.model import (
     SCHEMA_VERSION,
     Action,
     AllowList,
+    FlagRule,
     PatchRule,
     PlatformMatch,
     Policy,
@@ -280,16 +281,7 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
         found = r.each([r.get(adv, path, str, "high", "a severity")], path, _severity)
         unknown = found[0] if found else unknown
 
-    flags = r.table(doc, ("flags",), frozenset())
-    flag_rules = []
-    for flag, value in flags.items():
-        if not _NAME.match(flag):
-            r.fail(("flags", flag), "flag names are lower case letters, digits and _")
-        elif not isinstance(value, bool):
-            r.fail(("flags", flag), "expected the required value, true or false")
-        else:
-            flag_rules.append((flag, value))
-
+    flag_rules = _flags(r, doc)
     allow_lists = _allow_lists(r, doc, "measurements", _hex) + _allow_lists(
         r, doc, "identity", None
     )
@@ -332,7 +324,7 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
         advisories_allow=tuple(sorted(allow_a)),
         severity_threshold=threshold,
         unknown_severity=unknown,
-        flags=tuple(sorted(flag_rules)),
+        flags=flag_rules,
         allow_lists=tuple(sorted(allow_lists)),
         require_report_data=require_rd,
         max_age=max_age,
@@ -390,6 +382,26 @@ def _tcb(r: _Reader, doc: dict[str, Any]) -> tuple[TcbMinimum, ...]:
                 if found is not None:
                     out.append(TcbMinimum(tee, None, key, found))
     return tuple(sorted(out, key=TcbMinimum.sort_key))
+
+
+def _flags(r: _Reader, doc: dict[str, Any]) -> tuple[FlagRule, ...]:
+    out: list[FlagRule] = []
+    for tee_name, table in r.table(doc, ("flags",), frozenset()).items():
+        path = ("flags", tee_name)
+        tee = _hardware_tee(r, path)
+        if tee is None:
+            continue
+        if not isinstance(table, dict):
+            r.fail(path, "expected a table of flag = required value")
+            continue
+        for name, value in table.items():
+            if not _NAME.match(name):
+                r.fail((*path, name), "flag names are lower case letters, digits and _")
+            elif not isinstance(value, bool):
+                r.fail((*path, name), "expected the required value, true or false")
+            else:
+                out.append(FlagRule(tee, name, value))
+    return tuple(sorted(out))
 
 
 def _allow_lists(

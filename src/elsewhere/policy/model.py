@@ -121,6 +121,19 @@ class AllowList:
         return f"{self.section}.{self.tee}.{self.name}"
 
 
+@dataclass(frozen=True, order=True)
+class FlagRule:
+    """Flag `name` of `tee` must have the value `required` ('smt' reads Claims.smt)."""
+
+    tee: Tee
+    name: str
+    required: bool
+
+    @property
+    def key(self) -> str:
+        return f"flags.{self.tee}.{self.name}"
+
+
 @dataclass(frozen=True)
 class PatchRule:
     action: Action
@@ -159,7 +172,7 @@ class Policy:
     advisories_allow: tuple[str, ...] = ()
     severity_threshold: Severity | None = None
     unknown_severity: Severity = Severity.HIGH
-    flags: tuple[tuple[str, bool], ...] = ()
+    flags: tuple[FlagRule, ...] = ()
     allow_lists: tuple[AllowList, ...] = ()
     require_report_data: bool = False
     max_age: dt.timedelta | None = None
@@ -197,7 +210,7 @@ class Policy:
                 ),
                 "unknown_severity": self.unknown_severity.value,
             },
-            "flags": dict(self.flags),
+            "flags": [[f.tee.value, f.name, f.required] for f in self.flags],
             "allow_lists": [
                 [a.section, a.tee.value, a.name, list(a.allowed)] for a in self.allow_lists
             ],
