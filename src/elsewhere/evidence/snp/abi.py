@@ -82,7 +82,7 @@ def _offsets() -> dict[str, int]:
 
 # Field offsets, for messages that name where a problem is; byte-string field sizes for packing.
 OFFSETS: Mapping[str, int] = _offsets()
-_BYTES_SIZES: Mapping[str, int] = {
+BYTES_SIZES: Mapping[str, int] = {
     name: int(code[:-1]) for name, code in LAYOUT if code.endswith("s")
 }
 
@@ -201,7 +201,7 @@ def parse_report(
 def serialise_report(report: AttestationReport) -> bytes:
     """The exact 0x4A0-byte encoding; raises ParseError if a field does not fit its slot."""
     values = [getattr(report, name) for name in _FIELD_NAMES]
-    for name, size in _BYTES_SIZES.items():
+    for name, size in BYTES_SIZES.items():
         if len(getattr(report, name)) != size:  # struct would silently pad or cut
             raise ParseError(
                 "SEV-SNP report", f"{name} at {OFFSETS[name]:#05x}", f"must be {size} bytes"

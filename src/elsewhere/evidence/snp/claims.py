@@ -27,7 +27,7 @@ PLATFORM_FLAGS: tuple[tuple[str, int], ...] = (
     ("platform_alias_check_complete", 5),
     ("platform_tio_en", 7),
 )
-_NAMED_PLATFORM_BITS = {bit for _, bit in PLATFORM_FLAGS}
+_NAMED_PLATFORM_MASK = sum(1 << bit for _, bit in PLATFORM_FLAGS)
 POLICY_DEBUG_BIT = 19
 PLATFORM_SMT_EN_BIT = 0
 
@@ -35,9 +35,11 @@ PLATFORM_SMT_EN_BIT = 0
 def _flags(report: AttestationReport) -> dict[str, bool]:
     flags = {name: bool(report.policy >> bit & 1) for name, bit in POLICY_FLAGS}
     flags.update({name: bool(report.platform_info >> bit & 1) for name, bit in PLATFORM_FLAGS})
-    for bit in range(64):  # unnamed bits that are set still reach policy, by number
-        if bit not in _NAMED_PLATFORM_BITS and report.platform_info >> bit & 1:
-            flags[f"platform_bit_{bit}"] = True
+    unnamed = report.platform_info & ~_NAMED_PLATFORM_MASK
+    while unnamed:  # unnamed bits that are set still reach policy, by number
+        bit = (unnamed & -unnamed).bit_length() - 1  # lowest first
+        flags[f"platform_bit_{bit}"] = True
+        unnamed &= ~(1 << bit)
     flags["signer_author_key_en"] = report.author_key_en
     flags["signer_mask_chip_key"] = report.mask_chip_key
     return flags

@@ -31,6 +31,10 @@ _ECDSA_SHA384 = ec.ECDSA(hashes.SHA384())
 KNOWN_POLICY_BITS = (1 << 26) - 1  # ABI minor/major and bits 16..25
 POLICY_RESERVED_ONE = 1 << 17
 KNOWN_PLATFORM_BITS = 0b1011_1111  # bit 6 is set on real Turin parts but not yet named
+_RESERVED_ZERO = tuple(
+    (name, bytes(abi.BYTES_SIZES[name]))
+    for name in ("reserved_04c", "reserved_18b", "reserved_208", "signature_reserved")
+)
 
 
 def verify_snp_evidence(detected: Detected, options: EvidenceOptions) -> VerificationResult:
@@ -274,8 +278,8 @@ def reserved_notices(report: AttestationReport) -> list[str]:
         notices.append(f"PLATFORM_INFO has unknown bits set: bit {bits}")
     if report.signer_info >> 5:
         notices.append(f"SIGNER_INFO reserved bits 31:5 set: {report.signer_info >> 5:#x}")
-    for name in ("reserved_04c", "reserved_18b", "reserved_208", "signature_reserved"):
-        if any(getattr(report, name)):
+    for name, zero in _RESERVED_ZERO:
+        if getattr(report, name) != zero:
             notices.append(f"reserved bytes at {abi.OFFSETS[name]:#05x} are not zero")
     if report.reserved_1eb or report.reserved_1ef:
         notices.append("reserved firmware-version bytes at 0x1eb/0x1ef are not zero")
