@@ -21,10 +21,15 @@ COMMAND_MODULES: tuple[str, ...] = (
     "elsewhere.cli.advisories",
     "elsewhere.cli.collateral",
     "elsewhere.cli.demo",
+    "elsewhere.cli.deploy",
     "elsewhere.cli.emulate",
     "elsewhere.cli.evidence",
+    "elsewhere.cli.host",
     "elsewhere.cli.ledger",
     "elsewhere.cli.policy",
+    "elsewhere.cli.results",
+    "elsewhere.cli.serve",
+    "elsewhere.cli.tenant",
 )
 
 

@@ -1,0 +1,160 @@
+"""Tenant commands over the API: `workload upload|list`, `secret put|list`, `set-policy`,
+`deploy`. They read the control-plane URL and the tenant token from --control / --token or
+ELSEWHERE_CONTROL / ELSEWHERE_TOKEN."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from elsewhere.cli.serve import add_client_args, client
+from elsewhere.cli.table import render_table
+from elsewhere.crypto.keyfile import load_public_key
+from elsewhere.errors import EXIT_OK, InputError
+from elsewhere.host.client import b64
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InputError(what, str(path), error.strerror or "unreadable") from None
+
+
+def register(commands: Any) -> None:
+    workload = commands.add_parser("workload", help="upload and list WebAssembly workloads")
+    wsub = workload.add_subparsers(title="workload commands", metavar="COMMAND")
+    upload = wsub.add_parser("upload", help="upload a .wasm module (validated; named by SHA-384)")
+    upload.add_argument("file", type=Path)
+    upload.add_argument("--name", default=None)
+    add_client_args(upload)
+    upload.set_defaults(handler=run_upload)
+    wlist = wsub.add_parser("list", help="list your workloads")
+    add_client_args(wlist)
+    wlist.set_defaults(handler=run_workloads)
+
+    secret = commands.add_parser("secret", help="store secrets (released only to attested keeps)")
+    ssub = secret.add_subparsers(title="secret commands", metavar="COMMAND")
+    put = ssub.add_parser("put", help="store a secret from --file, or from standard input")
+    put.add_argument("name")
+    put.add_argument("--file", type=Path, default=None)
+    add_client_args(put)
+    put.set_defaults(handler=run_secret_put)
+    slist = ssub.add_parser("list", help="list secret names (values are never shown)")
+    add_client_args(slist)
+    slist.set_defaults(handler=run_secret_list)
+
+    policy = commands.add_parser("set-policy", help="set your trust policy (TOML file)")
+    policy.add_argument("file", type=Path)
+    add_client_args(policy)
+    policy.set_defaults(handler=run_set_policy)
+
+    deploy = commands.add_parser("deploy", help="deploy N replicas of a workload")
+    deploy.add_argument("workload", help="SHA-384 digest (or 12+ digit prefix)")
+    deploy.add_argument("--replicas", type=int, default=1)
+    deploy.add_argument("--secret", action="append", default=[], help="secret name (repeat)")
+    deploy.add_argument("--arg", action="append", default=[], help="argument (repeat)")
+    deploy.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    deploy.add_argument("--stdin", type=Path, default=None, help="file given as stdin")
+    deploy.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="keep limit, e.g. memory_bytes=33554432, fuel=1000000",
+    )
+    deploy.add_argument(
+        "--result-key",
+        type=Path,
+        default=None,
+        help="your HPKE public key file: results are sealed to it",
+    )
+    add_client_args(deploy)
+    deploy.set_defaults(handler=run_deploy)
+
+
+def run_upload(args: argparse.Namespace) -> int:
+    with client(args) as api:
+        stored = api.upload_workload(_read(args.file, "workload"), args.name or args.file.name)
+    print(f"workload {stored['name']}: sha384:{stored['digest']} ({stored['size']} bytes)")
+    return EXIT_OK
+
+
+def run_workloads(args: argparse.Namespace) -> int:
+    with client(args) as api:
+        rows = api.json("GET", "/v1/workloads")
+    print(
+        render_table(
+            ("digest", "name", "size"), [(r["digest"][:24], r["name"], r["size"]) for r in rows]
+        )
+    )
+    return EXIT_OK
+
+
+def run_secret_put(args: argparse.Namespace) -> int:
+    value = _read(args.file, "secret") if args.file else sys.stdin.buffer.read()
+    with client(args) as api:
+        stored = api.put_secret(args.name, value)
+    print(f"secret {stored['name']} stored (encrypted at rest; released only to attested keeps)")
+    return EXIT_OK
+
+
+def run_secret_list(args: argparse.Namespace) -> int:
+    with client(args) as api:
+        rows = api.json("GET", "/v1/secrets")
+    print(render_table(("name", "created"), [(r["name"], r["created_at"]) for r in rows]))
+    return EXIT_OK
+
+
+def run_set_policy(args: argparse.Namespace) -> int:
+    document = _read(args.file, "policy").decode("utf-8", errors="replace")
+    with client(args) as api:
+        answer = api.set_policy(document)
+    print(f"policy version {answer['version']}: {answer['digest']}")
+    for action in answer["recheck"]:
+        print(
+            f"  re-check: {action['action']} keep {action['placement']} on {action['host']}: "
+            + "; ".join(action["reasons"])
+        )
+    return EXIT_OK
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InputError(what, item, "expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    limits: dict[str, Any] = {}
+    for name, value in _pairs(args.limit, "--limit").items():
+        try:
+            limits[name] = json.loads(value)
+        except ValueError:
+            raise InputError("--limit", name, f"{value!r} is not a number") from None
+    body: dict[str, Any] = {
+        "workload": args.workload,
+        "replicas": args.replicas,
+        "secrets": args.secret,
+        "args": args.arg,
+        "env": _pairs(args.env, "--env"),
+        "stdin": b64(_read(args.stdin, "stdin")) if args.stdin else "",
+        "limits": limits,
+    }
+    if args.result_key:
+        body["result_key"] = b64(load_public_key(args.result_key).encode())
+    with client(args) as api:
+        created = api.deploy(body)
+    print(
+        f"deployment {created['id']}: {created['replicas']} replica(s) of "
+        f"sha384:{created['workload'][:16]}…"
+    )
+    print(f"follow it with: elsewhere results {created['id']}")
+    return EXIT_OK

@@ -1,0 +1,84 @@
+"""`elsewhere host`: run a host agent; `elsewhere host-token create`: a token for one host.
+
+Registration: the operator runs `elsewhere host-token create` on the control plane's machine
+and gives the token to the host; the first agent that registers with it becomes that host,
+and it stays the host's credential (restarts re-register as the same host).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+from elsewhere.attest import AttesterKind, make_attester
+from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
+from elsewhere.cli.serve import add_client_args, add_store_args, client, open_plane
+from elsewhere.control.auth import Kind, create_credential
+from elsewhere.control.db import write
+from elsewhere.errors import EXIT_OK
+from elsewhere.host.agent import HostAgent, Outcome
+
+
+def register(commands: Any) -> None:
+    host = commands.add_parser("host", help="run a host agent: register, pull work, run keeps")
+    add_client_args(host)
+    host.add_argument("--attester", required=True, choices=[k.value for k in AttesterKind])
+    host.add_argument("--name", default=socket.gethostname())
+    host.add_argument("--capacity", type=int, default=4, help="keeps run at once")
+    host.add_argument("--state-dir", type=Path, default=None, help="attester state (emulated)")
+    host.add_argument("--generation", default=None, help="emulated-snp only: Milan, Genoa or Turin")
+    host.set_defaults(handler=run_host)
+
+    tokens = commands.add_parser("host-token", help="host registration tokens (operator)")
+    sub = tokens.add_subparsers(title="host-token commands", metavar="COMMAND")
+    create = sub.add_parser("create", help="print a new host token once")
+    create.add_argument("--name", default="host")
+    add_store_args(create)
+    create.set_defaults(handler=run_token)
+
+
+def run_token(args: argparse.Namespace) -> int:
+    cp = open_plane(args)
+    with write(cp.engine) as conn:
+        print(f"token: {create_credential(conn, Kind.HOST, args.name)}")
+    print("give it to one host: `elsewhere host --token …`; it becomes that host's credential")
+    return EXIT_OK
+
+
+def _print(outcome: Outcome) -> None:
+    if outcome.verdict == "affirming":
+        print(f"placement {outcome.placement}: released, exit code {outcome.exit_code}")
+    else:
+        why = "; ".join(outcome.reasons) or outcome.error or ""
+        print(f"placement {outcome.placement}: {outcome.verdict}: {why}")
+
+
+def run_host(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    options = {"generation": args.generation} if args.generation else {}
+    attester = make_attester(args.attester, args.state_dir, **options)
+    if args.attester == "nil":
+        print(f"WARNING: {NIL_WARNING}")
+    elif args.attester.startswith("emulated"):
+        print(f"WARNING: {EMULATED_WARNING}")
+        platform = getattr(attester, "platform", None)
+        if platform is not None:
+            print(
+                f"emulated root: {platform.directory / 'ark.pem'} "
+                "(the control plane must be started with --trust-emulated-root PATH)"
+            )
+    agent = HostAgent(
+        client(args), attester, name=args.name, capacity=args.capacity, on_outcome=_print
+    )
+    host_id = agent.register()
+    print(f"host {args.name} registered as {host_id}; polling {args.control}")
+    try:
+        agent.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        agent.stop()
+    return EXIT_OK

@@ -1,0 +1,87 @@
+"""`elsewhere results DEPLOYMENT`: each keep's state, output and isolation report, and every
+attestation and re-check decision with its reasons and ledger index."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from elsewhere.cli.serve import add_client_args, client
+from elsewhere.crypto.keyfile import TenantKey
+from elsewhere.errors import EXIT_OK, EXIT_REFUSED
+from elsewhere.host.agent import RESULT_INFO, result_aad
+
+BOUNDARIES = ("workload_from_workload", "host_from_workload", "workload_from_host")
+
+
+def register(commands: Any) -> None:
+    results = commands.add_parser("results", help="show a deployment's results and decisions")
+    results.add_argument("deployment")
+    results.add_argument(
+        "--key", type=Path, default=None, help="your HPKE private key file, to open sealed results"
+    )
+    results.add_argument("--json", action="store_true", help="print the API's JSON")
+    add_client_args(results)
+    results.set_defaults(handler=run_results)
+
+
+def output(result: dict[str, Any], placement: str, stream: str, key: TenantKey | None) -> str:
+    data = base64.b64decode(result[stream])
+    if result["sealed"]:
+        if key is None:
+            return f"(sealed to your key, {len(data)} bytes; give --key to open)"
+        data = key.open(data, info=RESULT_INFO, aad=result_aad(placement, stream))
+    return data.decode("utf-8", errors="replace").rstrip("\n")
+
+
+def render_isolation(report: dict[str, Any], indent: str = "    ") -> list[str]:
+    lines = []
+    for name in BOUNDARIES:
+        boundary = report.get(name) or {}
+        lines.append(f"{indent}{name.replace('_', ' ')}: {boundary.get('summary', '?')}")
+        lines.extend(f"{indent}  - {detail}" for detail in boundary.get("details", []))
+    return lines
+
+
+def render(view: dict[str, Any], key: TenantKey | None) -> str:
+    lines = [f"deployment {view['id']} ({view['state']}): workload sha384:{view['workload'][:16]}…"]
+    for p in view["placements"]:
+        lines.append(
+            f"  replica {p['replica']}: {p['state']} on {p['host'] or '-'}"
+            + (f" — {p['note']}" if p["note"] else "")
+        )
+        result = p["result"]
+        if result:
+            lines.append(
+                f"    exit code {result['exit_code']}"
+                + (f", error: {result['error']}" if result["error"] else "")
+            )
+            lines.append(f"    stdout: {output(result, p['id'], 'stdout', key)}")
+            stderr = output(result, p["id"], "stderr", key)
+            if stderr:
+                lines.append(f"    stderr: {stderr}")
+            lines.append("    isolation report:")
+            lines.extend(render_isolation(result["isolation"], "      "))
+    lines.append("  decisions:")
+    for d in view["decisions"]:
+        why = "; ".join(d["reasons"]) if d["reasons"] else "every rule satisfied"
+        lines.append(
+            f"    {d['at']} {d['host']}: {d['verdict']} ({d['action']}) — {why}"
+            + (f" [ledger #{d['ledger_index']}]" if d["ledger_index"] is not None else "")
+        )
+    return "\n".join(lines)
+
+
+def run_results(args: argparse.Namespace) -> int:
+    key = TenantKey.load(args.key) if args.key else None
+    with client(args) as api:
+        view = api.deployment(args.deployment)
+    if args.json:
+        print(json.dumps(view, indent=2))
+    else:
+        print(render(view, key))
+    failed = any(p["state"] == "failed" for p in view["placements"])
+    return EXIT_REFUSED if failed else EXIT_OK

@@ -1,0 +1,74 @@
+"""`elsewhere tenant create|list|token` and `elsewhere operator-token create`: operator
+commands that work directly on the control plane's store. A token is printed once; only its
+SHA-256 is kept."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from elsewhere.cli.serve import add_store_args, open_plane
+from elsewhere.cli.table import render_table
+from elsewhere.control.auth import Kind, create_credential
+from elsewhere.control.db import read, write
+from elsewhere.control.tenants import create_tenant, list_tenants, new_tenant_token
+from elsewhere.errors import EXIT_OK
+
+
+def register(commands: Any) -> None:
+    group = commands.add_parser("tenant", help="create and list tenants (operator)")
+    sub = group.add_subparsers(title="tenant commands", metavar="COMMAND")
+    create = sub.add_parser("create", help="create a tenant and print its API token once")
+    create.add_argument("name")
+    add_store_args(create)
+    create.set_defaults(handler=run_create)
+    listing = sub.add_parser("list", help="list tenants")
+    add_store_args(listing)
+    listing.set_defaults(handler=run_list)
+    token = sub.add_parser("token", help="print a new API token for an existing tenant")
+    token.add_argument("name")
+    add_store_args(token)
+    token.set_defaults(handler=run_token)
+
+    operator = commands.add_parser("operator-token", help="operator API tokens (advisories)")
+    op_sub = operator.add_subparsers(title="operator-token commands", metavar="COMMAND")
+    op_create = op_sub.add_parser("create", help="print a new operator token once")
+    op_create.add_argument("--name", default="operator")
+    add_store_args(op_create)
+    op_create.set_defaults(handler=run_operator)
+
+
+def run_create(args: argparse.Namespace) -> int:
+    cp = open_plane(args)
+    with write(cp.engine) as conn:
+        made = create_tenant(conn, args.name)
+    print(f"tenant {made.name} ({made.id})")
+    print(f"token: {made.token}")
+    print("the token is shown only this once; the control plane keeps only its SHA-256")
+    return EXIT_OK
+
+
+def run_list(args: argparse.Namespace) -> int:
+    cp = open_plane(args)
+    with read(cp.engine) as conn:
+        rows = list_tenants(conn)
+    print(
+        render_table(
+            ("id", "name", "created"), [(r["id"], r["name"], r["created_at"]) for r in rows]
+        )
+    )
+    return EXIT_OK
+
+
+def run_token(args: argparse.Namespace) -> int:
+    cp = open_plane(args)
+    with write(cp.engine) as conn:
+        print(f"token: {new_tenant_token(conn, args.name)}")
+    return EXIT_OK
+
+
+def run_operator(args: argparse.Namespace) -> int:
+    cp = open_plane(args)
+    with write(cp.engine) as conn:
+        print(f"token: {create_credential(conn, Kind.OPERATOR, args.name)}")
+    return EXIT_OK
