@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from elsewhere.claims import EMULATED_WARNING
 from elsewhere.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 REFUSE_MILAN = str(ROOT / "examples" / "policy" / "refuse-milan.toml")
+DEMO = str(ROOT / "examples" / "policy" / "demo-emulated.toml")
 FEED = str(ROOT / "examples" / "advisories" / "example-feed.json")
 
 
@@ -83,3 +86,68 @@ def test_eval_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     args = ["policy", "eval", REFUSE_MILAN, str(junk), "--report-data", "xyz"]
     assert main(args) == 2
     assert "--report-data" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def emulated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """Per generation: the eval arguments for one emulated report binding report_data 'ab..'."""
+    from elsewhere.evidence.snp.emulate import EmulatedSnpPlatform
+
+    out: dict[str, list[str]] = {}
+    for generation in ("Milan", "Genoa"):
+        directory = tmp_path_factory.mktemp(generation)
+        platform = EmulatedSnpPlatform.create(directory, generation)
+        report, table = platform.attest(bytes.fromhex("ab" * 32))
+        (directory / "report.bin").write_bytes(report)
+        (directory / "certs.bin").write_bytes(table)
+        out[generation] = [
+            str(directory / "report.bin"),
+            "--certs",
+            str(directory / "certs.bin"),
+            "--trust-emulated-root",
+            str(directory / "ark.pem"),
+            "--report-data",
+            "ab" * 32,
+            "--advisories",
+            FEED,
+            "--json",
+        ]
+    return out
+
+
+def _eval(policy: str, args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any]:
+    code = main(["policy", "eval", policy, *args])
+    return code, json.loads(capsys.readouterr().out)["results"][0]
+
+
+def test_demo_policy_accepts_emulated_genoa_and_says_so(
+    emulated: dict[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, result = _eval(DEMO, emulated["Genoa"], capsys)
+    assert code == 0 and result["accepted"] is True
+    assert result["protection"] == EMULATED_WARNING
+
+
+def test_demo_policy_still_refuses_emulated_milan(
+    emulated: dict[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, result = _eval(DEMO, emulated["Milan"], capsys)
+    assert code == 1
+    assert [r["rule"] for r in result["reasons"]] == ["platforms.refuse"]
+
+
+def test_refuse_milan_policy_refuses_emulated_evidence(
+    emulated: dict[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, result = _eval(REFUSE_MILAN, emulated["Genoa"], capsys)
+    assert code == 1
+    assert [r["rule"] for r in result["reasons"]] == ["tee.allow_emulated"]
+
+
+def test_wrong_report_data_is_refused(
+    emulated: dict[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*emulated["Genoa"]]
+    args[args.index("--report-data") + 1] = "cd" * 32
+    code, result = _eval(DEMO, args, capsys)
+    assert code == 1 and [r["rule"] for r in result["reasons"]] == ["binding"]

@@ -160,7 +160,7 @@ class Evaluator:
         failure = None
         if advisory_id in self._refuse:
             failure = RuleFailure(
-                "advisories.refuse", "advisory", advisory_id, "not listed", effective.value
+                "advisories.refuse", "advisory", advisory_id, f"not {advisory_id}", effective.value
             )
         elif (
             advisory_id not in self._allow
