@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -268,3 +270,27 @@ def test_build_recipe_and_wat_errors(tmp_path: Path) -> None:
     with pytest.raises(ParseError, match="WAT") as info:
         wat_to_wasm("(module (func (export", "broken.wat")
     assert "\n" not in str(info.value)
+
+
+def test_short_lived_process_exits_cleanly() -> None:
+    # wasmtime-py 50 frees output callbacks on a runtime thread; a process that exits before
+    # that panics ("panic in a function that cannot unwind"). run_module waits for the free.
+    script = f"""
+import hashlib
+from elsewhere.keep.limits import KeepLimits
+from elsewhere.keep.runtime import KeepConfig, run_module
+from elsewhere.keep.wat import wat_to_wasm
+for text in ({GREETER_WAT.read_text()!r}, {LOOP!r}):
+    module = wat_to_wasm(text)
+    digest = hashlib.sha384(module).digest()
+    config = KeepConfig(workload_digest=digest, limits=KeepLimits(fuel=10**6))
+    print(run_module(module, config).outcome)
+"""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["exited", "fuel-exhausted"]
+    assert "panicked" not in done.stderr
+    assert time.perf_counter() - started < 30

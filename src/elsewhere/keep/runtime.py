@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,17 +276,57 @@ def run_module(
         wasi.env = [[name, value] for name, value in config.env.items()]
         wasi.stdin_file = str(stdin_path)
         out, err = _Capped(limits.max_output_bytes), _Capped(limits.max_output_bytes)
+        released = [_released(out), _released(err)]
         wasi.stdout_custom = out
         wasi.stderr_custom = err
+        del out, err  # wasmtime holds the sinks now; _run reads them through the store
         if config.secret_names:
             folder = _stage_secrets(root, secrets, limits)
             wasi.preopen_dir(str(folder), SECRETS_GUEST_DIR, False)
-        return _run(engine, module, wasi, limits, out, err, compile_time, config)
+        result = _run(engine, module, wasi, limits, compile_time, config, released)
+        # wasmtime-py 50 frees output callbacks on a runtime thread after the store closes; if
+        # the process exits first that thread panics. Wait (briefly) until they are freed.
+        for event, _ in released:
+            event.wait(1.0)
+        return result
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _drop_traceback(error: BaseException) -> None:
+    # wasmtime-py's raising frame holds the exception, and the exception's traceback holds
+    # our frame: a cycle that would keep the output sinks alive until the next gc.
+    error.__traceback__ = None
+
+
+def _released(sink: _Capped) -> tuple[threading.Event, weakref.ReferenceType[_Capped]]:
+    event = threading.Event()
+    weakref.finalize(sink, event.set)
+    return event, weakref.ref(sink)
+
+
 def _run(
+    engine: wasmtime.Engine,
+    module: wasmtime.Module,
+    wasi: wasmtime.WasiConfig,
+    limits: KeepLimits,
+    compile_time: float,
+    config: KeepConfig,
+    released: list[tuple[threading.Event, weakref.ReferenceType[_Capped]]],
+) -> KeepResult:
+    store = wasmtime.Store(engine)
+    try:
+        sinks = [ref() for _, ref in released]
+        out, err = (sink if sink is not None else _Capped(0) for sink in sinks)
+        return _execute(store, engine, module, wasi, limits, out, err, compile_time, config)
+    finally:
+        # Free the store (and the WASI output callbacks it owns) now: left to interpreter
+        # shutdown, wasmtime-py 50 finalises the callbacks from a runtime thread and panics.
+        store.close()
+
+
+def _execute(
+    store: wasmtime.Store,
     engine: wasmtime.Engine,
     module: wasmtime.Module,
     wasi: wasmtime.WasiConfig,
@@ -295,7 +336,6 @@ def _run(
     compile_time: float,
     config: KeepConfig,
 ) -> KeepResult:
-    store = wasmtime.Store(engine)
     store.set_wasi(wasi)
     store.set_limits(
         memory_size=limits.memory_bytes,
@@ -320,6 +360,7 @@ def _run(
         instance = linker.instantiate(store, module)
     except wasmtime.WasmtimeError as error:
         outcome, trap = "instantiation-failed", one_line(str(error))
+        _drop_traceback(error)
     else:
         start = instance.exports(store)["_start"]
         if timer is not None:
@@ -329,9 +370,11 @@ def _run(
             exit_code = 0
         except wasmtime.ExitTrap as error:
             exit_code = error.code
+            _drop_traceback(error)
         except wasmtime.Trap as error:
             trap = one_line(str(error))
             code = error.trap_code
+            _drop_traceback(error)
             if code == wasmtime.TrapCode.OUT_OF_FUEL:
                 outcome = "fuel-exhausted"
             elif code == wasmtime.TrapCode.INTERRUPT:
@@ -340,6 +383,7 @@ def _run(
                 outcome = "trapped"
         except wasmtime.WasmtimeError as error:
             outcome, trap = "trapped", one_line(str(error))
+            _drop_traceback(error)
         finally:
             if timer is not None:
                 timer.cancel()
