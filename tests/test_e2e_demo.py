@@ -28,9 +28,8 @@ def test_tenant_create_prints_the_token_once(
 ) -> None:
     data = ["--data-dir", str(tmp_path)]
     assert main(["tenant", "create", "acme", *data]) == 0
-    token = next(
-        line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("token:")
-    )
+    lines = capsys.readouterr().out.splitlines()
+    token = next(line.split()[1] for line in lines if line.startswith("token:"))
     assert token.startswith("ewt_")
     assert main(["tenant", "list", *data]) == 0
     listing = capsys.readouterr().out

@@ -1,0 +1,177 @@
+"""Faults: a host that vanishes mid-deployment, and a control plane killed with SIGKILL while
+it releases secrets (a real uvicorn subprocess): nothing committed is lost, and every release
+is either complete (placement, decision, ledger entry, spent nonce) or absent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from control_helpers import DEMO_POLICY, control_plane, greeter_wasm, settled, wait_for
+from elsewhere.attest import make_attester
+from elsewhere.control.auth import Kind, create_credential
+from elsewhere.control.config import ControlConfig, ControlPlane
+from elsewhere.control.db import decisions, nonces, placements, read, write
+from elsewhere.control.server import free_port
+from elsewhere.control.tenants import create_tenant
+from elsewhere.crypto.binding import report_data
+from elsewhere.crypto.hpke import KeepKey
+from elsewhere.host.client import ApiFailure, Client, b64
+from elsewhere.ledger.log import Ledger
+
+
+def test_vanished_host_work_is_rescheduled(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        ghost = env.agent("ghost", start=False)  # registers, then never polls again
+        tenant, digest = env.setup_tenant()
+        deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
+        assert tenant.deployment(deployment)["placements"][0]["host"] == "ghost"
+        env.agent("genoa")
+        view = wait_for(settled(tenant, deployment), timeout=20)
+        placement = view["placements"][0]
+        assert placement["host"] == "genoa" and placement["state"] == "completed"
+        assert placement["attempt"] == 1
+        hosts = {h["name"]: h["state"] for h in env_hosts(env)}
+        assert hosts["ghost"] == "lost"
+        assert ghost.host_id is not None
+
+
+def env_hosts(env: object) -> list[dict[str, str]]:
+    operator = Client(env.url, env.token(Kind.OPERATOR))  # type: ignore[attr-defined]
+    hosts: list[dict[str, str]] = operator.json("GET", "/v1/hosts")
+    return hosts
+
+
+def _serve(data: Path, port: int, root: Path) -> subprocess.Popen[bytes]:
+    code = "from elsewhere.cli import main; raise SystemExit(main())"
+    command = [sys.executable, "-c", code, "serve", "--data-dir", str(data), "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--trust-emulated-root", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: _up(port), timeout=20)
+    return process
+
+
+def _up(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_sigkill_during_releases_loses_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "cp"
+    cp = ControlPlane.open(ControlConfig.for_dir(data))
+    attester = make_attester("emulated-snp", tmp_path / "genoa", generation="Genoa")
+    with write(cp.engine) as conn:
+        tenant_token = create_tenant(conn, "acme").token
+        host_token = create_credential(conn, Kind.HOST, "genoa")
+    cp.engine.dispose()
+    port = free_port()
+    root = tmp_path / "genoa" / "emulated-snp" / "ark.pem"
+    server = _serve(data, port, root)
+    url = f"http://127.0.0.1:{port}"
+    tenant, host = Client(url, tenant_token), Client(url, host_token)
+    digest = tenant.upload_workload(greeter_wasm(), "g.wasm")["digest"]
+    tenant.put_secret("greeting-key", b"kill-9-secret")
+    tenant.set_policy(DEMO_POLICY)
+    host.register("genoa", "emulated-snp", 64)
+    deployment = tenant.deploy({"workload": digest, "replicas": 40, "secrets": ["greeting-key"]})
+    assigned = wait_for(lambda: len(host.assignments()) >= 40 and host.assignments())
+    released: list[str] = []
+
+    def release_loop() -> None:
+        for assignment in assigned:
+            placement = assignment["placement"]
+            try:
+                issued = host.nonce(placement)
+                key = KeepKey.generate()
+                binding = report_data(
+                    bytes.fromhex(issued["nonce"]),
+                    key.public_bytes(),
+                    bytes.fromhex(issued["workload_digest"]),
+                    bytes.fromhex(issued["policy_digest"].split(":")[1]),
+                )
+                evidence = attester.attest(binding)
+                body = {
+                    "nonce": issued["nonce"],
+                    "keep_public_key": b64(key.public_bytes()),
+                    "evidence": b64(evidence.evidence),
+                    "certificates": b64(evidence.aux),
+                }
+                if host.attest(placement, body)["verdict"] == "affirming":
+                    released.append(placement)
+            except Exception:  # the server died under us
+                return
+
+    worker = threading.Thread(target=release_loop)
+    worker.start()
+    wait_for(lambda: len(released) >= 5, timeout=30, every=0.005)
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait()
+    worker.join(timeout=30)
+
+    # Restart on the same data directory: committed state is all there and consistent.
+    server = _serve(data, port, root)
+    try:
+        view = tenant.deployment(deployment["id"])
+        assert len(view["placements"]) == 40 and tenant.json("GET", "/v1/secrets")
+        cp = ControlPlane.open(ControlConfig.for_dir(data))
+        with read(cp.engine) as conn:
+            states = {
+                row.id: row.state
+                for row in conn.execute(select(placements.c.id, placements.c.state))
+            }
+            release_decisions = conn.execute(
+                select(decisions.c.placement_id, decisions.c.ledger_index).where(
+                    decisions.c.action == "release"
+                )
+            ).all()
+            spent = conn.execute(
+                select(func.count()).select_from(nonces).where(nonces.c.consumed_at.is_not(None))
+            ).scalar_one()
+        # Every acknowledged release survived; every released placement has its decision,
+        # its ledger entry and its spent nonce — and nothing else was half-made.
+        assert set(released) <= {p for p, s in states.items() if s == "released"}
+        released_now = {p for p, s in states.items() if s == "released"}
+        assert {d.placement_id for d in release_decisions} == released_now
+        assert spent == len(release_decisions)
+        ledger = Ledger(cp.engine, cp.ledger.origin, None)
+        assert ledger.audit() == ledger.size
+        for decision in release_decisions:
+            assert ledger.entry(decision.ledger_index)["kind"] == "attestation.decision"
+        cp.engine.dispose()
+        # A replay of an acknowledged release's nonce is still refused after the restart.
+        with httpx.Client() as probe:
+            unknown = probe.post(
+                f"{url}/v1/placements/{released[0]}/nonce",
+                headers={"Authorization": "Bearer ewh_forged"},
+            )
+        assert unknown.status_code == 401
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_host_token_registers_one_host(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        token = env.token(Kind.HOST, "h")
+        first = Client(env.url, token).register("h1", "nil", 1)["host"]
+        again = Client(env.url, token).register("h1", "nil", 1)["host"]
+        assert first == again
+        with pytest.raises(ApiFailure) as other:
+            Client(env.url, token).json("POST", "/v1/placements/pl_0000000000000000/nonce")
+        assert other.value.status == 404
+        with pytest.raises(ApiFailure) as as_tenant:
+            Client(env.url, token).json("GET", "/v1/deployments")
+        assert as_tenant.value.status == 403

@@ -1,0 +1,110 @@
+"""Advisories and policy versions in operation: running keeps are re-checked and evicted,
+drained or warned about as the policy's [patching] table says; each action is logged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from control_helpers import DEMO_POLICY, Env, control_plane, database_url, wait_for
+from elsewhere.control.auth import Kind
+from elsewhere.crypto.binding import report_data
+from elsewhere.crypto.hpke import KeepKey
+from elsewhere.host.client import ApiFailure, Client, b64
+from elsewhere.ledger.bundle import verify_bundle
+from elsewhere.ledger.note import Verifier
+
+__all__ = ["database_url"]
+POLICY = DEMO_POLICY + '\n[advisories]\nseverity_threshold = "high"\n'
+FEED = {
+    "schema": "elsewhere.advisories/1",
+    "advisories": [
+        {
+            "id": "AMD-SB-9999",
+            "vendor": "AMD",
+            "title": "test advisory for every Genoa",
+            "severity": "critical",
+            "published": "2026-11-01",
+            "affected": [{"tee": "sev-snp", "generation": "Genoa"}],
+        }
+    ],
+}
+
+
+def released_keep(env: Env) -> tuple[Client, str, str]:
+    """A Genoa keep admitted (secrets released) and still running (no result yet)."""
+    agent = env.agent("genoa", start=False)
+    tenant, digest = env.setup_tenant(policy=POLICY)
+    deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
+    placement = wait_for(agent.client.assignments)[0]["placement"]
+    issued = agent.client.nonce(placement)
+    key = KeepKey.generate()
+    binding = report_data(
+        bytes.fromhex(issued["nonce"]),
+        key.public_bytes(),
+        bytes.fromhex(issued["workload_digest"]),
+        bytes.fromhex(issued["policy_digest"].split(":")[1]),
+    )
+    evidence = agent.attester.attest(binding)
+    answer = agent.client.attest(
+        placement,
+        {
+            "nonce": issued["nonce"],
+            "keep_public_key": b64(key.public_bytes()),
+            "evidence": b64(evidence.evidence),
+            "certificates": b64(evidence.aux),
+        },
+    )
+    assert answer["verdict"] == "affirming"
+    return tenant, deployment, placement
+
+
+def entry(tenant: Client, index: int) -> dict[str, Any]:
+    """The entry at `index`, from its offline proof bundle (verified)."""
+    bundle = tenant.request("GET", f"/v1/ledger/entries/{index}/bundle").content
+    verifier = Verifier.parse(tenant.ledger_key())
+    return dict(verify_bundle(bundle, verifier).entry)
+
+
+def test_critical_advisory_evicts_running_keep(tmp_path: Path, database_url: str | None) -> None:
+    with control_plane(tmp_path, database_url) as env:
+        tenant, deployment, placement = released_keep(env)
+        operator = Client(env.url, env.token(Kind.OPERATOR))
+        with pytest.raises(ApiFailure) as not_operator:
+            tenant.import_advisories(json.dumps(FEED).encode(), "test")
+        assert not_operator.value.status == 403
+        with pytest.raises(ApiFailure) as bad:
+            operator.import_advisories(b'{"schema": "nope"}', "test")
+        assert bad.value.status == 400
+        answer = operator.import_advisories(json.dumps(FEED).encode(), "test-feed")
+        assert answer["imported"] == ["AMD-SB-9999"]
+        [action] = answer["recheck"]
+        assert action["placement"] == placement and action["action"] == "evict"
+        assert "AMD-SB-9999" in action["reasons"][0]
+        view = tenant.deployment(deployment)
+        moved = view["placements"][0]
+        assert moved["state"] in ("pending", "assigned") and "evicted from genoa" in moved["note"]
+        recheck = [d for d in view["decisions"] if d["kind"] == "recheck"]
+        assert recheck[0]["action"] == "evict" and recheck[0]["ledger_index"] is not None
+
+
+def test_new_policy_version_drains_running_keep(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        tenant, deployment, placement = released_keep(env)
+        assert placement
+        stricter = POLICY.replace('refuse = ["AMD:Milan"]', 'refuse = ["AMD:Milan", "AMD:Genoa"]')
+        stricter += '\n[patching]\nother = "drain 1h"\n'
+        answer = tenant.set_policy(stricter)
+        assert answer["version"] == 2 and answer["ledger_index"] is not None
+        [action] = answer["recheck"]
+        assert action["action"] == "drain" and action["deadline"] is not None
+        assert "platforms.refuse" in action["reasons"][0]
+        view = tenant.deployment(deployment)
+        assert view["placements"][0]["state"] == "released"  # drains: keeps running for now
+        assert "draining genoa" in view["placements"][0]["note"]
+        logged = entry(tenant, action["ledger_index"])
+        assert logged["kind"] == "host.eviction" and logged["action"] == "drain"
+        assert tenant.set_policy(stricter)["unchanged"] is True
