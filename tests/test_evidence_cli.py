@@ -136,11 +136,3 @@ def test_emulate_then_verify(tmp_path: Path, capsys: Capture) -> None:
         == 2
     )
     _one_error_line(capsys)
-
-
-def test_demo_runs(capsys: Capture) -> None:
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert EMULATED_WARNING in out and "VERIFIED" in out
-    assert "refused because report signature" in out
-    assert "refused because ARK" in out

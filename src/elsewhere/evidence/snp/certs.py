@@ -144,8 +144,9 @@ def common_name(name: x509.Name) -> str | None:
 
 def vek_info(cert: x509.Certificate, where: str = "VEK") -> VekInfo:
     """Read AMD's extensions from a VCEK/VLEK; raises ParseError for a malformed extension."""
-    if not isinstance(cert.public_key(), ec.EllipticCurvePublicKey):
-        raise ParseError("VEK certificate", where, "public key is not an elliptic-curve key")
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP384R1):
+        raise ParseError("VEK certificate", where, "public key is not an ECDSA P-384 key")
     values: dict[str, bytes] = {}
     for ext in cert.extensions:
         if ext.oid.dotted_string.startswith(AMD_ARC + "."):

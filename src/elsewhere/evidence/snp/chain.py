@@ -15,14 +15,17 @@ from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import SignatureAlgorithmOID
 
 from elsewhere.claims import Failure
 from elsewhere.evidence.anchors import TrustAnchor, load_der
 from elsewhere.evidence.snp.certs import VekInfo, common_name, vek_info
 from elsewhere.evidence.snp.roots import RootMatch, match_root
 
+AMD_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 ROOT_EXPECTED = "a pinned AMD ARK (Milan, Genoa or Turin) or an explicitly trusted emulated root"
 
 
@@ -46,22 +49,15 @@ class ChainContext:
 
 
 def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """Whether `issuer`'s key made `cert`'s signature (RSA-PSS as AMD uses, PKCS#1 or ECDSA)."""
+    """Whether `issuer`'s RSA key made `cert`'s signature with AMD's scheme exactly:
+    RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48 — whatever parameters the certificate states."""
     key = issuer.public_key()
-    algorithm = cert.signature_hash_algorithm
-    if algorithm is None:
+    if cert.signature_algorithm_oid != SignatureAlgorithmOID.RSASSA_PSS:
+        return False
+    if not isinstance(key, rsa.RSAPublicKey):
         return False
     try:
-        if isinstance(key, rsa.RSAPublicKey):
-            params = cert.signature_algorithm_parameters
-            pad = params if isinstance(params, padding.PSS | padding.PKCS1v15) else None
-            if pad is None:
-                return False
-            key.verify(cert.signature, cert.tbs_certificate_bytes, pad, algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
-        else:
-            return False
+        key.verify(cert.signature, cert.tbs_certificate_bytes, AMD_PSS, hashes.SHA384())
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True
