@@ -19,8 +19,8 @@ from elsewhere.evidence.dcap.collateral import (
     TcbLevel,
     parse_tcb_info,
 )
-from elsewhere.evidence.dcap.quote import TdReport
-from elsewhere.evidence.dcap.verify import verify_quote
+from elsewhere.evidence.dcap.quote import TdReport, parse_quote
+from elsewhere.evidence.dcap.verify import pck_state
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 SGX = (5,) * 16
@@ -162,15 +162,18 @@ def test_td15_relaunch_advised_when_svn2_is_current() -> None:
 
 
 def test_every_level_out_of_date_gives_out_of_date(vectors: Path) -> None:
-    """dcap-qvl verify_tcb_override: all levels forced OutOfDate."""
+    """dcap-qvl verify_tcb_override: all levels forced OutOfDate (the real quote's values)."""
     case = CASES[0]
     collateral = case.load(vectors)
+    quote = parse_quote(case.quote_bytes(vectors))
+    ext = pck_state(quote.pck_chain_pem, frozenset()).ext
+    assert ext is not None and isinstance(quote.body, TdReport)
     forced = tuple(dataclasses.replace(lv, status="OutOfDate") for lv in collateral.tcb_info.levels)
-    patched = dataclasses.replace(
-        collateral, tcb_info=dataclasses.replace(collateral.tcb_info, levels=forced)
-    )
-    result = verify_quote(case.quote_bytes(vectors), patched, case.when())
-    assert result.claims.tcb_status == "OutOfDate"
+    tcb_info = dataclasses.replace(collateral.tcb_info, levels=forced)
+    identity, problem = tcb.tdx_module_check(tcb_info, quote.body)
+    qe = tcb.qe_identity_check(quote.qe_report, collateral.qe_identity)
+    verdict = tcb.evaluate(tcb_info, ext.sgx_tcb_comps, ext.pcesvn, quote.body, identity, qe)
+    assert problem is None and verdict.status == "OutOfDate"
 
 
 @pytest.mark.parametrize("count", [8, 20])

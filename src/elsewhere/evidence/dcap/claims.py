@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from elsewhere.claims import Claims, Tee, Vendor
@@ -43,6 +44,9 @@ SGX_ATTRIBUTE_BITS = {
 }
 
 
+_TDX_NAMES = tuple(f"tdx_comp_{i:02d}" for i in range(16))
+
+
 def generation(fmspc: bytes | None) -> str | None:
     return FAMILY_BY_FMSPC_MODEL.get(fmspc.hex()[2:6]) if fmspc else None
 
@@ -52,11 +56,16 @@ def _bits(value: bytes, names: dict[str, int]) -> dict[str, bool]:
     return {name: bool(word >> bit & 1) for name, bit in names.items()}
 
 
+@lru_cache(maxsize=256)
+def _pck_tcb(pck: PckExtensions) -> tuple[tuple[str, int], ...]:
+    tcb = [(f"sgx_comp_{i:02d}", svn) for i, svn in enumerate(pck.sgx_tcb_comps)]
+    return (*tcb, ("pcesvn", pck.pcesvn))
+
+
 def _pck_part(pck: PckExtensions | None) -> tuple[dict[str, int], dict[str, int | str]]:
     if pck is None:
         return {}, {}
-    tcb = {f"sgx_comp_{i:02d}": svn for i, svn in enumerate(pck.sgx_tcb_comps)}
-    tcb["pcesvn"] = pck.pcesvn
+    tcb = dict(_pck_tcb(pck))
     identity: dict[str, int | str] = {
         "pceid": pck.pceid.hex(),
         "ppid": pck.ppid.hex(),
@@ -96,7 +105,7 @@ def build_claims(
 def _tdx_claims(
     td: TdReport, tcb: dict[str, int], identity: dict[str, int | str], common: dict[str, Any]
 ) -> Claims:
-    tcb.update({f"tdx_comp_{i:02d}": svn for i, svn in enumerate(td.tee_tcb_svn)})
+    tcb.update(zip(_TDX_NAMES, td.tee_tcb_svn, strict=True))
     measurements = {
         "mrtd": td.mrtd.hex(),
         **{f"rtmr{i}": rtmr.hex() for i, rtmr in enumerate(td.rtmrs)},

@@ -107,6 +107,9 @@ class SignedDoc:
 
 @dataclass(frozen=True)
 class Collateral:
+    """One bundle. Equality and hashing use the bytes only; build it with `build_collateral`
+    so the parsed documents are always those bytes (verification caches key on it)."""
+
     tcb_info_doc: SignedDoc
     qe_identity_doc: SignedDoc
     root_ca_crl: bytes  # DER

@@ -24,7 +24,7 @@ from elsewhere.evidence.dcap import tcb
 from elsewhere.evidence.dcap.claims import build_claims
 from elsewhere.evidence.dcap.collateral import Collateral, SignedDoc
 from elsewhere.evidence.dcap.pck import PckExtensions, parse_pck_extensions
-from elsewhere.evidence.dcap.quote import Quote, TdReport, parse_quote
+from elsewhere.evidence.dcap.quote import EnclaveReport, Quote, TdReport, parse_quote
 from elsewhere.evidence.dcap.roots import ChainCheck, check_chain, check_crl
 
 _ECDSA = ec.ECDSA(hashes.SHA256())
@@ -314,28 +314,66 @@ def verify_quote(
     )
 
 
+_Z48 = bytes(48)
+
+
+def _platform_part(td: TdReport) -> TdReport:
+    """The TD report fields Intel's TCB rules read, the rest zeroed, so decisions cache."""
+    svn2 = td.tee_tcb_svn2
+    return TdReport(
+        td.tee_tcb_svn,
+        _Z48,
+        td.mrsignerseam,
+        td.seam_attributes,
+        bytes(8),
+        bytes(8),
+        _Z48,
+        _Z48,
+        _Z48,
+        _Z48,
+        (_Z48, _Z48, _Z48, _Z48),
+        bytes(64),
+        svn2,
+        None if svn2 is None else _Z48,
+    )
+
+
 def _tcb(
     quote: Quote, ext: PckExtensions | None, collateral: Collateral, failures: list[Failure]
 ) -> tuple[str | None, tuple[str, ...]]:
-    """TDX module identity, QE identity and TCB level (Intel 4.1.2.4.11, 14-15, 17)."""
     if ext is None:
         return None, ()
+    td = _platform_part(quote.body) if isinstance(quote.body, TdReport) else None
+    status, advisories, problems = _tcb_decision(collateral, ext, td, quote.qe_report)
+    failures += problems
+    return status, advisories
+
+
+@lru_cache(maxsize=1024)
+def _tcb_decision(
+    collateral: Collateral, ext: PckExtensions, td: TdReport | None, qe_report: EnclaveReport
+) -> tuple[str | None, tuple[str, ...], tuple[Failure, ...]]:
+    """TDX module identity, QE identity and TCB level (Intel 4.1.2.4.11, 14-15, 17).
+
+    A pure function of platform values (PCK TCB, TEE TCB SVNs, QE report, collateral), so it
+    is cached: quotes from one platform share it.
+    """
     info = collateral.tcb_info
-    td = quote.body if isinstance(quote.body, TdReport) else None
     module_identity = None
     if td is not None and info.id == "TDX":
         module_identity, problem = tcb.tdx_module_check(info, td)
         if problem:
-            failures.append(_fail("TDX module identity (TCB Info)", problem, "a matching module"))
-            return None, ()
-    qe = tcb.qe_identity_check(quote.qe_report, collateral.qe_identity)
+            return (
+                None,
+                (),
+                (_fail("TDX module identity (TCB Info)", problem, "a matching module"),),
+            )
+    qe = tcb.qe_identity_check(qe_report, collateral.qe_identity)
     if qe.problem:
-        failures.append(_fail("QE identity (QE report vs QE Identity)", qe.problem, "a match"))
-        return None, ()
+        return None, (), (_fail("QE identity (QE report vs QE Identity)", qe.problem, "a match"),)
     verdict = tcb.evaluate(info, ext.sgx_tcb_comps, ext.pcesvn, td, module_identity, qe)
     if verdict.problem:
-        failures.append(_fail("TCB level (TCB Info)", verdict.problem, "a matching TCB level"))
-        return None, ()
-    if verdict.status == tcb.REVOKED:
-        failures.append(_fail("TCB status", tcb.REVOKED, "not revoked"))
-    return verdict.status, verdict.advisory_ids
+        return None, (), (_fail("TCB level (TCB Info)", verdict.problem, "a matching TCB level"),)
+    revoked = verdict.status == tcb.REVOKED
+    problems = (_fail("TCB status", tcb.REVOKED, "not revoked"),) if revoked else ()
+    return verdict.status, verdict.advisory_ids, problems
