@@ -304,6 +304,8 @@ def parse_feed(data: bytes | str, source: str = "<feed>") -> AdvisorySet:
         raise feed.fail("", f"larger than {MAX_FEED_BYTES} bytes")
     try:
         doc = json.loads(data)
+    except RecursionError:
+        raise feed.fail("", "not JSON: nested too deeply") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         where = f"line {error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
         raise feed.fail(where, f"not JSON: {getattr(error, 'msg', error)}") from None

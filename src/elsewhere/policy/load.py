@@ -34,6 +34,7 @@ from elsewhere.policy.model import (
 )
 
 MAX_POLICY_BYTES = 1 << 20
+MAX_DURATION_SECONDS = 10 * 366 * 86400
 SNP_COMPONENTS = frozenset({"bootloader", "tee", "snp", "microcode", "fmc"})
 # Intel components as the DCAP verifier names them: sgx_comp_00..15, tdx_comp_00..15, pcesvn.
 _INTEL_COMPONENT = re.compile(r"^(?:(?:sgx|tdx)_comp_(?:0\d|1[0-5])|pcesvn)$")
@@ -76,14 +77,19 @@ class PolicyError(ConfigError):
 
 
 def parse_duration(value: object) -> dt.timedelta:
-    """'90s', '15m', '24h', '7d', '2w', or a whole number of seconds."""
+    """'90s', '15m', '24h', '7d', '2w', or a whole number of seconds; at most 10 years."""
+    seconds = None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return dt.timedelta(seconds=value)
-    if isinstance(value, str):
+        seconds = value
+    elif isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            return dt.timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
-    raise ValueError(f"{value!r} is not a duration such as '90s', '15m', '24h', '7d' or '2w'")
+            seconds = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds is None:
+        raise ValueError(f"{value!r} is not a duration such as '90s', '15m', '24h', '7d' or '2w'")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"{value!r} is longer than 10 years")
+    return dt.timedelta(seconds=seconds)
 
 
 def parse_platform(text: str) -> PlatformMatch:
@@ -206,6 +212,8 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
     """Parse and validate policy TOML text; raise PolicyError listing every problem."""
     try:
         doc = tomllib.loads(text)
+    except RecursionError:
+        raise PolicyError((Issue(file, None, "", "TOML syntax: nested too deeply"),)) from None
     except tomllib.TOMLDecodeError as error:
         at = _SYNTAX_AT.search(str(error))
         message = _SYNTAX_AT.sub("", str(error)).strip()
