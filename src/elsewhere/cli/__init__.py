@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "elsewhere.cli.ledger",
     "elsewhere.cli.policy",
     "elsewhere.cli.results",
+    "elsewhere.cli.risk",
     "elsewhere.cli.serve",
     "elsewhere.cli.tenant",
 )

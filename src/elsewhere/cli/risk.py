@@ -1,0 +1,218 @@
+"""`elsewhere risk`: explain a placement decision, replay a scenario against the guard."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from elsewhere.cli.table import render_pairs, render_table
+from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
+from elsewhere.risk.baserates import load_baserates
+
+
+def register(commands: Any) -> None:
+    group = commands.add_parser("risk", help="risk-aware placement: explain, simulate")
+    sub = group.add_subparsers(title="risk commands", metavar="COMMAND")
+
+    explain = sub.add_parser(
+        "explain",
+        help="likelihood, impact, risk, caps and the binding bound for a deployment",
+        description="Explain placement of a deployment described by a JSON file "
+        "(schema elsewhere.risk.deployment/1, docs/risk.md).",
+    )
+    explain.add_argument("deployment", type=Path, help="deployment JSON file")
+    explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    explain.add_argument("--top", type=int, default=10, help="hosts to list (default 10)")
+    explain.add_argument("--baserates", type=Path, help="TOML overriding the default base rates")
+    explain.set_defaults(handler=_explain)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="replay a scripted sequence of jobs and outcomes against the model",
+        description="Replay a scenario (TOML, schema elsewhere.risk.scenario/1) against "
+        "count-based sizing and the guard; print exposure granted and loss.",
+    )
+    simulate.add_argument("scenario", type=Path, help="scenario TOML file")
+    simulate.add_argument("--csv", type=Path, help="write the timeline as CSV ('-': stdout)")
+    simulate.add_argument("--png", type=Path, help="write a chart of the timeline as PNG")
+    simulate.add_argument("--json", action="store_true", help="print the summary as JSON")
+    simulate.set_defaults(handler=_simulate)
+
+
+def _money(x: float, currency: str) -> str:
+    return f"{x:,.2f} {currency}" if math.isfinite(x) else "unbounded"
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from elsewhere.risk.explain import explain, load_deployment
+
+    at, request, hosts, config = load_deployment(args.deployment)
+    if args.baserates is not None:
+        config = replace(config, baserates=load_baserates(args.baserates))
+    result = explain(at, request, hosts, config)
+    placed_all = all(d.placed for d in result.decisions)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return EXIT_OK if placed_all else EXIT_REFUSED
+    cur = request.impact.currency
+    budget = request.budget.annualised()
+    print(
+        render_pairs(
+            [
+                ("deployment", f"{request.deployment_id} (tenant {request.tenant})"),
+                ("impact", str(request.impact)),
+                ("keeps", str(request.keeps_per_year.annualised())),
+                ("budget", str(budget)),
+                ("hosts offered", len(hosts)),
+            ]
+        )
+    )
+    print()
+    for d in result.decisions:
+        print(f"replica {d.replica}: {d.summary}")
+        if d.likelihood is not None and d.evidence is not None and d.platform is not None:
+            r, s, q = d.evidence
+            print(
+                render_pairs(
+                    [
+                        ("  likelihood", f"{float(d.likelihood.value):.6g} per year"),
+                        ("    platform", "; ".join(d.platform.terms)),
+                        (
+                            "    record",
+                            f"{float(d.record_likelihood.value):.6g} per year"
+                            if d.record_likelihood
+                            else "",
+                        ),
+                        (
+                            "  bound used",
+                            f"q = {q:.6g}: upper {d.confidence:.0%} credible bound"
+                            f" of Beta(s+1, r+1), r = {r:.4g}, s = {s:.4g}",
+                        ),
+                        ("  risk", f"{d.risk}"),
+                        ("  growth cap", f"{d.growth_limit}"),
+                        ("  exit room", f"{d.exit_room}"),
+                        ("  closest bound", f"{d.binding}"),
+                    ]
+                )
+            )
+    print()
+    rows = []
+    for view in result.hosts[: max(args.top, 0)]:
+        exp = view.exposure
+        rows.append(
+            (
+                view.host.host_id,
+                f"{float(view.platform.rate.value):.4g}",
+                f"{view.q:.4g}",
+                f"{view.likelihood:.4g}",
+                _money(view.risk, cur),
+                _money(exp.growth_limit, cur),
+                _money(exp.exit_limit, cur),
+                _money(exp.allowed, cur),
+                exp.binding.value,
+            )
+        )
+    print(
+        render_table(
+            (
+                "host",
+                "platform/yr",
+                "q",
+                "likelihood/yr",
+                "risk/yr",
+                "growth cap",
+                "exit room",
+                "max exposure",
+                "binding bound",
+            ),
+            rows,
+        )
+    )
+    warnings = {v.platform.warning for v in result.hosts if v.platform.warning}
+    for warning in sorted(warnings):
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK if placed_all else EXIT_REFUSED
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from elsewhere.risk.simulate import Row, load_scenario, run, summarise
+
+    scenario = load_scenario(args.scenario)
+    rows = run(scenario)
+    summary = summarise(rows)
+    if args.csv is not None:
+        text = "\n".join([Row.HEADER, *(r.csv() for r in rows)]) + "\n"
+        if str(args.csv) == "-":
+            sys.stdout.write(text)
+        else:
+            _write(args.csv, text)
+    if args.png is not None:
+        from elsewhere.risk.chart import render_png
+
+        render_png(rows, args.png, scenario.name, scenario.currency)
+    if args.json:
+        print(json.dumps({"scenario": scenario.name, "summary": [s.to_json() for s in summary]}))
+        return EXIT_OK
+    if args.csv is not None and str(args.csv) == "-":
+        return EXIT_OK
+    cur = scenario.currency
+    print(f"{scenario.name}: {len(scenario.jobs)} jobs")
+    print(
+        render_table(
+            ("strategy", "jobs run", "granted", "loss", "largest grant", "CUSUM alarm"),
+            [
+                (
+                    s.strategy,
+                    s.jobs_run,
+                    _money(s.granted, cur),
+                    _money(s.loss, cur),
+                    _money(s.largest_grant, cur),
+                    f"job {s.alarm_step}" if s.alarm_step else "none",
+                )
+                for s in summary
+            ],
+        )
+    )
+    notable = [r for r in rows if r.outcome in ("defect", "lost") or r.alarm]
+    if notable:
+        print()
+        print("over time (defections, losses, alarms):")
+        per_strategy: dict[str, int] = {}
+        shown = []
+        for r in notable:  # the first few of each strategy: the trend, not every line
+            per_strategy[r.strategy] = per_strategy.get(r.strategy, 0) + 1
+            if per_strategy[r.strategy] <= 8:
+                shown.append(r)
+        print(
+            render_table(
+                ("job", "strategy", "request", "granted", "outcome", "cumulative loss", "bound"),
+                [
+                    (
+                        r.step,
+                        r.strategy,
+                        _money(r.request, cur),
+                        _money(r.granted, cur),
+                        r.outcome + (" ALARM" if r.alarm else ""),
+                        _money(r.cumulative_loss, cur),
+                        r.binding,
+                    )
+                    for r in shown
+                ],
+            )
+        )
+        if len(notable) > len(shown):
+            print(f"... {len(notable) - len(shown)} more (--csv for the full timeline)")
+    return EXIT_OK
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError("output", str(path), error.strerror or str(error)) from None
