@@ -6,7 +6,6 @@ typo that silently did nothing would weaken the policy without anyone noticing.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import tomllib
 from collections.abc import Callable
@@ -14,35 +13,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from elsewhere.claims import Tee, Vendor
+from elsewhere.claims import Tee
 from elsewhere.errors import ConfigError
 from elsewhere.policy.locate import Locator
 from elsewhere.policy.model import (
     DEFAULT_PATCHING,
     HARDWARE_TEES,
-    INTEL_TCB_STATUSES,
     OTHER,
     SCHEMA_VERSION,
-    Action,
     AllowList,
     FlagRule,
-    PatchRule,
     PlatformMatch,
     Policy,
     Severity,
     TcbMinimum,
 )
+from elsewhere.policy.values import (
+    NAME,
+    SNP_COMPONENTS,
+    parse_advisory_id,
+    parse_duration,
+    parse_hex,
+    parse_intel_status,
+    parse_patch_rule,
+    parse_platform,
+    parse_severity,
+    parse_tee,
+    tcb_component_valid,
+)
 
 MAX_POLICY_BYTES = 1 << 20
-MAX_DURATION_SECONDS = 10 * 366 * 86400
-SNP_COMPONENTS = frozenset({"bootloader", "tee", "snp", "microcode", "fmc"})
-# Intel components as the DCAP verifier names them: sgx_comp_00..15, tdx_comp_00..15, pcesvn.
-_INTEL_COMPONENT = re.compile(r"^(?:(?:sgx|tdx)_comp_(?:0\d|1[0-5])|pcesvn)$")
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_ADVISORY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SYNTAX_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 T = TypeVar("T")
@@ -74,52 +74,6 @@ class PolicyError(ConfigError):
         self.issues = issues
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
         super().__init__("policy", issues[0].where, issues[0].reason + more)
-
-
-def parse_duration(value: object) -> dt.timedelta:
-    """'90s', '15m', '24h', '7d', '2w', or a whole number of seconds; at most 10 years."""
-    seconds = None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        seconds = value
-    elif isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            seconds = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    if seconds is None:
-        raise ValueError(f"{value!r} is not a duration such as '90s', '15m', '24h', '7d' or '2w'")
-    if seconds > MAX_DURATION_SECONDS:
-        raise ValueError(f"{value!r} is longer than 10 years")
-    return dt.timedelta(seconds=seconds)
-
-
-def parse_platform(text: str) -> PlatformMatch:
-    """'AMD', 'Intel', 'AMD:Milan' (vendor names in any case)."""
-    vendor_text, _, generation = text.partition(":")
-    vendors = {v.value.lower(): v for v in (Vendor.AMD, Vendor.INTEL)}
-    vendor = vendors.get(vendor_text.strip().lower())
-    if vendor is None:
-        raise ValueError(f"{text!r}: vendor must be AMD or Intel, as 'AMD' or 'AMD:Milan'")
-    generation = generation.strip()
-    if ":" in text and not generation:
-        raise ValueError(f"{text!r}: generation after ':' is empty")
-    return PlatformMatch(vendor, generation or None)
-
-
-def parse_patch_rule(value: object) -> PatchRule:
-    """'evict', 'keep' or 'drain <duration>'."""
-    if isinstance(value, str):
-        words = value.split()
-        if words in (["evict"], ["keep"]):
-            return PatchRule(Action(words[0]))
-        if len(words) == 2 and words[0] == "drain":
-            return PatchRule(Action.DRAIN, parse_duration(words[1]))
-    raise ValueError(f"{value!r}: expected 'evict', 'keep' or 'drain <duration>' like 'drain 24h'")
-
-
-def tcb_component_valid(tee: Tee, component: str) -> bool:
-    if tee is Tee.SEV_SNP:
-        return component in SNP_COMPONENTS
-    return bool(_INTEL_COMPONENT.match(component))
 
 
 class _Reader:
@@ -158,6 +112,10 @@ class _Reader:
             return []
         return value
 
+    def listed(self, table: dict[str, Any], path: Path_, convert: Callable[[str], T]) -> list[T]:
+        """A list of strings at `path`, each converted; failures recorded, not raised."""
+        return self.each(self.strings(table, path), path, convert)
+
     def each(self, values: list[str], path: Path_, convert: Callable[[str], T]) -> list[T]:
         out = []
         for value in values:
@@ -166,40 +124,6 @@ class _Reader:
             except ValueError as error:
                 self.fail(path, str(error))
         return out
-
-
-def _tee(text: str) -> Tee:
-    try:
-        return Tee(text)
-    except ValueError:
-        raise ValueError(
-            f"{text!r}: TEE must be one of {', '.join(t.value for t in Tee)}"
-        ) from None
-
-
-def _hex(text: str) -> str:
-    if not _HEX.match(text):
-        raise ValueError(f"{text!r} is not hexadecimal bytes")
-    return text.lower()
-
-
-def _advisory_id(text: str) -> str:
-    if not _ADVISORY_ID.match(text):
-        raise ValueError(f"{text!r} is not an advisory ID such as INTEL-SA-00615 or AMD-SB-3019")
-    return text.upper()
-
-
-def _severity(text: str) -> Severity:
-    try:
-        return Severity(text)
-    except ValueError:
-        raise ValueError(f"{text!r}: severity must be one of {', '.join(Severity)}") from None
-
-
-def _intel_status(text: str) -> str:
-    if text not in INTEL_TCB_STATUSES:
-        raise ValueError(f"{text!r}: not an Intel TCB status ({', '.join(INTEL_TCB_STATUSES)})")
-    return text
 
 
 TOP_KEYS = frozenset(
@@ -242,19 +166,13 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
     tee = r.table(doc, ("tee",), frozenset({"accept", "allow_debug", "allow_emulated"}))
     tees = tuple(HARDWARE_TEES)
     if "accept" in tee:
-        tees = tuple(
-            sorted(set(r.each(r.strings(tee, ("tee", "accept")), ("tee", "accept"), _tee)))
-        )
+        tees = tuple(sorted(set(r.listed(tee, ("tee", "accept"), parse_tee))))
     allow_debug = r.get(tee, ("tee", "allow_debug"), bool, False, "true or false")
     allow_emulated = r.get(tee, ("tee", "allow_emulated"), bool, False, "true or false")
 
     platforms = r.table(doc, ("platforms",), frozenset({"accept", "refuse"}))
-    accept_p = r.each(
-        r.strings(platforms, ("platforms", "accept")), ("platforms", "accept"), parse_platform
-    )
-    refuse_p = r.each(
-        r.strings(platforms, ("platforms", "refuse")), ("platforms", "refuse"), parse_platform
-    )
+    accept_p = r.listed(platforms, ("platforms", "accept"), parse_platform)
+    refuse_p = r.listed(platforms, ("platforms", "refuse"), parse_platform)
     for both in sorted(set(accept_p) & set(refuse_p), key=PlatformMatch.sort_key):
         r.fail(("platforms", "refuse"), f"{both} is both accepted and refused")
 
@@ -263,34 +181,30 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
     statuses: tuple[str, ...] = ("UpToDate",)
     if "tcb_status" in intel:
         path = ("intel", "tcb_status")
-        statuses = tuple(sorted(set(r.each(r.strings(intel, path), path, _intel_status))))
+        statuses = tuple(sorted(set(r.listed(intel, path, parse_intel_status))))
 
     adv = r.table(
         doc,
         ("advisories",),
         frozenset({"refuse", "allow", "severity_threshold", "unknown_severity"}),
     )
-    refuse_a = set(
-        r.each(r.strings(adv, ("advisories", "refuse")), ("advisories", "refuse"), _advisory_id)
-    )
-    allow_a = set(
-        r.each(r.strings(adv, ("advisories", "allow")), ("advisories", "allow"), _advisory_id)
-    )
+    refuse_a = set(r.listed(adv, ("advisories", "refuse"), parse_advisory_id))
+    allow_a = set(r.listed(adv, ("advisories", "allow"), parse_advisory_id))
     for dup in sorted(refuse_a & allow_a):
         r.fail(("advisories", "allow"), f"{dup} is both refused and allowed")
     threshold = None
     if "severity_threshold" in adv:
         path = ("advisories", "severity_threshold")
-        found = r.each([r.get(adv, path, str, "low", "a severity")], path, _severity)
+        found = r.each([r.get(adv, path, str, "low", "a severity")], path, parse_severity)
         threshold = found[0] if found else None
     unknown = Severity.HIGH
     if "unknown_severity" in adv:
         path = ("advisories", "unknown_severity")
-        found = r.each([r.get(adv, path, str, "high", "a severity")], path, _severity)
+        found = r.each([r.get(adv, path, str, "high", "a severity")], path, parse_severity)
         unknown = found[0] if found else unknown
 
     flag_rules = _flags(r, doc)
-    allow_lists = _allow_lists(r, doc, "measurements", _hex) + _allow_lists(
+    allow_lists = _allow_lists(r, doc, "measurements", parse_hex) + _allow_lists(
         r, doc, "identity", None
     )
     binding = r.table(doc, ("binding",), frozenset({"require_report_data"}))
@@ -403,7 +317,7 @@ def _flags(r: _Reader, doc: dict[str, Any]) -> tuple[FlagRule, ...]:
             r.fail(path, "expected a table of flag = required value")
             continue
         for name, value in table.items():
-            if not _NAME.match(name):
+            if not NAME.match(name):
                 r.fail((*path, name), "flag names are lower case letters, digits and _")
             elif not isinstance(value, bool):
                 r.fail((*path, name), "expected the required value, true or false")
@@ -426,7 +340,7 @@ def _allow_lists(
             continue
         for name, values in table.items():
             where = (*path, name)
-            if not _NAME.match(name):
+            if not NAME.match(name):
                 r.fail(where, "names are lower case letters, digits and _")
             elif not isinstance(values, list) or not values:
                 r.fail(where, "expected a non-empty list of allowed values")
