@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "elsewhere.cli.emulate",
     "elsewhere.cli.evidence",
     "elsewhere.cli.host",
+    "elsewhere.cli.keep",
     "elsewhere.cli.ledger",
     "elsewhere.cli.policy",
     "elsewhere.cli.results",
