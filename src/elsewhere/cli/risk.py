@@ -94,9 +94,18 @@ def _explain(args: argparse.Namespace) -> int:
                             f"q = {q:.6g}: upper {d.confidence:.0%} credible bound"
                             f" of Beta(s+1, r+1), r = {r:.4g}, s = {s:.4g}",
                         ),
-                        ("  risk", f"{d.risk}"),
-                        ("  growth cap", f"{d.growth_limit}"),
-                        ("  exit room", f"{d.exit_room}"),
+                        (
+                            "  risk",
+                            f"{_money(float(d.risk.amount), cur)} per year" if d.risk else "",
+                        ),
+                        (
+                            "  growth cap",
+                            _money(float(d.growth_limit.amount), cur) if d.growth_limit else "",
+                        ),
+                        (
+                            "  exit room",
+                            _money(float(d.exit_room.amount), cur) if d.exit_room else "",
+                        ),
                         ("  closest bound", f"{d.binding}"),
                     ]
                 )

@@ -1,7 +1,7 @@
 """Cheap, rigorous brackets on the upper credible bound q(r, s), for pruning placement.
 
 q(r, s) = Beta(s + 1, r + 1).ppf(confidence) falls as good evidence r grows and rises with bad
-evidence s. On a geometric grid (ratio 1.02) the exact q at the grid corner (r rounded down,
+evidence s. On a geometric grid (ratio 1.2) the exact q at the grid corner (r rounded down,
 s rounded up) is an upper bound, and at (r rounded up, s rounded down) a lower bound. Placement
 uses these brackets to discard hosts that cannot be the least risky, and computes q exactly
 only for the few that can. Grid cells are computed on first use and kept for the process.
@@ -15,7 +15,7 @@ import numpy as np
 
 from elsewhere.risk.betaq import FloatArray, upper_bound_array
 
-_RATIO = 1.02
+_RATIO = 1.2  # coarse: fewer cells to compute on first use; exact q settles the rest
 _START = 1e-2
 _R_MAX = 1e7
 _S_MAX = 1e6

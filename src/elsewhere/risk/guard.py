@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -81,8 +81,10 @@ class RiskBasis:
         return self.platform + record
 
     def risk(self, q: float, impact: Money) -> MoneyRate:
-        result: MoneyRate = self.likelihood(q) * impact
-        return result
+        """likelihood × impact, rounded up to the cent (a risk is never understated)."""
+        exact: MoneyRate = self.likelihood(q) * impact
+        cents = exact.amount.quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+        return MoneyRate(Money(cents, exact.currency), exact.period)
 
     @property
     def floats(self) -> tuple[float, float, float]:

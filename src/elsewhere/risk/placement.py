@@ -189,15 +189,25 @@ class PlacementEngine:
             exit_room = exit_limit - self.outstanding
             feasible = ~(static_block | (used | (exit_room < value))[self.host_key])
             if not feasible.any():
+                cur = impact.currency
+                hk = self.host_key
                 blocked = {
-                    Reason.QUARANTINED: self.quarantined[self.host_key],
-                    Reason.SAME_DEPLOYMENT: used[self.host_key],
-                    Reason.GROWTH_CAP: (growth < value)[self.host_key],
-                    Reason.EXIT_CAP: (exit_room < value)[self.host_key],
+                    Reason.QUARANTINED: (self.quarantined[hk], ""),
+                    Reason.SAME_DEPLOYMENT: (used[hk], "one replica per chip or host"),
+                    Reason.GROWTH_CAP: (
+                        (growth < value)[hk],
+                        f"the largest allowed is {_largest(growth, cur)} "
+                        f"({guard.gamma:g} × the largest keep completed)",
+                    ),
+                    Reason.EXIT_CAP: (
+                        (exit_room < value)[hk],
+                        f"the most room is {_largest(exit_room, cur)} "
+                        f"({guard.kappa:g} × (collateral + value delivered) − outstanding)",
+                    ),
                 }
                 refusals = [
-                    Refusal(reason, int(mask.sum()), len(self.hosts))
-                    for reason, mask in blocked.items()
+                    Refusal(reason, int(mask.sum()), len(self.hosts), detail)
+                    for reason, (mask, detail) in blocked.items()
                     if mask.any()
                 ]
                 out.append(Decision.refused(request, replica, budget, committed, refusals))
@@ -215,8 +225,12 @@ class PlacementEngine:
             evidence = (float(r_host[chosen]), float(s_host[chosen]), q)
             figures = (host, platform, risk, evidence, caps, self.config.confidence)
             if risk > remaining:
-                feasible_count = int(feasible.sum())
-                refusals = [Refusal(Reason.RISK_BUDGET, feasible_count, len(self.hosts))]
+                detail = (
+                    f"the least risk, {risk} on {host.host_id}, exceeds the remaining {remaining}"
+                )
+                refusals = [
+                    Refusal(Reason.RISK_BUDGET, int(feasible.sum()), len(self.hosts), detail)
+                ]
                 decision = Decision.placed_on(
                     request,
                     replica,
@@ -270,6 +284,10 @@ class PlacementEngine:
             elif risk == best:
                 tied.append(i)
         return min(tied, key=lambda i: (self.outstanding[self.host_key[i]], i))
+
+
+def _largest(values: np.ndarray, currency: str) -> Money:
+    return money_of(max(float(values.max()), 0.0), currency)
 
 
 def _cur(money: Money | None) -> str | None:

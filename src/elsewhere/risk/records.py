@@ -38,17 +38,19 @@ class Refusal:
     reason: Reason
     hosts: int
     of_hosts: int
+    detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "reason": self.reason.name.lower(),
-            "text": self.reason.value,
+            "text": str(self),
             "hosts": self.hosts,
             "of_hosts": self.of_hosts,
         }
 
     def __str__(self) -> str:
-        return f"{self.reason.value} ({self.hosts} of {self.of_hosts} hosts)"
+        text = f"{self.reason.value} ({self.hosts} of {self.of_hosts} hosts)"
+        return f"{text}: {self.detail}" if self.detail else text
 
 
 def _amount(x: float) -> Decimal:
