@@ -11,12 +11,11 @@ emulated identity across restarts; it is created on first use.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from elsewhere.attest.base import Attester, AttesterKind, AttestError, Evidence, check_report_data
+from elsewhere.attest.base import Attester, AttesterKind, Evidence, check_report_data
 from elsewhere.errors import ConfigError
 from elsewhere.evidence.anchors import TrustAnchor
 from elsewhere.paths import state_dir as default_state_dir
@@ -79,19 +78,12 @@ class EmulatedTdxAttester:
         mrtd: bytes | None = None,
         rtmrs: tuple[bytes, bytes, bytes, bytes] | None = None,
     ) -> None:
-        try:
-            # Imported by name: the emulated TDX platform is an optional part of the build.
-            emulate = importlib.import_module("elsewhere.evidence.dcap.emulate")
-        except ImportError:
-            raise AttestError(
-                "emulated-tdx attester is not available: elsewhere.evidence.dcap.emulate "
-                "is not part of this build"
-            ) from None
-        platform_type = emulate.EmulatedTdxPlatform
+        from elsewhere.evidence.dcap.emulate import EmulatedTdxPlatform
+
         if (directory / "platform.json").exists():
-            self.platform: Any = platform_type.load(directory)
+            self.platform = EmulatedTdxPlatform.load(directory)
         else:
-            self.platform = platform_type.create(directory)
+            self.platform = EmulatedTdxPlatform.create(directory)
         self.mrtd, self.rtmrs = mrtd, rtmrs
 
     @property
@@ -101,12 +93,11 @@ class EmulatedTdxAttester:
     @property
     def trust_anchor(self) -> TrustAnchor:
         """The emulated root a verifier must be given explicitly to accept this evidence."""
-        anchor: TrustAnchor = self.platform.trust_anchor
-        return anchor
+        return self.platform.trust_anchor
 
     def attest(self, report_data: bytes) -> Evidence:
         data = check_report_data(report_data)
-        quote: bytes = self.platform.attest(data, mrtd=self.mrtd, rtmrs=self.rtmrs)
+        quote = self.platform.attest(data, mrtd=self.mrtd, rtmrs=self.rtmrs)
         return Evidence(
             kind=self.kind,
             format="tdx-dcap-quote",
