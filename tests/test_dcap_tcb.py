@@ -194,3 +194,23 @@ def test_levels_are_ordered_like_intel_and_duplicates_refused(vectors: Path) -> 
     body["tcbLevels"].append(body["tcbLevels"][0])
     with pytest.raises(ParseError, match="duplicated"):
         parse_tcb_info(json.dumps(body).encode())
+
+
+def test_tcb_info_v2_reads_like_v3(vectors: Path) -> None:
+    """TCB Info v2 (SGX only) names components sgxtcbcomp01svn..16; same levels as v3."""
+    v3 = json.loads(CASES[9].load(vectors).tcb_info_doc.body)
+    v2 = {k: v for k, v in v3.items() if k != "id"} | {"version": 2}
+    v2["tcbLevels"] = [
+        {
+            **lv,
+            "tcb": {
+                f"sgxtcbcomp{i + 1:02d}svn": c["svn"]
+                for i, c in enumerate(lv["tcb"]["sgxtcbcomponents"])
+            }
+            | {"pcesvn": lv["tcb"]["pcesvn"]},
+        }
+        for lv in v3["tcbLevels"]
+    ]
+    parsed = parse_tcb_info(json.dumps(v2).encode())
+    assert parsed.id == "SGX" and parsed.version == 2
+    assert parsed.levels == parse_tcb_info(json.dumps(v3).encode()).levels

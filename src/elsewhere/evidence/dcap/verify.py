@@ -70,6 +70,9 @@ def pck_state(pem: bytes, emulated_roots: frozenset[bytes]) -> PckState:
     checked = check_chain(chain, emulated_roots)
     if checked.problem:
         return PckState(checked, None, checked.problem)
+    leaf = checked.certs[0].subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    if not leaf or "SGX PCK Certificate" not in str(leaf[0].value):  # Intel 4.1.2.4.4
+        return PckState(checked, None, "leaf CN does not contain 'SGX PCK Certificate'")
     try:
         ext = parse_pck_extensions(checked.certs[0])
     except ParseError as error:
