@@ -301,3 +301,14 @@ def test_turin_vcek_only(vectors: Path, manifest: dict[str, dict[str, Any]]) -> 
     at = verify_time(manifest["snp/virtee-turin-vcek-only"])
     assert all(w.not_before <= at <= w.not_after for w in context.windows)
     assert [w.label for w in context.windows] == ["VCEK", "ASK", "ARK"]
+
+
+def test_hcl_wrapping_a_tdx_report_is_unusable_input(snp: dict[str, Vector]) -> None:
+    from elsewhere.errors import ParseError
+
+    hcl = bytearray(snp["snp/trustee-azure-milan-hcl-v2"].evidence)
+    hcl[0x4C8] = 4  # runtime data report_type: TDX
+    with pytest.raises(ParseError, match=r"offset 0x4c8 \(report_type\)"):
+        snp["snp/trustee-azure-milan-hcl-v2"].verify(bytes(hcl))
+    with pytest.raises(ParseError, match="truncated"):
+        snp["snp/trustee-azure-milan-hcl-v2"].verify(bytes(hcl[:0x400]))
