@@ -249,3 +249,33 @@ def test_fuzz_mutated_bundles_never_verify(data: st.DataObject) -> None:
         return
     with pytest.raises(ElsewhereError):
         verify_bundle(mutated, LOG.verifier)
+
+
+JSON_NO_FLOATS = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        JSON_NO_FLOATS | st.floats(allow_nan=False, allow_infinity=False),
+        max_size=6,
+    )
+)
+def test_canonical_fast_path_equals_rfc8785(value: dict[str, object]) -> None:
+    import rfc8785
+
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(InputError):
+            canonical_bytes(value)
+        return
+    if len(expected) <= 65535:
+        assert canonical_bytes(value) == expected

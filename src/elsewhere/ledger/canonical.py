@@ -23,9 +23,15 @@ def canonical_bytes(entry: Mapping[str, Any]) -> bytes:
     """The RFC 8785 encoding of one JSON object, refused when it is not a plain JSON object."""
     if not isinstance(entry, Mapping):
         raise InputError("ledger entry", "", f"must be a JSON object, not {type(entry).__name__}")
-    _check_json(entry, "$")
     try:
-        data = rfc8785.dumps(dict(entry))
+        if _check_json(entry, "$"):
+            # No floats and only ASCII keys: RFC 8785 output is then exactly what the C JSON
+            # encoder writes with sorted keys and no whitespace (tests hold the two equal).
+            data = json.dumps(
+                entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+            ).encode("utf-8")
+        else:
+            data = rfc8785.dumps(dict(entry))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as error:
         raise InputError("ledger entry", "", f"cannot be canonicalised: {error}") from None
     if len(data) > MAX_ENTRY_BYTES:
@@ -48,26 +54,32 @@ def parse_entry_bytes(data: bytes, where: str = "entry") -> dict[str, Any]:
     return value
 
 
-def _check_json(value: Any, path: str, depth: int = 0) -> None:
-    # rfc8785 accepts some Python values that are not JSON (tuples, NaN as an error); be explicit.
+MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON: integers beyond this do not survive a round trip
+
+
+def _check_json(value: Any, path: str, depth: int = 0) -> bool:
+    """Refuse what is not JSON; True when the value has no floats and only ASCII keys."""
     if depth > 64:
         raise InputError("ledger entry", path, "nested deeper than 64 levels")
     if value is None or isinstance(value, bool | str):
-        return
+        return True
     if isinstance(value, int):
-        return
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise InputError("ledger entry", path, "integers must be within ±(2^53 − 1)")
+        return True
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InputError("ledger entry", path, "numbers must be finite")
-        return
+        return False
+    simple = True
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InputError("ledger entry", path, "object keys must be strings")
-            _check_json(item, f"{path}.{key}", depth + 1)
-        return
-    if isinstance(value, list | tuple):
+            simple = _check_json(item, f"{path}.{key}", depth + 1) and simple and key.isascii()
+        return simple
+    if isinstance(value, list):
         for number, item in enumerate(value):
-            _check_json(item, f"{path}[{number}]", depth + 1)
-        return
+            simple = _check_json(item, f"{path}[{number}]", depth + 1) and simple
+        return simple
     raise InputError("ledger entry", path, f"{type(value).__name__} is not a JSON value")

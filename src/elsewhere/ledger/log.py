@@ -161,13 +161,14 @@ class Ledger:
         return parse_entry_bytes(self.entry_bytes(index), f"entry {index}")
 
     def reader(self, size: int) -> merkle.NodeReader:
-        """Node reads for proofs in the tree of `size` (which must be committed)."""
-        state = self.state()
-        if size > state.size:
-            raise InputError("ledger", f"size {size}", f"the log has only {state.size} entries")
+        """Node reads for proofs in the tree of `size`, which must be committed."""
 
         def read(nodes: set[NodeId]) -> dict[NodeId, bytes]:
             with self.engine.connect() as conn:
+                state = Store.state(conn)
+                if state is None or size > state.size:
+                    have = 0 if state is None else state.size
+                    raise InputError("ledger", f"size {size}", f"the log has only {have} entries")
                 return Store.read_nodes(conn, nodes)
 
         return read

@@ -122,15 +122,18 @@ class Store:
         new_nodes, new_border = merkle.extend(state.size, border, leaves)
         first = state.size
         if datas:
-            conn.execute(
-                insert(ledger_entries),
+            # Straight to the driver's executemany: at bulk sizes SQLAlchemy's per-row
+            # parameter processing would cost more than the database itself.
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            conn.exec_driver_sql(
+                f"INSERT INTO ledger_entries (idx, kind, data) VALUES ({mark}, {mark}, {mark})",
                 [
-                    {"idx": first + n, "kind": kind, "data": data}
+                    (first + n, kind, data)
                     for n, (data, kind) in enumerate(zip(datas, kinds, strict=True))
                 ],
             )
-            conn.execute(
-                insert(ledger_hashes), [{"id": key, "hash": value} for key, value in new_nodes]
+            conn.exec_driver_sql(
+                f"INSERT INTO ledger_hashes (id, hash) VALUES ({mark}, {mark})", new_nodes
             )
             moved = conn.execute(
                 update(ledger_state)
