@@ -277,8 +277,6 @@ def tcb_reserved_bytes(raw: bytes, generation: str | None) -> bytes:
 
 # --- CPUID (report v3+) -> product ---------------------------------------------------------
 
-PRODUCTS = ("Milan", "Genoa", "Turin")
-
 
 def product_from_cpuid(family: int, model: int) -> str | None:
     """AMD product from the CPUID family/model bytes of a v3+ report; None if not known."""

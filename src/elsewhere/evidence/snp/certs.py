@@ -73,10 +73,6 @@ def der_ia5(text: str) -> bytes:
     return _der_wrap(0x16, text.encode("ascii"))
 
 
-def der_octets(data: bytes) -> bytes:
-    return _der_wrap(0x04, data)
-
-
 def _der_wrap(tag: int, content: bytes) -> bytes:
     size = len(content)
     if size < 0x80:

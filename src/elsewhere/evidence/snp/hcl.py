@@ -13,9 +13,9 @@ import struct
 from dataclasses import dataclass
 
 from elsewhere.errors import ParseError
+from elsewhere.evidence.detect import HCL_MAGIC
 from elsewhere.evidence.snp.abi import REPORT_SIZE
 
-HCL_MAGIC = b"HCLA"
 HEADER_SIZE = 0x20
 REPORT_OFFSET = 0x20
 RUNTIME_OFFSET = REPORT_OFFSET + REPORT_SIZE  # 0x4C0
