@@ -151,6 +151,14 @@ class AdvisorySet:
                 by_vendor.setdefault(advisory.vendor, []).append(advisory)
         object.__setattr__(self, "_by_vendor", {v: tuple(a) for v, a in by_vendor.items()})
 
+    def __hash__(self) -> int:
+        # computed once: compile_policy's cache hashes the set on every call
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(self.advisories)
+            self.__dict__["_hash"] = cached
+        return cached
+
     def get(self, advisory_id: str) -> Advisory | None:
         return self._by_id.get(advisory_id)
 

@@ -8,7 +8,9 @@ that digest into report_data, so the digest names exactly one policy version.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -226,9 +228,17 @@ class Policy:
             },
         }
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         return policy_digest(self)
+
+    def __hash__(self) -> int:
+        # computed once: compile_policy's cache hashes the policy on every call
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
+            self.__dict__["_hash"] = cached
+        return cached
 
 
 def policy_digest(policy: Policy) -> str:
