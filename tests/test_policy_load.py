@@ -197,3 +197,23 @@ def test_error_message_is_one_line_with_count() -> None:
         "freshness, identity, intel, measurements, name, patching, platforms, revision, tcb, "
         "tee, version (and 1 more)"
     )
+
+
+def test_located_through_dotted_keys_inline_tables_and_multiline_values() -> None:
+    text = HEADER + (
+        'description = """\n'  # 4
+        "[tee]\n"  # 5: inside a string, not a header
+        '"""\n'  # 6
+        "tee.allow_debug = 1\n"  # 7: dotted key
+        "platforms = { refuse = [\n"  # 8: inline table, multi-line array
+        '  "AMD:Milan",\n'  # 9
+        '  "ARM:X",\n'  # 10
+        "] }\n"  # 11
+        "[binding]\n"  # 12
+        "require_report_data = 'yes'\n"  # 13
+    )
+    assert _issues(text) == [
+        "p.toml:7: tee.allow_debug: expected true or false, found int",
+        "p.toml:8: platforms.refuse: 'ARM:X': vendor must be AMD or Intel, as 'AMD' or 'AMD:Milan'",
+        "p.toml:13: binding.require_report_data: expected true or false, found str",
+    ]
