@@ -235,7 +235,7 @@ def upper_bound_array(r: FloatArray, s: FloatArray, confidence: float) -> FloatA
         hi[idx] = np.where(f > 0.0, xi, hi[idx])
         logpdf = (ai - 1.0) * np.log(xi) + (bi - 1.0) * np.log1p(-xi) - lbeta[idx]
         slope = np.exp(logpdf)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             step = xi - f / slope
         inside = (slope > 0.0) & (step > lo[idx]) & (step < hi[idx])
         step = np.where(f == 0.0, xi, np.where(inside, step, 0.5 * (lo[idx] + hi[idx])))

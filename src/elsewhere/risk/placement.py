@@ -91,6 +91,13 @@ class PlacementEngine:
             if rep.key not in keys:
                 keys[rep.key] = len(keys)
                 snapshots.append(rep)
+            elif snapshots[keys[rep.key]] != rep:
+                raise InputError(
+                    "placement",
+                    host.host_id,
+                    f"a different reputation for {rep.key} than "
+                    "another host on the same key: pass one snapshot per key",
+                )
             currencies.update(
                 c
                 for c in (rep.currency, _cur(host.collateral), _cur(host.outstanding))

@@ -52,6 +52,11 @@ def to_decimal(value: Number, where: str = "amount") -> Decimal:
     return result
 
 
+def plain(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros: 0.0050 → '0.005', 1E+1 → '10'."""
+    return format(value.normalize(), "f")
+
+
 @dataclass(frozen=True)
 class Period:
     """A period rates are counted over. `per_year` is how many fit in a year; None for 'keep'."""
@@ -152,7 +157,7 @@ class Money:
         return f"{self.amount} {self.currency}"
 
     def to_json(self) -> dict[str, str]:
-        return {"amount": str(self.amount), "currency": self.currency}
+        return {"amount": plain(self.amount), "currency": self.currency}
 
 
 @dataclass(frozen=True, init=False)
@@ -171,7 +176,7 @@ class Rate:
 
     def per(self, target: Period) -> Rate:
         """The same rate counted over another time period (per day → per year: × 365)."""
-        return Rate(self.value * _ratio(target, self.period, "convert"), target)
+        return Rate(self.value * _ratio(self.period, target, "convert"), target)
 
     def annualised(self) -> Rate:
         return self.per(YEAR)
@@ -204,7 +209,7 @@ class Rate:
         return f"{self.value} per {self.period}"
 
     def to_json(self) -> dict[str, str]:
-        return {"value": str(self.value), "per": self.period.name}
+        return {"value": plain(self.value), "per": self.period.name}
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,7 @@ class MoneyRate:
             raise CurrencyMismatch(op, str(self), str(other))
 
     def per(self, target: Period) -> MoneyRate:
-        return MoneyRate(self.money * _ratio(target, self.period, "convert"), target)
+        return MoneyRate(self.money * _ratio(self.period, target, "convert"), target)
 
     def annualised(self) -> MoneyRate:
         return self.per(YEAR)
