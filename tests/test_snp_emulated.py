@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +17,15 @@ from elsewhere.claims import EMULATED_WARNING
 from elsewhere.errors import ConfigError, ParseError
 from elsewhere.evidence import EvidenceOptions, TrustAnchor, verify_evidence
 from elsewhere.evidence.snp import abi
-from elsewhere.evidence.snp.certs import GUID_ARK, GUID_ASK, GUID_VCEK, parse_cert_table
+from elsewhere.evidence.snp.certs import (
+    GUID_ARK,
+    GUID_ASK,
+    GUID_VCEK,
+    OID_HWID,
+    build_cert_table,
+    parse_cert_table,
+)
+from elsewhere.evidence.snp.chain import AMD_PSS
 from elsewhere.evidence.snp.emulate import EmulatedSnpPlatform
 
 
@@ -209,3 +219,34 @@ def test_every_signed_byte_is_covered(platforms: dict[str, EmulatedSnpPlatform])
                 assert offset < 4  # VERSION no longer supported
                 continue
             assert "report signature" in {f.check for f in result.failures}, offset
+
+
+def test_vcek_without_a_full_hwid_binds_no_chip(
+    platforms: dict[str, EmulatedSnpPlatform],
+) -> None:
+    # A VCEK whose hwID is empty would match any CHIP_ID as a prefix: refused.
+    genoa = platforms["Genoa"]
+    original = x509.load_der_x509_certificate(genoa.vcek_der)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(original.subject)
+        .issuer_name(original.issuer)
+        .public_key(original.public_key())
+        .serial_number(1)
+        .not_valid_before(original.not_valid_before_utc)
+        .not_valid_after(original.not_valid_after_utc)
+    )
+    for ext in original.extensions:
+        value = x509.UnrecognizedExtension(OID_HWID, b"") if ext.oid == OID_HWID else ext.value
+        builder = builder.add_extension(value, ext.critical)
+    vcek = builder.sign(genoa._ask_key, hashes.SHA384(), rsa_padding=AMD_PSS)
+    table = build_cert_table(
+        {
+            GUID_VCEK: vcek.public_bytes(serialization.Encoding.DER),
+            GUID_ASK: genoa.ask_der,
+            GUID_ARK: genoa.ark_der,
+        }
+    )
+    report, _ = genoa.attest(b"hwid")
+    result = verify_evidence(report, _trusting(genoa, table))
+    assert [f.check for f in result.failures] == ["CHIP_ID"]

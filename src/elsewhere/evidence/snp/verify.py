@@ -21,7 +21,7 @@ from elsewhere.evidence.api import EvidenceOptions
 from elsewhere.evidence.detect import Detected, EvidenceFormat
 from elsewhere.evidence.snp import abi
 from elsewhere.evidence.snp.abi import AttestationReport, SigningKey
-from elsewhere.evidence.snp.certs import CertTable, parse_cert_table
+from elsewhere.evidence.snp.certs import HWID_SIZES, CertTable, parse_cert_table
 from elsewhere.evidence.snp.chain import ChainContext, chain_context
 from elsewhere.evidence.snp.claims import report_claims
 from elsewhere.evidence.snp.hcl import HclReport, parse_hcl
@@ -233,9 +233,13 @@ def _binding_checks(
             )
         )
     if vek.kind == "VCEK":
-        if vek.hwid is None:
+        if vek.hwid is None or len(vek.hwid) not in HWID_SIZES:
             failures.append(
-                Failure("CHIP_ID", report.chip_id.hex(), "a hwID extension in the VCEK")
+                Failure(
+                    "CHIP_ID",
+                    report.chip_id.hex(),
+                    "a 64-byte (8 on Turin) hwID extension in the VCEK",
+                )
             )
         elif report.chip_id[: len(vek.hwid)] != vek.hwid:
             failures.append(
