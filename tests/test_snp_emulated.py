@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -221,11 +222,10 @@ def test_every_signed_byte_is_covered(platforms: dict[str, EmulatedSnpPlatform])
             assert "report signature" in {f.check for f in result.failures}, offset
 
 
-def test_vcek_without_a_full_hwid_binds_no_chip(
-    platforms: dict[str, EmulatedSnpPlatform],
-) -> None:
-    # A VCEK whose hwID is empty would match any CHIP_ID as a prefix: refused.
-    genoa = platforms["Genoa"]
+def _reissued_vcek_table(
+    genoa: EmulatedSnpPlatform, hwid: bytes | None = None, pkcs1: bool = False
+) -> bytes:
+    """A certificate table whose VCEK copies the platform's, with a changed hwID or scheme."""
     original = x509.load_der_x509_certificate(genoa.vcek_der)
     builder = (
         x509.CertificateBuilder()
@@ -237,16 +237,32 @@ def test_vcek_without_a_full_hwid_binds_no_chip(
         .not_valid_after(original.not_valid_after_utc)
     )
     for ext in original.extensions:
-        value = x509.UnrecognizedExtension(OID_HWID, b"") if ext.oid == OID_HWID else ext.value
+        value = ext.value
+        if ext.oid == OID_HWID and hwid is not None:
+            value = x509.UnrecognizedExtension(OID_HWID, hwid)
         builder = builder.add_extension(value, ext.critical)
-    vcek = builder.sign(genoa._ask_key, hashes.SHA384(), rsa_padding=AMD_PSS)
-    table = build_cert_table(
-        {
-            GUID_VCEK: vcek.public_bytes(serialization.Encoding.DER),
-            GUID_ASK: genoa.ask_der,
-            GUID_ARK: genoa.ark_der,
-        }
-    )
+    scheme = padding.PKCS1v15() if pkcs1 else AMD_PSS
+    vcek = builder.sign(genoa._ask_key, hashes.SHA384(), rsa_padding=scheme)
+    der = vcek.public_bytes(serialization.Encoding.DER)
+    return build_cert_table({GUID_VCEK: der, GUID_ASK: genoa.ask_der, GUID_ARK: genoa.ark_der})
+
+
+def test_vcek_without_a_full_hwid_binds_no_chip(
+    platforms: dict[str, EmulatedSnpPlatform],
+) -> None:
+    # A VCEK whose hwID is empty would match any CHIP_ID as a prefix: refused.
+    genoa = platforms["Genoa"]
     report, _ = genoa.attest(b"hwid")
-    result = verify_evidence(report, _trusting(genoa, table))
+    result = verify_evidence(report, _trusting(genoa, _reissued_vcek_table(genoa, hwid=b"")))
     assert [f.check for f in result.failures] == ["CHIP_ID"]
+
+
+def test_chain_signatures_must_use_amds_scheme(
+    platforms: dict[str, EmulatedSnpPlatform],
+) -> None:
+    # Same key, same content, signed with PKCS#1 v1.5 instead of RSA-PSS SHA-384 salt 48.
+    genoa = platforms["Genoa"]
+    report, _ = genoa.attest(b"scheme")
+    assert verify_evidence(report, _trusting(genoa, _reissued_vcek_table(genoa))).verified
+    result = verify_evidence(report, _trusting(genoa, _reissued_vcek_table(genoa, pkcs1=True)))
+    assert [f.check for f in result.failures] == ["VCEK signature"]
