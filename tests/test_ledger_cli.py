@@ -170,3 +170,94 @@ def test_bad_input_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], home: 
         code, _, err = run(capsys, *argv, stdin=stdin)
         assert code == 2, (argv, err)
         assert len(err.strip().splitlines()) == 1, err
+
+
+def test_witness_cosigns_consistent_checkpoints(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    url, vkey = _init(capsys, home)
+    code, out, _ = run(
+        capsys,
+        "ledger",
+        "witness-key",
+        "--name",
+        "witness.example/w1",
+        "--key-file",
+        str(home / "w1.key"),
+    )
+    assert code == 0
+    witness_vkey = out.strip()
+    state, cosigned = home / "w1-state.json", home / "cosigned"
+    for batch in range(2):
+        run(capsys, "ledger", "append", "--log", url, stdin=f'{{"batch":{batch}}}')
+        run(capsys, "ledger", "checkpoint", "--log", url)
+        code, _, err = run(
+            capsys,
+            "ledger",
+            "monitor",
+            "--log",
+            url,
+            "--key",
+            vkey,
+            "--state",
+            str(state),
+            "--cosign-key",
+            str(home / "w1.key"),
+            "-o",
+            str(cosigned),
+        )
+        assert code == 0, err
+    code, out, err = run(
+        capsys,
+        "ledger",
+        "add-cosignatures",
+        str(cosigned),
+        "--witness",
+        witness_vkey,
+        "--log",
+        url,
+    )
+    assert code == 0, err
+    assert "— witness.example/w1 " in out
+    bundle = home / "b.tlog-proof"
+    run(capsys, "ledger", "prove", "1", "--log", url, "-o", str(bundle))
+    code, out, err = run(
+        capsys,
+        "ledger",
+        "verify",
+        str(bundle),
+        "--key",
+        vkey,
+        "--witness",
+        witness_vkey,
+        "--quorum",
+        "1",
+    )
+    assert code == 0, err
+    assert "cosigned by witness.example/w1" in out
+    code, _, err = run(
+        capsys,
+        "ledger",
+        "verify",
+        str(bundle),
+        "--key",
+        vkey,
+        "--witness",
+        witness_vkey,
+        "--quorum",
+        "2",
+    )
+    assert code == 1 and "needs 2" in err
+    # A checkpoint the log never signed cannot be dressed up with cosignatures.
+    run(capsys, "ledger", "append", "--log", url, stdin='{"batch":9}')
+    code, _, err = run(
+        capsys,
+        "ledger",
+        "add-cosignatures",
+        str(home / "vkey"),
+        "--witness",
+        witness_vkey,
+        "--log",
+        url,
+    )
+    assert code == 2

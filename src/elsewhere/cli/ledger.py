@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from elsewhere.ledger.keyfile import create_key_file, load_key_file
 from elsewhere.ledger.log import Ledger
 from elsewhere.ledger.merkle import prove_consistency
 from elsewhere.ledger.monitor import ProofSource, compare, load_state, save_state, split_report
-from elsewhere.ledger.note import Verifier, b64decode, b64encode
+from elsewhere.ledger.note import COSIGNATURE_V1, Verifier, b64decode, b64encode
 
 
 def default_log_url() -> str:
@@ -235,6 +236,26 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if verdict.keep is not previous:
         save_state(state, verdict.keep)
     print(f"{verdict.status}: {origin}: {verdict.reason}")
+    if args.cosign_key and verdict.status in ("first", "advanced", "unchanged"):
+        # A witness cosigns only what it has just checked to be consistent with its state.
+        witness = load_key_file(Path(args.cosign_key))
+        cosigned = verdict.latest.cosign(witness, int(time.time()))
+        _write(cosigned.to_bytes(), args.output)
+    return EXIT_OK
+
+
+def cmd_witness_key(args: argparse.Namespace) -> int:
+    witness = create_key_file(Path(args.key_file), args.name, COSIGNATURE_V1)
+    print(witness.verifier.vkey())
+    return EXIT_OK
+
+
+def cmd_add_cosignatures(args: argparse.Namespace) -> int:
+    ledger = _open(args, signing=True)
+    merged = ledger.add_cosignatures(
+        read_input(args.file, "cosigned checkpoint"), [_verifier(w) for w in args.witness]
+    )
+    _write(merged.to_bytes(), None)
     return EXIT_OK
 
 
@@ -325,4 +346,17 @@ def register(commands: Any) -> None:
     verify_options(p)
     p.add_argument("--proof", metavar="FILE", help="consistency proof from the state's size")
     p.add_argument("--state", metavar="FILE", help="where the accepted checkpoint is kept")
+    p.add_argument("--cosign-key", metavar="PATH", help="witness key: cosign what is accepted")
+    p.add_argument("-o", "--output", metavar="FILE", help="where the cosigned checkpoint goes")
     p.set_defaults(handler=cmd_monitor)
+
+    p = sub.add_parser("witness-key", help="create a witness (cosignature/v1) key, 0600")
+    p.add_argument("--name", required=True, help="witness name, e.g. witness.example/w1")
+    p.add_argument("--key-file", required=True, metavar="PATH")
+    p.set_defaults(handler=cmd_witness_key)
+
+    p = sub.add_parser("add-cosignatures", help="keep witness cosignatures with a checkpoint")
+    p.add_argument("file", metavar="COSIGNED_CHECKPOINT")
+    p.add_argument("--witness", action="append", required=True, metavar="VKEY")
+    log_options(p, signing=True)
+    p.set_defaults(handler=cmd_add_cosignatures)

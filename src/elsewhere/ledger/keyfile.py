@@ -12,12 +12,13 @@ import stat
 from pathlib import Path
 
 from elsewhere.errors import ConfigError, InputError
-from elsewhere.ledger.note import Signer
+from elsewhere.ledger.note import ED25519, Signer
 
 
-def create_key_file(path: Path, name: str) -> Signer:
-    """Generate an Ed25519 key named `name` and write it to `path`, which must not exist."""
-    signer = Signer.generate(name)
+def create_key_file(path: Path, name: str, key_type: int = ED25519) -> Signer:
+    """Generate an Ed25519 key named `name` and write it to `path`, which must not exist.
+    `key_type` COSIGNATURE_V1 makes a witness key."""
+    signer = Signer.generate(name, key_type)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -29,6 +29,8 @@ from elsewhere.ledger.canonical import canonical_bytes, parse_entry_bytes
 from elsewhere.ledger.checkpoint import (
     Checkpoint,
     SignedCheckpoint,
+    cosigned_by,
+    open_checkpoint,
     parse_signed_checkpoint,
     sign_checkpoint,
 )
@@ -214,6 +216,28 @@ class Ledger:
             signed = sign_checkpoint(Checkpoint(self.origin, state.size, state.root), self.signer)
             Store.save_checkpoint(conn, state.size, state.root, signed.to_bytes())
         return signed
+
+    def add_cosignatures(self, data: bytes, witnesses: Sequence[Verifier]) -> SignedCheckpoint:
+        """Keep witness cosignatures with the checkpoint this log signed, so later bundles
+        carry them. Only lines that verify under one of `witnesses` are kept."""
+        signed = open_checkpoint(data, self.verifier)
+        good = set(cosigned_by(signed, witnesses))
+        with self.engine.begin() as conn:
+            Store.lock(conn)
+            stored = Store.checkpoint_at(conn, signed.size)
+            if stored is None or stored.root != signed.root:
+                raise InputError("cosigned checkpoint", f"size {signed.size}", "not one we signed")
+            mine = parse_signed_checkpoint(stored.note)
+            if mine.note.text != signed.note.text:
+                raise InputError("cosigned checkpoint", f"size {signed.size}", "text differs")
+            new = tuple(
+                s
+                for s in signed.note.signatures
+                if s.name in good and s not in mine.note.signatures
+            )
+            merged = SignedCheckpoint(mine.checkpoint, mine.note.add(*new))
+            Store.update_checkpoint_note(conn, signed.size, merged.to_bytes())
+        return merged
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         with self.engine.connect() as conn:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.ledger import merkle
@@ -54,9 +55,9 @@ class Store:
     # --- state -----------------------------------------------------------------------
 
     def ensure_state(self, origin: str) -> State:
-        with self.engine.begin() as conn:
-            state = self.state(conn)
-            if state is None:
+        """Create the log's state row unless it exists (another process may race us)."""
+        try:
+            with self.engine.begin() as conn:
                 conn.execute(
                     insert(ledger_state).values(
                         id=STATE_ID,
@@ -66,8 +67,12 @@ class Store:
                         updated_at=utcnow(),
                     )
                 )
-                state = State(origin, 0, merkle.EMPTY_ROOT)
-            return state
+        except IntegrityError:
+            pass  # created meanwhile: read it below
+        with self.engine.connect() as conn:
+            state = self.state(conn)
+        assert state is not None
+        return state
 
     @staticmethod
     def state(conn: Connection) -> State | None:
@@ -193,6 +198,14 @@ class Store:
             insert(ledger_checkpoints).values(
                 size=size, root=root, note=note.decode(), created_at=utcnow()
             )
+        )
+
+    @staticmethod
+    def update_checkpoint_note(conn: Connection, size: int, note: bytes) -> None:
+        conn.execute(
+            update(ledger_checkpoints)
+            .where(ledger_checkpoints.c.size == size)
+            .values(note=note.decode())
         )
 
     @staticmethod
