@@ -156,7 +156,7 @@ def control_plane(tmp: Path, database_url: str | None = None, **config: Any) -> 
         for agent in env.agents:
             agent.stop()
         server.stop()
-        cp.engine.dispose()
+        cp.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -167,3 +167,14 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
         return
     with postgres_database() as url:
         yield url
+
+
+def postgres_available() -> contextlib.AbstractContextManager[str] | None:
+    """A fresh-database context manager when the local server answers, else None."""
+    try:
+        import psycopg
+
+        psycopg.connect(PG_ADMIN, connect_timeout=2).close()
+    except Exception:
+        return None
+    return postgres_database()

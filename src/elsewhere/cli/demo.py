@@ -126,7 +126,7 @@ def _run(tmp: Path, replicas: int, step: Narrator) -> int:
         for agent in agents:
             agent.stop()
         server.stop()
-        cp.engine.dispose()
+        cp.close()
 
 
 def _tenant_flow(tmp: Path, url: str, token: str, replicas: int, step: Narrator) -> int:

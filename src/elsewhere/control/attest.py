@@ -32,7 +32,6 @@ from elsewhere.control.db import (
     policies,
     read,
     workloads,
-    write,
 )
 from elsewhere.control.ids import new_id
 from elsewhere.control.policies import current_advisories, digest_bytes, evaluator
@@ -134,9 +133,9 @@ def load_context(conn: Connection, placement_id: str, host_id: str) -> Context:
 
 
 def issue_nonce(cp: ControlPlane, placement_id: str, host_id: str) -> dict[str, Any]:
-    with write(cp.engine) as conn:
+    with read(cp.engine) as conn:
         context = load_context(conn, placement_id, host_id)
-        value, expires = nonces.issue(conn, placement_id, host_id, cp.config.nonce_ttl)
+    value, expires = cp.nonces.issue(placement_id, host_id, cp.config.nonce_ttl)
     return {
         "nonce": value.hex(),
         "expires_at": expires.isoformat(),
@@ -177,9 +176,9 @@ def attest(
     evidence = _b64("evidence", request.evidence) or b""
     certificates = _b64("certificates", request.certificates)
 
+    unusable = cp.nonces.why_unusable(nonce, placement_id, host_id)
     with read(cp.engine) as conn:
         context = load_context(conn, placement_id, host_id)
-        unusable = nonces.why_unusable(conn, nonce, placement_id, host_id)
         advisories = current_advisories(conn)
     if unusable:
         raise ApiError(409, unusable)
@@ -268,7 +267,8 @@ def _commit(
     token: str,
 ) -> int | None:
     claims_json = json.dumps(result.claims.to_json(), sort_keys=True)
-    with write(cp.engine) as conn:
+
+    def job(conn: Connection) -> int:
         if not nonces.consume(conn, nonce, context.placement_id, context.host_id):
             raise ApiError(409, "nonce already used or expired (replay refused)")
         moved = conn.execute(
@@ -325,7 +325,9 @@ def _commit(
                 created_at=utcnow(),
             )
         )
-    return index
+        return index
+
+    return cp.committer.run(job)
 
 
 def evidence_digest(evidence: bytes) -> str:

@@ -9,7 +9,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from elsewhere import paths
+from elsewhere.control.commit import GroupCommitter
 from elsewhere.control.db import open_engine
+from elsewhere.control.nonces import NonceIssuer
 from elsewhere.control.secrets import Kek, load_kek
 from elsewhere.control.tokens import Signer, load_signer
 from elsewhere.db import DEFAULT_SQLITE_NAME, upgrade
@@ -64,6 +66,8 @@ class ControlPlane:
     kek: Kek
     signer: Signer
     ledger: Ledger
+    nonces: NonceIssuer
+    committer: GroupCommitter
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -75,10 +79,17 @@ class ControlPlane:
         if not key_path.exists():
             create_key_file(key_path, config.ledger_origin)
         ledger = Ledger.open(config.database_url, key_path, engine=engine, migrate=False)
+        kek = load_kek(config.data_dir)
         return cls(
             config=config,
             engine=engine,
-            kek=load_kek(config.data_dir),
+            kek=kek,
             signer=load_signer(config.data_dir),
             ledger=ledger,
+            nonces=NonceIssuer(kek.key),
+            committer=GroupCommitter(engine),
         )
+
+    def close(self) -> None:
+        self.committer.close()
+        self.engine.dispose()

@@ -159,7 +159,7 @@ placements = Table(
 nonces = Table(
     "cp_nonces",
     metadata,
-    Column("value", String(64), primary_key=True),
+    Column("value", String(128), primary_key=True),
     Column("placement_id", String(32), ForeignKey("cp_placements.id"), nullable=False),
     Column("host_id", String(32), ForeignKey("cp_hosts.id"), nullable=False),
     Column("expires_at", TS, nullable=False),

@@ -1,68 +1,85 @@
 """Single-use attestation nonces with a short expiry, bound to one placement and one host.
 
-A nonce is consumed by a conditional UPDATE inside the release transaction (control/attest.py):
-the row changes only if it is unconsumed, unexpired and issued to this placement and host, so
-two concurrent submissions of the same evidence cannot both succeed and a replay is refused.
+Issuing a nonce writes nothing: it is 16 random bytes, the expiry time and a MAC over both and
+the placement and host it was issued to, under a key derived from the key-encryption key.
+Using it is what writes: the release transaction (control/attest.py) inserts the nonce into
+the spent-nonce table — a second use of the same nonce finds the row and is refused as a
+replay, inside the same transaction as the release, so a nonce is spent exactly when a
+decision is committed. Spent nonces are forgotten once they have expired anyway.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import secrets
+import struct
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.db import nonces
 from elsewhere.timeutil import utcnow
 
-NONCE_BYTES = 32
+RANDOM_BYTES = 16
+MAC_BYTES = 24
+NONCE_BYTES = RANDOM_BYTES + 8 + MAC_BYTES  # 48: within report_data binding's 16..64
 DEFAULT_TTL = dt.timedelta(seconds=60)
 
 
-def issue(
-    conn: Connection, placement_id: str, host_id: str, ttl: dt.timedelta = DEFAULT_TTL
-) -> tuple[bytes, dt.datetime]:
-    value = secrets.token_bytes(NONCE_BYTES)
-    expires = utcnow() + ttl
-    conn.execute(
-        nonces.insert().values(
-            value=value.hex(), placement_id=placement_id, host_id=host_id, expires_at=expires
-        )
-    )
-    return value, expires
+class NonceIssuer:
+    def __init__(self, key: bytes) -> None:
+        self.key = hashlib.sha256(b"elsewhere.nonce-mac/1\x00" + key).digest()
+
+    def _mac(self, head: bytes, placement_id: str, host_id: str) -> bytes:
+        message = head + placement_id.encode() + b"\x00" + host_id.encode()
+        return hmac.new(self.key, message, hashlib.sha256).digest()[:MAC_BYTES]
+
+    def issue(
+        self, placement_id: str, host_id: str, ttl: dt.timedelta = DEFAULT_TTL
+    ) -> tuple[bytes, dt.datetime]:
+        expires = utcnow() + ttl
+        head = secrets.token_bytes(RANDOM_BYTES) + struct.pack(">Q", int(expires.timestamp()))
+        return head + self._mac(head, placement_id, host_id), expires.replace(microsecond=0)
+
+    def why_unusable(self, value: bytes, placement_id: str, host_id: str) -> str | None:
+        """None if the nonce is authentic, for this keep and unexpired; else a reason."""
+        if len(value) != NONCE_BYTES:
+            return "nonce unknown (ask for a nonce for this placement first)"
+        head, mac = value[:-MAC_BYTES], value[-MAC_BYTES:]
+        if not hmac.compare_digest(mac, self._mac(head, placement_id, host_id)):
+            return "nonce unknown (ask for a nonce for this placement first)"
+        if expiry(value) <= utcnow():
+            return "nonce expired (ask for a new one)"
+        return None
 
 
-def why_unusable(conn: Connection, value: bytes, placement_id: str, host_id: str) -> str | None:
-    """None if the nonce can be consumed now, else a one-line reason (read-only check)."""
-    row = conn.execute(select(nonces).where(nonces.c.value == value.hex())).first()
-    if row is None or row.placement_id != placement_id or row.host_id != host_id:
-        return "nonce unknown (ask for a nonce for this placement first)"
-    if row.consumed_at is not None:
-        return "nonce already used (replay refused)"
-    if row.expires_at <= utcnow():
-        return "nonce expired (ask for a new one)"
-    return None
+def expiry(value: bytes) -> dt.datetime:
+    (seconds,) = struct.unpack(">Q", value[RANDOM_BYTES : RANDOM_BYTES + 8])
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
 def consume(conn: Connection, value: bytes, placement_id: str, host_id: str) -> bool:
-    """Mark the nonce used; False if it was not usable (unknown, used, expired, other keep)."""
-    now = utcnow()
-    done = conn.execute(
-        update(nonces)
-        .where(
-            nonces.c.value == value.hex(),
-            nonces.c.placement_id == placement_id,
-            nonces.c.host_id == host_id,
-            nonces.c.consumed_at.is_(None),
-            nonces.c.expires_at > now,
+    """Record the nonce as spent; False if it already was (a replay)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(nonces)
+        .values(
+            value=value.hex(),
+            placement_id=placement_id,
+            host_id=host_id,
+            expires_at=expiry(value),
+            consumed_at=utcnow(),
         )
-        .values(consumed_at=now)
+        .on_conflict_do_nothing(index_elements=["value"])
+        .returning(nonces.c.value)
     )
-    return done.rowcount == 1
+    return conn.execute(statement).first() is not None
 
 
-def purge(conn: Connection, older_than: dt.timedelta = dt.timedelta(hours=1)) -> int:
-    """Forget nonces that expired long ago (a used nonce can never be used again either way)."""
-    done = conn.execute(delete(nonces).where(nonces.c.expires_at < utcnow() - older_than))
+def purge(conn: Connection) -> int:
+    """Forget spent nonces that have expired: an expired nonce is refused by its MAC'd time."""
+    done = conn.execute(delete(nonces).where(nonces.c.expires_at < utcnow()))
     return int(done.rowcount)

@@ -188,7 +188,7 @@ def upgrade() -> None:
     op.create_index("ix_cp_decisions_deployment", "cp_decisions", ["deployment_id"], unique=False)
     op.create_table(
         "cp_nonces",
-        sa.Column("value", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=128), nullable=False),
         sa.Column("placement_id", sa.String(length=32), nullable=False),
         sa.Column("host_id", sa.String(length=32), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),

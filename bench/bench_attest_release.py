@@ -1,0 +1,193 @@
+"""Attest-and-release operations per second over HTTP on loopback, SQLite and PostgreSQL.
+
+One operation is what a keep does to get its secrets: POST nonce, then POST attest with
+emulated SEV-SNP evidence binding (nonce, keep key, workload, policy); the server verifies
+the report (VCEK chain cached), checks binding and nonce, evaluates the policy, appends the
+decision and release to the ledger in the same transaction as the state change, and wraps
+the secret with HPKE (ML-KEM-768 + X25519) to the keep key. The control plane runs as a
+real `elsewhere serve` subprocess (one uvicorn worker); clients are threads in this process.
+The floor, measured in the same run against the same server, is the bare HTTP round-trip
+rate of a trivial endpoint (/healthz) at the same concurrency, counted as two round trips per
+operation (an operation makes two requests). Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from control_helpers import DEMO_POLICY, greeter_wasm, postgres_available  # noqa: E402
+
+from elsewhere.attest import make_attester  # noqa: E402
+from elsewhere.control.auth import Kind, create_credential  # noqa: E402
+from elsewhere.control.config import ControlConfig, ControlPlane  # noqa: E402
+from elsewhere.control.db import write  # noqa: E402
+from elsewhere.control.server import free_port  # noqa: E402
+from elsewhere.control.tenants import create_tenant  # noqa: E402
+from elsewhere.crypto.binding import report_data  # noqa: E402
+from elsewhere.crypto.hpke import KeepKey  # noqa: E402
+from elsewhere.host.client import Client, b64  # noqa: E402
+
+THREADS = 8
+SECONDS = 6.0
+TARGET = 400
+
+
+@contextmanager
+def server(tmp: Path, database: str | None) -> Iterator[tuple[str, str, str, Any]]:
+    data = tmp / "cp"
+    cp = ControlPlane.open(ControlConfig.for_dir(data, database))
+    attester = make_attester("emulated-snp", tmp / "genoa", generation="Genoa")
+    with write(cp.engine) as conn:
+        tenant = create_tenant(conn, "bench").token
+        host = create_credential(conn, Kind.HOST, "genoa")
+    cp.engine.dispose()
+    port = free_port()
+    command = [sys.executable, "-c", "from elsewhere.cli import main; raise SystemExit(main())"]
+    command += ["serve", "--data-dir", str(data), "--port", str(port)]
+    command += ["--trust-emulated-root", str(tmp / "genoa" / "emulated-snp" / "ark.pem")]
+    if database:
+        command += ["--database", database]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield url, tenant, host, attester
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def run_clients(
+    worker: Callable[[int, list[float]], None], seconds: float
+) -> tuple[int, list[float]]:
+    stop = time.monotonic() + seconds
+    latencies: list[list[float]] = [[] for _ in range(THREADS)]
+
+    def loop(index: int) -> None:
+        while time.monotonic() < stop:
+            worker(index, latencies[index])
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    flat = [x for per in latencies for x in per]
+    return len(flat), flat
+
+
+def measure(database: str | None, label: str) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        server(Path(directory), database) as (
+            url,
+            tenant_token,
+            host_token,
+            attester,
+        ),
+    ):
+        tenant = Client(url, tenant_token)
+        digest = tenant.upload_workload(greeter_wasm(), "g.wasm")["digest"]
+        tenant.put_secret("greeting-key", b"bench-secret")
+        tenant.set_policy(DEMO_POLICY)
+        hosts = [Client(url, host_token) for _ in range(THREADS)]
+        hosts[0].register("genoa", "emulated-snp", THREADS)
+        tenant.deploy({"workload": digest, "replicas": THREADS, "secrets": ["greeting-key"]})
+        placements = [a["placement"] for a in hosts[0].assignments()]
+        keys = [KeepKey.generate() for _ in range(THREADS)]
+        refused: list[str] = []
+
+        def operation(index: int, out: list[float]) -> None:
+            client, placement, key = hosts[index], placements[index], keys[index]
+            started = time.perf_counter()
+            issued = client.nonce(placement)
+            binding = report_data(
+                bytes.fromhex(issued["nonce"]),
+                key.public_bytes(),
+                bytes.fromhex(issued["workload_digest"]),
+                bytes.fromhex(issued["policy_digest"].split(":")[1]),
+            )
+            evidence = attester.attest(binding)
+            answer = client.attest(
+                placement,
+                {
+                    "nonce": issued["nonce"],
+                    "keep_public_key": b64(key.public_bytes()),
+                    "evidence": b64(evidence.evidence),
+                    "certificates": b64(evidence.aux),
+                },
+            )
+            if not answer["secrets"]:
+                refused.append(answer["verdict"])
+            out.append(time.perf_counter() - started)
+
+        def ping(index: int, out: list[float]) -> None:
+            started = time.perf_counter()
+            hosts[index].http.get("/healthz")
+            out.append(time.perf_counter() - started)
+
+        run_clients(operation, 1.0)  # warm-up: connections, caches
+        count, latencies = run_clients(operation, SECONDS)
+        floor_count, _ = run_clients(ping, SECONDS / 2)
+        assert not refused, f"unexpected refusals: {refused[:3]}"
+    rate = count / SECONDS
+    floor_ops = floor_count / (SECONDS / 2) / 2  # two round trips per operation
+    latencies.sort()
+    result = {
+        "database": label,
+        "ops_per_s": round(rate, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "floor_ops_per_s": round(floor_ops, 1),
+        "ratio_to_floor": round(rate / floor_ops, 3),
+    }
+    print(
+        f"{label:10} {result['ops_per_s']:7.1f} attest+release/s  p50 {result['p50_ms']} ms  "
+        f"p99 {result['p99_ms']} ms  | floor (2 x /healthz) {result['floor_ops_per_s']:.1f}/s  "
+        f"ratio {result['ratio_to_floor']:.2f}  (target {TARGET}/s)"
+    )
+    return result
+
+
+def main() -> int:
+    print(f"attest-and-release over loopback HTTP, {THREADS} client threads, {SECONDS:.0f} s each")
+    results = [measure(None, "sqlite")]
+    pg = postgres_available()
+    if pg is None:
+        print("postgresql: skipped (no server at 127.0.0.1:5432)")
+    else:
+        with pg as url:
+            results.append(measure(url, "postgresql"))
+    summary = {
+        "bench": "attest_release",
+        "target_ops_per_s": TARGET,
+        "cpus": os.cpu_count(),
+        "results": results,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

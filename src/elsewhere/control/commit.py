@@ -1,0 +1,88 @@
+"""Group commit: many small write transactions share one commit (one fsync).
+
+Each job runs inside its own SAVEPOINT of a shared transaction, so a job that fails rolls back
+alone (its caller gets the exception) while the others commit together. Every job is atomic
+as before — all of its statements commit, or none do — and a caller is answered only after the
+commit that made its job durable. Jobs queue while the previous batch's commit is in flight,
+so under load a batch holds as many jobs as arrived during one commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from elsewhere.control.db import write
+
+T = TypeVar("T")
+MAX_BATCH = 64
+log = logging.getLogger("elsewhere.control")
+
+Job = tuple[Callable[[Connection], Any], "Future[Any]"]
+
+
+class GroupCommitter:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name="elsewhere-commit", daemon=True)
+        self.thread.start()
+
+    def run(self, job: Callable[[Connection], T]) -> T:
+        """Run `job(conn)` in a transaction and return its result once committed."""
+        future: Future[T] = Future()
+        self.jobs.put((job, future))
+        return future.result()
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while True:
+            first = self.jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.jobs.put(None)
+                    break
+                batch.append(more)
+            self._commit(batch)
+
+    def _commit(self, batch: list[Job]) -> None:
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            with write(self.engine) as conn:
+                for job, future in batch:
+                    savepoint = conn.begin_nested()
+                    try:
+                        value = job(conn)
+                    except BaseException as error:
+                        savepoint.rollback()
+                        outcomes.append((future, False, error))
+                    else:
+                        savepoint.commit()
+                        outcomes.append((future, True, value))
+        except BaseException as error:  # the commit itself failed: nothing of the batch holds
+            log.error("group commit failed: %s", type(error).__name__)
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        for future, ok, value in outcomes:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
