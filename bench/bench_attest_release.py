@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from control_helpers import DEMO_POLICY, greeter_wasm, postgres_available  # noqa: E402
-
 from elsewhere.attest import make_attester  # noqa: E402
 from elsewhere.control.auth import Kind, create_credential  # noqa: E402
 from elsewhere.control.config import ControlConfig, ControlPlane  # noqa: E402
