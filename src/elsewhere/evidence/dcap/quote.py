@@ -256,5 +256,5 @@ def parse_quote(data: bytes) -> Quote:
         qe_auth_data=qe_auth,
         pck_chain_pem=chain,
         trailing=len(trailer),
-        trailing_zero=trailer.count(0) == len(trailer),
+        trailing_zero=trailer == bytes(len(trailer)),
     )
