@@ -150,6 +150,19 @@ def test_reference_values() -> None:
     assert evaluate(intel(Tee.TDX), p, at=AT).accepted  # no TDX reference values listed
 
 
+def test_identity_minimums() -> None:
+    p = policy("[identity_min.sev-snp]\nguest_svn = 2\n[identity_min.sgx]\nisvsvn = 1\n")
+    assert [(r.rule, r.found, r.required) for r in evaluate(snp(), p, at=AT).reasons] == [
+        ("identity_min.sev-snp.guest_svn", "1", ">= 2")
+    ]
+    assert evaluate(snp(identity={"guest_svn": 2}), p, at=AT).accepted
+    assert evaluate(intel(identity={}), p, at=AT).reasons[0].found == "absent"
+    assert (
+        evaluate(intel(identity={"isvsvn": "1"}), p, at=AT).reasons[0].found == "1"
+    )  # not a number
+    assert evaluate(intel(identity={"isvsvn": 3}), p, at=AT).accepted
+
+
 def test_report_data_binding() -> None:
     p = policy("[binding]\nrequire_report_data = true\n")
     claims = snp(report_data="ab" * 32 + "00" * 32)

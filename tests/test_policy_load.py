@@ -66,6 +66,8 @@ unknown_severity = "critical"
 smt = false
 [identity.sev-snp]
 vmpl = [0]
+[identity_min.sev-snp]
+guest_svn = 2
 [measurements.sev-snp]
 measurement = ["AABB"]
 [binding]
@@ -88,6 +90,9 @@ high = "drain 2d"
     assert [(a.key, a.allowed) for a in policy.allow_lists] == [
         ("identity.sev-snp.vmpl", ("0",)),
         ("measurements.sev-snp.measurement", ("aabb",)),
+    ]
+    assert [(m.key, m.minimum) for m in policy.identity_minimums] == [
+        ("identity_min.sev-snp.guest_svn", 2)
     ]
     assert policy.max_age == dt.timedelta(minutes=15)
     assert policy.patch_rule("high").grace == dt.timedelta(days=2)
@@ -175,7 +180,9 @@ def test_nil_has_no_tcb_section() -> None:
 def test_hex_and_identity_values_checked() -> None:
     issues = _issues(
         HEADER + '[measurements.tdx]\nmrtd = ["xyz"]\n[identity.sgx]\nisvprodid = [true]\n'
+        "[identity_min.sgx]\nisvsvn = -1\n"
     )
+    assert issues[2] == "p.toml:9: identity_min.sgx.isvsvn: expected a whole number >= 0"
     assert "'xyz' is not hexadecimal" in issues[0] and issues[0].startswith("p.toml:5:")
     assert issues[1].startswith("p.toml:7: identity.sgx.isvprodid")
 
@@ -194,8 +201,8 @@ def test_error_message_is_one_line_with_count() -> None:
         parse_policy(HEADER + "a = 1\nb = 2\n", "p.toml")
     assert caught.value.message == (
         "policy: p.toml:4: a: unknown key; allowed: advisories, binding, description, flags, "
-        "freshness, identity, intel, measurements, name, patching, platforms, revision, tcb, "
-        "tee, version (and 1 more)"
+        "freshness, identity, identity_min, intel, measurements, name, patching, platforms, "
+        "revision, tcb, tee, version (and 1 more)"
     )
 
 

@@ -16,6 +16,7 @@ from elsewhere.policy.model import (
     INTEL_TCB_STATUSES,
     AllowList,
     FlagRule,
+    IdentityMinimum,
     PlatformMatch,
     Policy,
     Severity,
@@ -130,6 +131,17 @@ def _stricter(p: Policy, data: st.DataObject) -> Policy:
             p, advisories_refuse=(*p.advisories_refuse, data.draw(st.sampled_from(ADVISORIES)))
         ),
         lambda: r(p, allow_lists=(*p.allow_lists, data.draw(allow_lists))),
+        lambda: r(
+            p,
+            identity_minimums=(
+                *p.identity_minimums,
+                IdentityMinimum(
+                    data.draw(st.sampled_from(TEES[:3])),
+                    data.draw(st.sampled_from(["vmpl", "isvprodid"])),
+                    data.draw(st.integers(0, 3)),
+                ),
+            ),
+        ),
         lambda: r(p, require_report_data=True),
         lambda: r(p, allow_debug=False),
         lambda: r(p, allow_emulated=False),

@@ -240,6 +240,18 @@ def test_minimum_tcb_per_component(
     ]
 
 
+def test_enclave_and_reference_values_on_a_real_quote(vectors: Path) -> None:
+    signer = "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6"
+    body = f'[measurements.sgx]\nmrsigner = ["{signer}"]\n[identity.sgx]\nisvprodid = [0]\n'
+    pinned = parse_policy(HEADER + ANY_STATUS + body)
+    assert _decide(vectors, "sgx/dcapqvl-v3-00a067", pinned).accepted
+    other = _decide(vectors, "sgx/automata-v3-00606a", pinned)
+    assert [r.rule for r in other.reasons] == ["measurements.sgx.mrsigner"]
+    newer = parse_policy(HEADER + ANY_STATUS + body + "[identity_min.sgx]\nisvsvn = 1\n")
+    refused = _decide(vectors, "sgx/dcapqvl-v3-00a067", newer)
+    assert [(r.rule, r.found) for r in refused.reasons] == [("identity_min.sgx.isvsvn", "0")]
+
+
 def test_out_of_date_tdx_refused_by_default_status_rule(vectors: Path) -> None:
     decision = _decide(vectors, "tdx/automata-gcp-v4-00806f05", parse_policy(HEADER))
     assert [(r.rule, r.found) for r in decision.reasons] == [("intel.tcb_status", "OutOfDate")]

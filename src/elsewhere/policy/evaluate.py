@@ -19,6 +19,7 @@ from elsewhere.policy.advisories import MEMO_LIMIT, AdvisorySet
 from elsewhere.policy.model import (
     AllowList,
     FlagRule,
+    IdentityMinimum,
     Policy,
     Severity,
     TcbMinimum,
@@ -99,6 +100,9 @@ class Evaluator:
         self._allow = frozenset(policy.advisories_allow)
         self._flags: dict[Tee, tuple[FlagRule, ...]] = {
             tee: tuple(f for f in policy.flags if f.tee is tee) for tee in Tee
+        }
+        self._identity_minimums: dict[Tee, tuple[IdentityMinimum, ...]] = {
+            tee: tuple(m for m in policy.identity_minimums if m.tee is tee) for tee in Tee
         }
         self._allow_lists: dict[Tee, tuple[tuple[AllowList, frozenset[str], str], ...]] = {
             tee: tuple(
@@ -252,6 +256,13 @@ class Evaluator:
                         RuleFailure(
                             flag_rule.key, flag_rule.name, found, str(flag_rule.required).lower()
                         )
+                    )
+            for minimum in self._identity_minimums[tee]:
+                number = claims.identity.get(minimum.name)
+                if not isinstance(number, int) or number < minimum.minimum:
+                    found = "absent" if number is None else str(number)
+                    reasons.append(
+                        RuleFailure(minimum.key, minimum.name, found, f">= {minimum.minimum}")
                     )
             for allow, allowed, required in self._allow_lists[tee]:
                 source = claims.measurements if allow.section == "measurements" else claims.identity

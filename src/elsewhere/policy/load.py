@@ -23,6 +23,7 @@ from elsewhere.policy.model import (
     SCHEMA_VERSION,
     AllowList,
     FlagRule,
+    IdentityMinimum,
     PlatformMatch,
     Policy,
     Severity,
@@ -128,7 +129,8 @@ class _Reader:
 
 TOP_KEYS = frozenset(
     {"version", "name", "revision", "description", "tee", "platforms", "tcb", "intel"}
-    | {"advisories", "flags", "measurements", "identity", "binding", "freshness", "patching"}
+    | {"advisories", "flags", "measurements", "identity", "identity_min", "binding"}
+    | {"freshness", "patching"}
 )
 
 
@@ -203,9 +205,12 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
         found = r.each([r.get(adv, path, str, "high", "a severity")], path, parse_severity)
         unknown = found[0] if found else unknown
 
-    flag_rules = _flags(r, doc)
+    flag_rules = tuple(sorted(FlagRule(*f) for f in _per_tee(r, doc, "flags", _flag_problem)))
     allow_lists = _allow_lists(r, doc, "measurements", parse_hex) + _allow_lists(
         r, doc, "identity", None
+    )
+    identity_minimums = tuple(
+        sorted(IdentityMinimum(*m) for m in _per_tee(r, doc, "identity_min", _minimum_problem))
     )
     binding = r.table(doc, ("binding",), frozenset({"require_report_data"}))
     require_rd = r.get(binding, ("binding", "require_report_data"), bool, False, "true or false")
@@ -248,6 +253,7 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
         unknown_severity=unknown,
         flags=flag_rules,
         allow_lists=tuple(sorted(allow_lists)),
+        identity_minimums=identity_minimums,
         require_report_data=require_rd,
         max_age=max_age,
         patching=tuple(patching),
@@ -306,24 +312,37 @@ def _tcb(r: _Reader, doc: dict[str, Any]) -> tuple[TcbMinimum, ...]:
     return tuple(sorted(out, key=TcbMinimum.sort_key))
 
 
-def _flags(r: _Reader, doc: dict[str, Any]) -> tuple[FlagRule, ...]:
-    out: list[FlagRule] = []
-    for tee_name, table in r.table(doc, ("flags",), frozenset()).items():
-        path = ("flags", tee_name)
+def _per_tee(
+    r: _Reader, doc: dict[str, Any], section: str, problem: Callable[[object], str | None]
+) -> list[tuple[Tee, str, Any]]:
+    """[section.<tee>] name = value tables; `problem` says what is wrong with a value."""
+    out: list[tuple[Tee, str, Any]] = []
+    for tee_name, table in r.table(doc, (section,), frozenset()).items():
+        path = (section, tee_name)
         tee = _hardware_tee(r, path)
         if tee is None:
             continue
         if not isinstance(table, dict):
-            r.fail(path, "expected a table of flag = required value")
+            r.fail(path, "expected a table of name = value")
             continue
         for name, value in table.items():
-            if not NAME.match(name):
-                r.fail((*path, name), "flag names are lower case letters, digits and _")
-            elif not isinstance(value, bool):
-                r.fail((*path, name), "expected the required value, true or false")
+            why = "names are lower case letters, digits and _" if not NAME.match(name) else None
+            why = why or problem(value)
+            if why:
+                r.fail((*path, name), why)
             else:
-                out.append(FlagRule(tee, name, value))
-    return tuple(sorted(out))
+                out.append((tee, name, value))
+    return out
+
+
+def _flag_problem(value: object) -> str | None:
+    return None if isinstance(value, bool) else "expected the required value, true or false"
+
+
+def _minimum_problem(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return "expected a whole number >= 0"
+    return None
 
 
 def _allow_lists(

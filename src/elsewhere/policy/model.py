@@ -124,6 +124,19 @@ class AllowList:
 
 
 @dataclass(frozen=True, order=True)
+class IdentityMinimum:
+    """Numeric identity value `name` of `tee` (isvsvn, guest_svn, ...) must be >= `minimum`."""
+
+    tee: Tee
+    name: str
+    minimum: int
+
+    @property
+    def key(self) -> str:
+        return f"identity_min.{self.tee}.{self.name}"
+
+
+@dataclass(frozen=True, order=True)
 class FlagRule:
     """Flag `name` of `tee` must have the value `required` ('smt' reads Claims.smt)."""
 
@@ -176,6 +189,7 @@ class Policy:
     unknown_severity: Severity = Severity.HIGH
     flags: tuple[FlagRule, ...] = ()
     allow_lists: tuple[AllowList, ...] = ()
+    identity_minimums: tuple[IdentityMinimum, ...] = ()
     require_report_data: bool = False
     max_age: dt.timedelta | None = None
     patching: tuple[tuple[str, PatchRule], ...] = DEFAULT_PATCHING
@@ -216,6 +230,7 @@ class Policy:
             "allow_lists": [
                 [a.section, a.tee.value, a.name, list(a.allowed)] for a in self.allow_lists
             ],
+            "identity_min": [[m.tee.value, m.name, m.minimum] for m in self.identity_minimums],
             "binding": {"require_report_data": self.require_report_data},
             "freshness": {
                 "max_age_seconds": None
