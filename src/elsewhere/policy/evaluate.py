@@ -199,18 +199,16 @@ class Evaluator:
         """
         reasons: list[RuleFailure] = []
         if isinstance(evidence, VerificationResult):
-            result = evidence
-            claims = result.claims
-            if result.failures:
+            claims = evidence.claims
+            if evidence.failures:
                 reasons.extend(
                     RuleFailure("verification", f.check, f.found, f.expected)
-                    for f in result.failures
+                    for f in evidence.failures
                 )
             if evidence_time is None:
-                evidence_time = result.verified_at
+                evidence_time = evidence.verified_at
         else:
             claims = evidence
-            result = None
         p, tee = self.policy, claims.tee
 
         if tee not in self._tees:
