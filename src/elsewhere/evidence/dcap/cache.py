@@ -20,7 +20,7 @@ from cryptography import x509
 from elsewhere import paths
 from elsewhere.errors import InputError, VerificationFailed
 from elsewhere.evidence.dcap.collateral import Collateral, load_collateral
-from elsewhere.evidence.dcap.verify import collateral_state
+from elsewhere.evidence.dcap.verify import CollateralState, collateral_state
 
 _STAMP = "%Y%m%dT%H%M%SZ"
 
@@ -56,12 +56,9 @@ def collateral_ca(collateral: Collateral) -> str:
     return "processor" if "Processor" in issuer else "platform"
 
 
-def validity_window(collateral: Collateral) -> tuple[dt.datetime, dt.datetime]:
+def validity_window(state: CollateralState) -> tuple[dt.datetime, dt.datetime]:
     """When every part is current: the intersection of the windows checked at verification."""
-    state = collateral_state(collateral, frozenset())
-    starts = [start for _, start, _ in state.windows]
-    ends = [end for _, _, end in state.windows]
-    return max(starts), min(ends)
+    return max(start for _, start, _ in state.windows), min(end for _, _, end in state.windows)
 
 
 def import_collateral(
@@ -76,7 +73,7 @@ def import_collateral(
         raise VerificationFailed(
             f"collateral refused: {first.check}: {first.found} (expected {first.expected})"
         )
-    start, end = validity_window(collateral)
+    start, end = validity_window(state)
     if start > end:
         raise InputError("collateral", "windows", "its parts are never current at the same time")
     info = collateral.tcb_info

@@ -1,8 +1,9 @@
 """Verify a DCAP quote against collateral, by Intel's rules, at a given time.
 
 Work that does not depend on the quote is cached: the PCK chain by its bytes, the collateral
-(signatures, chains, CRLs, parsed TCB levels) by its digest, and their cross-checks by the
-pair. What is left per quote: parse, two P-256 verifies, one SHA-256, comparisons.
+(signatures, chains, CRLs) by its bytes, their cross-checks by the pair, and the TCB decision by
+the platform values it reads. What is left per quote: parse, two P-256 verifies, one SHA-256,
+comparisons.
 """
 
 from __future__ import annotations
@@ -45,12 +46,8 @@ class CollateralState:
     failures: tuple[Failure, ...]
     windows: tuple[Window, ...]
     root: str | None  # "intel" | "emulated"
-    root_crl: x509.CertificateRevocationList | None
-    pck_crl: x509.CertificateRevocationList | None
-
-
-def _fail(check: str, found: str, expected: str) -> Failure:
-    return Failure(check, found, expected)
+    root_crl: x509.CertificateRevocationList
+    pck_crl: x509.CertificateRevocationList
 
 
 def _split_pem(pem: bytes) -> tuple[bytes, ...]:
@@ -87,11 +84,13 @@ def _doc_state(
     chain = check_chain(doc.issuer_chain, emulated_roots)
     if chain.problem:
         failures.append(
-            _fail(f"{name} issuer chain (collateral)", chain.problem, "chain to the pinned root")
+            Failure(f"{name} issuer chain (collateral)", chain.problem, "chain to the pinned root")
         )
     elif not _raw_signature_ok(chain.certs[0].public_key(), doc.signature, doc.body):
         failures.append(
-            _fail(f"{name} signature (collateral)", "invalid", "ECDSA P-256 by the TCB signing key")
+            Failure(
+                f"{name} signature (collateral)", "invalid", "ECDSA P-256 by the TCB signing key"
+            )
         )
     return failures, chain
 
@@ -100,7 +99,8 @@ def _doc_state(
 def collateral_state(collateral: Collateral, emulated_roots: frozenset[bytes]) -> CollateralState:
     failures: list[Failure] = []
     windows: list[Window] = []
-    roots = set()
+    roots: set[str | None] = set()
+    signers: list[tuple[str, x509.Certificate]] = []
     for name, doc, info in (
         ("TCB Info", collateral.tcb_info_doc, collateral.tcb_info),
         ("QE Identity", collateral.qe_identity_doc, collateral.qe_identity),
@@ -108,6 +108,8 @@ def collateral_state(collateral: Collateral, emulated_roots: frozenset[bytes]) -
         doc_failures, chain = _doc_state(name, doc, emulated_roots)
         failures += doc_failures
         roots.add(chain.root)
+        if chain.problem is None:
+            signers.append((name, chain.certs[0]))
         windows.append(
             (f"{name} issueDate/nextUpdate (collateral)", info.issue_date, info.next_update)
         )
@@ -120,7 +122,9 @@ def collateral_state(collateral: Collateral, emulated_roots: frozenset[bytes]) -
     pck_crl = x509.load_der_x509_crl(collateral.pck_crl)
     if pck_issuers.problem:
         failures.append(
-            _fail("PCK CRL issuer chain (collateral)", pck_issuers.problem, "chain to pinned root")
+            Failure(
+                "PCK CRL issuer chain (collateral)", pck_issuers.problem, "chain to pinned root"
+            )
         )
     else:
         for name, crl, issuer in (
@@ -128,19 +132,15 @@ def collateral_state(collateral: Collateral, emulated_roots: frozenset[bytes]) -
             ("PCK CRL (collateral)", pck_crl, pck_issuers.certs[0]),
         ):
             if problem := check_crl(crl, issuer):
-                failures.append(_fail(name, problem, "signed by its issuer"))
+                failures.append(Failure(name, problem, "signed by its issuer"))
         revoked = root_crl.get_revoked_certificate_by_serial_number
-        for name, doc in (
-            ("TCB Info", collateral.tcb_info_doc),
-            ("QE Identity", collateral.qe_identity_doc),
-        ):
-            signer = x509.load_der_x509_certificate(doc.issuer_chain[0])
+        for name, signer in signers:
             if revoked(signer.serial_number) is not None:
                 failures.append(
-                    _fail(f"{name} signing certificate (root CA CRL)", "revoked", "not revoked")
+                    Failure(f"{name} signing certificate (root CA CRL)", "revoked", "not revoked")
                 )
         if revoked(pck_issuers.certs[0].serial_number) is not None:
-            failures.append(_fail("PCK CA (root CA CRL)", "revoked", "not revoked"))
+            failures.append(Failure("PCK CA (root CA CRL)", "revoked", "not revoked"))
     for name, crl in (("root CA CRL", root_crl), ("PCK CRL", pck_crl)):
         windows.append(
             (
@@ -149,9 +149,11 @@ def collateral_state(collateral: Collateral, emulated_roots: frozenset[bytes]) -
                 crl.next_update_utc or dt.datetime.max.replace(tzinfo=dt.UTC),
             )
         )
-    if len(roots) != 1:
-        failures.append(_fail("collateral roots", "Intel and emulation roots mixed", "one root"))
-    return CollateralState(tuple(failures), tuple(windows), next(iter(roots)), root_crl, pck_crl)
+    known = roots - {None}
+    if len(known) > 1:
+        failures.append(Failure("collateral roots", "Intel and emulation roots mixed", "one root"))
+    root = known.pop() if len(known) == 1 else None
+    return CollateralState(tuple(failures), tuple(windows), root, root_crl, pck_crl)
 
 
 @lru_cache(maxsize=256)
@@ -161,43 +163,43 @@ def _cross_checks(
     """Checks that need both the quote's PCK chain and the collateral (Intel 4.1.2.4.4-10)."""
     pck = pck_state(pem, emulated_roots)
     state = collateral_state(collateral, emulated_roots)
-    if pck.ext is None or state.pck_crl is None or state.root_crl is None:
+    if pck.ext is None:
         return ()
     failures = []
     leaf, ca = pck.chain.certs[0], pck.chain.certs[1]
     if pck.chain.root != state.root:
-        failures.append(_fail("collateral root", f"{state.root}", f"{pck.chain.root} (PCK root)"))
+        failures.append(Failure("collateral root", f"{state.root}", f"{pck.chain.root} (PCK root)"))
     if problem := check_crl(state.pck_crl, ca):
         failures.append(
-            _fail(
+            Failure(
                 "PCK CRL issuer (collateral vs certification data)",
                 problem,
                 "the CA that issued the PCK",
             )
         )
     if state.pck_crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None:
-        failures.append(_fail("PCK revocation (PCK CRL)", "revoked", "not revoked"))
+        failures.append(Failure("PCK revocation (PCK CRL)", "revoked", "not revoked"))
     if state.root_crl.get_revoked_certificate_by_serial_number(ca.serial_number) is not None:
-        failures.append(_fail("PCK CA revocation (root CA CRL)", "revoked", "not revoked"))
+        failures.append(Failure("PCK CA revocation (root CA CRL)", "revoked", "not revoked"))
     info, qe_id = collateral.tcb_info, collateral.qe_identity
     if info.fmspc != pck.ext.fmspc:
         failures.append(
-            _fail("TCB Info FMSPC (collateral vs PCK)", info.fmspc.hex(), pck.ext.fmspc.hex())
+            Failure("TCB Info FMSPC (collateral vs PCK)", info.fmspc.hex(), pck.ext.fmspc.hex())
         )
     if info.pceid != pck.ext.pceid:
         failures.append(
-            _fail("TCB Info PCE-ID (collateral vs PCK)", info.pceid.hex(), pck.ext.pceid.hex())
+            Failure("TCB Info PCE-ID (collateral vs PCK)", info.pceid.hex(), pck.ext.pceid.hex())
         )
     if (info.id == "TDX") != tdx or (tdx and info.version < 3):
         want = "TDX, version 3" if tdx else "SGX"
         failures.append(
-            _fail(
+            Failure(
                 "TCB Info id (collateral vs quote TEE)", f"{info.id}, version {info.version}", want
             )
         )
     if qe_id.id != ("TD_QE" if tdx else "QE"):
         failures.append(
-            _fail("QE Identity id (collateral vs quote TEE)", qe_id.id, "TD_QE" if tdx else "QE")
+            Failure("QE Identity id (collateral vs quote TEE)", qe_id.id, "TD_QE" if tdx else "QE")
         )
     return tuple(failures)
 
@@ -230,7 +232,7 @@ def _quote_crypto(quote: Quote, pck: PckState) -> list[Failure]:
         pck.chain.certs[0].public_key(), quote.qe_report_signature, quote.qe_report.raw
     ):
         failures.append(
-            _fail(
+            Failure(
                 "QE report signature (QE report, by the PCK)",
                 "invalid",
                 "ECDSA P-256 by the PCK certificate key",
@@ -239,7 +241,7 @@ def _quote_crypto(quote: Quote, pck: PckState) -> list[Failure]:
     binding = hashlib.sha256(quote.attestation_key + quote.qe_auth_data).digest() + bytes(32)
     if quote.qe_report.report_data != binding:
         failures.append(
-            _fail(
+            Failure(
                 "QE report data (SHA-256 of attestation key ‖ QE auth data)",
                 quote.qe_report.report_data[:32].hex(),
                 binding[:32].hex(),
@@ -249,7 +251,7 @@ def _quote_crypto(quote: Quote, pck: PckState) -> list[Failure]:
     region = "header, body descriptor, body" if quote.header.version == 5 else "header, body"
     if key is None:
         failures.append(
-            _fail(
+            Failure(
                 f"quote signature ({region}; attestation key)",
                 "attestation key is not a P-256 point",
                 "a P-256 public key",
@@ -257,7 +259,7 @@ def _quote_crypto(quote: Quote, pck: PckState) -> list[Failure]:
         )
     elif not _raw_signature_ok(key, quote.signature, quote.signed):
         failures.append(
-            _fail(f"quote signature ({region})", "invalid", "ECDSA P-256 by the attestation key")
+            Failure(f"quote signature ({region})", "invalid", "ECDSA P-256 by the attestation key")
         )
     return failures
 
@@ -276,7 +278,7 @@ def verify_quote(
     notices = []
     if pck.problem:
         failures.append(
-            _fail(
+            Failure(
                 "PCK certificate chain (certification data)",
                 pck.problem,
                 "PCK → PCK CA → pinned root",
@@ -293,7 +295,7 @@ def verify_quote(
     for name, start, end in windows:
         if not start <= at <= end:
             failures.append(
-                _fail(
+                Failure(
                     name,
                     f"{at:%Y-%m-%dT%H:%M:%SZ}",
                     f"within {start:%Y-%m-%dT%H:%M:%SZ} .. {end:%Y-%m-%dT%H:%M:%SZ}",
@@ -369,14 +371,14 @@ def _tcb_decision(
             return (
                 None,
                 (),
-                (_fail("TDX module identity (TCB Info)", problem, "a matching module"),),
+                (Failure("TDX module identity (TCB Info)", problem, "a matching module"),),
             )
     qe = tcb.qe_identity_check(qe_report, collateral.qe_identity)
     if qe.problem:
-        return None, (), (_fail("QE identity (QE report vs QE Identity)", qe.problem, "a match"),)
+        return None, (), (Failure("QE identity (QE report vs QE Identity)", qe.problem, "a match"),)
     verdict = tcb.evaluate(info, ext.sgx_tcb_comps, ext.pcesvn, td, module_identity, qe)
     if verdict.problem:
-        return None, (), (_fail("TCB level (TCB Info)", verdict.problem, "a matching TCB level"),)
+        return None, (), (Failure("TCB level (TCB Info)", verdict.problem, "a matching TCB level"),)
     revoked = verdict.status == tcb.REVOKED
-    problems = (_fail("TCB status", tcb.REVOKED, "not revoked"),) if revoked else ()
+    problems = (Failure("TCB status", tcb.REVOKED, "not revoked"),) if revoked else ()
     return verdict.status, verdict.advisory_ids, problems
