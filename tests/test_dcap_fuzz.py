@@ -14,12 +14,8 @@ from hypothesis import strategies as st
 from dcap_support import CASES
 from elsewhere.errors import ParseError
 from elsewhere.evidence.dcap import pck
-from elsewhere.evidence.dcap.collateral import (
-    parse_dcap_qvl_json,
-    parse_qe_identity,
-    parse_tcb_info,
-    raw_members,
-)
+from elsewhere.evidence.dcap.collateral import parse_dcap_qvl_json, raw_members
+from elsewhere.evidence.dcap.documents import parse_qe_identity, parse_tcb_info
 from elsewhere.evidence.dcap.quote import parse_quote
 from elsewhere.evidence.dcap.verify import verify_quote
 

@@ -12,7 +12,7 @@ import pytest
 from dcap_support import CASES
 from elsewhere.errors import ParseError
 from elsewhere.evidence.dcap import tcb
-from elsewhere.evidence.dcap.collateral import (
+from elsewhere.evidence.dcap.documents import (
     IsvLevel,
     ModuleIdentity,
     TcbInfo,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from elsewhere.evidence.dcap.collateral import (
+from elsewhere.evidence.dcap.documents import (
     IsvLevel,
     ModuleIdentity,
     QeIdentity,
