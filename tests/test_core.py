@@ -4,7 +4,15 @@ import datetime as dt
 
 import pytest
 
-from elsewhere.claims import EMULATED_WARNING, Claims, Failure, Tee, Vendor, VerificationResult
+from elsewhere.claims import (
+    EMULATED_WARNING,
+    UNVERIFIED_WARNING,
+    Claims,
+    Failure,
+    Tee,
+    Vendor,
+    VerificationResult,
+)
 from elsewhere.cli import main
 from elsewhere.errors import InputError
 from elsewhere.timeutil import parse_time
@@ -67,3 +75,16 @@ def test_cli_unknown_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> 
         main(["no-such-command"])
     assert exit_info.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_failed_evidence_never_claims_hardware_protection() -> None:
+    at = dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
+    failed = VerificationResult(
+        claims=_claims(),
+        failures=(Failure("ARK fingerprint", "unknown root", "pinned AMD ARK"),),
+        verified_at=at,
+        evidence_kind="sev-snp-report",
+    )
+    assert failed.protection == UNVERIFIED_WARNING
+    verified = VerificationResult(_claims(), (), at, "sev-snp-report")
+    assert verified.protection == "hardware-attested (AMD sev-snp)"

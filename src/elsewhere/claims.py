@@ -19,6 +19,7 @@ CLAIMS_SCHEMA = "elsewhere.claims/1"
 
 EMULATED_WARNING = "emulated — no hardware protection"
 NIL_WARNING = "nil host — no evidence, no hardware protection"
+UNVERIFIED_WARNING = "none — evidence did not verify, no hardware protection established"
 
 
 class Vendor(StrEnum):
@@ -138,6 +139,9 @@ class VerificationResult:
             return NIL_WARNING
         if self.claims.emulated:
             return EMULATED_WARNING
+        if self.failures:
+            # Claims from evidence that failed verification establish nothing about the host.
+            return UNVERIFIED_WARNING
         return f"hardware-attested ({self.claims.vendor.value} {self.claims.tee.value})"
 
     def to_json(self) -> dict[str, Any]:
