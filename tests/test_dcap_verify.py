@@ -154,7 +154,11 @@ def test_gotdx_negative_mutations(vectors: Path, offset: int, value: int, check:
 
 @pytest.mark.parametrize(
     ("offset", "value", "reason"),
-    [(0x00, 3, "version 3 quote must be SGX"), (0x278, 0x10, "size")],
+    [
+        (0x00, 3, "version 3 quote must be SGX"),
+        (0x278, 0x10, "size"),
+        (0x0C, 0x00, "not Intel's QE"),
+    ],
 )
 def test_gotdx_negative_format(vectors: Path, offset: int, value: int, reason: str) -> None:
     case = CASES[3]

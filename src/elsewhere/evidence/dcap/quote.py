@@ -178,6 +178,10 @@ def parse_header(data: bytes) -> Header:
         )
     if tee_type not in (TEE_SGX, TEE_TDX):
         raise ParseError("quote", "header.tee_type", f"{tee_type:#x} is neither SGX nor TDX")
+    if header.qe_vendor_id != INTEL_QE_VENDOR_ID:
+        raise ParseError(
+            "quote", "header.qe_vendor_id", f"{header.qe_vendor_id.hex()} is not Intel's QE"
+        )
     if version == 3 and tee_type != TEE_SGX:
         raise ParseError("quote", "header.tee_type", "a version 3 quote must be SGX")
     return header
