@@ -99,11 +99,11 @@ high = "drain 2d"
 
 
 def test_digest_is_of_the_meaning_not_the_text() -> None:
-    a = parse_policy(HEADER + '[platforms]\nrefuse = ["AMD:Milan", "amd:Rome"]\n')
+    a = parse_policy(HEADER + '[platforms]\nrefuse = ["AMD:Milan", "amd:turin"]\n')
     b = parse_policy(
         "# reordered, with comments\n"
         + HEADER
-        + '[platforms]\nrefuse = [ "AMD:Rome" , "AMD:Milan" ]  # same set\n'
+        + '[platforms]\nrefuse = [ "AMD:Turin" , "AMD:MILAN" ]  # same set\n'
         + "[tee]\nallow_debug = false\n"
     )
     assert a == b and a.digest == b.digest
@@ -224,3 +224,17 @@ def test_located_through_dotted_keys_inline_tables_and_multiline_values() -> Non
         "p.toml:8: platforms.refuse: 'ARM:X': vendor must be AMD or Intel, as 'AMD' or 'AMD:Milan'",
         "p.toml:13: binding.require_report_data: expected true or false, found str",
     ]
+
+
+def test_generations_must_be_ones_the_verifiers_report() -> None:
+    issues = _issues(
+        HEADER + '[platforms]\nrefuse = ["AMD:Mlan", "Intel:Sapphire Rapids", "AMD:Milan-B0"]\n'
+        "[tcb.sev-snp.Genao]\nsnp = 1\n"
+    )
+    assert issues == [
+        "p.toml:5: platforms.refuse: 'Mlan': not a known AMD generation (Milan, Genoa, Turin)",
+        "p.toml:5: platforms.refuse: 'Milan-B0': not a known AMD generation (Milan, Genoa, Turin)",
+        "p.toml:6: tcb.sev-snp.Genao: 'Genao': not a known AMD generation (Milan, Genoa, Turin)",
+    ]
+    policy = parse_policy(HEADER + '[platforms]\nrefuse = ["intel:ice lake-sp", "AMD:milan"]\n')
+    assert [str(p) for p in policy.platform_refuse] == ["AMD:Milan", "Intel:Ice Lake-SP"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from elsewhere.claims import Tee
+from elsewhere.claims import Tee, Vendor
 from elsewhere.errors import ConfigError
 from elsewhere.policy.locate import Locator
 from elsewhere.policy.model import (
@@ -32,6 +32,7 @@ from elsewhere.policy.model import (
 from elsewhere.policy.values import (
     NAME,
     SNP_COMPONENTS,
+    canonical_generation,
     parse_advisory_id,
     parse_duration,
     parse_hex,
@@ -301,10 +302,16 @@ def _tcb(r: _Reader, doc: dict[str, Any]) -> tuple[TcbMinimum, ...]:
             continue
         for key, value in table.items():
             if isinstance(value, dict):  # [tcb.sev-snp.Genoa]: minimums for one generation
+                vendor = Vendor.AMD if tee is Tee.SEV_SNP else Vendor.INTEL
+                try:
+                    generation = canonical_generation(vendor, key)
+                except ValueError as error:
+                    r.fail((*path, key), str(error))
+                    continue
                 for component in value:
                     found = _component(r, value, (*path, key, component), tee)
                     if found is not None:
-                        out.append(TcbMinimum(tee, key, component, found))
+                        out.append(TcbMinimum(tee, generation, component, found))
             else:
                 found = _component(r, table, (*path, key), tee)
                 if found is not None:

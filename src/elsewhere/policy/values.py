@@ -9,8 +9,15 @@ import datetime as dt
 import re
 
 from elsewhere.claims import Tee, Vendor
+from elsewhere.evidence.dcap.claims import FAMILY_BY_FMSPC_MODEL
 from elsewhere.policy.model import INTEL_TCB_STATUSES, Action, PatchRule, PlatformMatch, Severity
 
+# The generations the verifiers report: SEV-SNP from the VEK product name or CPUID, Intel
+# from the FMSPC (elsewhere.evidence.dcap.claims).
+GENERATIONS: dict[Vendor, tuple[str, ...]] = {
+    Vendor.AMD: ("Milan", "Genoa", "Turin"),
+    Vendor.INTEL: tuple(sorted(set(FAMILY_BY_FMSPC_MODEL.values()))),
+}
 MAX_DURATION_SECONDS = 10 * 366 * 86400
 SNP_COMPONENTS = frozenset({"bootloader", "tee", "snp", "microcode", "fmc"})
 # Intel components as the DCAP verifier names them: sgx_comp_00..15, tdx_comp_00..15, pcesvn.
@@ -38,17 +45,27 @@ def parse_duration(value: object) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
+def canonical_generation(vendor: Vendor, text: str) -> str:
+    """A generation the verifiers report, spelled as they spell it ('milan' -> 'Milan'). A name
+    no verifier reports (a typo, a stepping such as 'Milan-B0') could never match a claim, so
+    it is an error rather than a rule that silently does nothing."""
+    known = GENERATIONS.get(vendor, ())
+    for name in known:
+        if text.strip().lower() == name.lower():
+            return name
+    raise ValueError(f"{text!r}: not a known {vendor} generation ({', '.join(known)})")
+
+
 def parse_platform(text: str) -> PlatformMatch:
-    """'AMD', 'Intel', 'AMD:Milan' (vendor names in any case)."""
+    """'AMD', 'Intel', 'AMD:Milan' (vendor and generation names in any case)."""
     vendor_text, _, generation = text.partition(":")
     vendors = {v.value.lower(): v for v in (Vendor.AMD, Vendor.INTEL)}
     vendor = vendors.get(vendor_text.strip().lower())
     if vendor is None:
         raise ValueError(f"{text!r}: vendor must be AMD or Intel, as 'AMD' or 'AMD:Milan'")
-    generation = generation.strip()
-    if ":" in text and not generation:
-        raise ValueError(f"{text!r}: generation after ':' is empty")
-    return PlatformMatch(vendor, generation or None)
+    if ":" not in text:
+        return PlatformMatch(vendor)
+    return PlatformMatch(vendor, canonical_generation(vendor, generation))
 
 
 def parse_patch_rule(value: object) -> PatchRule:
