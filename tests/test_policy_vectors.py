@@ -283,3 +283,21 @@ def test_unverified_evidence_refused_with_verification_reasons(vectors: Path) ->
     assert not decision.accepted
     assert decision.reasons[0].rule == "verification"
     assert decision.reasons[0].claim == unverified.failures[0].check
+
+
+def test_td_reference_values_and_flags_on_a_real_quote(
+    vectors: Path, manifest: dict[str, Any]
+) -> None:
+    body = manifest["tdx/dcapqvl-v4-b0c06f"]["fields"]["body"]
+    pinned = (
+        f'[measurements.tdx]\nmrtd = ["{body["mrtd"]}"]\nrtmr0 = ["{body["rtmr0"]}"]\n'
+        "[flags.tdx]\nsept_ve_disable = true\n"
+    )
+    assert _decide(vectors, "tdx/dcapqvl-v4-b0c06f", parse_policy(HEADER + pinned)).accepted
+    other_td = _decide(
+        vectors, "tdx/automata-gcp-v4-00806f05", parse_policy(HEADER + ANY_STATUS + pinned)
+    )
+    assert [r.rule for r in other_td.reasons] == ["measurements.tdx.mrtd", "measurements.tdx.rtmr0"]
+    forbidding = parse_policy(HEADER + "[flags.tdx]\nsept_ve_disable = false\n")
+    refused = _decide(vectors, "tdx/dcapqvl-v4-b0c06f", forbidding)
+    assert [(r.rule, r.found) for r in refused.reasons] == [("flags.tdx.sept_ve_disable", "true")]
