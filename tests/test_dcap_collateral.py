@@ -113,3 +113,22 @@ def test_cache_refuses_collateral_that_does_not_verify(vectors: Path, tmp_path: 
     with pytest.raises(VerificationFailed, match="TCB Info signature"):
         cache.import_collateral(bad, base=tmp_path)
     assert cache.list_entries(tmp_path) == []
+
+
+def test_pcs_directory_with_random_files(tmp_path: Path) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.binary(max_size=200), min_size=1, max_size=4))
+    def run(contents: list[bytes]) -> None:
+        directory = tmp_path / "rand"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir()
+        for i, data in enumerate(contents):
+            (directory / f"f{i}").write_bytes(data)
+        with pytest.raises(InputError) as error:  # ParseError is an InputError
+            load_collateral(directory)
+        assert "\n" not in error.value.message
+
+    run()

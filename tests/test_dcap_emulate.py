@@ -102,3 +102,20 @@ def test_dcap_qvl_accepts_emulated_quote_under_its_root(platform: EmulatedTdxPla
         platform.attest(b"peer"), collateral, platform.certs["root"], int(time.time())
     )
     assert report.status == "UpToDate"
+
+
+@pytest.mark.parametrize(
+    ("revoked", "check"),
+    [
+        ("pck", "PCK revocation (PCK CRL)"),
+        ("pck-ca", "PCK CA revocation (root CA CRL)"),
+        ("tcb-signing", "TCB Info signing certificate (root CA CRL)"),
+    ],
+)
+def test_revoked_certificates_fail(platform: EmulatedTdxPlatform, revoked: str, check: str) -> None:
+    collateral = platform.collateral(revoked=(revoked,))
+    result = verify_evidence(
+        platform.attest(b"r"),
+        _options(platform, collateral=collateral, trusted_emulated_roots=(platform.trust_anchor,)),
+    )
+    assert check in [f.check for f in result.failures]

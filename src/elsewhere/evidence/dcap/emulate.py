@@ -314,10 +314,15 @@ class EmulatedTdxPlatform:
         status: str = "UpToDate",
         advisory_ids: tuple[str, ...] = (),
         days: int = 30,
+        revoked: tuple[str, ...] = (),
     ) -> Collateral:
-        """TCB Info v3 + QE Identity v2 + CRLs for this platform, freshly signed."""
+        """TCB Info v3 + QE Identity v2 + CRLs for this platform, freshly signed.
+
+        `revoked` names certificates ("pck", "pck-ca", "tcb-signing") the CRLs list, for tests.
+        """
         start = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(hours=1)
         end = start + dt.timedelta(days=days)
+        by_root = tuple(n for n in revoked if n in ("pck-ca", "tcb-signing"))
         level: dict[str, object] = {"tcbDate": _iso(start), "tcbStatus": status}
         if advisory_ids:
             level["advisoryIDs"] = list(advisory_ids)
@@ -357,16 +362,22 @@ class EmulatedTdxPlatform:
         return build_collateral(
             docs[0],
             docs[1],
-            self._crl("root", start, end),
-            self._crl("pck-ca", start, end),
+            self._crl("root", start, end, by_root),
+            self._crl("pck-ca", start, end, tuple(n for n in revoked if n == "pck")),
             (self.certs["pck-ca"], self.certs["root"]),
         )
 
-    def _crl(self, issuer: str, start: dt.datetime, end: dt.datetime) -> bytes:
+    def _crl(
+        self, issuer: str, start: dt.datetime, end: dt.datetime, revoke: tuple[str, ...] = ()
+    ) -> bytes:
         cert = x509.load_der_x509_certificate(self.certs[issuer])
+        builder = x509.CertificateRevocationListBuilder()
+        for name in revoke:
+            serial = x509.load_der_x509_certificate(self.certs[name]).serial_number
+            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(start)
+            builder = builder.add_revoked_certificate(entry.build())
         crl = (
-            x509.CertificateRevocationListBuilder()
-            .issuer_name(cert.subject)
+            builder.issuer_name(cert.subject)
             .last_update(start)
             .next_update(end)
             .add_extension(x509.CRLNumber(1), False)
