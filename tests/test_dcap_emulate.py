@@ -119,3 +119,30 @@ def test_revoked_certificates_fail(platform: EmulatedTdxPlatform, revoked: str, 
         _options(platform, collateral=collateral, trusted_emulated_roots=(platform.trust_anchor,)),
     )
     assert check in [f.check for f in result.failures]
+
+
+@pytest.mark.parametrize(("version", "td15"), [(5, False), (5, True)])
+def test_v5_quotes_verify_and_match_peer(
+    platform: EmulatedTdxPlatform, version: int, td15: bool
+) -> None:
+    quote = platform.attest(b"v5", version=version, td15=td15)
+    parsed = parse_quote(quote)
+    assert parsed.header.version == 5 and parsed.body_type == (3 if td15 else 2)
+    collateral = platform.collateral()
+    result = verify_evidence(
+        quote,
+        _options(platform, collateral=collateral, trusted_emulated_roots=(platform.trust_anchor,)),
+    )
+    assert result.verified, result.failures
+    assert result.claims.identity["td_report_version"] == ("1.5" if td15 else "1.0")
+    assert ("mrservicetd" in result.claims.measurements) is td15
+    dcap_qvl = pytest.importorskip("dcap_qvl")
+    import time
+
+    peer = dcap_qvl.verify_with_root_ca(
+        quote,
+        dcap_qvl.QuoteCollateralV3.from_json(json.dumps(collateral.to_json())),
+        platform.certs["root"],
+        int(time.time()),
+    )
+    assert peer.status == result.claims.tcb_status

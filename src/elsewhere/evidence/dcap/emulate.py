@@ -270,15 +270,21 @@ class EmulatedTdxPlatform:
         mrtd: bytes | None = None,
         rtmrs: tuple[bytes, bytes, bytes, bytes] | None = None,
         td_attributes: int = SEPT_VE_DISABLE,
+        version: int = 4,
+        td15: bool = False,
     ) -> bytes:
-        """A TDX v4 quote (TD report 1.0) binding `report_data` (≤ 64 bytes, zero-padded)."""
+        """A TDX quote binding `report_data` (≤ 64 bytes, zero-padded): version 4 with TD report
+        1.0 by default; version 5 with TD report 1.0 or, `td15`, 1.5 (TEE_TCB_SVN2 = the
+        current TEE_TCB_SVN, MRSERVICETD zero)."""
         if len(report_data) > 64:
             raise ConfigError("report data", f"{len(report_data)} bytes", "at most 64 bytes")
+        if version not in (4, 5) or (td15 and version != 5):
+            raise ConfigError("quote version", str(version), "4, or 5 (TD report 1.0 or 1.5)")
         key = self.keys["attestation"]
         point = key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )[1:]
-        header = struct.pack("<HHIHH", 4, 2, 0x81, 0, 0) + INTEL_QE_VENDOR_ID + bytes(20)
+        header = struct.pack("<HHIHH", version, 2, 0x81, 0, 0) + INTEL_QE_VENDOR_ID + bytes(20)
         body = b"".join(
             [
                 self.tee_tcb_svn,
@@ -292,6 +298,10 @@ class EmulatedTdxPlatform:
                 report_data.ljust(64, b"\0"),
             ]
         )
+        if td15:
+            body += self.tee_tcb_svn + bytes(48)
+        if version == 5:
+            header += struct.pack("<HI", 3 if td15 else 2, len(body))
         auth = hashlib.sha256(b"elsewhere emulated QE auth data").digest()
         qe_report = self._qe_report(point, auth)
         chain = self._pem_chain()
