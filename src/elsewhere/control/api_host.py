@@ -24,8 +24,12 @@ class RegisterRequest(BaseModel):
 
 
 def _host(cp: Any, cred: Any) -> str:
-    with read(cp.engine) as conn:
-        return host_store.host_of(conn, cred)
+    """The host a credential registered (fixed once registered, so remembered)."""
+    known: dict[str, str] = cp.extra.setdefault("host_ids", {})
+    if cred.id not in known:
+        with read(cp.engine) as conn:
+            known[cred.id] = host_store.host_of(conn, cred)
+    return known[cred.id]
 
 
 @router.post("/hosts/register")

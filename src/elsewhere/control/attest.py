@@ -267,6 +267,10 @@ def _commit(
     token: str,
 ) -> int | None:
     claims_json = json.dumps(result.claims.to_json(), sort_keys=True)
+    # What the scheduler keeps per host: the platform's claims, without this keep's binding.
+    platform = {k: v for k, v in result.claims.to_json().items() if k != "report_data"}
+    platform_json = json.dumps(platform, sort_keys=True)
+    known: dict[str, str] = cp.extra.setdefault("host_claims", {})  # type: ignore[assignment]
 
     def job(conn: Connection) -> int:
         if not nonces.consume(conn, nonce, context.placement_id, context.host_id):
@@ -292,10 +296,11 @@ def _commit(
                 context.placement_id,
                 f"refused on {context.host_name}: " + "; ".join(reasons)[:400],
             )
-        if result.verified:
+        if result.verified and known.get(context.host_id) != platform_json:
             conn.execute(
-                update(hosts).where(hosts.c.id == context.host_id).values(last_claims=claims_json)
+                update(hosts).where(hosts.c.id == context.host_id).values(last_claims=platform_json)
             )
+            known[context.host_id] = platform_json
         index = audit.record_attestation(
             cp.ledger,
             conn,

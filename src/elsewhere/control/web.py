@@ -4,15 +4,17 @@ bearer-token authentication by credential kind (tenant, host, operator)."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from elsewhere.control.auth import Credential, Kind, authenticate
+from elsewhere.control.auth import Credential, Kind, authenticate, hash_token
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import read
 from elsewhere.errors import ElsewhereError, VerificationFailed
@@ -36,21 +38,37 @@ def plane(request: Request) -> ControlPlane:
     return cp
 
 
-def _credential(request: Request, authorization: str | None) -> Credential:
+AUTH_CACHE_SECONDS = 5.0  # a revoked token stops working within this time
+
+
+def _lookup(cp: ControlPlane, token: str) -> Credential | None:
+    with read(cp.engine) as conn:
+        return authenticate(conn, token)
+
+
+async def _credential(request: Request, authorization: str | None) -> Credential:
     if not authorization or not authorization.startswith("Bearer "):
         raise ApiError(401, "missing bearer token (Authorization: Bearer <token>)")
-    with read(plane(request).engine) as conn:
-        credential = authenticate(conn, authorization[7:].strip())
+    cp, token = plane(request), authorization[7:].strip()
+    cache: dict[str, tuple[Credential, float]] = cp.extra.setdefault("auth_cache", {})  # type: ignore[assignment]
+    key, now = hash_token(token), time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    credential = await run_in_threadpool(_lookup, cp, token)
     if credential is None:
         raise ApiError(401, "invalid or revoked token")
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[key] = (credential, now + AUTH_CACHE_SECONDS)
     return credential
 
 
-def requires(kind: Kind) -> Callable[..., Credential]:
-    def dependency(
+def requires(kind: Kind) -> Callable[..., Any]:
+    async def dependency(
         request: Request, authorization: Annotated[str | None, Header()] = None
     ) -> Credential:
-        credential = _credential(request, authorization)
+        credential = await _credential(request, authorization)
         if credential.kind is not kind:
             raise ApiError(403, f"this endpoint needs a {kind.value} token")
         return credential
