@@ -1,13 +1,15 @@
 """Keep benchmark: keep starts per second and HPKE seal+open per second, each beside its floor.
 
 - keep start: `run_module` on the secret-greeter example (digest check, validate, compile,
-  stage a secret, instantiate, run, clean up) against its floors in the same run: wasmtime
-  compile alone, and instantiate + run of an already-compiled module.
+  stage a secret, instantiate, run, clean up) against its floors in the same run, on the
+  keep's engine settings (fuel + epochs): wasmtime compile alone, and instantiate + run of
+  an already-compiled module with the secret staged once.
 - HPKE: seal + open (1 KiB) per suite against the KEM alone: an X25519 key generation +
   exchange pair for DHKEM(X25519) (what seal + open need at least), ML-KEM-768
   encapsulate + decapsulate plus the X25519 pair for the hybrid.
 
-Each figure is the median of 5 timed batches. Last line: one JSON object.
+Each figure is the median of 5 timed batches, each operation's batches interleaved with its
+floor's so machine load hits both alike. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -27,31 +29,35 @@ import wasmtime
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from elsewhere.crypto.hpke import MLKEM768_X25519, X25519, KeepKey, seal
-from elsewhere.keep.runtime import KeepConfig, run_module
+from elsewhere.keep.runtime import KeepConfig, _engine, run_module
 from elsewhere.keep.wat import wat_to_wasm
 
 REPO = Path(__file__).resolve().parent.parent
 BATCHES = 5
 
 
-def rate(label: str, operation: Callable[[], object], budget_s: float = 0.6) -> float:
-    """Operations per second: median over BATCHES batches sized to ~budget_s each."""
-    operation()  # warm up
-    started, count = time.perf_counter(), 0
-    while time.perf_counter() - started < 0.05:
-        operation()
-        count += 1
-    per_op = (time.perf_counter() - started) / count
-    size = max(1, int(budget_s / per_op))
-    rates = []
-    for _ in range(BATCHES):
-        begin = time.perf_counter()
-        for _ in range(size):
+def rates(named: dict[str, Callable[[], object]], budget_s: float = 0.4) -> dict[str, float]:
+    """Operations per second for each operation: median over BATCHES rounds, the operations
+    interleaved round by round so load changes on the machine hit them alike."""
+    sizes = {}
+    for label, operation in named.items():
+        operation()  # warm up
+        started, count = time.perf_counter(), 0
+        while time.perf_counter() - started < 0.05:
             operation()
-        rates.append(size / (time.perf_counter() - begin))
-    value = statistics.median(rates)
-    print(f"{label:<44} {value:>12,.1f} /s   ({1e3 / value:.3f} ms each)")
-    return value
+            count += 1
+        sizes[label] = max(1, int(budget_s * count / (time.perf_counter() - started)))
+    samples: dict[str, list[float]] = {label: [] for label in named}
+    for _ in range(BATCHES):
+        for label, operation in named.items():
+            begin = time.perf_counter()
+            for _ in range(sizes[label]):
+                operation()
+            samples[label].append(sizes[label] / (time.perf_counter() - begin))
+    result = {label: statistics.median(values) for label, values in samples.items()}
+    for label, value in result.items():
+        print(f"{label:<46} {value:>12,.1f} /s   ({1e3 / value:.3f} ms each)")
+    return result
 
 
 def keep_figures() -> dict[str, float]:
@@ -67,7 +73,7 @@ def keep_figures() -> dict[str, float]:
         result = run_module(wasm, config, stdin=b"bench\n", secrets=secret)
         assert result.ok, result
 
-    engine = wasmtime.Engine()
+    engine = _engine(config.limits)  # the keep's own engine settings (fuel, epochs)
     module = wasmtime.Module(engine, wasm)
     linker = wasmtime.Linker(engine)
     linker.define_wasi()
@@ -81,6 +87,8 @@ def keep_figures() -> dict[str, float]:
 
     def instantiate_run() -> None:
         store = wasmtime.Store(engine)
+        store.set_fuel(10**9)
+        store.set_epoch_deadline(1)  # no timer ticks in the floor: never reached
         wasi = wasmtime.WasiConfig()
         wasi.env = [["GREETING", "Hello"]]
         wasi.stdin_file = str(staged / "stdin")
@@ -90,24 +98,27 @@ def keep_figures() -> dict[str, float]:
         pre.instantiate(store).exports(store)["_start"](store)  # type: ignore[operator]
 
     print(f"module: secret-greeter, {len(wasm)} bytes")
-    keep = rate("keep start (check+compile+instantiate+run)", keep_start)
-    compile_only = rate("floor: wasmtime compile alone", lambda: wasmtime.Module(engine, wasm))
-    floor_run = rate("floor: instantiate+run, precompiled", instantiate_run)
+    found = rates(
+        {
+            "keep start (check+compile+instantiate+run)": keep_start,
+            "floor: wasmtime compile alone (keep config)": lambda: wasmtime.Module(engine, wasm),
+            "floor: instantiate+run, precompiled": instantiate_run,
+        }
+    )
     shutil.rmtree(staged)
+    keep, compile_only, floor_run = found.values()
     return {"keep_start_per_s": keep, "compile_per_s": compile_only, "run_per_s": floor_run}
 
 
 def hpke_figures() -> dict[str, float]:
-    figures: dict[str, float] = {}
     plaintext = os.urandom(1024)
     info = b"elsewhere/bench/v1"
-    for suite in (X25519, MLKEM768_X25519):
-        key = KeepKey.generate(suite)
+    keys = {suite.name: KeepKey.generate(suite) for suite in (X25519, MLKEM768_X25519)}
 
-        def seal_open(key: KeepKey = key) -> None:
-            key.open(seal(key.public_key, plaintext, info=info, aad=b"a"), info=info, aad=b"a")
-
-        figures[f"hpke_{suite.name}_per_s"] = rate(f"HPKE {suite.name} seal+open 1 KiB", seal_open)
+    def seal_open(key: KeepKey) -> Callable[[], object]:
+        return lambda: key.open(
+            seal(key.public_key, plaintext, info=info, aad=b"a"), info=info, aad=b"a"
+        )
 
     peer = x25519.X25519PrivateKey.generate().public_key()
 
@@ -126,10 +137,23 @@ def hpke_figures() -> dict[str, float]:
         mlkem_pair()
         x25519_pair()
 
-    figures["floor_x25519_pair_per_s"] = rate("floor: X25519 keygen+exchange, twice", x25519_pair)
-    figures["floor_mlkem768_per_s"] = rate("floor: ML-KEM-768 encaps+decaps", mlkem_pair)
-    figures["floor_hybrid_per_s"] = rate("floor: ML-KEM-768 + X25519 pairs", hybrid_floor)
-    return figures
+    found = rates(
+        {
+            "HPKE x25519 seal+open 1 KiB": seal_open(keys["x25519"]),
+            "floor: X25519 keygen+exchange, twice": x25519_pair,
+            "HPKE mlkem768-x25519 seal+open 1 KiB": seal_open(keys["mlkem768-x25519"]),
+            "floor: ML-KEM-768 encaps+decaps + X25519": hybrid_floor,
+            "floor: ML-KEM-768 encaps+decaps": mlkem_pair,
+        }
+    )
+    names = (
+        "hpke_x25519_per_s",
+        "floor_x25519_pair_per_s",
+        "hpke_mlkem768-x25519_per_s",
+        "floor_hybrid_per_s",
+        "floor_mlkem768_per_s",
+    )
+    return dict(zip(names, found.values(), strict=True))
 
 
 def main() -> int:
