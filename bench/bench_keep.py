@@ -29,7 +29,7 @@ import wasmtime
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from elsewhere.crypto.hpke import MLKEM768_X25519, X25519, KeepKey, seal
-from elsewhere.keep.runtime import KeepConfig, _engine, run_module
+from elsewhere.keep.runtime import KeepConfig, keep_engine, run_module
 from elsewhere.keep.wat import wat_to_wasm
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def keep_figures() -> dict[str, float]:
         result = run_module(wasm, config, stdin=b"bench\n", secrets=secret)
         assert result.ok, result
 
-    engine = _engine(config.limits)  # the keep's own engine settings (fuel, epochs)
+    engine = keep_engine(config.limits)  # the keep's own engine settings (fuel, epochs)
     module = wasmtime.Module(engine, wasm)
     linker = wasmtime.Linker(engine)
     linker.define_wasi()

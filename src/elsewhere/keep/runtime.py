@@ -185,7 +185,8 @@ class _Capped:
         return len(chunk)
 
 
-def _engine(limits: KeepLimits) -> wasmtime.Engine:
+def keep_engine(limits: KeepLimits) -> wasmtime.Engine:
+    """A fresh wasmtime engine configured for these limits (fuel metering, epochs)."""
     config = wasmtime.Config()
     # Config.cache stays off (its default): no compiled code on host-writable storage.
     config.consume_fuel = limits.fuel is not None
@@ -212,7 +213,7 @@ def check_module(
     if not data.startswith(WASM_MAGIC):
         raise InvalidModule("not a binary WebAssembly module (no \\0asm magic); compile WAT first")
     try:
-        wasmtime.Module.validate(engine or _engine(limits), data)
+        wasmtime.Module.validate(engine or keep_engine(limits), data)
     except wasmtime.WasmtimeError as error:
         raise InvalidModule(one_line(str(error))) from None
     return data
@@ -259,7 +260,7 @@ def run_module(
         )
     if len(stdin) > limits.max_stdin_bytes:
         raise KeepError(f"stdin of {len(stdin)} bytes exceeds the {limits.max_stdin_bytes} limit")
-    engine = _engine(limits)
+    engine = keep_engine(limits)
     data = check_module(module_bytes, config.workload_digest, limits, engine)
     started = time.perf_counter()
     module = wasmtime.Module(engine, data)
