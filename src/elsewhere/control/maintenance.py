@@ -9,7 +9,7 @@ from elsewhere.control import scheduler
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import write
 from elsewhere.control.nonces import purge
-from elsewhere.control.placement import eligibility
+from elsewhere.control.placement import eligibility, risk_rank
 from elsewhere.control.policies import current_advisories
 
 log = logging.getLogger("elsewhere.control")
@@ -22,7 +22,10 @@ def tick(cp: ControlPlane) -> None:
             log.warning("host %s lost: its keeps are rescheduled", host_id)
         scheduler.expire_drains(conn)
         scheduler.schedule(
-            conn, cp.config.heartbeat_timeout, eligible=eligibility(current_advisories(conn))
+            conn,
+            cp.config.heartbeat_timeout,
+            eligible=eligibility(current_advisories(conn)),
+            rank=risk_rank(),
         )
         purge(conn)
 

@@ -1,12 +1,20 @@
-"""Scheduling hooks: policy eligibility from a host's last verified claims, and risk rank."""
+"""Scheduling hooks: policy eligibility from a host's last verified claims, and risk rank.
+
+The rank is the risk module's platform likelihood (expected compromises per year, from its
+base-rate table) of the host's last verified platform; a host that never attested ranks as
+unprotected. The full risk engine (reputation, impact, budgets) needs tenant inputs the API
+does not take yet; this uses its platform term only.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 
 from elsewhere.control.policies import claims_from_json, evaluator
-from elsewhere.control.scheduler import Eligible, HostView
+from elsewhere.control.scheduler import Eligible, HostView, Rank
 from elsewhere.policy.advisories import AdvisorySet
+from elsewhere.risk.baserates import BaseRates, PlatformSummary, load_baserates
 from elsewhere.timeutil import utcnow
 
 
@@ -24,3 +32,20 @@ def eligibility(advisories: AdvisorySet) -> Eligible:
         return "refused by policy: " + "; ".join(str(r) for r in decision.reasons[:3])
 
     return check
+
+
+@functools.cache
+def _baserates() -> BaseRates:
+    return load_baserates()
+
+
+def risk_rank() -> Rank:
+    rates = _baserates()
+
+    def rank(host: HostView) -> float:
+        if host.last_claims is None:
+            return float(rates.unprotected)
+        platform = PlatformSummary.from_json(json.loads(host.last_claims), host.name)
+        return float(rates.likelihood(platform).rate.annualised().value)
+
+    return rank

@@ -2,8 +2,8 @@
 
 `schedule` picks, for each pending placement, among active hosts that are not excluded for its
 deployment (refused at attestation under the current policy, or draining), the one with the
-fewest replicas of the same deployment, then the lowest load per unit of capacity, then the
-lowest risk when the risk module offers one (`rank` hook). A host's last verified claims, if
+fewest replicas of the same deployment, then the lowest risk (`rank` hook: the risk module's
+platform likelihood), then the lowest load per unit of capacity. A host's last verified claims, if
 any, must satisfy the deployment's policy (`eligible` hook) — the keep is still attested before
 any secret is released, this only avoids sending work where it would be refused anyway.
 `reap` marks hosts without a heartbeat for `timeout` as lost and re-queues their keeps.
@@ -118,8 +118,8 @@ def schedule(
             candidates,
             key=lambda h: (
                 per_deployment[(row.deployment_id, h.id)],
-                load[h.id] / max(h.capacity, 1),
                 risk.get(h.id, 0.0),
+                load[h.id] / max(h.capacity, 1),
                 h.name,
             ),
         )
