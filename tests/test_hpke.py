@@ -236,3 +236,20 @@ def test_fuzz_sealed_parser_and_open(data: bytes) -> None:
         assert "\n" not in str(error)
     else:
         assert plaintext == b"payload"
+
+
+_PRIVATE_INPUTS = st.one_of(
+    st.binary(max_size=200),
+    *(_mutations(TenantKey.generate(suite).private_encoding()) for suite in SUITES.values()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PRIVATE_INPUTS)
+def test_fuzz_private_key_parser(data: bytes) -> None:
+    try:
+        key = TenantKey.from_private_encoding(data)
+    except ParseError as error:
+        assert "\n" not in str(error)
+    else:
+        assert key.private_encoding() == data

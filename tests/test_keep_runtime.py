@@ -294,3 +294,9 @@ for text in ({GREETER_WAT.read_text()!r}, {LOOP!r}):
     assert done.stdout.split() == ["exited", "fuel-exhausted"]
     assert "panicked" not in done.stderr
     assert time.perf_counter() - started < 30
+
+
+def test_unbounded_recursion_traps_on_stack_overflow() -> None:
+    result = run_wat('(module (func $f (export "_start") (call $f)))')
+    assert result.outcome == "trapped"
+    assert result.trap is not None and "stack" in result.trap
