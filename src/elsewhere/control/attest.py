@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
 from elsewhere.control import audit, nonces, scheduler
+from elsewhere.control.commit import Staged
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import (
     decisions,
@@ -41,6 +42,7 @@ from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import PublicKey, seal_to_keep
 from elsewhere.errors import InputError
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
+from elsewhere.ledger.log import encode_entry
 from elsewhere.timeutil import utcnow
 
 SECRET_INFO = b"elsewhere/secret/v1"
@@ -272,7 +274,22 @@ def _commit(
     platform_json = json.dumps(platform, sort_keys=True)
     known: dict[str, str] = cp.extra.setdefault("host_claims", {})  # type: ignore[assignment]
 
-    def job(conn: Connection) -> int:
+    encoded = [
+        encode_entry(entry)
+        for entry in audit.attestation_entries(
+            context=context,
+            evidence=evidence,
+            claims_json=claims_json,
+            accepted=accepted,
+            reasons=reasons,
+            tee=result.claims.tee.value,
+            emulated=result.claims.emulated,
+            keep_key_digest=keep_key_digest,
+        )
+    ]
+    datas, kinds = [d for d, _ in encoded], [k for _, k in encoded]
+
+    def job(conn: Connection) -> Staged:
         if not nonces.consume(conn, nonce, context.placement_id, context.host_id):
             raise ApiError(409, "nonce already used or expired (replay refused)")
         moved = conn.execute(
@@ -301,38 +318,29 @@ def _commit(
                 update(hosts).where(hosts.c.id == context.host_id).values(last_claims=platform_json)
             )
             known[context.host_id] = platform_json
-        index = audit.record_attestation(
-            cp.ledger,
-            conn,
-            context=context,
-            evidence=evidence,
-            claims_json=claims_json,
-            accepted=accepted,
-            reasons=reasons,
-            tee=result.claims.tee.value,
-            emulated=result.claims.emulated,
-            keep_key_digest=keep_key_digest,
-        )
-        conn.execute(
-            decisions.insert().values(
-                id=new_id("dec"),
-                placement_id=context.placement_id,
-                deployment_id=context.deployment_id,
-                host_id=context.host_id,
-                kind="attest",
-                verdict="affirming" if accepted else "contraindicated",
-                action="release" if accepted else "refuse",
-                reasons=json.dumps(reasons),
-                claims=claims_json,
-                policy_digest=context.policy_digest,
-                token=token,
-                ledger_index=index,
-                created_at=utcnow(),
-            )
-        )
-        return index
+        decision = {
+            "id": new_id("dec"),
+            "placement_id": context.placement_id,
+            "deployment_id": context.deployment_id,
+            "host_id": context.host_id,
+            "kind": "attest",
+            "verdict": "affirming" if accepted else "contraindicated",
+            "action": "release" if accepted else "refuse",
+            "reasons": json.dumps(reasons),
+            "claims": claims_json,
+            "policy_digest": context.policy_digest,
+            "token": token,
+            "created_at": utcnow(),
+        }
 
-    return cp.committer.run(job)
+        def finish(conn: Connection, index: int) -> int:
+            conn.execute(decisions.insert().values(ledger_index=index, **decision))
+            return index
+
+        return Staged(datas, kinds, finish)
+
+    index: int = cp.committer.run(job)
+    return index
 
 
 def evidence_digest(evidence: bytes) -> str:

@@ -32,9 +32,7 @@ def append(ledger: Ledger, conn: Connection, entries: list[LedgerEntry]) -> int:
     return ledger.append_many(entries, connection=conn)[0]
 
 
-def record_attestation(
-    ledger: Ledger,
-    conn: Connection,
+def attestation_entries(
     *,
     context: Context,
     evidence: bytes,
@@ -44,7 +42,9 @@ def record_attestation(
     tee: str,
     emulated: bool,
     keep_key_digest: str,
-) -> int:
+) -> list[LedgerEntry]:
+    """The decision and, when accepted, one release entry per secret (appended by the
+    group committer in the release's transaction)."""
     now = utcnow()
     evidence_digest = sha256(evidence)
     entries: list[LedgerEntry] = [
@@ -75,7 +75,7 @@ def record_attestation(
             )
             for name in context.secret_names
         )
-    return append(ledger, conn, entries)
+    return entries
 
 
 def record_policy(

@@ -5,6 +5,12 @@ alone (its caller gets the exception) while the others commit together. Every jo
 as before — all of its statements commit, or none do — and a caller is answered only after the
 commit that made its job durable. Jobs queue while the previous batch's commit is in flight,
 so under load a batch holds as many jobs as arrived during one commit.
+
+A job that must be logged returns `Staged`: its ledger entries (already canonical bytes) and a
+`finish` step. The entries of every staged job of a batch are appended to the ledger in ONE
+append (one lock, one extension of the tree), inside the same transaction; then each job's
+`finish` runs with the index of its first entry (to record it beside the state change). If
+that append fails, the whole batch fails: no state change commits without its entries.
 """
 
 from __future__ import annotations
@@ -14,30 +20,41 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.db import write
+from elsewhere.ledger.log import Ledger
 
-T = TypeVar("T")
 MAX_BATCH = 64
 log = logging.getLogger("elsewhere.control")
 
 Job = tuple[Callable[[Connection], Any], "Future[Any]"]
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A job's result that still needs ledger indexes: entries, and what to do with them."""
+
+    datas: list[bytes]
+    kinds: list[str | None]
+    finish: Callable[[Connection, int], Any]
+
+
 class GroupCommitter:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, ledger: Ledger) -> None:
+        self.engine, self.ledger = engine, ledger
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._loop, name="elsewhere-commit", daemon=True)
         self.thread.start()
 
-    def run(self, job: Callable[[Connection], T]) -> T:
-        """Run `job(conn)` in a transaction and return its result once committed."""
-        future: Future[T] = Future()
+    def run(self, job: Callable[[Connection], Any]) -> Any:
+        """Run `job(conn)` in a transaction and return its result once committed (for a
+        `Staged` result: what its `finish` returned)."""
+        future: Future[Any] = Future()
         self.jobs.put((job, future))
         return future.result()
 
@@ -76,6 +93,7 @@ class GroupCommitter:
                     else:
                         savepoint.commit()
                         outcomes.append((future, True, value))
+                self._log(conn, outcomes)
         except BaseException as error:  # the commit itself failed: nothing of the batch holds
             log.error("group commit failed: %s", type(error).__name__)
             for _, future in batch:
@@ -86,3 +104,16 @@ class GroupCommitter:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+    def _log(self, conn: Connection, outcomes: list[tuple[Future[Any], bool, Any]]) -> None:
+        """One ledger append for every staged job, then each job's finish step."""
+        staged = [(i, v) for i, (_, ok, v) in enumerate(outcomes) if ok and isinstance(v, Staged)]
+        if not staged:
+            return
+        datas = [d for _, s in staged for d in s.datas]
+        kinds = [k for _, s in staged for k in s.kinds]
+        index = self.ledger.append_canonical(datas, kinds, connection=conn)[0]
+        for position, job in staged:
+            future = outcomes[position][0]
+            outcomes[position] = (future, True, job.finish(conn, index))
+            index += len(job.datas)

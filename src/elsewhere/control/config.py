@@ -87,7 +87,7 @@ class ControlPlane:
             signer=load_signer(config.data_dir),
             ledger=ledger,
             nonces=NonceIssuer(kek.key),
-            committer=GroupCommitter(engine),
+            committer=GroupCommitter(engine, ledger),
         )
 
     def close(self) -> None:
