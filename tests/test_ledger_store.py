@@ -3,6 +3,7 @@ refuse inconsistent roots, appends inside a caller's transaction, key files."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 import threading
@@ -10,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from elsewhere.errors import ConfigError, InputError
-from elsewhere.ledger import merkle
+from elsewhere.ledger import entries, merkle
 from elsewhere.ledger.bundle import verify_bundle
 from elsewhere.ledger.canonical import canonical_bytes
 from elsewhere.ledger.keyfile import create_key_file, load_key_file
@@ -79,6 +80,23 @@ def test_append_prove_checkpoint_bundle(ledger: Ledger) -> None:
     assert verified.entry == {"kind": "test", "n": 7}
     assert [c.size for c in ledger.checkpoints()] == [0, 62, 63]
     assert ledger.audit() == 63
+
+
+def test_typed_records_are_appended_and_read_back(ledger: Ledger) -> None:
+    record = entries.Eviction(
+        at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
+        host="host-9",
+        action="evict",
+        reason="TCB below policy minimum",
+        workloads=("w1", "w2"),
+    )
+    index = ledger.append(record)
+    assert entries.from_entry(ledger.entry(index)) == record
+    with ledger.engine.connect() as conn:
+        kind = conn.execute(
+            select(ledger_entries.c.kind).where(ledger_entries.c.idx == index)
+        ).scalar_one()
+    assert kind == "host.eviction"
 
 
 def test_append_joins_the_callers_transaction(ledger: Ledger) -> None:
