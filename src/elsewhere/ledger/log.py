@@ -29,14 +29,13 @@ from elsewhere.ledger.canonical import canonical_bytes, parse_entry_bytes
 from elsewhere.ledger.checkpoint import (
     Checkpoint,
     SignedCheckpoint,
-    cosigned_by,
     open_checkpoint,
     parse_signed_checkpoint,
     sign_checkpoint,
 )
 from elsewhere.ledger.keyfile import load_key_file
 from elsewhere.ledger.merkle import NodeId
-from elsewhere.ledger.note import Signer, Verifier
+from elsewhere.ledger.note import COSIGNATURE_V1, Signer, Verifier, verify_note
 from elsewhere.ledger.store import LedgerCorrupt, State, Store
 
 
@@ -221,7 +220,8 @@ class Ledger:
         """Keep witness cosignatures with the checkpoint this log signed, so later bundles
         carry them. Only lines that verify under one of `witnesses` are kept."""
         signed = open_checkpoint(data, self.verifier)
-        good = set(cosigned_by(signed, witnesses))
+        cosigners = [w for w in witnesses if w.key_type == COSIGNATURE_V1]
+        good = {(v.name, v.key_id) for v in verify_note(signed.note, cosigners, require_one=False)}
         with self.engine.begin() as conn:
             Store.lock(conn)
             stored = Store.checkpoint_at(conn, signed.size)
@@ -233,7 +233,7 @@ class Ledger:
             new = tuple(
                 s
                 for s in signed.note.signatures
-                if s.name in good and s not in mine.note.signatures
+                if (s.name, s.key_id) in good and s not in mine.note.signatures
             )
             merged = SignedCheckpoint(mine.checkpoint, mine.note.add(*new))
             Store.update_checkpoint_note(conn, signed.size, merged.to_bytes())
@@ -252,14 +252,18 @@ class Ledger:
         """An offline proof (c2sp tlog-proof) that entry `index` is in a signed checkpoint:
         the given one, else the latest, signing a new one when that does not cover it."""
         signed = checkpoint or self.latest_checkpoint()
-        if signed is None or signed.size <= index:
+        if checkpoint is None and (signed is None or signed.size <= index):
             if self.signer is None:
                 raise InputError("ledger", f"entry {index}", "no signed checkpoint covers it")
             signed = self.checkpoint()
+        assert signed is not None
         if not 0 <= index < signed.size:
             raise InputError("ledger", f"entry {index}", f"not in the log of {signed.size}")
         proof = self.inclusion_proof(index, signed.size)
-        return Bundle(index, tuple(proof), signed, self.entry_bytes(index)).to_bytes()
+        data = self.entry_bytes(index)
+        # Never hand out a bundle that would not verify (e.g. a checkpoint of another log).
+        merkle.verify_inclusion(index, signed.size, merkle.leaf_hash(data), proof, signed.root)
+        return Bundle(index, tuple(proof), signed, data).to_bytes()
 
     def audit(self) -> int:
         """Recompute every stored hash from the entries: O(n). Returns the size checked."""
