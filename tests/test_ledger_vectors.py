@@ -324,3 +324,33 @@ def test_derived_cosignature_v1(tlog: Path) -> None:
     assert len(raw) == example["decodes_to"]["bytes"]
     assert raw[:4].hex() == example["decodes_to"]["key_id_hex"]
     assert int.from_bytes(raw[4:12], "big") == example["decodes_to"]["timestamp"]
+
+
+def test_cli_monitors_the_real_tessera_log_and_catches_a_fork(
+    tlog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from elsewhere.cli import main
+
+    log = tlog / "tessera-testdata-log"
+    manifest = _load(log / "manifest.json")
+    vkey, directory, state = manifest["vkey"], str(log / "log"), str(tmp_path / "state.json")
+    for size in (1, 2, 5, 8, 15):
+        checkpoint = str(log / "log" / f"checkpoint.{size}")
+        argv = ["ledger", "monitor", "--checkpoint", checkpoint, "--log", directory]
+        assert main([*argv, "--key", vkey, "--state", state]) == 0
+    assert "advanced: example.com/log/testdata: size 8 → 15" in capsys.readouterr().out
+    old, new = str(log / "log" / "checkpoint.3"), str(log / "log" / "checkpoint.15")
+    assert main(["ledger", "consistency", old, new, "--key", vkey, "--log", directory]) == 0
+    # The test key is published, so anyone can play a dishonest log: sign a size-15 tree
+    # whose last entry differs, and show it to the monitor that already holds the real one.
+    signer = Signer.parse(manifest["skey_public_test_key"])
+    entries = [e.encode() for e in manifest["entries_utf8"]]
+    entries[-1] = b"forged"
+    root = merkle.root_of([merkle.leaf_hash(e) for e in entries])
+    forged = tmp_path / "forged.checkpoint"
+    forged.write_bytes(sign_checkpoint(Checkpoint(signer.name, 15, root), signer).to_bytes())
+    capsys.readouterr()
+    code = main(["ledger", "monitor", "--checkpoint", str(forged), "--key", vkey, "--state", state])
+    out = capsys.readouterr().out
+    assert code == 1 and "SPLIT VIEW" in out
+    assert (log / "log" / "checkpoint.15").read_text() in out and forged.read_text() in out

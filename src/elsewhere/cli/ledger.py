@@ -217,6 +217,8 @@ def cmd_consistency(args: argparse.Namespace) -> int:
 def cmd_monitor(args: argparse.Namespace) -> int:
     key = _verifier(args.key)
     origin = args.origin or key.name
+    if not (args.checkpoint or args.log):
+        raise InputError("monitor", "", "give --log (the log) or --checkpoint (one you were shown)")
     if args.checkpoint:
         latest = _checkpoint_file(args.checkpoint, key, origin)
     elif "://" in args.log:
@@ -340,9 +342,12 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=cmd_consistency)
 
     p = sub.add_parser("monitor", help="accept a newer checkpoint only if consistent")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--log", metavar="DB_URL|DIR", help="the log's database or tile directory")
-    where.add_argument("--checkpoint", metavar="FILE")
+    p.add_argument(
+        "--log",
+        metavar="DB_URL|DIR",
+        help="the log's database or tile directory: its latest checkpoint, and proofs",
+    )
+    p.add_argument("--checkpoint", metavar="FILE", help="check this checkpoint instead")
     verify_options(p)
     p.add_argument("--proof", metavar="FILE", help="consistency proof from the state's size")
     p.add_argument("--state", metavar="FILE", help="where the accepted checkpoint is kept")
