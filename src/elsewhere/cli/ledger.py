@@ -128,11 +128,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     if signed is None:
         raise InputError("ledger export", args.log, "no signed checkpoint yet")
 
-    def entries(start: int, end: int) -> list[bytes]:
-        return [ledger.entry_bytes(i) for i in range(start, end)]
-
     count = tiles.export(
-        Path(args.directory), signed.size, ledger.reader(signed.size), entries, signed.to_bytes()
+        Path(args.directory),
+        signed.size,
+        ledger.reader(signed.size),
+        ledger.entries_bytes,
+        signed.to_bytes(),
     )
     print(f"exported size {signed.size} to {args.directory} ({count} files written)")
     return EXIT_OK

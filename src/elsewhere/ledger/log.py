@@ -158,6 +158,11 @@ class Ledger:
         with self.engine.connect() as conn:
             return Store.entries(conn, index, index + 1)[0]
 
+    def entries_bytes(self, start: int, end: int) -> list[bytes]:
+        """Canonical bytes of entries [start, end), in one query."""
+        with self.engine.connect() as conn:
+            return Store.entries(conn, start, end)
+
     def entry(self, index: int) -> dict[str, Any]:
         return parse_entry_bytes(self.entry_bytes(index), f"entry {index}")
 
