@@ -48,7 +48,7 @@ TARGET = 400
 
 
 @contextmanager
-def server(tmp: Path, database: str | None) -> Iterator[tuple[str, str, str, Any]]:
+def server(tmp: Path, database: str | None) -> Iterator[tuple[str, str, str, Any, int]]:
     data = tmp / "cp"
     cp = ControlPlane.open(ControlConfig.for_dir(data, database))
     attester = make_attester("emulated-snp", tmp / "genoa", generation="Genoa")
@@ -71,10 +71,16 @@ def server(tmp: Path, database: str | None) -> Iterator[tuple[str, str, str, Any
                     break
             except httpx.HTTPError:
                 time.sleep(0.05)
-        yield url, tenant, host, attester
+        yield url, tenant, host, attester, process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_clients(
@@ -104,6 +110,7 @@ def measure(database: str | None, label: str) -> dict[str, Any]:
             tenant_token,
             host_token,
             attester,
+            pid,
         ),
     ):
         tenant = Client(url, tenant_token)
@@ -147,8 +154,11 @@ def measure(database: str | None, label: str) -> dict[str, Any]:
             out.append(time.perf_counter() - started)
 
         run_clients(operation, 1.0)  # warm-up: connections, caches
+        cpu = cpu_seconds(pid)
         count, latencies = run_clients(operation, SECONDS)
+        op_cpu = cpu_seconds(pid) - cpu
         floor_count, _ = run_clients(ping, SECONDS / 2)
+        floor_cpu = cpu_seconds(pid) - cpu - op_cpu
         assert not refused, f"unexpected refusals: {refused[:3]}"
     rate = count / SECONDS
     floor_ops = floor_count / (SECONDS / 2) / 2  # two round trips per operation
@@ -160,11 +170,21 @@ def measure(database: str | None, label: str) -> dict[str, Any]:
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "floor_ops_per_s": round(floor_ops, 1),
         "ratio_to_floor": round(rate / floor_ops, 3),
+        # Server CPU per operation (user + system of the server process): what one core can
+        # sustain, whatever else the machine is running.
+        "server_cpu_ms_per_op": round(op_cpu / count * 1000, 3),
+        "server_cpu_ms_per_floor_op": round(floor_cpu / floor_count * 2 * 1000, 3),
+        "ops_per_server_core_s": round(count / op_cpu, 1),
+        "load_average": round(os.getloadavg()[0], 2),
     }
     print(
         f"{label:10} {result['ops_per_s']:7.1f} attest+release/s  p50 {result['p50_ms']} ms  "
         f"p99 {result['p99_ms']} ms  | floor (2 x /healthz) {result['floor_ops_per_s']:.1f}/s  "
-        f"ratio {result['ratio_to_floor']:.2f}  (target {TARGET}/s)"
+        f"ratio {result['ratio_to_floor']:.2f}  (target {TARGET}/s)\n"
+        f"{'':10} server CPU {result['server_cpu_ms_per_op']} ms/op "
+        f"(floor {result['server_cpu_ms_per_floor_op']} ms) = "
+        f"{result['ops_per_server_core_s']} ops per server-core-second; "
+        f"load average {result['load_average']}"
     )
     return result
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
@@ -36,7 +36,7 @@ from elsewhere.control.db import (
 )
 from elsewhere.control.ids import new_id
 from elsewhere.control.policies import current_advisories, digest_bytes, evaluator
-from elsewhere.control.secrets import reveal_secrets
+from elsewhere.control.secrets import open_secrets, sealed_secrets
 from elsewhere.control.web import ApiError
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import PublicKey, seal_to_keep
@@ -92,28 +92,32 @@ def _b64(what: str, text: str | None) -> bytes | None:
         raise InputError(what, "value", "not base64") from None
 
 
+# Built once: constructing a SQLAlchemy statement costs more than running it on this path.
+_CONTEXT = (
+    select(
+        placements.c.id,
+        placements.c.state,
+        placements.c.host_id,
+        deployments.c.id.label("deployment_id"),
+        deployments.c.tenant_id,
+        deployments.c.spec,
+        deployments.c.state.label("deployment_state"),
+        workloads.c.digest,
+        policies.c.version,
+        policies.c.digest.label("policy_digest"),
+        policies.c.document,
+        hosts.c.name.label("host_name"),
+    )
+    .join(deployments, deployments.c.id == placements.c.deployment_id)
+    .join(workloads, workloads.c.id == deployments.c.workload_id)
+    .join(policies, policies.c.id == deployments.c.policy_id)
+    .join(hosts, hosts.c.id == bindparam("host_id"))
+    .where(placements.c.id == bindparam("placement_id"))
+)
+
+
 def load_context(conn: Connection, placement_id: str, host_id: str) -> Context:
-    row = conn.execute(
-        select(
-            placements.c.id,
-            placements.c.state,
-            placements.c.host_id,
-            deployments.c.id.label("deployment_id"),
-            deployments.c.tenant_id,
-            deployments.c.spec,
-            deployments.c.state.label("deployment_state"),
-            workloads.c.digest,
-            policies.c.version,
-            policies.c.digest.label("policy_digest"),
-            policies.c.document,
-            hosts.c.name.label("host_name"),
-        )
-        .join(deployments, deployments.c.id == placements.c.deployment_id)
-        .join(workloads, workloads.c.id == deployments.c.workload_id)
-        .join(policies, policies.c.id == deployments.c.policy_id)
-        .join(hosts, hosts.c.id == host_id)
-        .where(placements.c.id == placement_id)
-    ).first()
+    row = conn.execute(_CONTEXT, {"placement_id": placement_id, "host_id": host_id}).first()
     # Another host's placement looks exactly like a missing one.
     if row is None or row.host_id != host_id:
         raise ApiError(404, "placement not found")
@@ -182,6 +186,7 @@ def attest(
     with read(cp.engine) as conn:
         context = load_context(conn, placement_id, host_id)
         advisories = current_advisories(conn)
+        sealed = sealed_secrets(conn, context.tenant_id, list(context.secret_names))
     if unusable:
         raise ApiError(409, unusable)
 
@@ -230,8 +235,7 @@ def attest(
     )
     wrapped: dict[str, str] = {}
     if decision.accepted:
-        with read(cp.engine) as conn:
-            values = reveal_secrets(conn, cp.kek, context.tenant_id, list(context.secret_names))
+        values = open_secrets(cp.kek, sealed, list(context.secret_names))
         wrapped = {
             name: base64.b64encode(
                 seal_to_keep(

@@ -35,6 +35,10 @@ log = logging.getLogger("elsewhere.control")
 Job = tuple[Callable[[Connection], Any], "Future[Any]"]
 
 
+class _JobFailed(Exception):
+    """A job failed on the fast path: run the batch again with savepoints."""
+
+
 @dataclass(frozen=True)
 class Staged:
     """A job's result that still needs ledger indexes: entries, and what to do with them."""
@@ -80,25 +84,46 @@ class GroupCommitter:
             self._commit(batch)
 
     def _commit(self, batch: list[Job]) -> None:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        """Fast path: every job in one transaction without savepoints. Jobs rarely fail (a
+        replayed nonce, a placement taken away); when one does, the batch is rolled back and
+        run again with a savepoint per job. Jobs are re-runnable: they only execute statements
+        prepared by their caller."""
         try:
-            with write(self.engine) as conn:
-                for job, future in batch:
-                    savepoint = conn.begin_nested()
-                    try:
-                        value = job(conn)
-                    except BaseException as error:
-                        savepoint.rollback()
-                        outcomes.append((future, False, error))
-                    else:
-                        savepoint.commit()
-                        outcomes.append((future, True, value))
-                self._log(conn, outcomes)
+            try:
+                outcomes = self._run(batch, savepoints=False)
+            except _JobFailed as failed:
+                if len(batch) == 1:  # nothing else to save: answer with the job's error
+                    batch[0][1].set_exception(failed.__cause__ or failed)
+                    return
+                outcomes = self._run(batch, savepoints=True)
         except BaseException as error:  # the commit itself failed: nothing of the batch holds
             log.error("group commit failed: %s", type(error).__name__)
             for _, future in batch:
                 future.set_exception(error)
             return
+        self._answer(outcomes)
+
+    def _run(self, batch: list[Job], *, savepoints: bool) -> list[tuple[Future[Any], bool, Any]]:
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        with write(self.engine) as conn:
+            for job, future in batch:
+                savepoint = conn.begin_nested() if savepoints else None
+                try:
+                    value = job(conn)
+                except BaseException as error:
+                    if savepoint is None:
+                        raise _JobFailed from error
+                    savepoint.rollback()
+                    outcomes.append((future, False, error))
+                else:
+                    if savepoint is not None:
+                        savepoint.commit()
+                    outcomes.append((future, True, value))
+            self._log(conn, outcomes)
+        return outcomes
+
+    @staticmethod
+    def _answer(outcomes: list[tuple[Future[Any], bool, Any]]) -> None:
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)

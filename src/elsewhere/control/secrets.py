@@ -23,6 +23,7 @@ import secrets as random
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -160,15 +161,28 @@ def missing_secrets(conn: Connection, tenant_id: str, names: list[str]) -> list[
     return [n for n in names if n not in have]
 
 
+def sealed_secrets(conn: Connection, tenant_id: str, names: list[str]) -> list[Any]:
+    """The named secrets' rows, still encrypted (read early; opened only on release)."""
+    if not names:
+        return []
+    return list(
+        conn.execute(
+            select(secrets_table).where(
+                secrets_table.c.tenant_id == tenant_id, secrets_table.c.name.in_(names)
+            )
+        ).all()
+    )
+
+
 def reveal_secrets(
     conn: Connection, kek: Kek, tenant_id: str, names: list[str]
 ) -> dict[str, bytes]:
     """Decrypt the named secrets of one tenant, in memory, for wrapping to an attested keep."""
-    rows = conn.execute(
-        select(secrets_table).where(
-            secrets_table.c.tenant_id == tenant_id, secrets_table.c.name.in_(names)
-        )
-    ).all()
+    return open_secrets(kek, sealed_secrets(conn, tenant_id, names), names)
+
+
+def open_secrets(kek: Kek, rows: list[Any], names: list[str]) -> dict[str, bytes]:
+    """Decrypt rows from `sealed_secrets`; every name in `names` must be there."""
     out: dict[str, bytes] = {}
     for row in rows:
         if row.kek_id != kek.id:

@@ -1,0 +1,59 @@
+"""Group commit: jobs of one batch commit together; a failing job rolls back alone; staged
+jobs get consecutive ledger indexes in the same transaction."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from elsewhere.control.commit import Staged
+from elsewhere.control.config import ControlConfig, ControlPlane
+from elsewhere.control.db import read, tenants
+from elsewhere.ledger.entries import PolicyVersion
+from elsewhere.ledger.log import encode_entry
+from elsewhere.timeutil import utcnow
+
+
+def insert(name: str, fail: bool = False, staged: bool = False) -> Any:
+    def job(conn: Connection) -> Any:
+        conn.execute(tenants.insert().values(id=f"ten_{name}", name=name, created_at=utcnow()))
+        if fail:
+            raise ValueError(f"{name} fails")
+        if staged:
+            data, kind = encode_entry(
+                PolicyVersion(
+                    at=utcnow(), tenant=name, version=1, policy_digest="sha256:" + "0" * 64
+                )
+            )
+            return Staged([data, data], [kind, kind], lambda _conn, index: index)
+        return name
+
+    return job
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_batch_commits_together_and_failures_roll_back_alone(tmp_path: Path, failing: bool) -> None:
+    cp = ControlPlane.open(ControlConfig.for_dir(tmp_path))
+    jobs = [insert("a", staged=True), insert("b", fail=failing), insert("c", staged=True)]
+    futures: list[Future[Any]] = [Future() for _ in jobs]
+    cp.committer._commit(list(zip(jobs, futures, strict=True)))
+    first, third = futures[0].result(), futures[2].result()
+    assert third == first + 2  # one append for the batch, consecutive indexes
+    if failing:
+        with pytest.raises(ValueError, match="b fails"):
+            futures[1].result()
+    else:
+        assert futures[1].result() == "b"
+    with read(cp.engine) as conn:
+        names = set(conn.execute(select(tenants.c.name)).scalars())
+    assert names == ({"a", "c"} if failing else {"a", "b", "c"})
+    assert cp.ledger.size == 4
+    assert cp.committer.run(insert("d")) == "d"  # the thread still serves jobs
+    with pytest.raises(ValueError):
+        cp.committer.run(insert("e", fail=True))
+    cp.close()
