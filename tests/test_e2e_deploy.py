@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from elsewhere.control.tokens import public_key_from_jwk, verify
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import KeepKey
 from elsewhere.crypto.keyfile import TenantKey
+from elsewhere.evidence.dcap.cache import import_collateral
 from elsewhere.host.agent import RESULT_INFO, result_aad
 from elsewhere.host.client import ApiFailure, b64
 from elsewhere.ledger.bundle import verify_bundle
@@ -131,3 +133,54 @@ def test_results_sealed_to_the_tenant_key(tmp_path: Path) -> None:
         assert b"I hold secret" not in sealed
         clear = key.open(sealed, info=RESULT_INFO, aad=result_aad(placement["id"], "stdout"))
         assert b"I hold secret greeting-key" in clear
+
+
+def test_evidence_bound_to_another_workload_is_refused(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        agent = env.agent("genoa", start=False)
+        tenant, digest = env.setup_tenant()
+        deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
+        placement = wait_for(agent.client.assignments)[0]["placement"]
+        issued = agent.client.nonce(placement)
+        key = KeepKey.generate()
+        binding = report_data(
+            bytes.fromhex(issued["nonce"]),
+            key.public_bytes(),
+            bytes(48),  # not the assigned workload
+            bytes.fromhex(issued["policy_digest"].split(":")[1]),
+        )
+        evidence = agent.attester.attest(binding)
+        answer = agent.client.attest(
+            placement,
+            {
+                "nonce": issued["nonce"],
+                "keep_public_key": b64(key.public_bytes()),
+                "evidence": b64(evidence.evidence),
+                "certificates": b64(evidence.aux),
+            },
+        )
+        assert answer["verdict"] == "contraindicated" and answer["secrets"] == {}
+        assert answer["reasons"][0].startswith("binding: report_data")
+        view = tenant.deployment(deployment)
+        assert view["placements"][0]["state"] == "pending"  # back in the queue
+        assert view["decisions"][0]["ledger_index"] is not None
+
+
+def test_emulated_tdx_host_is_released(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ELSEWHERE_HOME", str(tmp_path / "home"))  # collateral cache
+    with control_plane(tmp_path) as env:
+        agent = env.agent("tdx-1", kind="emulated-tdx", start=False)
+        platform = agent.attester.platform  # type: ignore[attr-defined]
+        roots = frozenset({bytes.fromhex(platform.trust_anchor.fingerprint)})
+        import_collateral(platform.collateral(), roots)
+        threading.Thread(target=agent.run, args=(0.1,), daemon=True).start()
+        tenant, digest = env.setup_tenant()
+        deployment = tenant.deploy(
+            {"workload": digest, "secrets": ["greeting-key"], "args": ["greeting-key"]}
+        )["id"]
+        view = wait_for(settled(tenant, deployment), timeout=20)
+        placement = view["placements"][0]
+        assert placement["state"] == "completed" and placement["host"] == "tdx-1"
+        [decision] = view["decisions"]
+        assert decision["verdict"] == "affirming" and decision["claims"]["tee"] == "tdx"
+        assert decision["claims"]["emulated"] is True
