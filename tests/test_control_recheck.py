@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from control_helpers import DEMO_POLICY, Env, control_plane, database_url, wait_for
+from elsewhere.cli import main
 from elsewhere.control.auth import Kind
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import KeepKey
@@ -108,3 +109,18 @@ def test_new_policy_version_drains_running_keep(tmp_path: Path) -> None:
         logged = entry(tenant, action["ledger_index"])
         assert logged["kind"] == "host.eviction" and logged["action"] == "drain"
         assert tenant.set_policy(stricter)["unchanged"] is True
+
+
+def test_operator_cli_imports_advisories_and_lists_hosts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with control_plane(tmp_path) as env:
+        released_keep(env)
+        feed = tmp_path / "feed.json"
+        feed.write_text(json.dumps(FEED))
+        api = ["--control", env.url, "--token", env.token(Kind.OPERATOR)]
+        assert main(["operator", "advisories", str(feed), *api]) == 0
+        out = capsys.readouterr().out
+        assert "imported 1 advisories" in out and "evict keep" in out and "AMD-SB-9999" in out
+        assert main(["operator", "hosts", *api]) == 0
+        assert "AMD sev-snp Genoa (emulated)" in capsys.readouterr().out

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "elsewhere.cli.host",
     "elsewhere.cli.keep",
     "elsewhere.cli.ledger",
+    "elsewhere.cli.operator",
     "elsewhere.cli.policy",
     "elsewhere.cli.results",
     "elsewhere.cli.risk",

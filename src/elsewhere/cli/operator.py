@@ -1,0 +1,61 @@
+"""`elsewhere operator advisories FEED` and `elsewhere operator hosts`: operator actions over
+the API (an operator token from `elsewhere operator-token create`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from elsewhere.cli.serve import add_client_args, client
+from elsewhere.cli.table import render_table
+from elsewhere.errors import EXIT_OK, InputError
+
+
+def register(commands: Any) -> None:
+    group = commands.add_parser("operator", help="operator actions on a running control plane")
+    sub = group.add_subparsers(title="operator commands", metavar="COMMAND")
+    advisories = sub.add_parser(
+        "advisories", help="import an advisory feed; running keeps are re-checked"
+    )
+    advisories.add_argument("feed", type=Path, help="elsewhere.advisories/1 JSON feed")
+    add_client_args(advisories)
+    advisories.set_defaults(handler=run_advisories)
+    hosts = sub.add_parser("hosts", help="list hosts, their state and last verified platform")
+    add_client_args(hosts)
+    hosts.set_defaults(handler=run_hosts)
+
+
+def run_advisories(args: argparse.Namespace) -> int:
+    try:
+        feed = args.feed.read_bytes()
+    except OSError as error:
+        raise InputError("advisory feed", str(args.feed), error.strerror or "unreadable") from None
+    with client(args) as api:
+        answer = api.import_advisories(feed, args.feed.name)
+    print(f"imported {len(answer['imported'])} advisories [ledger #{answer['ledger_index']}]")
+    for action in answer["recheck"]:
+        print(
+            f"  {action['action']} keep {action['placement']} on {action['host']}: "
+            + "; ".join(action["reasons"])
+            + (f" (by {action['deadline']})" if action["deadline"] else "")
+        )
+    if not answer["recheck"]:
+        print("  no running keep is affected")
+    return EXIT_OK
+
+
+def run_hosts(args: argparse.Namespace) -> int:
+    with client(args) as api:
+        rows = api.json("GET", "/v1/hosts")
+    table = []
+    for h in rows:
+        claims = h["last_claims"] or {}
+        platform = " ".join(
+            str(x) for x in (claims.get("vendor"), claims.get("tee"), claims.get("generation")) if x
+        )
+        if claims.get("emulated"):
+            platform += " (emulated)"
+        table.append((h["name"], h["attester"], h["state"], h["last_seen"], platform or "-"))
+    print(render_table(("name", "attester", "state", "last seen", "last verified"), table))
+    return EXIT_OK
