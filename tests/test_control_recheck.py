@@ -35,10 +35,10 @@ FEED = {
 }
 
 
-def released_keep(env: Env) -> tuple[Client, str, str]:
+def released_keep(env: Env, threshold: str = "high") -> tuple[Client, str, str]:
     """A Genoa keep admitted (secrets released) and still running (no result yet)."""
     agent = env.agent("genoa", start=False)
-    tenant, digest = env.setup_tenant(policy=POLICY)
+    tenant, digest = env.setup_tenant(policy=POLICY.replace('"high"', f'"{threshold}"'))
     deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
     placement = wait_for(agent.client.assignments)[0]["placement"]
     issued = agent.client.nonce(placement)
@@ -124,3 +124,17 @@ def test_operator_cli_imports_advisories_and_lists_hosts(
         assert "imported 1 advisories" in out and "evict keep" in out and "AMD-SB-9999" in out
         assert main(["operator", "hosts", *api]) == 0
         assert "AMD sev-snp Genoa (emulated)" in capsys.readouterr().out
+
+
+def test_low_severity_advisory_keeps_the_keep_with_a_logged_warning(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        tenant, deployment, placement = released_keep(env, threshold="low")
+        low = json.loads(json.dumps(FEED))
+        low["advisories"][0].update(id="AMD-SB-1111", severity="low")
+        operator = Client(env.url, env.token(Kind.OPERATOR))
+        [action] = operator.import_advisories(json.dumps(low).encode(), "low")["recheck"]
+        assert action["placement"] == placement and action["action"] == "warn"
+        assert action["deadline"] is None
+        assert tenant.deployment(deployment)["placements"][0]["state"] == "released"
+        logged = entry(tenant, action["ledger_index"])
+        assert logged["kind"] == "host.warning" and logged["advisory_ids"] == ["AMD-SB-1111"]

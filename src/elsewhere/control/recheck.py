@@ -147,7 +147,6 @@ def _apply(cp: ControlPlane, conn: Connection, verdict: PatchDecision, row: Any)
     reason = "; ".join(reasons)[:400]
     advisory_ids = sorted({r.found.split(" ")[0] for r in verdict.reasons if r.severity})
     action = {Action.EVICT: "evict", Action.DRAIN: "drain", Action.KEEP: "warn"}[verdict.action]
-    index = None
     if verdict.action is Action.EVICT:
         scheduler.requeue(conn, row.id, f"evicted from {row.host_name}: {reason}")
     elif verdict.action is Action.DRAIN:
@@ -156,7 +155,11 @@ def _apply(cp: ControlPlane, conn: Connection, verdict: PatchDecision, row: Any)
             .where(placements.c.id == row.id)
             .values(drain_deadline=verdict.deadline, note=f"draining {row.host_name}: {reason}")
         )
-    if verdict.action is not Action.KEEP:
+    if verdict.action is Action.KEEP:
+        index = audit.record_warning(
+            cp.ledger, conn, row.host_name, reason, [row.deployment_id], advisory_ids
+        )
+    else:
         index = audit.record_eviction(
             cp.ledger, conn, row.host_name, action, reason, [row.deployment_id], advisory_ids
         )
