@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from elsewhere.control import attest as broker
@@ -65,19 +66,22 @@ def workload(cp: Plane, cred: HostCred, placement_id: str) -> Response:
     return Response(content=wasm, media_type="application/wasm")
 
 
-@router.post("/placements/{placement_id}/nonce")
-def nonce(cp: Plane, cred: HostCred, placement_id: str) -> dict[str, Any]:
-    """A single-use nonce (short expiry) for this placement's evidence."""
-    return broker.issue_nonce(cp, placement_id, _host(cp, cred))
+# The two calls of every attest-and-release return plain JSON responses: their content is
+# built from typed values already, so FastAPI's response validation would only cost time.
+@router.post("/placements/{placement_id}/nonce", response_class=JSONResponse)
+def nonce(cp: Plane, cred: HostCred, placement_id: str) -> JSONResponse:
+    """A single-use nonce (short expiry) for this placement's evidence, and the workload and
+    policy digests the keep must bind with it."""
+    return JSONResponse(broker.issue_nonce(cp, placement_id, _host(cp, cred)))
 
 
-@router.post("/placements/{placement_id}/attest")
+@router.post("/placements/{placement_id}/attest", response_class=JSONResponse)
 def attest(
     cp: Plane, cred: HostCred, placement_id: str, request: broker.AttestRequest
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Verify evidence, check the binding and the nonce, apply the tenant's policy, log the
     decision; on "affirming" return the secrets wrapped to the keep key."""
-    return broker.attest(cp, placement_id, _host(cp, cred), request)
+    return JSONResponse(broker.attest(cp, placement_id, _host(cp, cred), request))
 
 
 @router.post("/placements/{placement_id}/result", status_code=204)
