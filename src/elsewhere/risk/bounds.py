@@ -19,6 +19,7 @@ _RATIO = 1.2  # coarse: fewer cells to compute on first use; exact q settles the
 _START = 1e-2
 _R_MAX = 1e7
 _S_MAX = 1e6
+_LOG_RATIO = math.log(_RATIO)
 
 
 def _grid(top: float) -> FloatArray:
@@ -26,28 +27,46 @@ def _grid(top: float) -> FloatArray:
     return np.concatenate(([0.0], _START * _RATIO ** np.arange(count)))
 
 
+def _ceil_index(grid: FloatArray, x: FloatArray) -> np.ndarray:
+    """A k with grid[k] ≥ x (len(grid) beyond the grid), by logarithm.
+
+    The 1e-9 margin dwarfs float error in the logarithm, so grid[k] ≥ x always holds; near a
+    grid point it may give the next cell, which only loosens the bound. (numpy's searchsorted
+    is several times slower on unsorted queries.)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    steps = np.ceil(np.log(np.maximum(x, _START) * (1.0 / _START)) / _LOG_RATIO + 1e-9)
+    result: np.ndarray = np.where(x > 0.0, np.minimum(steps + 1.0, len(grid)), 0.0).astype(np.int64)
+    return result
+
+
+def _floor_index(grid: FloatArray, x: FloatArray) -> np.ndarray:
+    """A k with grid[k] ≤ x (grid[0] = 0 ≤ every x), by logarithm with the same margin."""
+    x = np.asarray(x, dtype=np.float64)
+    steps = np.floor(np.log(np.maximum(x, _START) * (1.0 / _START)) / _LOG_RATIO - 1e-9)
+    result: np.ndarray = np.where(
+        x >= _START, np.clip(steps + 1.0, 0.0, len(grid) - 1), 0.0
+    ).astype(np.int64)
+    return result
+
+
 class BoundTable:
     def __init__(self, confidence: float) -> None:
         self.confidence = confidence
         self.r_grid = _grid(_R_MAX)
         self.s_grid = _grid(_S_MAX)
-        self._q = np.full((len(self.s_grid), len(self.r_grid)), np.nan)
+        # one extra column: r beyond the grid, where the lower bound is 0
+        self._q = np.full((len(self.s_grid), len(self.r_grid) + 1), np.nan)
+        self._q[:, -1] = 0.0
 
-    @staticmethod
-    def _floor_index(grid: FloatArray, x: FloatArray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            guess = np.where(x < _START, 0, 1 + np.floor(np.log(x / _START) / math.log(_RATIO)))
-        k = np.clip(np.nan_to_num(guess, nan=0.0), 0, len(grid) - 1).astype(np.int64)
-        k -= grid[k] > x  # float rounding in the log can overshoot by one
-        k = np.maximum(k, 0)
-        k += (k + 1 < len(grid)) & (grid[np.minimum(k + 1, len(grid) - 1)] <= x)
-        result: np.ndarray = k
-        return result
+    def s_floor(self, s: FloatArray) -> np.ndarray:
+        """Index of the largest grid s ≤ each value (the grid starts at 0)."""
+        return _floor_index(self.s_grid, s)
 
     def _lookup(self, si: np.ndarray, ri: np.ndarray) -> FloatArray:
         values = self._q[si, ri]
         missing = np.isnan(values)
-        if missing.any():
+        if missing.any():  # only grid cells: the extra column is never missing
             pairs = np.unique(np.stack([si[missing], ri[missing]]), axis=1)
             computed = upper_bound_array(
                 self.r_grid[pairs[1]], self.s_grid[pairs[0]], self.confidence
@@ -57,20 +76,19 @@ class BoundTable:
         result: FloatArray = values
         return result
 
+    def lower(self, s_floor: np.ndarray, r: FloatArray) -> FloatArray:
+        """A lower bound on q(r, s) given the s floor index: the grid r rounded up."""
+        rc = _ceil_index(self.r_grid, r)  # len(r_grid): the zero column
+        return self._lookup(s_floor, rc)
+
     def bracket(self, r: FloatArray, s: FloatArray) -> tuple[FloatArray, FloatArray]:
         """(lower, upper) with lower ≤ q(r, s) ≤ upper, element by element."""
-        rf = self._floor_index(self.r_grid, r)
-        sf = self._floor_index(self.s_grid, s)
-        r_last, s_last = len(self.r_grid) - 1, len(self.s_grid) - 1
-        rc = rf + (self.r_grid[rf] < r)  # may be r_last + 1: beyond the grid
-        sc = sf + (self.s_grid[sf] < s)
-        upper = np.ones_like(r)
-        inside = sc <= s_last
+        rf = _floor_index(self.r_grid, r)
+        sc = _ceil_index(self.s_grid, s)
+        upper = np.ones(len(rf))
+        inside = sc < len(self.s_grid)
         upper[inside] = self._lookup(sc[inside], rf[inside])
-        lower = np.zeros_like(r)
-        inside = rc <= r_last
-        lower[inside] = self._lookup(sf[inside], rc[inside])
-        return lower, upper
+        return self.lower(self.s_floor(s), r), upper
 
 
 _TABLES: dict[float, BoundTable] = {}
