@@ -138,3 +138,25 @@ def test_attestation_result_token_is_es256_jws(tmp_path: Path) -> None:
         schema = httpx.get(f"{env.url}/openapi.json").json()
         assert "/v1/placements/{placement_id}/attest" in schema["paths"]
         assert httpx.get(f"{env.url}/docs").status_code == 200
+
+
+def test_a_host_sees_only_its_own_placements(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        owner = env.agent("owner", start=False)
+        other = env.agent("other", start=False)
+        tenant, digest = env.setup_tenant()
+        tenant.deploy({"workload": digest, "replicas": 2, "secrets": ["greeting-key"]})
+        mine = {a["placement"] for a in owner.client.assignments()}
+        theirs = {a["placement"] for a in other.client.assignments()}
+        assert mine and theirs and not mine & theirs
+        placement = sorted(mine)[0]
+        for method, suffix, body in (
+            ("GET", "workload", None),
+            ("POST", "nonce", None),
+            ("POST", "attest", {"nonce": "00", "keep_public_key": "", "evidence": ""}),
+            ("POST", "result", {"isolation": {}}),
+        ):
+            response = other.client.http.request(
+                method, f"/v1/placements/{placement}/{suffix}", json=body
+            )
+            assert response.status_code == 404, (suffix, response.text)

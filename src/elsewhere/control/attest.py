@@ -173,6 +173,10 @@ def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOp
 def attest(
     cp: ControlPlane, placement_id: str, host_id: str, request: AttestRequest
 ) -> dict[str, Any]:
+    with read(cp.engine) as conn:  # first: another host's placement is a 404, whatever the body
+        context = load_context(conn, placement_id, host_id)
+        advisories = current_advisories(conn)
+        sealed = sealed_secrets(conn, context.tenant_id, list(context.secret_names))
     try:
         nonce = bytes.fromhex(request.nonce)
     except ValueError:
@@ -181,12 +185,7 @@ def attest(
     keep_key = PublicKey.parse(keep_key_bytes)
     evidence = _b64("evidence", request.evidence) or b""
     certificates = _b64("certificates", request.certificates)
-
     unusable = cp.nonces.why_unusable(nonce, placement_id, host_id)
-    with read(cp.engine) as conn:
-        context = load_context(conn, placement_id, host_id)
-        advisories = current_advisories(conn)
-        sealed = sealed_secrets(conn, context.tenant_id, list(context.secret_names))
     if unusable:
         raise ApiError(409, unusable)
 
