@@ -254,3 +254,26 @@ def test_engine_equals_brute_force(seed: int) -> None:
     got = [d.host_id if d.placed else None for d in decisions]
     assert got == _brute_force(hosts, requests, guard)
     assert any(got) and None in got  # the case exercises both outcomes
+
+
+def test_candidate_from_claims_and_book() -> None:
+    from elsewhere.claims import Claims, Tee, Vendor
+    from elsewhere.risk.reputation import Event, EventKind, ReputationBook
+
+    claims = Claims(
+        vendor=Vendor.AMD,
+        tee=Tee.SEV_SNP,
+        generation="Genoa",
+        report_version=3,
+        signer="VCEK",
+        debug=False,
+        smt=False,
+        report_data="00" * 64,
+        chip_id="AB" * 32,
+    )
+    book = ReputationBook()
+    key = book.key_for("old-name", claims.chip_id)
+    book.record(key, Event(EventKind.KEEP_COMPLETED, T0, Money(500, "USD")))
+    host = HostCandidate.from_claims("new-name", claims, book, T0)
+    assert host.reputation.key == "chip:" + "ab" * 32 and host.reputation.max_good == 500.0
+    assert place([host], [_request(200)])[0].placed  # κ·500 = 250 of exit room

@@ -26,7 +26,9 @@ def register(commands: Any) -> None:
     )
     explain.add_argument("deployment", type=Path, help="deployment JSON file")
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
-    explain.add_argument("--top", type=int, default=10, help="hosts to list (default 10)")
+    explain.add_argument(
+        "--top", type=int, default=10, help="least-risk hosts to list (default 10)"
+    )
     explain.add_argument("--baserates", type=Path, help="TOML overriding the default base rates")
     explain.set_defaults(handler=_explain)
 
@@ -55,7 +57,7 @@ def _explain(args: argparse.Namespace) -> int:
     at, request, hosts, config = load_deployment(args.deployment)
     if args.baserates is not None:
         config = replace(config, baserates=load_baserates(args.baserates))
-    result = explain(at, request, hosts, config)
+    result = explain(at, request, hosts, config, top=args.top)
     placed_all = all(d.placed for d in result.decisions)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -112,7 +114,7 @@ def _explain(args: argparse.Namespace) -> int:
             )
     print()
     rows = []
-    for view in result.hosts[: max(args.top, 0)]:
+    for view in result.hosts:
         exp = view.exposure
         rows.append(
             (

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,13 +69,15 @@ class Explanation:
     at: dt.datetime
     request: PlacementRequest
     decisions: tuple[Decision, ...]
-    hosts: tuple[HostView, ...]  # least risk first
+    hosts: tuple[HostView, ...]  # the least-risk hosts, least first
+    hosts_total: int
 
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": "elsewhere.risk.explanation/1",
             "at": iso(self.at),
             "decisions": [d.to_json() for d in self.decisions],
+            "hosts_total": self.hosts_total,
             "hosts": [h.to_json() for h in self.hosts],
         }
 
@@ -189,26 +190,30 @@ def explain(
     request: PlacementRequest,
     hosts: list[HostCandidate],
     config: PlacementConfig,
+    top: int = 10,
 ) -> Explanation:
+    """The decisions, and the `top` least-risk hosts with the largest value each could hold."""
     decisions = place(hosts, [request], config)
     budget = request.budget.annualised()
     committed = (request.committed or MoneyRate.of(0, budget.currency, YEAR)).annualised()
     remaining = budget - committed
     value = float(request.impact.amount)
-    views: list[HostView] = []
+    scored = []
     for host in hosts:
         platform = config.baserates.likelihood(host.platform)
         basis = annual_basis(platform.rate, request.keeps_per_year, remaining)
         p_year, keeps, _ = basis.floats
         q = host.reputation.upper_bound(value)
-        likelihood = p_year + keeps * q
-        exposure = max_exposure(
+        scored.append(((p_year + keeps * q) * value, host.host_id, host, platform, basis, q))
+    scored.sort(key=lambda row: (row[0], row[1]))
+    views: list[HostView] = []
+    for risk, _, host, platform, basis, q in scored[: max(top, 0)]:
+        exposure = max_exposure(  # bisection: only for the hosts shown
             host.reputation,
             basis,
             config.guard,
             collateral=float(host.collateral.amount) if host.collateral else 0.0,
             outstanding=float(host.outstanding.amount) if host.outstanding else 0.0,
         )
-        views.append(HostView(host, platform, q, likelihood, likelihood * value, exposure))
-    views.sort(key=lambda v: (v.risk if math.isfinite(v.risk) else math.inf, v.host.host_id))
-    return Explanation(at, request, decisions, tuple(views))
+        views.append(HostView(host, platform, q, risk / value, risk, exposure))
+    return Explanation(at, request, decisions, tuple(views), len(hosts))

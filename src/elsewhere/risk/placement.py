@@ -20,12 +20,14 @@ host; ties go to the host with less outstanding exposure, then to the earlier ho
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from elsewhere.claims import Claims
 from elsewhere.errors import ConfigError, InputError
 from elsewhere.risk.baserates import BaseRates, PlatformLikelihood, PlatformSummary, load_baserates
 from elsewhere.risk.betaq import upper_bound
@@ -33,7 +35,7 @@ from elsewhere.risk.bounds import bound_table
 from elsewhere.risk.guard import GuardConfig, annual_basis
 from elsewhere.risk.quantities import YEAR, CurrencyMismatch, Money, MoneyRate, Rate
 from elsewhere.risk.records import Decision, Reason, Refusal, money_of
-from elsewhere.risk.reputation import ReputationSnapshot
+from elsewhere.risk.reputation import ReputationBook, ReputationSnapshot
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,21 @@ class HostCandidate:
     reputation: ReputationSnapshot
     collateral: Money | None = None  # posted by the operator of this key
     outstanding: Money | None = None  # value already placed on this key
+
+    @classmethod
+    def from_claims(
+        cls,
+        host_id: str,
+        claims: Claims,
+        book: ReputationBook,
+        at: dt.datetime,
+        *,
+        collateral: Money | None = None,
+        outstanding: Money | None = None,
+    ) -> HostCandidate:
+        """From verified claims and the reputation book (keyed by chip id when there is one)."""
+        snapshot = book.snapshot(book.key_for(host_id, claims.chip_id), at)
+        return cls(host_id, PlatformSummary.from_claims(claims), snapshot, collateral, outstanding)
 
 
 @dataclass(frozen=True)
