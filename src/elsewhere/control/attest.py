@@ -10,9 +10,7 @@ its ledger entry, and a nonce is never spent on a release that did not happen.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +32,7 @@ from elsewhere.control.db import (
     read,
     workloads,
 )
-from elsewhere.control.ids import new_id
+from elsewhere.control.ids import from_b64, new_id
 from elsewhere.control.policies import current_advisories, digest_bytes, evaluator
 from elsewhere.control.secrets import open_secrets, sealed_secrets
 from elsewhere.control.web import ApiError
@@ -81,15 +79,6 @@ class Context:
     policy_digest: str
     policy_document: str
     secret_names: tuple[str, ...]
-
-
-def _b64(what: str, text: str | None) -> bytes | None:
-    if text is None:
-        return None
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InputError(what, "value", "not base64") from None
 
 
 # Built once: constructing a SQLAlchemy statement costs more than running it on this path.
@@ -181,10 +170,11 @@ def attest(
         nonce = bytes.fromhex(request.nonce)
     except ValueError:
         raise InputError("nonce", "value", "not hex") from None
-    keep_key_bytes = _b64("keep_public_key", request.keep_public_key) or b""
-    keep_key = PublicKey.parse(keep_key_bytes)
-    evidence = _b64("evidence", request.evidence) or b""
-    certificates = _b64("certificates", request.certificates)
+    keep_key = PublicKey.parse(from_b64("keep_public_key", request.keep_public_key))
+    evidence = from_b64("evidence", request.evidence)
+    certificates = (
+        None if request.certificates is None else from_b64("certificates", request.certificates)
+    )
     unusable = cp.nonces.why_unusable(nonce, placement_id, host_id)
     if unusable:
         raise ApiError(409, unusable)
@@ -344,7 +334,3 @@ def _commit(
 
     index: int = cp.committer.run(job)
     return index
-
-
-def evidence_digest(evidence: bytes) -> str:
-    return "sha256:" + hashlib.sha256(evidence).hexdigest()

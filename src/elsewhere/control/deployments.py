@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from typing import Any
 
@@ -12,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.db import decisions, deployments, hosts, placements, results, workloads
-from elsewhere.control.ids import new_id
+from elsewhere.control.ids import from_b64, new_id
 from elsewhere.control.policies import current_policy
 from elsewhere.control.secrets import missing_secrets
 from elsewhere.control.workloads import find_workload
@@ -38,13 +37,6 @@ class DeployRequest(BaseModel):
     )
 
 
-def _b64(what: str, text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InputError(what, "value", "not base64") from None
-
-
 def create_deployment(conn: Connection, tenant_id: str, request: DeployRequest) -> dict[str, Any]:
     workload = find_workload(conn, tenant_id, request.workload)
     if workload is None:
@@ -55,11 +47,11 @@ def create_deployment(conn: Connection, tenant_id: str, request: DeployRequest) 
     missing = missing_secrets(conn, tenant_id, request.secrets)
     if missing:
         raise InputError("secrets", ", ".join(missing), "no such secret")
-    stdin = _b64("stdin", request.stdin)
+    stdin = from_b64("stdin", request.stdin)
     KeepLimits.from_json(request.limits)  # ConfigError names a bad limit
     result_key = None
     if request.result_key:
-        result_key = PublicKey.parse(_b64("result_key", request.result_key)).encode()
+        result_key = PublicKey.parse(from_b64("result_key", request.result_key)).encode()
     spec = request.model_dump(exclude={"workload", "replicas", "result_key"})
     spec["stdin"] = base64.b64encode(stdin).decode()
     deployment_id = new_id("dep")

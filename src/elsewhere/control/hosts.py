@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from elsewhere.attest import AttesterKind
 from elsewhere.control.auth import Credential
 from elsewhere.control.db import credentials, deployments, hosts, placements, policies, workloads
 from elsewhere.control.ids import new_id
 from elsewhere.errors import InputError
 from elsewhere.timeutil import iso, utcnow
 
-ATTESTERS = ("nil", "emulated-snp", "emulated-tdx", "sev-snp", "tdx")
+ATTESTERS = tuple(kind.value for kind in AttesterKind)
 
 
 def register(

@@ -3,8 +3,6 @@ exit status and the keep's isolation report, stored with the placement."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
@@ -13,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.db import deployments, placements, results
+from elsewhere.control.ids import from_b64
 from elsewhere.errors import InputError
 from elsewhere.timeutil import utcnow
 
@@ -27,16 +26,6 @@ class ResultRequest(BaseModel):
     sealed: bool = False
     isolation: dict[str, Any] = Field(description="the keep's isolation report")
     duration_ms: int | None = Field(None, ge=0)
-
-
-def _b64(what: str, text: str) -> bytes:
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InputError("result", what, "not base64") from None
-    if len(data) > MAX_OUTPUT:
-        raise InputError("result", what, f"larger than {MAX_OUTPUT} bytes")
-    return data
 
 
 def store_result(
@@ -54,7 +43,8 @@ def store_result(
         return f"placement is {row.state}: only a released keep reports a result"
     if row.result_key is not None and not request.sealed:
         raise InputError("result", "sealed", "this deployment's results must be sealed")
-    stdout, stderr = _b64("stdout", request.stdout), _b64("stderr", request.stderr)
+    stdout = from_b64("result stdout", request.stdout, MAX_OUTPUT)
+    stderr = from_b64("result stderr", request.stderr, MAX_OUTPUT)
     conn.execute(
         results.insert().values(
             placement_id=placement_id,
