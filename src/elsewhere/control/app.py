@@ -13,12 +13,15 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from elsewhere import __version__
 from elsewhere.control import api_host, api_tenant, maintenance
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.web import install_error_handlers
+
+WORKER_THREADS = 6
 
 
 def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
@@ -27,6 +30,8 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Request handlers run on worker threads; beyond a few, they only contend for the GIL.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         task = asyncio.create_task(maintenance.loop(cp)) if background else None
         try:
             yield

@@ -38,6 +38,11 @@ def plane(request: Request) -> ControlPlane:
     return cp
 
 
+async def plane_dependency(request: Request) -> ControlPlane:
+    """`plane` as a dependency; async, so FastAPI does not send it to a worker thread."""
+    return plane(request)
+
+
 AUTH_CACHE_SECONDS = 5.0  # a revoked token stops working within this time
 
 
@@ -79,7 +84,7 @@ def requires(kind: Kind) -> Callable[..., Any]:
 Tenant = Annotated[Credential, Depends(requires(Kind.TENANT))]
 HostCred = Annotated[Credential, Depends(requires(Kind.HOST))]
 Operator = Annotated[Credential, Depends(requires(Kind.OPERATOR))]
-Plane = Annotated[ControlPlane, Depends(plane)]
+Plane = Annotated[ControlPlane, Depends(plane_dependency)]
 
 
 def _error(status: int, message: str) -> JSONResponse:
