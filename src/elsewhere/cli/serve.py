@@ -60,6 +60,9 @@ def register(commands: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (default 1)"
+    )
+    serve.add_argument(
         "--trust-emulated-root",
         action="append",
         type=Path,
@@ -83,14 +86,21 @@ def emulated_anchors(paths: list[Path]) -> list[TrustAnchor]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from elsewhere.control.server import serve
+    from elsewhere.control.server import serve, serve_workers
 
+    if args.workers < 1:
+        raise ConfigError("--workers", str(args.workers), "at least 1")
     anchors = emulated_anchors(args.trust_emulated_root)
-    cp = open_plane(args, trust_emulated=bool(anchors))
+    cp = open_plane(args, trust_emulated=bool(anchors))  # migrates, creates keys
     cp.extra["emulated_anchors"] = anchors
     for anchor in anchors:
         print(f"WARNING: trusting EMULATED root {anchor.name} — no hardware protection")
     print(f"elsewhere control plane on http://{args.host}:{args.port} (docs at /docs)")
-    print(f"database: {cp.engine.url.render_as_string(hide_password=True)}")
-    serve(cp, args.host, args.port)
+    print(f"database: {cp.engine.url.render_as_string(hide_password=True)}", flush=True)
+    if args.workers == 1:
+        serve(cp, args.host, args.port)
+        return EXIT_OK
+    data_dir, url = cp.config.data_dir, cp.config.database_url
+    cp.close()
+    serve_workers(data_dir, url, args.trust_emulated_root, args.host, args.port, args.workers)
     return EXIT_OK

@@ -1,15 +1,28 @@
-"""Run the API with uvicorn: in this process (`serve`), or in a thread (demo, tests)."""
+"""Run the API with uvicorn: in this process, in several worker processes (`serve
+--workers N`), or in a thread (demo, tests).
+
+With several workers each process opens the store itself (migrations run once, before they
+start) and has its own group committer; transactions keep them consistent with each other
+(SQLite's write lock, PostgreSQL's row locks) exactly as they keep threads consistent.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from elsewhere.control.app import create_app
-from elsewhere.control.config import ControlPlane
+from elsewhere.control.config import ControlConfig, ControlPlane
+from elsewhere.evidence.anchors import TrustAnchor
+
+WORKER_SETTINGS = "ELSEWHERE_SERVE_SETTINGS"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -33,6 +46,41 @@ def uvicorn_config(
 
 def serve(cp: ControlPlane, host: str, port: int) -> None:
     uvicorn.Server(uvicorn_config(cp, host, port)).run()
+
+
+def serve_workers(
+    data_dir: Path, database_url: str, roots: list[Path], host: str, port: int, workers: int
+) -> None:
+    """uvicorn with `workers` processes, each building its ControlPlane in `worker_app`."""
+    settings = {
+        "data_dir": str(data_dir),
+        "database": database_url,
+        "roots": [str(r) for r in roots],
+    }
+    os.environ[WORKER_SETTINGS] = json.dumps(settings)
+    uvicorn.run(
+        "elsewhere.control.server:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        lifespan="on",
+        log_level="info",
+    )
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (settings from the parent, in the environment)."""
+    settings = json.loads(os.environ[WORKER_SETTINGS])
+    anchors = [
+        TrustAnchor.emulated_root(Path(root).read_bytes(), root) for root in settings["roots"]
+    ]
+    config = ControlConfig.for_dir(
+        Path(settings["data_dir"]), settings["database"], trust_emulated=bool(anchors)
+    )
+    cp = ControlPlane.open(config, migrate=False)
+    cp.extra["emulated_anchors"] = anchors
+    return create_app(cp)
 
 
 class ThreadedServer:
