@@ -31,6 +31,7 @@ from elsewhere.control.server import free_port
 from elsewhere.control.tenants import create_tenant
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import KeepKey
+from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import ApiFailure, Client, b64
 from elsewhere.ledger.log import Ledger
 
@@ -59,9 +60,12 @@ def env_hosts(env: object) -> list[dict[str, str]]:
     return hosts
 
 
-def _serve(data: Path, port: int, root: Path, database: str | None) -> subprocess.Popen[bytes]:
+def _serve(
+    data: Path, port: int, root: Path, database: str | None, workers: int = 1
+) -> subprocess.Popen[bytes]:
     code = "from elsewhere.cli import main; raise SystemExit(main())"
     command = [sys.executable, "-c", code, "serve", "--data-dir", str(data), "--port", str(port)]
+    command += ["--workers", str(workers)]
     if database:
         command += ["--database", database]
     process = subprocess.Popen(
@@ -185,3 +189,36 @@ def test_host_token_registers_one_host(tmp_path: Path) -> None:
         with pytest.raises(ApiFailure) as as_tenant:
             Client(env.url, token).json("GET", "/v1/deployments")
         assert as_tenant.value.status == 403
+
+
+def test_two_worker_processes_share_one_store(tmp_path: Path) -> None:
+    data = tmp_path / "cp"
+    cp = ControlPlane.open(ControlConfig.for_dir(data))
+    attester = make_attester("emulated-snp", tmp_path / "genoa", generation="Genoa")
+    with write(cp.engine) as conn:
+        tenant_token = create_tenant(conn, "acme").token
+        host_token = create_credential(conn, Kind.HOST, "genoa")
+    cp.close()
+    port = free_port()
+    root = tmp_path / "genoa" / "emulated-snp" / "ark.pem"
+    server = _serve(data, port, root, None, workers=2)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        tenant = Client(url, tenant_token)
+        digest = tenant.upload_workload(greeter_wasm(), "g.wasm")["digest"]
+        tenant.put_secret("greeting-key", b"two-workers")
+        tenant.set_policy(DEMO_POLICY)
+        agent = HostAgent(Client(url, host_token), attester, name="genoa")
+        agent.register()
+        threading.Thread(target=agent.run, args=(0.1,), daemon=True).start()
+        deployment = tenant.deploy(
+            {"workload": digest, "replicas": 6, "secrets": ["greeting-key"]}
+        )["id"]
+        view = wait_for(settled(tenant, deployment), timeout=30)
+        assert all(p["state"] == "completed" for p in view["placements"])
+        indexes = sorted(d["ledger_index"] for d in view["decisions"])
+        assert len(set(indexes)) == 6  # one ledger, whichever worker logged each release
+        agent.stop()
+    finally:
+        server.kill()
+        server.wait()
