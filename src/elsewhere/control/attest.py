@@ -105,6 +105,22 @@ _CONTEXT = (
 )
 
 
+_MOVE = (
+    update(placements)
+    .where(
+        placements.c.id == bindparam("p_id"),
+        placements.c.host_id == bindparam("p_host"),
+        placements.c.state.in_(scheduler.LIVE_STATES),
+    )
+    .values(
+        state=bindparam("p_state"),
+        keep_key_digest=bindparam("p_key"),
+        updated_at=bindparam("p_now"),
+    )
+)
+_DECISION = decisions.insert()
+
+
 def load_context(conn: Connection, placement_id: str, host_id: str) -> Context:
     row = conn.execute(_CONTEXT, {"placement_id": placement_id, "host_id": host_id}).first()
     # Another host's placement looks exactly like a missing one.
@@ -286,17 +302,14 @@ def _commit(
         if not nonces.consume(conn, nonce, context.placement_id, context.host_id):
             raise ApiError(409, "nonce already used or expired (replay refused)")
         moved = conn.execute(
-            update(placements)
-            .where(
-                placements.c.id == context.placement_id,
-                placements.c.host_id == context.host_id,
-                placements.c.state.in_(scheduler.LIVE_STATES),
-            )
-            .values(
-                state="released" if accepted else "assigned",
-                keep_key_digest=keep_key_digest if accepted else None,
-                updated_at=utcnow(),
-            )
+            _MOVE,
+            {
+                "p_id": context.placement_id,
+                "p_host": context.host_id,
+                "p_state": "released" if accepted else "assigned",
+                "p_key": keep_key_digest if accepted else None,
+                "p_now": utcnow(),
+            },
         )
         if moved.rowcount != 1:
             raise ApiError(409, "placement is not assigned to this host any more")
@@ -327,7 +340,7 @@ def _commit(
         }
 
         def finish(conn: Connection, index: int) -> int:
-            conn.execute(decisions.insert().values(ledger_index=index, **decision))
+            conn.execute(_DECISION, decision | {"ledger_index": index})
             return index
 
         return Staged(datas, kinds, finish)

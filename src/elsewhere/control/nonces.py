@@ -61,22 +61,28 @@ def expiry(value: bytes) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
+# Built once per dialect; parameters are passed at execution (the release's hot path).
+_SPEND = {
+    name: dialect.insert(nonces)
+    .on_conflict_do_nothing(index_elements=["value"])
+    .returning(nonces.c.value)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
 def consume(conn: Connection, value: bytes, placement_id: str, host_id: str) -> bool:
     """Record the nonce as spent; False if it already was (a replay)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(nonces)
-        .values(
-            value=value.hex(),
-            placement_id=placement_id,
-            host_id=host_id,
-            expires_at=expiry(value),
-            consumed_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["value"])
-        .returning(nonces.c.value)
-    )
-    return conn.execute(statement).first() is not None
+    row = conn.execute(
+        _SPEND[conn.dialect.name],
+        {
+            "value": value.hex(),
+            "placement_id": placement_id,
+            "host_id": host_id,
+            "expires_at": expiry(value),
+            "consumed_at": utcnow(),
+        },
+    ).first()
+    return row is not None
 
 
 def purge(conn: Connection) -> int:

@@ -88,9 +88,12 @@ def import_feed(conn: Connection, body: str, source: str) -> AdvisorySet:
     return parsed
 
 
+_FEED_COUNT = select(func.count()).select_from(advisory_feeds)
+
+
 def current_advisories(conn: Connection) -> AdvisorySet:
     """The merge of every imported feed, later feeds replacing earlier advisories by ID."""
-    count = conn.execute(select(func.count()).select_from(advisory_feeds)).scalar_one()
+    count = conn.execute(_FEED_COUNT).scalar_one()
     key = str(conn.engine.url)
     with _advisory_lock:
         cached = _advisory_cache.get(key)

@@ -27,7 +27,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.db import secrets as secrets_table
@@ -161,17 +161,17 @@ def missing_secrets(conn: Connection, tenant_id: str, names: list[str]) -> list[
     return [n for n in names if n not in have]
 
 
+_SEALED = select(secrets_table).where(
+    secrets_table.c.tenant_id == bindparam("tenant"),
+    secrets_table.c.name.in_(bindparam("names", expanding=True)),
+)
+
+
 def sealed_secrets(conn: Connection, tenant_id: str, names: list[str]) -> list[Any]:
     """The named secrets' rows, still encrypted (read early; opened only on release)."""
     if not names:
         return []
-    return list(
-        conn.execute(
-            select(secrets_table).where(
-                secrets_table.c.tenant_id == tenant_id, secrets_table.c.name.in_(names)
-            )
-        ).all()
-    )
+    return list(conn.execute(_SEALED, {"tenant": tenant_id, "names": names}).all())
 
 
 def reveal_secrets(
