@@ -277,3 +277,16 @@ def test_candidate_from_claims_and_book() -> None:
     host = HostCandidate.from_claims("new-name", claims, book, T0)
     assert host.reputation.key == "chip:" + "ab" * 32 and host.reputation.max_good == 500.0
     assert place([host], [_request(200)])[0].placed  # κ·500 = 250 of exit room
+
+
+def test_hosts_without_records_under_a_trial_allowance() -> None:
+    hosts = [_host("a", chip="a"), _host("b", chip="b", quarantined="alarm")]
+    config = PlacementConfig(guard=GuardConfig(trial_allowance=50))
+    placed, refused = PlacementEngine(hosts, config).place([_request(40), _request(60)])
+    assert placed.placed and placed.host_id == "a"
+    assert placed.evidence == (0.0, 0.0, pytest.approx(0.95))
+    assert {r.reason for r in refused.refusals} == {
+        Reason.GROWTH_CAP,
+        Reason.QUARANTINED,
+        Reason.EXIT_CAP,
+    }

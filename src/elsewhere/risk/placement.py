@@ -148,6 +148,16 @@ class PlacementEngine:
                 self.outstanding[k] += float(host.outstanding.amount)
         self._index_evidence(snapshots)
         self.s_floor = bound_table(self.config.confidence).s_floor(self.s)
+        # r_V of every key on a geometric grid of values: brackets r_V at any V (see _r_most)
+        seen = self.values[self.values > 0.0]
+        if len(seen):
+            low, high = float(seen[0]), float(seen[-1])
+            ratio = max(1.25, (high / low) ** (1.0 / 400))  # at most ~400 rows
+            steps = max(1, int(np.ceil(np.log(high / low) / np.log(ratio))))
+            self.v_grid = low * ratio ** np.arange(steps + 1)
+        else:
+            self.v_grid = np.zeros(0)
+        self.r_grid = np.stack([self.evidence(v) for v in self.v_grid.tolist()] or [self.total_w])
         self._committed: dict[str, MoneyRate] = {}
 
     def _index_evidence(self, snapshots: list[ReputationSnapshot]) -> None:
@@ -158,6 +168,7 @@ class PlacementEngine:
         prefix_w: list[float] = []
         prefix_wv: list[float] = []
         self.total_w = np.zeros(len(snapshots))
+        self.total_wv = np.zeros(len(snapshots))
         ranks = iter(
             np.searchsorted(self.values, [v for rep in snapshots for v, _ in rep.good]).tolist()
         )
@@ -169,6 +180,7 @@ class PlacementEngine:
             prefix_w.extend(itertools.accumulate(weights, initial=0.0))
             prefix_wv.extend(itertools.accumulate(wv, initial=0.0))
             self.total_w[k] = prefix_w[-1]
+            self.total_wv[k] = prefix_wv[-1]
         self.composite = np.array(composite, dtype=np.int64)
         self.prefix_w = np.array(prefix_w)
         self.prefix_wv = np.array(prefix_wv)
@@ -184,6 +196,22 @@ class PlacementEngine:
         pos[order] = np.searchsorted(self.composite, self.key_offsets[keys[order]] + below)
         r: np.ndarray = (self.total_w[keys] - self.prefix_w[pos]) + self.prefix_wv[pos] / value
         return r
+
+    def _r_most(self, value: float) -> np.ndarray:
+        """An upper bound on r_V for every key, from the precomputed grid.
+
+        r_V falls as V grows and r_V·V = Σ w·min(v, V) rises, so between grid values
+        a ≤ V ≤ b: r_V ≤ min(r_a, r_b · b / V). Outside the values seen: r_V ≤ Σw, Σw·v / V.
+        """
+        g = int(np.searchsorted(self.v_grid, value, side="right")) - 1
+        if g >= len(self.v_grid) - 1:  # also: no evidence at all
+            bound: np.ndarray = np.minimum(self.total_w, self.total_wv / value)
+            return bound
+        if g < 0:
+            return self.total_w
+        upper = self.r_grid[g + 1] * (self.v_grid[g + 1] / value)
+        bound = np.minimum(self.r_grid[g], upper)
+        return bound
 
     def place(self, requests: Sequence[PlacementRequest]) -> tuple[Decision, ...]:
         decisions: list[Decision] = []
@@ -269,7 +297,7 @@ class PlacementEngine:
         """
         # r_V ≤ min(Σw, Σw·v / V): q at that r (grid rounded up) bounds every key from below
         table = bound_table(self.config.confidence)
-        r_most = np.minimum(self.total_w, self.delivered / value)
+        r_most = self._r_most(value)
         q_least = table.lower(self.s_floor, r_most)[self.host_key]
         floor = np.where(ok, (self.p_year + keeps * q_least) * value, np.inf)
         eligible = int(ok.sum())
@@ -314,11 +342,23 @@ class PlacementEngine:
         return sorted(best.values())
 
     def _kth_upper(self, idx: np.ndarray, value: float, keeps: float, replicas: int) -> float:
+        """An upper bound on the replicas-th least risk: exact q for the `replicas` keys whose
+        upper bracket is least among `idx` (any `replicas` keys' worst risk bounds it)."""
         keys = self.host_key[idx]
-        _, upper = bound_table(self.config.confidence).bracket(
-            self.evidence(value, keys), self.s[keys]
-        )
-        return _kth_smallest_per_key((self.p_year[idx] + keeps * upper) * value, keys, replicas)
+        r = self.evidence(value, keys)
+        _, upper = bound_table(self.config.confidence).bracket(r, self.s[keys])
+        order = np.argsort((self.p_year[idx] + keeps * upper) * value, kind="stable")
+        worst, seen = -np.inf, set()
+        for j in order.tolist():
+            k = int(keys[j])
+            if k in seen:
+                continue
+            seen.add(k)
+            q = upper_bound(float(r[j]), float(self.s[k]), self.config.confidence)
+            worst = max(worst, (self.p_year[idx[j]] + keeps * q) * value)
+            if len(seen) == replicas:
+                return float(worst)
+        return np.inf
 
     def _refusals(
         self,
