@@ -59,6 +59,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
         """The public key that signs attestation-result tokens."""
         return {"keys": [cp.signer.jwk]}
 
-    app.include_router(api_tenant.router)
+    # Host routes first: every attest-and-release matches them, and routes match in order.
     app.include_router(api_host.router)
+    app.include_router(api_tenant.router)
     return app
