@@ -172,3 +172,9 @@ def test_scenario_errors_are_one_line() -> None:
         with pytest.raises(InputError) as info:
             scenario_from_doc(doc)
         assert "\n" not in str(info.value)
+
+
+def test_spent_budget_allows_nothing() -> None:
+    spent = per_keep_basis(Rate(0, KEEP), MoneyRate.of(0, "USD", KEEP))
+    exposure = max_exposure(_snapshot([10.0] * 50), spent, GuardConfig(), request=15)
+    assert exposure.allowed == 0.0 and exposure.binding is Bound.RISK

@@ -139,10 +139,12 @@ def risk_limit(
     def risk(value: float) -> float:
         return (platform + keeps * snapshot.upper_bound(value)) * value
 
-    if ceiling <= 0.0 or risk(ceiling) <= budget:
-        return max(ceiling, 0.0)
+    if ceiling <= 0.0 or budget <= 0.0:
+        return 0.0
+    if risk(ceiling) <= budget:
+        return ceiling
     lo, hi = 0.0, ceiling
-    while hi - lo > rel_tol * hi:
+    while hi - lo > max(rel_tol * hi, 1e-9):  # a billionth of a currency unit is enough
         mid = 0.5 * (lo + hi)
         if risk(mid) <= budget:
             lo = mid
@@ -164,12 +166,12 @@ def max_exposure(
     growth = config.growth_limit(snapshot.max_good)
     exit_room = config.exit_limit(collateral, snapshot.delivered, outstanding)
     if snapshot.quarantined is not None:
-        r, s = snapshot.evidence(request if math.isfinite(request) else 0.0)
-        return Exposure(0.0, Bound.QUARANTINE, growth, exit_room, 0.0, 1.0, r, s)
+        at = request if math.isfinite(request) else 0.0
+        r, s = snapshot.evidence(at)
+        q = snapshot.upper_bound(at)
+        return Exposure(0.0, Bound.QUARANTINE, growth, exit_room, 0.0, q, r, s)
     candidates = [(request, Bound.REQUEST), (growth, Bound.GROWTH), (exit_room, Bound.EXIT)]
-    ceiling, binding = min(candidates, key=lambda c: c[0])
-    if not math.isfinite(ceiling):
-        ceiling = max(growth, exit_room, 1.0)  # cannot happen with finite caps; keep it safe
+    ceiling, binding = min(candidates, key=lambda c: c[0])  # growth is always finite
     ceiling = max(ceiling, 0.0)
     limit = risk_limit(snapshot, basis, ceiling)
     if limit < ceiling:
