@@ -109,6 +109,9 @@ class HostAgent:
         except ElsewhereError as error:
             outcome = Outcome(placement, "error", error=error.message)
             log.warning("%s: placement %s: %s", self.name, placement, error.message)
+        except Exception as error:  # a bug or a malformed answer: the type only (no secrets)
+            outcome = Outcome(placement, "error", error=type(error).__name__)
+            log.error("%s: placement %s failed: %s", self.name, placement, type(error).__name__)
         finally:
             with self._lock:
                 self._busy.discard(placement)
