@@ -24,6 +24,7 @@ import datetime as dt
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 
@@ -77,8 +78,10 @@ class PlacementRequest:
     def __post_init__(self) -> None:
         if self.replicas < 1:
             raise InputError("placement", self.deployment_id, "replicas must be at least 1")
-        if self.impact.amount <= 0:
-            raise InputError("placement", self.deployment_id, "impact must be positive")
+        if not Decimal("1e-6") <= self.impact.amount <= Decimal("1e15"):
+            raise InputError(
+                "placement", self.deployment_id, "impact must be between 1e-6 and 1e15"
+            )
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,17 @@ def single_loss(asset_value: Money, exposure_factor: Number) -> Money:
     return Money(asset_value.amount * factor, asset_value.currency)
 
 
+MAX_AMOUNT = Decimal(10) ** 15  # a quadrillion: beyond it a figure is a typo, not a value
+MIN_AMOUNT = Decimal(10) ** -9
+
+
+def in_range(value: Decimal, what: str, where: str) -> Decimal:
+    """Refuse magnitudes the float arithmetic of placement cannot carry faithfully."""
+    if abs(value) > MAX_AMOUNT or Decimal(0) < abs(value) < MIN_AMOUNT:
+        raise InputError(what, where, f"{value} is outside ±[1e-9, 1e15]")
+    return value
+
+
 def parse_money(doc: Any, where: str, currency: str | None = None) -> Money:
     """Money from {"amount": "55000", "currency": "GBP"}, or a bare number with `currency`."""
     if isinstance(doc, dict):
@@ -292,10 +303,10 @@ def parse_money(doc: Any, where: str, currency: str | None = None) -> Money:
         cur = doc.get("currency", currency)
         if not isinstance(cur, str):
             raise InputError("money", where, "needs 'currency'")
-        return Money(to_decimal(doc["amount"], where), cur)
+        return Money(in_range(to_decimal(doc["amount"], where), "money", where), cur)
     if currency is None or isinstance(doc, bool) or not isinstance(doc, int | float | str):
         raise InputError("money", where, "expected {amount, currency}")
-    return Money(to_decimal(doc, where), currency)
+    return Money(in_range(to_decimal(doc, where), "money", where), currency)
 
 
 def parse_money_rate(doc: Any, where: str, currency: str | None = None) -> MoneyRate:
@@ -309,7 +320,7 @@ def parse_rate(doc: Any, where: str, default_period: Period = YEAR) -> Rate:
         if "value" not in doc:
             raise InputError("rate", where, "needs 'value'")
         per = parse_period(str(doc["per"]), where) if "per" in doc else default_period
-        return Rate(to_decimal(doc["value"], where), per)
+        return Rate(in_range(to_decimal(doc["value"], where), "rate", where), per)
     if isinstance(doc, bool) or not isinstance(doc, int | float | str):
         raise InputError("rate", where, "expected a number or {value, per}")
-    return Rate(to_decimal(doc, where), default_period)
+    return Rate(in_range(to_decimal(doc, where), "rate", where), default_period)

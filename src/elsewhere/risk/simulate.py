@@ -33,6 +33,7 @@ from elsewhere.risk.quantities import (
     MoneyRate,
     QuantityError,
     Rate,
+    in_range,
     parse_period,
     to_decimal,
 )
@@ -108,7 +109,7 @@ def _get(doc: Mapping[str, Any], name: str, kind: type | tuple[type, ...], defau
 
 def _float(doc: Mapping[str, Any], name: str, default: float) -> float:
     value = _get(doc, name, (int, float, str), default)
-    return float(to_decimal(value, name))
+    return float(in_range(to_decimal(value, name), "scenario", name))
 
 
 def scenario_from_doc(doc: Mapping[str, Any]) -> Scenario:
@@ -174,6 +175,15 @@ def scenario_from_doc(doc: Mapping[str, Any]) -> Scenario:
                 jobs.extend(Job(request, step["outcome"]) for _ in range(step.get("count", 1)))
     if not jobs:
         raise ConfigError("scenario", "block", "no jobs")
+    step_hours = _float(doc, "step_hours", 24.0)
+    if not 0.0 <= step_hours <= 24.0 * 366:
+        raise ConfigError("scenario", "step_hours", "expected 0 to 8784 hours (a year)")
+    start = parse_time(_get(doc, "start", str, "2025-01-01T00:00:00Z"), where="start")
+    step = dt.timedelta(hours=step_hours)
+    try:
+        _ = start + step * len(jobs)
+    except OverflowError:
+        raise ConfigError("scenario", "start", "the jobs run past the year 9999") from None
     strategies = tuple(_get(doc, "strategies", list, list(STRATEGIES)))
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
@@ -182,8 +192,8 @@ def scenario_from_doc(doc: Mapping[str, Any]) -> Scenario:
         name=_get(doc, "name", str, "scenario"),
         description=_get(doc, "description", str, ""),
         currency=currency,
-        start=parse_time(_get(doc, "start", str, "2025-01-01T00:00:00Z"), where="start"),
-        step=dt.timedelta(hours=_float(doc, "step_hours", 24.0)),
+        start=start,
+        step=step,
         basis=basis,
         reputation=reputation,
         guard=guard,
