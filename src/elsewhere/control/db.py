@@ -230,8 +230,9 @@ _sqlite_write_lock = threading.Lock()
 
 
 def open_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine where `write()` transactions start with BEGIN IMMEDIATE on SQLite."""
-    engine = make_engine(url, **kwargs)
+    """An engine where `write()` transactions start with BEGIN IMMEDIATE on SQLite. Its errors
+    never carry statement parameters (a log line must not hold a row's values)."""
+    engine = make_engine(url, hide_parameters=True, **kwargs)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
