@@ -12,6 +12,7 @@ from typing import Any
 from elsewhere.cli.table import render_pairs, render_table
 from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
 from elsewhere.risk.baserates import load_baserates
+from elsewhere.risk.records import Decision
 
 
 def register(commands: Any) -> None:
@@ -76,42 +77,11 @@ def _explain(args: argparse.Namespace) -> int:
         )
     )
     print()
-    for d in result.decisions:
-        print(f"replica {d.replica}: {d.summary}")
-        if d.likelihood is not None and d.evidence is not None and d.platform is not None:
-            r, s, q = d.evidence
-            print(
-                render_pairs(
-                    [
-                        ("  likelihood", f"{float(d.likelihood.value):.6g} per year"),
-                        ("    platform", "; ".join(d.platform.terms)),
-                        (
-                            "    record",
-                            f"{float(d.record_likelihood.value):.6g} per year"
-                            if d.record_likelihood
-                            else "",
-                        ),
-                        (
-                            "  bound used",
-                            f"q = {q:.6g}: upper {d.confidence:.0%} credible bound"
-                            f" of Beta(s+1, r+1), r = {r:.4g}, s = {s:.4g}",
-                        ),
-                        (
-                            "  risk",
-                            f"{_money(float(d.risk.amount), cur)} per year" if d.risk else "",
-                        ),
-                        (
-                            "  growth cap",
-                            _money(float(d.growth_limit.amount), cur) if d.growth_limit else "",
-                        ),
-                        (
-                            "  exit room",
-                            _money(float(d.exit_room.amount), cur) if d.exit_room else "",
-                        ),
-                        ("  closest bound", f"{d.binding}"),
-                    ]
-                )
-            )
+    for decision in result.decisions:
+        print(f"replica {decision.replica}: {decision.summary}")
+        figures = _figures(decision, cur)
+        if figures:
+            print(render_pairs(figures))
     print()
     rows = []
     for view in result.hosts:
@@ -149,6 +119,28 @@ def _explain(args: argparse.Namespace) -> int:
     for warning in sorted(warnings):
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK if placed_all else EXIT_REFUSED
+
+
+def _figures(d: Decision, cur: str) -> list[tuple[str, object]]:
+    """The figures behind one decision, as label/value lines (none for a bare refusal)."""
+    if d.evidence is None or d.platform is None or d.likelihood is None:
+        return []
+    r, s, q = d.evidence
+    record = d.record_likelihood.value if d.record_likelihood else 0
+    return [
+        ("  likelihood", f"{float(d.likelihood.value):.6g} per year"),
+        ("    platform", "; ".join(d.platform.terms)),
+        ("    record", f"{float(record):.6g} per year"),
+        (
+            "  bound used",
+            f"q = {q:.6g}: upper {d.confidence or 0:.0%} credible bound of Beta(s+1, r+1),"
+            f" r = {r:.4g}, s = {s:.4g}",
+        ),
+        ("  risk", f"{_money(float(d.risk.amount), cur)} per year" if d.risk else ""),
+        ("  growth cap", _money(float(d.growth_limit.amount), cur) if d.growth_limit else ""),
+        ("  exit room", _money(float(d.exit_room.amount), cur) if d.exit_room else ""),
+        ("  closest bound", d.binding),
+    ]
 
 
 def _simulate(args: argparse.Namespace) -> int:
