@@ -9,6 +9,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from elsewhere.errors import InputError
 from elsewhere.risk.baserates import PlatformSummary, load_baserates
@@ -290,3 +292,23 @@ def test_hosts_without_records_under_a_trial_allowance() -> None:
         Reason.QUARANTINED,
         Reason.EXIT_CAP,
     }
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    goods=st.dictionaries(
+        st.sampled_from([5.0, 50.0, 500.0, 5000.0]), st.floats(0.1, 50.0), max_size=4
+    ),
+    bad=st.floats(0.0, 20.0),
+    extra=st.floats(0.01, 20.0),
+    value=st.sampled_from([10.0, 400.0, 3000.0]),
+)
+def test_more_failures_never_lower_the_risk_or_admit_a_refused_host(
+    goods: dict[float, float], bad: float, extra: float, value: float
+) -> None:
+    config = PlacementConfig(guard=GuardConfig(trial_allowance=20))
+    before = place([_host("h", goods, bad=bad)], [_request(value, budget=500)], config)[0]
+    after = place([_host("h", goods, bad=bad + extra)], [_request(value, budget=500)], config)[0]
+    assert before.placed or not after.placed
+    if before.risk is not None and after.risk is not None:
+        assert after.risk.amount >= before.risk.amount
