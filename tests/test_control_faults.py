@@ -68,11 +68,11 @@ def _serve(
     command += ["--workers", str(workers)]
     if database:
         command += ["--database", database]
+    log = (data.parent / "serve.log").open("ab")  # the server's own output, for greps
     process = subprocess.Popen(
-        [*command, "--trust-emulated-root", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [*command, "--trust-emulated-root", str(root)], stdout=log, stderr=subprocess.STDOUT
     )
+    log.close()
     wait_for(lambda: _up(port), timeout=20)
     return process
 
@@ -206,7 +206,7 @@ def test_two_worker_processes_share_one_store(tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{port}"
         tenant = Client(url, tenant_token)
         digest = tenant.upload_workload(greeter_wasm(), "g.wasm")["digest"]
-        tenant.put_secret("greeting-key", b"two-workers")
+        tenant.put_secret("greeting-key", b"two-workers-secret-9f2c")
         tenant.set_policy(DEMO_POLICY)
         agent = HostAgent(Client(url, host_token), attester, name="genoa")
         agent.register()
@@ -219,6 +219,11 @@ def test_two_worker_processes_share_one_store(tmp_path: Path) -> None:
         indexes = sorted(d["ledger_index"] for d in view["decisions"])
         assert len(set(indexes)) == 6  # one ledger, whichever worker logged each release
         agent.stop()
+        # The secret is nowhere in clear: not in the server's log, not in the database.
+        log = (tmp_path / "serve.log").read_bytes()
+        assert b"POST /v1/placements/" in log  # the access log was captured
+        stored = b"".join(p.read_bytes() for p in data.glob("elsewhere.db*"))
+        assert b"two-workers-secret-9f2c" not in log + stored
     finally:
         server.kill()
         server.wait()
