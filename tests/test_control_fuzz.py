@@ -1,0 +1,58 @@
+"""Hostile input to the key broker: whatever a host sends, the answer is a 4xx with a one-line
+JSON reason — never a 500, never a release."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from control_helpers import control_plane, wait_for
+from elsewhere.crypto.hpke import KeepKey
+
+KEY = base64.b64encode(KeepKey.generate().public_bytes()).decode()
+b64_bytes = st.binary(max_size=2048).map(lambda b: base64.b64encode(b).decode())
+text = st.text(max_size=80)
+
+
+def test_attest_answers_hostile_bodies_with_one_line_errors(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        agent = env.agent("genoa", start=False)
+        tenant, digest = env.setup_tenant()
+        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
+        placement = wait_for(agent.client.assignments)[0]["placement"]
+        nonce = agent.client.nonce(placement)["nonce"]
+        http = agent.client.http
+
+        @settings(
+            max_examples=60,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )
+        @given(
+            nonce_value=st.one_of(st.just(nonce), text, st.binary(max_size=64).map(bytes.hex)),
+            key=st.one_of(st.just(KEY), b64_bytes, text),
+            evidence=st.one_of(b64_bytes, text),
+            certificates=st.one_of(st.none(), b64_bytes, text),
+            fmt=st.one_of(st.none(), text.filter(lambda f: f != "none")),
+        )
+        def probe(
+            nonce_value: str, key: str, evidence: str, certificates: str | None, fmt: str | None
+        ) -> None:
+            body = {
+                "nonce": nonce_value,
+                "keep_public_key": key,
+                "evidence": evidence,
+                "certificates": certificates,
+                "format": fmt,
+            }
+            response = http.post(f"/v1/placements/{placement}/attest", json=body)
+            assert 400 <= response.status_code < 500, response.text
+            error = response.json()["error"]
+            assert error and "\n" not in error
+
+        probe()
+        # Nothing was released or spent: the placement still waits for good evidence.
+        assert agent.client.assignments()[0]["placement"] == placement
