@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from urllib.parse import quote
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,3 +57,40 @@ def test_attest_answers_hostile_bodies_with_one_line_errors(tmp_path: Path) -> N
         probe()
         # Nothing was released or spent: the placement still waits for good evidence.
         assert agent.client.assignments()[0]["placement"] == placement
+
+
+def test_tenant_endpoints_answer_hostile_input_with_one_line_errors(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        tenant = env.tenant()
+        http = tenant.http
+
+        @settings(
+            max_examples=60,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )
+        @given(
+            wasm=st.one_of(st.binary(max_size=512), st.binary(max_size=64).map(b"\x00asm".__add__)),
+            name=st.text(alphabet=st.characters(codec="ascii"), min_size=1, max_size=40),
+            deploy=st.dictionaries(
+                st.sampled_from(["workload", "replicas", "args", "env", "stdin", "limits"]),
+                st.one_of(st.integers(), text, st.lists(text, max_size=3)),
+            ),
+        )
+        def probe(wasm: bytes, name: str, deploy: dict[str, object]) -> None:
+            upload = http.post(
+                "/v1/workloads", content=wasm, headers={"Content-Type": "application/wasm"}
+            )
+            secret = http.put(
+                f"/v1/secrets/{quote(name, safe='')}",
+                content=b"v",
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            deployed = http.post("/v1/deployments", json=deploy)
+            for response in (upload, secret, deployed):
+                if response.status_code < 300:
+                    continue  # a valid name, or (rarely) a valid module
+                assert 400 <= response.status_code < 500, response.text
+                assert "\n" not in response.json()["error"]
+
+        probe()
