@@ -12,17 +12,18 @@ from starlette.concurrency import run_in_threadpool
 from elsewhere.control import deployments as deps
 from elsewhere.control import recheck
 from elsewhere.control import secrets as secret_store
+from elsewhere.control.auth import Credential
 from elsewhere.control.db import read, write
 from elsewhere.control.maintenance import tick
 from elsewhere.control.policies import current_policy
 from elsewhere.control.web import Operator, Plane, Tenant, not_found
-from elsewhere.control.workloads import find_workload, list_workloads, store_workload
+from elsewhere.control.workloads import find_workload, list_workloads, store_workload, validate
 from elsewhere.timeutil import iso
 
 router = APIRouter(prefix="/v1")
 
 
-def _tenant(cred: Any) -> str:
+def _tenant(cred: Credential) -> str:
     return str(cred.subject)
 
 
@@ -39,8 +40,9 @@ def upload_workload(
     name: Annotated[str, Query(max_length=200)] = "workload.wasm",
 ) -> dict[str, Any]:
     """Upload a WebAssembly module (validated with wasmtime); named by its SHA-384 digest."""
+    validate(wasm)  # before the transaction: compiling checks can take a while
     with write(cp.engine) as conn:
-        stored = store_workload(conn, _tenant(cred), name, wasm)
+        stored = store_workload(conn, _tenant(cred), name, wasm, validated=True)
     return stored | {"created_at": iso(stored["created_at"])}
 
 

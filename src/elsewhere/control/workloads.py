@@ -42,9 +42,13 @@ def validate(wasm: bytes) -> None:
         raise InputError("workload", "validation", str(error).splitlines()[0]) from None
 
 
-def store_workload(conn: Connection, tenant_id: str, name: str, wasm: bytes) -> dict[str, Any]:
-    """Validate and store a module for one tenant; uploading the same bytes again is a no-op."""
-    validate(wasm)
+def store_workload(
+    conn: Connection, tenant_id: str, name: str, wasm: bytes, *, validated: bool = False
+) -> dict[str, Any]:
+    """Validate (unless the caller did, outside its transaction) and store a module for one
+    tenant; uploading the same bytes again is a no-op."""
+    if not validated:
+        validate(wasm)
     name = (name or "workload.wasm").strip()[:200] or "workload.wasm"
     digest = digest_of(wasm)
     existing = find_workload(conn, tenant_id, digest)
