@@ -16,7 +16,7 @@ from elsewhere.control.auth import Credential
 from elsewhere.control.db import read, write
 from elsewhere.control.maintenance import tick
 from elsewhere.control.policies import current_policy
-from elsewhere.control.web import Operator, Plane, Tenant, not_found
+from elsewhere.control.web import Operator, Plane, Tenant, log, not_found
 from elsewhere.control.workloads import find_workload, list_workloads, store_workload, validate
 from elsewhere.timeutil import iso
 
@@ -113,7 +113,10 @@ def get_policy(cp: Plane, cred: Tenant) -> dict[str, Any]:
 def deploy(cp: Plane, cred: Tenant, request: deps.DeployRequest) -> dict[str, Any]:
     with write(cp.engine) as conn:
         created = deps.create_deployment(conn, _tenant(cred), request)
-    tick(cp)  # place it now rather than at the next maintenance round
+    try:
+        tick(cp)  # place it now rather than at the next maintenance round
+    except Exception as error:  # committed already; the maintenance round will place it
+        log.warning("placing deployment %s deferred: %s", created["id"], type(error).__name__)
     return created
 
 
