@@ -175,9 +175,10 @@ def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
             out.append(time.perf_counter() - started)
 
         run_clients(operation, 1.0)  # warm-up: connections, caches
-        cpu = cpu_seconds(pid)
+        cpu, client_cpu = cpu_seconds(pid), time.process_time()
         count, latencies = run_clients(operation, SECONDS)
         op_cpu = cpu_seconds(pid) - cpu
+        client_cpu = time.process_time() - client_cpu
         floor_count, _ = run_clients(ping, SECONDS / 2)
         floor_cpu = cpu_seconds(pid) - cpu - op_cpu
         assert not refused, f"unexpected refusals: {refused[:3]}"
@@ -197,6 +198,7 @@ def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
         "server_cpu_ms_per_op": round(op_cpu / count * 1000, 3),
         "server_cpu_ms_per_floor_op": round(floor_cpu / floor_count * 2 * 1000, 3),
         "ops_per_server_core_s": round(count / op_cpu, 1),
+        "client_cpu_ms_per_op": round(client_cpu / count * 1000, 3),
         "load_average": round(os.getloadavg()[0], 2),
     }
     print(
@@ -207,6 +209,7 @@ def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
         f"{'':10} server CPU {result['server_cpu_ms_per_op']} ms/op "
         f"(floor {result['server_cpu_ms_per_floor_op']} ms) = "
         f"{result['ops_per_server_core_s']} ops per server-core-second; "
+        f"client CPU {result['client_cpu_ms_per_op']} ms/op; "
         f"load average {result['load_average']}"
     )
     return result
