@@ -14,6 +14,7 @@ from elsewhere.control import recheck
 from elsewhere.control import secrets as secret_store
 from elsewhere.control.auth import Credential
 from elsewhere.control.db import read, write
+from elsewhere.control.hosts import host_views
 from elsewhere.control.maintenance import tick
 from elsewhere.control.policies import current_policy
 from elsewhere.control.web import Operator, Plane, Tenant, log, not_found
@@ -163,8 +164,6 @@ async def import_advisories(
 
 @router.get("/hosts", tags=["operator"])
 def list_hosts(cp: Plane, cred: Operator) -> list[dict[str, Any]]:
-    from elsewhere.control.hosts import host_views
-
     with read(cp.engine) as conn:
         return host_views(conn)
 
