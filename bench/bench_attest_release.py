@@ -31,16 +31,15 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from control_helpers import DEMO_POLICY, greeter_wasm, postgres_available  # noqa: E402
+from control_helpers import DEMO_POLICY, attest_body, greeter_wasm, postgres_available  # noqa: E402
 from elsewhere.attest import make_attester  # noqa: E402
 from elsewhere.control.auth import Kind, create_credential  # noqa: E402
 from elsewhere.control.config import ControlConfig, ControlPlane  # noqa: E402
 from elsewhere.control.db import write  # noqa: E402
 from elsewhere.control.server import free_port  # noqa: E402
 from elsewhere.control.tenants import create_tenant  # noqa: E402
-from elsewhere.crypto.binding import report_data  # noqa: E402
 from elsewhere.crypto.hpke import KeepKey  # noqa: E402
-from elsewhere.host.client import Client, b64  # noqa: E402
+from elsewhere.host.client import Client  # noqa: E402
 
 THREADS = 8
 SECONDS = 6.0
@@ -148,23 +147,7 @@ def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
         def operation(index: int, out: list[float]) -> None:
             client, placement, key = hosts[index], placements[index], keys[index]
             started = time.perf_counter()
-            issued = client.nonce(placement)
-            binding = report_data(
-                bytes.fromhex(issued["nonce"]),
-                key.public_bytes(),
-                bytes.fromhex(issued["workload_digest"]),
-                bytes.fromhex(issued["policy_digest"].split(":")[1]),
-            )
-            evidence = attester.attest(binding)
-            answer = client.attest(
-                placement,
-                {
-                    "nonce": issued["nonce"],
-                    "keep_public_key": b64(key.public_bytes()),
-                    "evidence": b64(evidence.evidence),
-                    "certificates": b64(evidence.aux),
-                },
-            )
+            answer = client.attest(placement, attest_body(client, attester, placement, key=key))
             if not answer["secrets"]:
                 refused.append(answer["verdict"])
             out.append(time.perf_counter() - started)

@@ -19,10 +19,13 @@ from elsewhere.attest import make_attester
 from elsewhere.control.auth import Kind, create_credential
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import write
+from elsewhere.control.policies import digest_bytes
 from elsewhere.control.server import ThreadedServer
 from elsewhere.control.tenants import create_tenant
+from elsewhere.crypto.binding import report_data
+from elsewhere.crypto.hpke import KeepKey
 from elsewhere.host.agent import HostAgent, Outcome
-from elsewhere.host.client import Client
+from elsewhere.host.client import Client, b64
 from elsewhere.keep.wat import wat_to_wasm
 
 REPO = Path(__file__).resolve().parent.parent
@@ -178,3 +181,30 @@ def postgres_available() -> contextlib.AbstractContextManager[str] | None:
     except Exception:
         return None
     return postgres_database()
+
+
+def attest_body(
+    client: Client,
+    attester: Any,
+    placement: str,
+    *,
+    key: KeepKey | None = None,
+    workload_digest: str | None = None,
+) -> dict[str, str]:
+    """Ask for a nonce and build the request a keep sends: evidence binding the nonce, a keep
+    key, the workload and the policy (`workload_digest` overrides the assigned one)."""
+    issued = client.nonce(placement)
+    key = key or KeepKey.generate()
+    binding = report_data(
+        bytes.fromhex(issued["nonce"]),
+        key.public_bytes(),
+        bytes.fromhex(workload_digest or issued["workload_digest"]),
+        digest_bytes(issued["policy_digest"]),
+    )
+    evidence = attester.attest(binding)
+    return {
+        "nonce": issued["nonce"],
+        "keep_public_key": b64(key.public_bytes()),
+        "evidence": b64(evidence.evidence),
+        "certificates": b64(evidence.aux),
+    }

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from control_helpers import (
     DEMO_POLICY,
+    attest_body,
     control_plane,
     database_url,
     greeter_wasm,
@@ -29,10 +30,8 @@ from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import decisions, nonces, placements, read, write
 from elsewhere.control.server import free_port
 from elsewhere.control.tenants import create_tenant
-from elsewhere.crypto.binding import report_data
-from elsewhere.crypto.hpke import KeepKey
 from elsewhere.host.agent import HostAgent
-from elsewhere.host.client import ApiFailure, Client, b64
+from elsewhere.host.client import ApiFailure, Client
 from elsewhere.ledger.log import Ledger
 
 __all__ = ["database_url"]
@@ -104,27 +103,13 @@ def test_sigkill_during_releases_loses_nothing(tmp_path: Path, database_url: str
     deployment = tenant.deploy({"workload": digest, "replicas": 40, "secrets": ["greeting-key"]})
     assigned = wait_for(lambda: len(host.assignments()) >= 40 and host.assignments())
     released: list[str] = []
-    bodies: dict[str, dict[str, str | None]] = {}
+    bodies: dict[str, dict[str, str]] = {}
 
     def release_loop() -> None:
         for assignment in assigned:
             placement = assignment["placement"]
             try:
-                issued = host.nonce(placement)
-                key = KeepKey.generate()
-                binding = report_data(
-                    bytes.fromhex(issued["nonce"]),
-                    key.public_bytes(),
-                    bytes.fromhex(issued["workload_digest"]),
-                    bytes.fromhex(issued["policy_digest"].split(":")[1]),
-                )
-                evidence = attester.attest(binding)
-                body = {
-                    "nonce": issued["nonce"],
-                    "keep_public_key": b64(key.public_bytes()),
-                    "evidence": b64(evidence.evidence),
-                    "certificates": b64(evidence.aux),
-                }
+                body = attest_body(host, attester, placement)
                 if host.attest(placement, body)["verdict"] == "affirming":
                     released.append(placement)
                     bodies[placement] = body

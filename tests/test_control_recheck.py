@@ -9,12 +9,10 @@ from typing import Any
 
 import pytest
 
-from control_helpers import DEMO_POLICY, Env, control_plane, database_url, wait_for
+from control_helpers import DEMO_POLICY, Env, attest_body, control_plane, database_url, wait_for
 from elsewhere.cli import main
 from elsewhere.control.auth import Kind
-from elsewhere.crypto.binding import report_data
-from elsewhere.crypto.hpke import KeepKey
-from elsewhere.host.client import ApiFailure, Client, b64
+from elsewhere.host.client import ApiFailure, Client
 from elsewhere.ledger.bundle import verify_bundle
 from elsewhere.ledger.note import Verifier
 
@@ -41,24 +39,7 @@ def released_keep(env: Env, threshold: str = "high") -> tuple[Client, str, str]:
     tenant, digest = env.setup_tenant(policy=POLICY.replace('"high"', f'"{threshold}"'))
     deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
     placement = wait_for(agent.client.assignments)[0]["placement"]
-    issued = agent.client.nonce(placement)
-    key = KeepKey.generate()
-    binding = report_data(
-        bytes.fromhex(issued["nonce"]),
-        key.public_bytes(),
-        bytes.fromhex(issued["workload_digest"]),
-        bytes.fromhex(issued["policy_digest"].split(":")[1]),
-    )
-    evidence = agent.attester.attest(binding)
-    answer = agent.client.attest(
-        placement,
-        {
-            "nonce": issued["nonce"],
-            "keep_public_key": b64(key.public_bytes()),
-            "evidence": b64(evidence.evidence),
-            "certificates": b64(evidence.aux),
-        },
-    )
+    answer = agent.client.attest(placement, attest_body(agent.client, agent.attester, placement))
     assert answer["verdict"] == "affirming"
     return tenant, deployment, placement
 

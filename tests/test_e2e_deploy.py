@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from control_helpers import control_plane, database_url, settled, wait_for
+from control_helpers import attest_body, control_plane, database_url, settled, wait_for
 from elsewhere.control.tokens import public_key_from_jwk, verify
-from elsewhere.crypto.binding import report_data
-from elsewhere.crypto.hpke import KeepKey
 from elsewhere.crypto.keyfile import TenantKey
 from elsewhere.evidence.dcap.cache import import_collateral
 from elsewhere.host.agent import RESULT_INFO, result_aad
@@ -87,21 +85,7 @@ def test_replay_is_refused(tmp_path: Path) -> None:
         tenant, digest = env.setup_tenant()
         tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
         placement = wait_for(agent.client.assignments)[0]["placement"]
-        issued = agent.client.nonce(placement)
-        key = KeepKey.generate()
-        binding = report_data(
-            bytes.fromhex(issued["nonce"]),
-            key.public_bytes(),
-            bytes.fromhex(issued["workload_digest"]),
-            bytes.fromhex(issued["policy_digest"].split(":")[1]),
-        )
-        evidence = agent.attester.attest(binding)
-        body = {
-            "nonce": issued["nonce"],
-            "keep_public_key": b64(key.public_bytes()),
-            "evidence": b64(evidence.evidence),
-            "certificates": b64(evidence.aux),
-        }
+        body = attest_body(agent.client, agent.attester, placement)
         first = agent.client.attest(placement, body)
         assert first["verdict"] == "affirming" and set(first["secrets"]) == {"greeting-key"}
         with pytest.raises(ApiFailure) as replay:
@@ -141,24 +125,9 @@ def test_evidence_bound_to_another_workload_is_refused(tmp_path: Path) -> None:
         tenant, digest = env.setup_tenant()
         deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
         placement = wait_for(agent.client.assignments)[0]["placement"]
-        issued = agent.client.nonce(placement)
-        key = KeepKey.generate()
-        binding = report_data(
-            bytes.fromhex(issued["nonce"]),
-            key.public_bytes(),
-            bytes(48),  # not the assigned workload
-            bytes.fromhex(issued["policy_digest"].split(":")[1]),
-        )
-        evidence = agent.attester.attest(binding)
-        answer = agent.client.attest(
-            placement,
-            {
-                "nonce": issued["nonce"],
-                "keep_public_key": b64(key.public_bytes()),
-                "evidence": b64(evidence.evidence),
-                "certificates": b64(evidence.aux),
-            },
-        )
+        other = "00" * 48  # not the assigned workload
+        body = attest_body(agent.client, agent.attester, placement, workload_digest=other)
+        answer = agent.client.attest(placement, body)
         assert answer["verdict"] == "contraindicated" and answer["secrets"] == {}
         assert answer["reasons"][0].startswith("binding: report_data")
         view = tenant.deployment(deployment)
