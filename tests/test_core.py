@@ -88,3 +88,24 @@ def test_failed_evidence_never_claims_hardware_protection() -> None:
     assert failed.protection == UNVERIFIED_WARNING
     verified = VerificationResult(_claims(), (), at, "sev-snp-report")
     assert verified.protection == "hardware-attested (AMD sev-snp)"
+
+
+def test_result_json_round_trip() -> None:
+    at = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    original = VerificationResult(
+        claims=_claims(advisory_ids=("INTEL-SA-00615",), flags={"smt": True}),
+        failures=(Failure("tcb", "2", "3"),),
+        verified_at=at,
+        evidence_kind="sev-snp-report",
+        notices=("reserved bit 7 set",),
+    )
+    assert VerificationResult.from_json(original.to_json()) == original
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [{}, {"claims": {}}, {"claims": {"vendor": "Zilog"}, "verified_at": "2025-01-01T00:00:00Z"}],
+)
+def test_result_from_malformed_json_is_one_input_error(doc: dict[str, object]) -> None:
+    with pytest.raises(InputError, match=r"(verification result|claims) JSON"):
+        VerificationResult.from_json(doc)

@@ -15,6 +15,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from elsewhere.errors import InputError
+
 CLAIMS_SCHEMA = "elsewhere.claims/1"
 
 EMULATED_WARNING = "emulated — no hardware protection"
@@ -92,6 +94,33 @@ class Claims:
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "advisory_ids", tuple(self.advisory_ids))
 
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Claims:
+        """Inverse of `to_json` (claims stored at admission, or carried to a keep)."""
+        try:
+            return cls(
+                vendor=Vendor(doc["vendor"]),
+                tee=Tee(doc["tee"]),
+                generation=doc.get("generation"),
+                report_version=int(doc.get("report_version", 0)),
+                signer=str(doc.get("signer", "")),
+                debug=bool(doc.get("debug", False)),
+                smt=doc.get("smt"),
+                report_data=str(doc.get("report_data", "")),
+                measurements=dict(doc.get("measurements") or {}),
+                tcb={str(k): int(v) for k, v in (doc.get("tcb") or {}).items()},
+                tcb_status=doc.get("tcb_status"),
+                advisory_ids=tuple(str(a) for a in doc.get("advisory_ids") or ()),
+                flags=dict(doc.get("flags") or {}),
+                identity=dict(doc.get("identity") or {}),
+                host_data=doc.get("host_data"),
+                chip_id=doc.get("chip_id"),
+                fmspc=doc.get("fmspc"),
+                emulated=bool(doc.get("emulated", False)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise InputError("claims JSON", _json_where(error), "not a claims document") from None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "vendor": self.vendor.value,
@@ -144,6 +173,28 @@ class VerificationResult:
             return UNVERIFIED_WARNING
         return f"hardware-attested ({self.claims.vendor.value} {self.claims.tee.value})"
 
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> VerificationResult:
+        """Inverse of `to_json`."""
+        try:
+            if doc.get("schema", CLAIMS_SCHEMA) != CLAIMS_SCHEMA:
+                raise ValueError(f"schema {doc.get('schema')!r}")
+            verified_at = dt.datetime.fromisoformat(str(doc["verified_at"]).replace("Z", "+00:00"))
+            return cls(
+                claims=Claims.from_json(doc["claims"]),
+                failures=tuple(
+                    Failure(str(f["check"]), str(f["found"]), str(f["expected"]))
+                    for f in doc.get("failures", [])
+                ),
+                verified_at=verified_at,
+                evidence_kind=str(doc.get("evidence_kind", "")),
+                notices=tuple(str(n) for n in doc.get("notices", [])),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise InputError(
+                "verification result JSON", _json_where(error), "not a verification result"
+            ) from None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": CLAIMS_SCHEMA,
@@ -155,3 +206,7 @@ class VerificationResult:
             "notices": list(self.notices),
             "claims": self.claims.to_json(),
         }
+
+
+def _json_where(error: Exception) -> str:
+    return f"key {error.args[0]!r}" if isinstance(error, KeyError) else str(error)

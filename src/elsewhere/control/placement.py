@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import json
 
-from elsewhere.control.policies import claims_from_json, evaluator
+from elsewhere.claims import Claims
+from elsewhere.control.policies import evaluator
 from elsewhere.control.scheduler import Eligible, HostView, Rank
 from elsewhere.policy.advisories import AdvisorySet
 from elsewhere.risk.baserates import BaseRates, PlatformSummary, load_baserates
@@ -25,7 +26,7 @@ def eligibility(advisories: AdvisorySet) -> Eligible:
     def check(host: HostView, policy_document: str) -> str | None:
         if host.last_claims is None:
             return None  # never attested: it may try; the key broker decides
-        claims = claims_from_json(json.loads(host.last_claims))
+        claims = Claims.from_json(json.loads(host.last_claims))
         decision = evaluator(policy_document, advisories).evaluate(claims, at=at, admission=False)
         if decision.accepted:
             return None

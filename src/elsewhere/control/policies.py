@@ -15,14 +15,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from elsewhere.claims import Claims, Failure, Tee, Vendor, VerificationResult
 from elsewhere.control.db import advisory_feeds, policies
 from elsewhere.control.ids import new_id
 from elsewhere.policy.advisories import AdvisorySet, parse_feed
 from elsewhere.policy.evaluate import Evaluator, compile_policy
 from elsewhere.policy.load import parse_policy
 from elsewhere.policy.model import Policy
-from elsewhere.timeutil import parse_time, utcnow
+from elsewhere.timeutil import utcnow
 
 MAX_POLICY_BYTES = 1 << 20
 
@@ -114,40 +113,3 @@ def evaluator(document: str, advisories: AdvisorySet) -> Evaluator:
 
 
 # -- claims as stored (JSON) back to Claims ---------------------------------------------------
-
-
-def result_from_json(doc: dict[str, Any]) -> VerificationResult:
-    """Inverse of VerificationResult.to_json (the attest answer carries it to the keep)."""
-    return VerificationResult(
-        claims=claims_from_json(doc["claims"]),
-        failures=tuple(
-            Failure(f["check"], f["found"], f["expected"]) for f in doc.get("failures", [])
-        ),
-        verified_at=parse_time(doc["verified_at"]),
-        evidence_kind=str(doc.get("evidence_kind", "")),
-        notices=tuple(doc.get("notices", [])),
-    )
-
-
-def claims_from_json(doc: dict[str, Any]) -> Claims:
-    """Inverse of Claims.to_json, for re-checking a keep on the claims it was admitted on."""
-    return Claims(
-        vendor=Vendor(doc["vendor"]),
-        tee=Tee(doc["tee"]),
-        generation=doc.get("generation"),
-        report_version=int(doc.get("report_version", 0)),
-        signer=str(doc.get("signer", "")),
-        debug=bool(doc.get("debug", False)),
-        smt=doc.get("smt"),
-        report_data=str(doc.get("report_data", "")),
-        measurements=doc.get("measurements") or {},
-        tcb=doc.get("tcb") or {},
-        tcb_status=doc.get("tcb_status"),
-        advisory_ids=tuple(doc.get("advisory_ids") or ()),
-        flags=doc.get("flags") or {},
-        identity=doc.get("identity") or {},
-        host_data=doc.get("host_data"),
-        chip_id=doc.get("chip_id"),
-        fmspc=doc.get("fmspc"),
-        emulated=bool(doc.get("emulated", False)),
-    )

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from elsewhere.claims import Claims
 from elsewhere.control import audit, scheduler
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import decisions, deployments, hosts, placements, policies, write
 from elsewhere.control.ids import new_id
 from elsewhere.control.policies import (
-    claims_from_json,
     current_advisories,
     current_policy,
     import_feed,
@@ -127,7 +127,7 @@ def _recheck(
                 Placement(
                     placement_id=row.id,
                     host_id=row.host_id,
-                    claims=claims_from_json(json.loads(row.claims)),
+                    claims=Claims.from_json(json.loads(row.claims)),
                     admitted_policy_digest=row.admitted_digest,
                     admitted_at=row.admitted_at,
                 )

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from elsewhere.attest import Attester
+from elsewhere.claims import VerificationResult
 from elsewhere.control.attest import SECRET_INFO, secret_aad
-from elsewhere.control.policies import digest_bytes, result_from_json
+from elsewhere.control.policies import digest_bytes
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import KeepKey, seal
 from elsewhere.errors import ElsewhereError
@@ -210,7 +211,7 @@ def keep_isolation(
 ) -> dict[str, Any]:
     """The keep module's isolation report, from the verification the control plane did."""
     report = isolation_report(
-        config, result_from_json(answer["verification"]), report_data=binding
+        config, VerificationResult.from_json(answer["verification"]), report_data=binding
     ).to_json()
     report["keep_key_digest"] = "sha256:" + key.public_key.fingerprint()
     return report
