@@ -4,6 +4,7 @@ JSON reason — never a 500, never a release."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,7 +20,9 @@ text = st.text(max_size=80)
 
 
 def test_attest_answers_hostile_bodies_with_one_line_errors(tmp_path: Path) -> None:
-    with control_plane(tmp_path) as env:
+    # The agent is not started, so it sends no heartbeats: a long timeout keeps its placement
+    # from being rescheduled while hypothesis runs (slow on a loaded CI machine).
+    with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
         agent = env.agent("genoa", start=False)
         tenant, digest = env.setup_tenant()
         tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
