@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from elsewhere.control import attest as broker
 from elsewhere.control import hosts as host_store
+from elsewhere.control import riskplace
 from elsewhere.control.db import read, write
 from elsewhere.control.results import ResultRequest, store_result
 from elsewhere.control.web import ApiError, HostCred, Plane, not_found
@@ -88,7 +89,8 @@ def attest(
 def result(cp: Plane, cred: HostCred, placement_id: str, request: ResultRequest) -> Response:
     host_id = _host(cp, cred)
     with write(cp.engine) as conn:
-        problem = store_result(conn, placement_id, host_id, request)
+        impact = riskplace.settings(cp.config).default_impact
+        problem = store_result(conn, placement_id, host_id, request, impact)
     if problem == "not found":
         raise not_found("placement")
     if problem:

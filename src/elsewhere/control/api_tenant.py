@@ -3,22 +3,27 @@ tenant's objects answer 404 exactly like missing ones."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
 from elsewhere.control import deployments as deps
-from elsewhere.control import recheck
+from elsewhere.control import recheck, reputation, riskplace
 from elsewhere.control import secrets as secret_store
 from elsewhere.control.auth import Credential
-from elsewhere.control.db import read, write
+from elsewhere.control.db import deployments, placements, read, tenants, write
+from elsewhere.control.db import hosts as host_table
 from elsewhere.control.hosts import host_views
 from elsewhere.control.maintenance import tick
 from elsewhere.control.policies import current_policy
-from elsewhere.control.web import Operator, Plane, Tenant, log, not_found
+from elsewhere.control.web import ApiError, Operator, Plane, Tenant, log, not_found
 from elsewhere.control.workloads import find_workload, list_workloads, store_workload, validate
+from elsewhere.risk.reputation import EventKind
 from elsewhere.timeutil import iso
 
 router = APIRouter(prefix="/v1")
@@ -112,8 +117,10 @@ def get_policy(cp: Plane, cred: Tenant) -> dict[str, Any]:
 
 @router.post("/deployments", status_code=201, tags=["tenant"])
 def deploy(cp: Plane, cred: Tenant, request: deps.DeployRequest) -> dict[str, Any]:
+    """Deploy; `impact` (what compromise would cost) sizes the risk each placement carries."""
+    impact = riskplace.checked_impact(cp.config, request.impact)
     with write(cp.engine) as conn:
-        created = deps.create_deployment(conn, _tenant(cred), request)
+        created = deps.create_deployment(conn, _tenant(cred), request, impact)
     try:
         tick(cp)  # place it now rather than at the next maintenance round
     except Exception as error:  # committed already; the maintenance round will place it
@@ -136,6 +143,70 @@ def get_deployment(cp: Plane, cred: Tenant, deployment_id: str) -> dict[str, Any
     if view is None:
         raise not_found("deployment")
     return view
+
+
+@router.get("/deployments/{deployment_id}/risk", tags=["tenant"])
+def get_deployment_risk(cp: Plane, cred: Tenant, deployment_id: str) -> dict[str, Any]:
+    """The deployment as `elsewhere risk explain` reads it (elsewhere.risk.deployment/1): impact,
+    budget, committed risk, the hosts policy accepts now with their reputation events; and the
+    stored risk decision of each placement."""
+    with read(cp.engine) as conn:
+        row = deps.find_deployment(conn, _tenant(cred), deployment_id)
+        if row is None:
+            raise not_found("deployment")
+        hosts = riskplace.accepted_hosts(cp, conn, row)
+        return riskplace.risk_document(cp, conn, row, hosts)
+
+
+@router.put("/risk-budget", tags=["tenant"])
+def put_risk_budget(cp: Plane, cred: Tenant, budget: dict[str, Any]) -> dict[str, Any]:
+    """Set the risk the tenant accepts, {"amount": "5000", "currency": "USD", "per": "year"}:
+    the sum of its live placements' annual risk stays within it."""
+    checked = riskplace.checked_budget(cp.config, budget)
+    with write(cp.engine) as conn:
+        conn.execute(
+            update(tenants)
+            .where(tenants.c.id == _tenant(cred))
+            .values(risk_budget=json.dumps(checked.to_json()))
+        )
+    return {"budget": checked.to_json(), "default": False}
+
+
+@router.get("/risk-budget", tags=["tenant"])
+def get_risk_budget(cp: Plane, cred: Tenant) -> dict[str, Any]:
+    with read(cp.engine) as conn:
+        budget, default = riskplace.tenant_budget(conn, cp.config, _tenant(cred))
+        cur = riskplace.settings(cp.config).currency
+        committed = riskplace.committed_risk(conn, _tenant(cred), cur)
+    return {"budget": budget.to_json(), "default": default, "committed": committed.to_json()}
+
+
+class Report(BaseModel):
+    note: str = Field("", max_length=500)
+
+
+@router.post("/placements/{placement_id}/reports", status_code=201, tags=["tenant"])
+def report_placement(cp: Plane, cred: Tenant, placement_id: str, report: Report) -> dict[str, Any]:
+    """Report misbehaviour of the host that ran one of your placements (one report per
+    placement); it counts against the host's reputation as a tenant report."""
+    with write(cp.engine) as conn:
+        row = conn.execute(
+            select(placements.c.host_id)
+            .join(deployments, deployments.c.id == placements.c.deployment_id)
+            .where(placements.c.id == placement_id, deployments.c.tenant_id == _tenant(cred))
+        ).first()
+        if row is None or row.host_id is None:
+            raise not_found("placement")
+        if reputation.reported(conn, placement_id):
+            raise ApiError(409, "this placement was already reported")
+        reputation.record(
+            conn,
+            row.host_id,
+            EventKind.TENANT_REPORT,
+            placement_id=placement_id,
+            note=report.note,
+        )
+    return {"placement": placement_id, "recorded": "tenant_report"}
 
 
 @router.delete("/deployments/{deployment_id}", status_code=204, tags=["tenant"])
@@ -166,6 +237,17 @@ async def import_advisories(
 def list_hosts(cp: Plane, cred: Operator) -> list[dict[str, Any]]:
     with read(cp.engine) as conn:
         return host_views(conn)
+
+
+@router.post("/hosts/{host_id}/release", tags=["operator"])
+def release_host(cp: Plane, cred: Operator, host_id: str) -> dict[str, Any]:
+    """Lift the quarantine of a host's reputation key (its CUSUM restarts from zero)."""
+    with write(cp.engine) as conn:
+        if conn.execute(select(host_table.c.id).where(host_table.c.id == host_id)).first() is None:
+            raise not_found("host")
+        key = reputation.key_of_host(conn, host_id)
+        reputation.record(conn, host_id, reputation.RELEASE, key=key)
+    return {"host": host_id, "released": key}
 
 
 @router.get("/ledger/key", tags=["ledger"])

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
-from elsewhere.control import audit, nonces, scheduler
+from elsewhere.control import audit, nonces, reputation, scheduler
 from elsewhere.control.commit import Staged
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import (
@@ -319,6 +319,9 @@ def _commit(
                 context.placement_id,
                 f"refused on {context.host_name}: " + "; ".join(reasons)[:400],
             )
+        conn.execute(  # the host's reputation: refusal, TCB rollback, churn (control/reputation)
+            reputation.INSERT, reputation.observation(context.host_id, result, accepted, reasons)
+        )
         if result.verified and known.get(context.host_id) != platform_json:
             conn.execute(
                 update(hosts).where(hosts.c.id == context.host_id).values(last_claims=platform_json)

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection
 
 from elsewhere.ledger.entries import (
-    SCHEMA,
     AdvisoryImport,
     AttestationDecision,
     Eviction,
+    HostWarning,
     LedgerEntry,
     PolicyVersion,
     SecretRelease,
 )
 from elsewhere.ledger.log import Ledger
-from elsewhere.timeutil import iso, utcnow
+from elsewhere.timeutil import utcnow
 
 if TYPE_CHECKING:
     from elsewhere.control.attest import Context
@@ -134,18 +134,12 @@ def record_warning(
     workloads: list[str],
     advisory_ids: list[str],
 ) -> int:
-    """A keep left running on a host the policy now refuses ([patching] says "keep").
-
-    entries.py has no kind for this yet, so the entry is written in the same shape as its
-    typed records (schema, kind, at, then fields) under the kind "host.warning"."""
-    entry = {
-        "schema": SCHEMA,
-        "kind": "host.warning",
-        "at": iso(utcnow()),
-        "host": host,
-        "action": "keep",
-        "reason": reason,
-        "workloads": workloads,
-        "advisory_ids": advisory_ids,
-    }
-    return ledger.append(entry, connection=conn)
+    """A keep left running on a host the policy now refuses ([patching] says "keep")."""
+    entry = HostWarning(
+        at=utcnow(),
+        host=host,
+        reason=reason,
+        workloads=tuple(workloads),
+        advisory_ids=tuple(advisory_ids),
+    )
+    return append(ledger, conn, [entry])

@@ -43,6 +43,13 @@ class ControlConfig:
     maintenance_interval: float = 1.0
     trust_emulated: bool = False
     ledger_origin: str = "elsewhere.local/control-plane"
+    # Risk placement (docs/control-plane.md): one currency for every impact, budget and
+    # reputation value; defaults for a deployment without an impact and a tenant without a
+    # budget; and what a host with no record may hold under the growth and exit caps.
+    risk_currency: str = "USD"
+    default_impact: str = "100"
+    default_risk_budget: str = "10000"  # per year
+    trial_allowance: float = 10_000.0
 
     @classmethod
     def for_dir(

@@ -57,6 +57,7 @@ tenants = Table(
     Column("id", String(32), primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", TS, nullable=False),
+    Column("risk_budget", Text),  # JSON money rate; None: the control plane's default
 )
 
 # API credentials of every kind: tenant, host (registration + agent) and operator tokens.
@@ -136,6 +137,7 @@ deployments = Table(
     Column("result_key", LargeBinary),  # tenant's HPKE public key: results sealed to it
     Column("state", String(16), nullable=False),  # active | stopped
     Column("created_at", TS, nullable=False),
+    Column("impact", Text),  # JSON money: what compromise would cost; None: the default
 )
 
 placements = Table(
@@ -151,6 +153,7 @@ placements = Table(
     Column("note", Text),
     Column("keep_key_digest", String(96)),
     Column("drain_deadline", TS),  # set when a re-check drains the keep's host
+    Column("risk", Text),  # JSON risk decision (elsewhere.risk.placement/1) of the last round
     Column("updated_at", TS, nullable=False),
     Index("ix_cp_placements_state", "state"),
     Index("ix_cp_placements_host", "host_id"),
@@ -196,7 +199,8 @@ results = Table(
     Column("stdout", LargeBinary, nullable=False),
     Column("stderr", LargeBinary, nullable=False),
     Column("sealed", Boolean, nullable=False),
-    Column("isolation", Text, nullable=False),  # JSON isolation report of the keep
+    Column("isolation", Text, nullable=False),  # JSON isolation report, by the control plane
+    Column("host_isolation", Text),  # JSON report the host sent: host-reported, not trusted
     Column("duration_ms", Integer),
     Column("created_at", TS, nullable=False),
 )
@@ -209,6 +213,23 @@ advisory_feeds = Table(
     Column("source", String(200), nullable=False),
     Column("body", Text, nullable=False),
     Column("imported_at", TS, nullable=False),
+)
+
+# Reputation log, append-only: one row per event (or attestation observation, or operator
+# release), keyed by reputation key; the in-memory ReputationBook is a fold of it in id order.
+reputation_events = Table(
+    "cp_reputation_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),  # chip:<chip id> | host:<host id>
+    Column("host_id", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),  # an EventKind, attestation or release
+    Column("at", TS, nullable=False),
+    Column("amount", String(40)),  # value of a completed keep
+    Column("currency", String(8)),
+    Column("placement_id", String(32)),
+    Column("detail", Text),  # JSON: attestation tcb / measurements / accepted, or a note
+    Index("ix_cp_reputation_events_key", "key"),
 )
 
 CONTROL_TABLES = (
@@ -224,6 +245,7 @@ CONTROL_TABLES = (
     decisions,
     results,
     advisory_feeds,
+    reputation_events,
 )
 
 _sqlite_write_lock = threading.Lock()

@@ -18,6 +18,7 @@ from elsewhere.control.workloads import find_workload
 from elsewhere.crypto.hpke import PublicKey
 from elsewhere.errors import InputError
 from elsewhere.keep.limits import KeepLimits
+from elsewhere.risk.quantities import Money
 from elsewhere.timeutil import iso, utcnow
 
 
@@ -35,9 +36,16 @@ class DeployRequest(BaseModel):
     result_key: str | None = Field(
         None, description="base64 tagged HPKE public key: results are sealed to it"
     )
+    impact: dict[str, Any] | None = Field(
+        None,
+        description='what compromise of this workload would cost, {"amount": "10000", '
+        '"currency": "USD"}; the control plane\'s default if absent',
+    )
 
 
-def create_deployment(conn: Connection, tenant_id: str, request: DeployRequest) -> dict[str, Any]:
+def create_deployment(
+    conn: Connection, tenant_id: str, request: DeployRequest, impact: Money | None = None
+) -> dict[str, Any]:
     workload = find_workload(conn, tenant_id, request.workload)
     if workload is None:
         raise InputError("workload", request.workload[:40], "no such workload (upload it first)")
@@ -52,7 +60,7 @@ def create_deployment(conn: Connection, tenant_id: str, request: DeployRequest) 
     result_key = None
     if request.result_key:
         result_key = PublicKey.parse(from_b64("result_key", request.result_key)).encode()
-    spec = request.model_dump(exclude={"workload", "replicas", "result_key"})
+    spec = request.model_dump(exclude={"workload", "replicas", "result_key", "impact"})
     spec["stdin"] = base64.b64encode(stdin).decode()
     deployment_id = new_id("dep")
     now = utcnow()
@@ -67,6 +75,7 @@ def create_deployment(conn: Connection, tenant_id: str, request: DeployRequest) 
             result_key=result_key,
             state="active",
             created_at=now,
+            impact=None if impact is None else json.dumps(impact.to_json()),
         )
     )
     conn.execute(
@@ -83,7 +92,8 @@ def create_deployment(conn: Connection, tenant_id: str, request: DeployRequest) 
             for i in range(request.replicas)
         ],
     )
-    return {"id": deployment_id, "workload": workload["digest"], "replicas": request.replicas}
+    created = {"id": deployment_id, "workload": workload["digest"], "replicas": request.replicas}
+    return created | ({"impact": impact.to_json()} if impact is not None else {})
 
 
 def find_deployment(conn: Connection, tenant_id: str, deployment_id: str) -> Any:
@@ -181,6 +191,7 @@ def deployment_view(conn: Connection, tenant_id: str, deployment_id: str) -> dic
             results.c.stderr,
             results.c.sealed,
             results.c.isolation,
+            results.c.host_isolation,
             results.c.duration_ms,
         )
         .outerjoin(hosts, hosts.c.id == placements.c.host_id)
@@ -195,6 +206,7 @@ def deployment_view(conn: Connection, tenant_id: str, deployment_id: str) -> dic
         "state": row.state,
         "spec": {k: v for k, v in json.loads(row.spec).items() if k != "stdin"},
         "sealed_results": row.result_key is not None,
+        "impact": json.loads(row.impact) if row.impact else None,
         "created_at": iso(row.created_at),
         "placements": [_placement_view(p) for p in places],
         "decisions": decision_views(conn, deployment_id),
@@ -210,6 +222,7 @@ def _placement_view(p: Any) -> dict[str, Any]:
         "attempt": p.attempt,
         "note": p.note,
         "keep_key_digest": p.keep_key_digest,
+        "risk": json.loads(p.risk) if p.risk else None,
         "result": None,
     }
     if p.isolation is not None:
@@ -220,6 +233,7 @@ def _placement_view(p: Any) -> dict[str, Any]:
             "stderr": base64.b64encode(p.stderr).decode(),
             "sealed": p.sealed,
             "isolation": json.loads(p.isolation),
+            "host_reported_isolation": json.loads(p.host_isolation) if p.host_isolation else None,
             "duration_ms": p.duration_ms,
         }
     return view

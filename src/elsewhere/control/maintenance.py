@@ -1,4 +1,5 @@
-"""Periodic work: re-queue keeps of silent hosts, end drain periods, place pending replicas."""
+"""Periodic work: re-queue keeps of silent hosts, end drain periods, place pending replicas
+(by risk: control/riskplace.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from elsewhere.control import scheduler
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import write
 from elsewhere.control.nonces import purge
-from elsewhere.control.placement import eligibility, risk_rank
+from elsewhere.control.placement import eligibility
 from elsewhere.control.policies import current_advisories
+from elsewhere.control.riskplace import assigner
 
 log = logging.getLogger("elsewhere.control")
 
@@ -25,7 +27,7 @@ def tick(cp: ControlPlane) -> None:
             conn,
             cp.config.heartbeat_timeout,
             eligible=eligibility(current_advisories(conn)),
-            rank=risk_rank(),
+            assign=assigner(cp),
         )
         purge(conn)
 

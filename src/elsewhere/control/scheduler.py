@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 
+from elsewhere.control import reputation
 from elsewhere.control.db import decisions, deployments, hosts, placements, policies
 from elsewhere.timeutil import utcnow
 
@@ -38,6 +40,9 @@ class HostView:
 # eligible(host, policy_document) -> None if fine, else a one-line reason
 Eligible = Callable[[HostView, str], str | None]
 Rank = Callable[[HostView], float]
+# assign(conn, deployment id, its pending rows, the hosts policy accepts) -> assigned pairs;
+# it decides, updates the placement rows and logs them (control/riskplace.py)
+Assign = Callable[[Connection, str, Sequence[Any], Sequence[HostView]], list[tuple[str, str]]]
 
 
 def active_hosts(conn: Connection, now: dt.datetime, timeout: dt.timedelta) -> list[HostView]:
@@ -55,8 +60,10 @@ def schedule(
     *,
     eligible: Eligible | None = None,
     rank: Rank | None = None,
+    assign: Assign | None = None,
 ) -> list[tuple[str, str]]:
-    """Assign pending placements; returns (placement id, host id) pairs assigned."""
+    """Assign pending placements; returns (placement id, host id) pairs assigned. With
+    `assign`, each deployment's pending replicas go to it at once, with the accepted hosts."""
     now = utcnow()
     pending = conn.execute(
         select(
@@ -88,7 +95,10 @@ def schedule(
     )
     risk = {h.id: rank(h) for h in live} if rank else {}
     assigned: list[tuple[str, str]] = []
+    done: set[str] = set()
     for row in pending:
+        if assign is not None and row.deployment_id in done:
+            continue
         excluded = set(
             conn.execute(
                 select(decisions.c.host_id).where(
@@ -113,6 +123,11 @@ def schedule(
             if reasons:
                 note += " (" + "; ".join(reasons)[:400] + ")"
             conn.execute(update(placements).where(placements.c.id == row.id).values(note=note))
+            continue
+        if assign is not None:
+            done.add(row.deployment_id)
+            rows = [p for p in pending if p.deployment_id == row.deployment_id]
+            assigned.extend(assign(conn, row.deployment_id, rows, candidates))
             continue
         best = min(
             candidates,
@@ -162,11 +177,12 @@ def reap(conn: Connection, timeout: dt.timedelta) -> list[str]:
     for host in lost:
         conn.execute(update(hosts).where(hosts.c.id == host.id).values(state="lost"))
         stranded = conn.execute(
-            select(placements.c.id).where(
+            select(placements.c.id, placements.c.state).where(
                 and_(placements.c.host_id == host.id, placements.c.state.in_(LIVE_STATES))
             )
-        ).scalars()
-        for placement_id in list(stranded):
+        ).all()
+        reputation.record_lost(conn, host.id, [p.id for p in stranded if p.state == "released"])
+        for placement_id in [p.id for p in stranded]:
             requeue(
                 conn,
                 placement_id,

@@ -143,6 +143,23 @@ class Eviction(_Entry):
             raise InputError("ledger entry", "action", "must be 'evict' or 'drain'")
 
 
+@dataclass(frozen=True, kw_only=True)
+class HostWarning(_Entry):
+    """A keep left running on a host its policy now refuses (the re-check's "keep" action)."""
+
+    kind: ClassVar[str] = "host.warning"
+    host: str
+    action: Literal["keep"] = "keep"
+    reason: str
+    workloads: tuple[str, ...] = ()
+    advisory_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.action != "keep":
+            raise InputError("ledger entry", "action", "must be 'keep'")
+
+
 @dataclass(frozen=True)
 class Candidate:
     host: str
@@ -167,6 +184,7 @@ class Placement(_Entry):
     chosen: str
     candidates: tuple[Candidate, ...] = field(default=())
     policy_digest: str | None = None
+    tenant: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -182,6 +200,7 @@ KINDS: dict[str, type[_Entry]] = {
         PolicyVersion,
         AdvisoryImport,
         Eviction,
+        HostWarning,
         Placement,
     )
 }
