@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,16 @@ def test_demo_refuses_milan_and_nil_and_releases_to_genoa(
     assert "milan  REFUSED because platforms.refuse" in out
     assert "nil    REFUSED because tee.accept" in out
     assert "genoa  ACCEPTED: secret released" in out
+    assert "risk budget: 5000 USD per year" in out
+    # emulated genoa is priced as unprotected: 1.0/year plus the record's bound q ≤ 0.95
+    shown = re.search(
+        r"genoa: likelihood ([0-9.]+)/year × impact 500\.00 USD = risk ([0-9.,]+) USD per year "
+        r"\(budget 5,000\.00 USD per year",
+        out,
+    )
+    assert shown, out
+    likelihood, risk = float(shown[1]), float(shown[2].replace(",", ""))
+    assert 1.0 < likelihood <= 1.95 and abs(risk - likelihood * 500) < 1.0
     assert "I hold secret greeting-key" in out
     assert "inclusion proof verified" in out
     assert "secret bytes in the database file: none" in out

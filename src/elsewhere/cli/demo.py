@@ -22,7 +22,7 @@ from typing import Any
 
 from elsewhere.attest import make_attester
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
-from elsewhere.cli.results import render_isolation
+from elsewhere.cli.results import render_isolation, risk_line
 from elsewhere.control.auth import Kind, create_credential
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import write
@@ -53,6 +53,8 @@ allow_emulated = true                # DEMO ONLY: this machine has no TEE
 [platforms]
 refuse = ["AMD:Milan"]
 """
+BUDGET = {"amount": "5000", "currency": "USD", "per": "year"}
+IMPACT = {"amount": "500", "currency": "USD"}
 
 
 def register(commands: Any) -> None:
@@ -140,8 +142,13 @@ def _tenant_flow(tmp: Path, url: str, token: str, replicas: int, step: Narrator)
     policy = api.set_policy(POLICY)
     step.say(f"policy: refuse AMD Milan; no nil — {policy['digest'][:24]}…")
     step.say("POLICY ALLOWS EMULATED EVIDENCE FOR THIS DEMO ONLY (no hardware here)")
+    budget = api.json("PUT", "/v1/risk-budget", json=BUDGET)["budget"]
+    step.say(f"risk budget: {budget['amount']} {budget['currency']} per {budget['per']}")
 
-    step(f"deploy {replicas} replicas; each host that gets one must attest its keep")
+    step(
+        f"deploy {replicas} replicas, impact {IMPACT['amount']} {IMPACT['currency']}; "
+        "each host that gets one must attest its keep"
+    )
     deployment = api.deploy(
         {
             "workload": uploaded["digest"],
@@ -149,6 +156,7 @@ def _tenant_flow(tmp: Path, url: str, token: str, replicas: int, step: Narrator)
             "secrets": ["greeting-key"],
             "args": ["greeting-key"],
             "stdin": b64(b"world"),
+            "impact": IMPACT,
         }
     )["id"]
     view = _wait(api, deployment)
@@ -164,6 +172,10 @@ def _tenant_flow(tmp: Path, url: str, token: str, replicas: int, step: Narrator)
                 f"{d['host']:6} REFUSED because {'; '.join(d['reasons'])} "
                 f"[ledger #{d['ledger_index']}]"
             )
+    placed = next((p for p in view["placements"] if p["host"] == "genoa" and p["risk"]), None)
+    if placed is not None:
+        step("the risk of the accepted placement (emulated: priced as unprotected)")
+        step.say(f"genoa: {risk_line(placed['risk'])}")
     step("the workload's output, from the keeps that were released the secret")
     for p in view["placements"]:
         result = p["result"] or {}

@@ -1,6 +1,6 @@
 """Tenant commands over the API: `workload upload|list`, `secret put|list`, `set-policy`,
-`deploy`. They read the control-plane URL and the tenant token from --control / --token or
-ELSEWHERE_CONTROL / ELSEWHERE_TOKEN."""
+`deploy`, `set-risk-budget`, `report-host`. They read the control-plane URL and the tenant
+token from --control / --token or ELSEWHERE_CONTROL / ELSEWHERE_TOKEN."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import render_table
+from elsewhere.control.riskplace import budget_text, money_text
 from elsewhere.crypto.keyfile import load_public_key
 from elsewhere.errors import EXIT_OK, InputError
 from elsewhere.host.client import b64
@@ -72,8 +73,30 @@ def register(commands: Any) -> None:
         default=None,
         help="your HPKE public key file: results are sealed to it",
     )
+    deploy.add_argument(
+        "--impact",
+        default=None,
+        metavar="AMOUNT+CURRENCY",
+        help="what compromise of this workload would cost, e.g. 10000USD (the control plane's "
+        "default if absent); sizes each placement's risk",
+    )
     add_client_args(deploy)
     deploy.set_defaults(handler=run_deploy)
+
+    budget = commands.add_parser(
+        "set-risk-budget", help="set the annual risk you accept, e.g. 5000USD/yr"
+    )
+    budget.add_argument("budget", nargs="?", help="AMOUNT+CURRENCY[/PERIOD]; omit to show it")
+    add_client_args(budget)
+    budget.set_defaults(handler=run_set_budget)
+
+    report = commands.add_parser(
+        "report-host", help="report misbehaviour of the host that ran one of your placements"
+    )
+    report.add_argument("placement", help="placement id (from `elsewhere results`)")
+    report.add_argument("--note", default="", help="what happened (one line)")
+    add_client_args(report)
+    report.set_defaults(handler=run_report)
 
 
 def run_upload(args: argparse.Namespace) -> int:
@@ -150,11 +173,40 @@ def run_deploy(args: argparse.Namespace) -> int:
     }
     if args.result_key:
         body["result_key"] = b64(load_public_key(args.result_key).encode())
+    if args.impact:
+        body["impact"] = money_text(args.impact, "--impact").to_json()
     with client(args) as api:
         created = api.deploy(body)
+    impact = created.get("impact")
     print(
         f"deployment {created['id']}: {created['replicas']} replica(s) of "
         f"sha384:{created['workload'][:16]}…"
+        + (f", impact {impact['amount']} {impact['currency']}" if impact else "")
     )
     print(f"follow it with: elsewhere results {created['id']}")
+    return EXIT_OK
+
+
+def run_set_budget(args: argparse.Namespace) -> int:
+    with client(args) as api:
+        if args.budget:
+            body = budget_text(args.budget, "risk budget").to_json()
+            answer = api.json("PUT", "/v1/risk-budget", json=body)
+        else:
+            answer = api.json("GET", "/v1/risk-budget")
+    b = answer["budget"]
+    print(
+        f"risk budget: {b['amount']} {b['currency']} per {b['per']}"
+        + (" (the control plane's default)" if answer.get("default") else "")
+    )
+    if "committed" in answer:
+        c = answer["committed"]
+        print(f"committed now (live placements): {c['amount']} {c['currency']} per {c['per']}")
+    return EXIT_OK
+
+
+def run_report(args: argparse.Namespace) -> int:
+    with client(args) as api:
+        api.json("POST", f"/v1/placements/{args.placement}/reports", json={"note": args.note})
+    print(f"reported the host of placement {args.placement}: it counts against its reputation")
     return EXIT_OK

@@ -46,6 +46,35 @@ def render_isolation(report: dict[str, Any], indent: str = "    ") -> list[str]:
     return lines
 
 
+def _money(doc: dict[str, Any]) -> str:
+    text = f"{float(doc['amount']):,.2f} {doc['currency']}"
+    return text + (f" per {doc['per']}" if "per" in doc else "")
+
+
+def risk_line(decision: dict[str, Any]) -> str:
+    """likelihood × impact = risk vs budget, for a placed (or budget-refused) decision."""
+    likelihood = float(decision["likelihood"]["total"]["value"])
+    return (
+        f"likelihood {likelihood:.4g}/year × impact {_money(decision['impact'])} = risk "
+        f"{_money(decision['risk'])} (budget {_money(decision['budget'])}, "
+        f"committed before {_money(decision['committed_before'])})"
+    )
+
+
+def render_risk(decision: dict[str, Any] | None, indent: str) -> list[str]:
+    if not decision:
+        return []
+    lines = []
+    if "risk" in decision:
+        lines.append(f"{indent}risk: {risk_line(decision)}")
+        lines.append(f"{indent}  closest bound: {decision['caps']['binding']}")
+    if decision["decision"] == "refused":
+        why = "; ".join(r["text"] for r in decision["refusals"]) or "no reason recorded"
+        codes = ", ".join(r["reason"] for r in decision["refusals"])
+        lines.append(f"{indent}placement refused ({codes}) because {why}")
+    return lines
+
+
 def render(view: dict[str, Any], key: TenantKey | None) -> str:
     lines = [f"deployment {view['id']} ({view['state']}): workload sha384:{view['workload'][:16]}…"]
     for p in view["placements"]:
@@ -53,6 +82,7 @@ def render(view: dict[str, Any], key: TenantKey | None) -> str:
             f"  replica {p['replica']}: {p['state']} on {p['host'] or '-'}"
             + (f" — {p['note']}" if p["note"] else "")
         )
+        lines.extend(render_risk(p.get("risk"), "    "))
         result = p["result"]
         if result:
             lines.append(
@@ -63,8 +93,11 @@ def render(view: dict[str, Any], key: TenantKey | None) -> str:
             stderr = output(result, p["id"], "stderr", key)
             if stderr:
                 lines.append(f"    stderr: {stderr}")
-            lines.append("    isolation report:")
+            lines.append("    isolation report (computed by the control plane):")
             lines.extend(render_isolation(result["isolation"], "      "))
+            if result.get("host_reported_isolation"):
+                lines.append("    host-reported isolation (what the host says; not trusted):")
+                lines.extend(render_isolation(result["host_reported_isolation"], "      "))
     lines.append("  decisions:")
     for d in view["decisions"]:
         why = "; ".join(d["reasons"]) if d["reasons"] else "every rule satisfied"

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.results import render_risk
+from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import render_pairs, render_table
 from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
 from elsewhere.risk.baserates import load_baserates
@@ -22,15 +24,17 @@ def register(commands: Any) -> None:
     explain = sub.add_parser(
         "explain",
         help="likelihood, impact, risk, caps and the binding bound for a deployment",
-        description="Explain placement of a deployment described by a JSON file "
-        "(schema elsewhere.risk.deployment/1, docs/risk.md).",
+        description="Explain placement of a deployment: a JSON file (schema "
+        "elsewhere.risk.deployment/1, docs/risk.md), or a deployment id, fetched from the "
+        "control plane (GET /v1/deployments/{id}/risk, tenant token).",
     )
-    explain.add_argument("deployment", type=Path, help="deployment JSON file")
+    explain.add_argument("deployment", help="deployment JSON file, or deployment id")
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
     explain.add_argument(
         "--top", type=int, default=10, help="least-risk hosts to list (default 10)"
     )
     explain.add_argument("--baserates", type=Path, help="TOML overriding the default base rates")
+    add_client_args(explain)
     explain.set_defaults(handler=_explain)
 
     simulate = sub.add_parser(
@@ -53,9 +57,17 @@ def _money(x: float, currency: str) -> str:
 def _explain(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from elsewhere.risk.explain import explain, load_deployment
+    from elsewhere.risk.explain import explain, load_deployment, parse_deployment
 
-    at, request, hosts, config = load_deployment(args.deployment)
+    path = Path(args.deployment)
+    stored: list[dict[str, Any]] = []
+    if path.suffix == ".json" or path.is_file():
+        at, request, hosts, config = load_deployment(path)
+    else:  # a deployment id: the control plane's view of it, explained here
+        with client(args) as api:
+            doc = api.json("GET", f"/v1/deployments/{args.deployment}/risk")
+        stored = [p for p in doc.get("placements", []) if p.get("decision")]
+        at, request, hosts, config = parse_deployment(doc)
     if args.baserates is not None:
         config = replace(config, baserates=load_baserates(args.baserates))
     result = explain(at, request, hosts, config, top=args.top)
@@ -77,6 +89,15 @@ def _explain(args: argparse.Namespace) -> int:
         )
     )
     print()
+    if stored:
+        print("placements as decided by the control plane:")
+        for p in stored:
+            print(f"  replica {p['replica']} ({p['state']}): {_stored(p['decision'])}")
+            lines = render_risk(p["decision"], "    ")
+            if lines:
+                print("\n".join(lines))
+        print()
+        print("if placed now:")
     for decision in result.decisions:
         print(f"replica {decision.replica}: {decision.summary}")
         figures = _figures(decision, cur)
@@ -119,6 +140,12 @@ def _explain(args: argparse.Namespace) -> int:
     for warning in sorted(warnings):
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK if placed_all else EXIT_REFUSED
+
+
+def _stored(decision: dict[str, Any]) -> str:
+    if decision["decision"] == "placed":
+        return f"placed on {decision.get('host') or decision['host_id']}"
+    return "refused (" + ", ".join(r["reason"] for r in decision["refusals"]) + ")"
 
 
 def _figures(d: Decision, cur: str) -> list[tuple[str, object]]:
