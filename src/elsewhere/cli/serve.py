@@ -71,7 +71,48 @@ def register(commands: Any) -> None:
         help="accept evidence chaining to this EMULATED root (no hardware protection); "
         "tenants' policies must still allow emulated evidence",
     )
+    risk = serve.add_argument_group("risk placement (docs/control-plane.md)")
+    risk.add_argument("--risk-currency", default="USD", help="currency of every impact/budget")
+    risk.add_argument(
+        "--default-impact", default="100", help="impact of a deployment that declares none"
+    )
+    risk.add_argument(
+        "--default-risk-budget", default="10000", help="per year, for a tenant that set none"
+    )
+    risk.add_argument(
+        "--trial-allowance",
+        type=float,
+        default=10_000.0,
+        help="value a host with no record may hold under the growth and exit caps",
+    )
     serve.set_defaults(handler=run_serve)
+
+
+def risk_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The risk settings of `serve`, checked (one line on a bad value)."""
+    from decimal import Decimal, InvalidOperation
+
+    currency = str(args.risk_currency).upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ConfigError("--risk-currency", args.risk_currency, "expected a 3-letter code")
+    for flag, value in (
+        ("--default-impact", args.default_impact),
+        ("--default-risk-budget", args.default_risk_budget),
+    ):
+        try:
+            ok = Decimal(value) > 0
+        except InvalidOperation:
+            ok = False
+        if not ok:
+            raise ConfigError(flag, str(value), f"expected a positive amount in {currency}")
+    if not args.trial_allowance >= 0:
+        raise ConfigError("--trial-allowance", str(args.trial_allowance), "must not be negative")
+    return {
+        "risk_currency": currency,
+        "default_impact": str(args.default_impact),
+        "default_risk_budget": str(args.default_risk_budget),
+        "trial_allowance": float(args.trial_allowance),
+    }
 
 
 def emulated_anchors(paths: list[Path]) -> list[TrustAnchor]:
@@ -91,7 +132,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError("--workers", str(args.workers), "at least 1")
     anchors = emulated_anchors(args.trust_emulated_root)
-    cp = open_plane(args, trust_emulated=bool(anchors))  # migrates, creates keys
+    risk = risk_settings(args)
+    cp = open_plane(args, trust_emulated=bool(anchors), **risk)  # migrates, creates keys
     cp.extra["emulated_anchors"] = anchors
     for anchor in anchors:
         print(f"WARNING: trusting EMULATED root {anchor.name} — no hardware protection")
@@ -102,5 +144,5 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_OK
     data_dir, url = cp.config.data_dir, cp.config.database_url
     cp.close()
-    serve_workers(data_dir, url, args.trust_emulated_root, args.host, args.port, args.workers)
+    serve_workers(data_dir, url, args.trust_emulated_root, args.host, args.port, args.workers, risk)
     return EXIT_OK

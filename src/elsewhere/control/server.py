@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -49,13 +50,21 @@ def serve(cp: ControlPlane, host: str, port: int) -> None:
 
 
 def serve_workers(
-    data_dir: Path, database_url: str, roots: list[Path], host: str, port: int, workers: int
+    data_dir: Path,
+    database_url: str,
+    roots: list[Path],
+    host: str,
+    port: int,
+    workers: int,
+    risk: dict[str, Any] | None = None,
 ) -> None:
-    """uvicorn with `workers` processes, each building its ControlPlane in `worker_app`."""
+    """uvicorn with `workers` processes, each building its ControlPlane in `worker_app`
+    (`risk`: ControlConfig risk settings, the same in every worker)."""
     settings = {
         "data_dir": str(data_dir),
         "database": database_url,
         "roots": [str(r) for r in roots],
+        "risk": risk or {},
     }
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
     uvicorn.run(
@@ -76,7 +85,10 @@ def worker_app() -> FastAPI:
         TrustAnchor.emulated_root(Path(root).read_bytes(), root) for root in settings["roots"]
     ]
     config = ControlConfig.for_dir(
-        Path(settings["data_dir"]), settings["database"], trust_emulated=bool(anchors)
+        Path(settings["data_dir"]),
+        settings["database"],
+        trust_emulated=bool(anchors),
+        **settings.get("risk", {}),
     )
     cp = ControlPlane.open(config, migrate=False)
     cp.extra["emulated_anchors"] = anchors
