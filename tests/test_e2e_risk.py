@@ -205,7 +205,10 @@ def test_cusum_quarantine_stops_placements_until_released(tmp_path: Path) -> Non
 
             # The operator lifts the quarantine: placements resume.
             operator = Client(env.url, env.token(Kind.OPERATOR, "ops"))
+            listed = operator.json("GET", "/v1/hosts")[0]
+            assert listed["id"] == host_id and "CUSUM alarm" in listed["quarantined"]
             assert operator.json("POST", f"/v1/hosts/{host_id}/release")["released"]
+            assert operator.json("GET", "/v1/hosts")[0]["quarantined"] is None
             wait_for(lambda: any(a["placement"] for a in host.assignments()), timeout=10)
         finally:
             beat.set()

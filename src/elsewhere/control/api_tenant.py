@@ -24,7 +24,7 @@ from elsewhere.control.policies import current_policy
 from elsewhere.control.web import ApiError, Operator, Plane, Tenant, log, not_found
 from elsewhere.control.workloads import find_workload, list_workloads, store_workload, validate
 from elsewhere.risk.reputation import EventKind
-from elsewhere.timeutil import iso
+from elsewhere.timeutil import iso, utcnow
 
 router = APIRouter(prefix="/v1")
 
@@ -235,8 +235,16 @@ async def import_advisories(
 
 @router.get("/hosts", tags=["operator"])
 def list_hosts(cp: Plane, cred: Operator) -> list[dict[str, Any]]:
+    """Hosts with their reputation key and quarantine (lift one with POST .../release)."""
     with read(cp.engine) as conn:
-        return host_views(conn)
+        views = host_views(conn)
+    book = reputation.current_book(cp.engine, cp.extra)
+    for view in views:
+        chip = (view["last_claims"] or {}).get("chip_id")
+        key = book.key_for(view["id"], chip)
+        view["reputation_key"] = key
+        view["quarantined"] = book.snapshot(key, utcnow()).quarantined
+    return views
 
 
 @router.post("/hosts/{host_id}/release", tags=["operator"])

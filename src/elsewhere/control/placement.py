@@ -2,8 +2,9 @@
 
 The rank is the risk module's platform likelihood (expected compromises per year, from its
 base-rate table) of the host's last verified platform; a host that never attested ranks as
-unprotected. The full risk engine (reputation, impact, budgets) needs tenant inputs the API
-does not take yet; this uses its platform term only.
+unprotected. The control plane's maintenance places by the full risk engine instead
+(control/riskplace.py: reputation, impact, budgets, caps); the rank serves `schedule` callers
+that pass no `assign` hook.
 """
 
 from __future__ import annotations

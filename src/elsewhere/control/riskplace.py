@@ -27,7 +27,7 @@ from elsewhere.control import audit, reputation
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import decisions, deployments, placements, policies, tenants
 from elsewhere.control.scheduler import EXCLUDING_ACTIONS, LIVE_STATES, HostView, active_hosts
-from elsewhere.errors import InputError
+from elsewhere.errors import ElsewhereError, InputError
 from elsewhere.ledger.entries import Candidate, Placement
 from elsewhere.risk.baserates import PlatformSummary
 from elsewhere.risk.guard import GuardConfig
@@ -219,42 +219,50 @@ def assigner(cp: ControlPlane) -> Any:
         now = utcnow()
         assigned: list[tuple[str, str]] = []
         remaining = list(rows)
-        while remaining:
-            request = PlacementRequest(
-                deployment_id, dep.tenant_id, impact, len(remaining), budget, committed
-            )
-            hosts_now = candidates(book, hosts, outstanding, risk.currency)
-            decisions = place(hosts_now, [request], risk.config)
-            retry, placed_any = [], False
-            for row, decision in zip(remaining, decisions, strict=True):
-                values: dict[str, Any] = {"risk": _decision_json(decision, names)}
-                if decision.placed and decision.host_id is not None and decision.risk:
-                    placed_any = True
-                    committed = committed + decision.risk
-                    outstanding[decision.host_id] += float(impact.amount)
-                    values |= {"host_id": decision.host_id, "state": "assigned", "note": None}
-                    values["updated_at"] = now
-                    _log(cp, conn, row, decision, hosts_now, names)
-                    assigned.append((row.id, decision.host_id))
-                elif _retry(decision):
-                    retry.append(row)
-                    continue
-                else:
-                    values["note"] = ("waiting: " + decision.summary)[:500]
+        try:
+            while remaining:
+                request = PlacementRequest(
+                    deployment_id, dep.tenant_id, impact, len(remaining), budget, committed
+                )
+                hosts_now = candidates(book, hosts, outstanding, risk.currency)
+                decisions = place(hosts_now, [request], risk.config)
+                retry, placed_any = [], False
+                for row, decision in zip(remaining, decisions, strict=True):
+                    values: dict[str, Any] = {"risk": _decision_json(decision, names)}
+                    if decision.placed and decision.host_id is not None and decision.risk:
+                        placed_any = True
+                        committed = committed + decision.risk
+                        outstanding[decision.host_id] += float(impact.amount)
+                        values |= {"host_id": decision.host_id, "state": "assigned", "note": None}
+                        values["updated_at"] = now
+                        _log(cp, conn, row, decision, hosts_now, names)
+                        assigned.append((row.id, decision.host_id))
+                    elif _retry(decision):
+                        retry.append(row)
+                        continue
+                    else:
+                        values["note"] = ("waiting: " + decision.summary)[:500]
+                    conn.execute(
+                        update(placements)
+                        .where(placements.c.id == row.id, placements.c.state == "pending")
+                        .values(**values)
+                    )
+                if not placed_any:
+                    for row in retry:
+                        conn.execute(
+                            update(placements)
+                            .where(placements.c.id == row.id)
+                            .values(note="waiting: every eligible chip holds a replica")
+                        )
+                    break
+                remaining = retry
+        except ElsewhereError as error:  # this deployment waits; the others are still placed
+            for row in remaining:
                 conn.execute(
                     update(placements)
                     .where(placements.c.id == row.id, placements.c.state == "pending")
-                    .values(**values)
+                    .values(note=f"waiting: cannot place: {error.message}"[:500])
                 )
-            if not placed_any:
-                for row in retry:
-                    conn.execute(
-                        update(placements)
-                        .where(placements.c.id == row.id)
-                        .values(note="waiting: every eligible chip holds a replica")
-                    )
-                break
-            remaining = retry
         return assigned
 
     return assign
