@@ -241,3 +241,30 @@ def test_a_host_cannot_forge_its_isolation_report(
         ours, _, theirs = shown.partition("host-reported isolation")
         assert "workload from host: none: emulated" in ours
         assert "hardware-attested" not in ours and "hardware-attested" in theirs
+
+
+def test_a_tcb_rollback_on_the_same_chip_is_recorded(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        current = env.attester("emulated-snp", "chip", generation="Genoa")
+        older = env.attester(
+            "emulated-snp",
+            "chip",
+            generation="Genoa",
+            tcb={"bootloader": 1, "tee": 0, "snp": 1, "microcode": 1},
+        )
+        host = Client(env.url, env.token(Kind.HOST, "downgrader"))
+        host.register("downgrader", "emulated-snp", 4)
+        tenant, digest = env.setup_tenant()
+        seen = []
+        for attester in (current, older):
+            deployment = _deploy(tenant, digest, "100")
+            placement = tenant.deployment(deployment)["placements"][0]["id"]
+            wait_for(lambda p=placement: any(a["placement"] == p for a in host.assignments()))
+            answer = host.attest(placement, attest_body(host, attester, placement))
+            assert answer["accepted"], answer["reasons"]
+            seen.append(answer["verification"]["claims"]["tcb"])
+        assert seen[1]["snp"] < seen[0]["snp"]  # the same chip, presenting an older TCB
+        doc = tenant.json("GET", f"/v1/deployments/{deployment}/risk")
+        events = doc["hosts"][0]["events"]
+        rollback = [e for e in events if e["kind"] == "tcb_rollback"]
+        assert len(rollback) == 1 and "snp 1 <" in rollback[0]["note"]
