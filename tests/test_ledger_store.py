@@ -136,6 +136,24 @@ def test_concurrent_appenders_get_distinct_gapless_indexes(ledger: Ledger) -> No
     assert ledger.audit() == 120
 
 
+def test_two_stores_on_one_log_interleave(ledger: Ledger, url: str) -> None:
+    """Two Ledgers on one database (two server processes): each remembers the border of its
+    own last append; after the other appended, that border is stale and must not be used."""
+    other = Ledger.open(url, migrate=False)
+    memory = merkle.MemoryTree()
+    try:
+        for step, batch in enumerate((1, 3, 2, 7, 1, 1, 4)):
+            appender = ledger if step % 3 else other
+            entries = _entries(ledger.size, batch)
+            appender.append_many(entries)
+            for entry in entries:
+                memory.append(merkle.leaf_hash(canonical_bytes(entry)))
+            assert ledger.root() == other.root() == memory.root()
+    finally:
+        other.close()
+    assert ledger.audit() == 19
+
+
 def test_checkpoint_refuses_a_rewritten_history(ledger: Ledger) -> None:
     ledger.append_many(_entries(0, 10))
     ledger.checkpoint()
