@@ -8,6 +8,8 @@ Blobs that are secret (secrets, data keys) are only ever stored encrypted (contr
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -249,6 +251,28 @@ CONTROL_TABLES = (
 )
 
 _sqlite_write_lock = threading.Lock()
+_writer_files: dict[str, int] = {}
+
+
+@contextmanager
+def _between_processes(engine: Engine) -> Iterator[None]:
+    """Writers of one SQLite file in several processes (`serve --workers N`) queue on an flock
+    of a file beside it: the kernel wakes the next one as soon as the lock is free, where
+    SQLite's busy handler would poll with sleeps of up to 100 ms. Released if the process dies."""
+    path = engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    fd = _writer_files.get(path)
+    if fd is None:
+        fd = _writer_files.setdefault(
+            path, os.open(path + "-writer", os.O_RDWR | os.O_CREAT, 0o600)
+        )
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def open_engine(url: str, **kwargs: Any) -> Engine:
@@ -275,6 +299,7 @@ def write(engine: Engine) -> Iterator[Connection]:
     if engine.dialect.name == "sqlite":
         with (
             _sqlite_write_lock,
+            _between_processes(engine),
             engine.connect().execution_options(elsewhere_write=True) as conn,
             conn.begin(),
         ):
