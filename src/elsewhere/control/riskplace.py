@@ -198,14 +198,15 @@ def _retry(decision: Decision) -> bool:
 def assigner(cp: ControlPlane) -> Any:
     """The scheduler's `assign` hook for this control plane."""
     risk = settings(cp.config)
-    book = reputation.current_book(cp.engine, cp.extra)
+    book: ReputationBook | None = None  # read only in a round with something to place
     outstanding: defaultdict[str, float] | None = None
 
     def assign(
         conn: Connection, deployment_id: str, rows: Sequence[Any], hosts: Sequence[HostView]
     ) -> list[tuple[str, str]]:
-        nonlocal outstanding
-        if outstanding is None:
+        nonlocal book, outstanding
+        if book is None or outstanding is None:
+            book = reputation.current_book(cp.engine, cp.extra)
             outstanding = outstanding_by_host(conn, cp.config)
         dep = conn.execute(
             select(deployments.c.tenant_id, deployments.c.impact).where(
