@@ -3,18 +3,23 @@ nonce, submit evidence, report the result. A host sees only its own placements."
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from elsewhere.control import attest as broker
 from elsewhere.control import hosts as host_store
 from elsewhere.control import riskplace
+from elsewhere.control.auth import Kind
 from elsewhere.control.db import read, write
 from elsewhere.control.results import ResultRequest, store_result
-from elsewhere.control.web import ApiError, HostCred, Plane, not_found
+from elsewhere.control.web import ApiError, HostCred, Plane, not_found, plane, requires
 
 router = APIRouter(prefix="/v1", tags=["host"])
 
@@ -83,6 +88,50 @@ def attest(
     """Verify evidence, check the binding and the nonce, apply the tenant's policy, log the
     decision; on "affirming" return the secrets wrapped to the keep key."""
     return JSONResponse(broker.attest(cp, placement_id, _host(cp, cred), request))
+
+
+# The same two calls without FastAPI's per-request work (dependency resolution, response
+# handling): every attest-and-release makes them, so app.py puts these Starlette routes before
+# the routes above, which stay as the API's documentation (OpenAPI). Same model, same broker
+# calls, same errors (the app's exception handlers turn ApiError, InputError and
+# RequestValidationError into the same one-line answers).
+_host_credential = requires(Kind.HOST)
+
+
+async def _host_of(request: Request) -> tuple[Any, str]:
+    credential = await _host_credential(request, request.headers.get("authorization"))
+    cp = plane(request)
+    known: dict[str, str] = cp.extra.get("host_ids", {})  # type: ignore[assignment]
+    host_id = known.get(credential.id)
+    if host_id is None:
+        host_id = await run_in_threadpool(_host, cp, credential)
+    return cp, host_id
+
+
+def _json(content: dict[str, Any]) -> Response:
+    return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
+
+
+async def _nonce(request: Request) -> Response:
+    cp, host_id = await _host_of(request)
+    placement_id = request.path_params["placement_id"]
+    return _json(await run_in_threadpool(broker.issue_nonce, cp, placement_id, host_id))
+
+
+async def _attest(request: Request) -> Response:
+    cp, host_id = await _host_of(request)
+    try:
+        body = broker.AttestRequest.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from None
+    placement_id = request.path_params["placement_id"]
+    return _json(await run_in_threadpool(broker.attest, cp, placement_id, host_id, body))
+
+
+HOT_ROUTES = [
+    Route("/v1/placements/{placement_id}/nonce", _nonce, methods=["POST"]),
+    Route("/v1/placements/{placement_id}/attest", _attest, methods=["POST"]),
+]
 
 
 @router.post("/placements/{placement_id}/result", status_code=204)

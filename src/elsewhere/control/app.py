@@ -62,4 +62,5 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
     # Host routes first: every attest-and-release matches them, and routes match in order.
     app.include_router(api_host.router)
     app.include_router(api_tenant.router)
+    app.router.routes[0:0] = api_host.HOT_ROUTES  # matched first (api_host.py says why)
     return app
