@@ -311,5 +311,12 @@ def write(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
-        yield conn
+    """Reads. On PostgreSQL in autocommit: under READ COMMITTED every statement has its own
+    snapshot even inside a transaction, so BEGIN and ROLLBACK would only add two round trips.
+    On SQLite the read transaction keeps one snapshot for all of its statements."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+    else:
+        with engine.connect() as conn:
+            yield conn
