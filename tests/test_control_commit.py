@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from elsewhere.control.commit import Staged
+from elsewhere.control.commit import Staged, defer
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import read, tenants
 from elsewhere.ledger.entries import PolicyVersion
@@ -56,4 +56,38 @@ def test_batch_commits_together_and_failures_roll_back_alone(tmp_path: Path, fai
     assert cp.committer.run(insert("d")) == "d"  # the thread still serves jobs
     with pytest.raises(ValueError):
         cp.committer.run(insert("e", fail=True))
+    cp.close()
+
+
+def test_deferred_rows_commit_with_their_batch_and_go_with_a_failed_job(tmp_path: Path) -> None:
+    cp = ControlPlane.open(ControlConfig.for_dir(tmp_path))
+    statement = tenants.insert()
+
+    def job(name: str, fail: bool = False) -> Any:
+        def run(conn: Connection) -> Any:
+            defer(statement, {"id": f"ten_{name}", "name": name, "created_at": utcnow()})
+            if fail:
+                raise ValueError(f"{name} fails")
+
+            def finish(_conn: Connection, index: int) -> int:
+                late = f"{name}-late"
+                defer(statement, {"id": f"ten_{late}", "name": late, "created_at": utcnow()})
+                return index
+
+            data, kind = encode_entry({"kind": "test", "name": name})
+            return Staged([data], [kind], finish)
+
+        return run
+
+    jobs = [job("a"), job("b", fail=True), job("c")]
+    futures: list[Future[Any]] = [Future() for _ in jobs]
+    cp.committer._commit(list(zip(jobs, futures, strict=True)))
+    assert futures[2].result() == futures[0].result() + 1
+    with pytest.raises(ValueError, match="b fails"):
+        futures[1].result()
+    with read(cp.engine) as conn:
+        names = set(conn.execute(select(tenants.c.name)).scalars())
+    assert names == {"a", "c", "a-late", "c-late"}
+    with pytest.raises(RuntimeError, match="only for group-commit jobs"):
+        defer(statement, {})  # outside a job: nothing to join
     cp.close()

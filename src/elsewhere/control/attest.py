@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
 from elsewhere.control import audit, nonces, reputation, scheduler
-from elsewhere.control.commit import Staged
+from elsewhere.control.commit import Staged, defer
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import (
     decisions,
@@ -318,7 +318,7 @@ def _commit(
                 context.placement_id,
                 f"refused on {context.host_name}: " + "; ".join(reasons)[:400],
             )
-        conn.execute(  # the host's reputation: refusal, TCB rollback, churn (control/reputation)
+        defer(  # the host's reputation: refusal, TCB rollback, churn (control/reputation)
             reputation.INSERT, reputation.observation(context.host_id, result, accepted, reasons)
         )
         if result.verified and known.get(context.host_id) != platform_json:
@@ -342,7 +342,7 @@ def _commit(
         }
 
         def finish(conn: Connection, index: int) -> int:
-            conn.execute(_DECISION, decision | {"ledger_index": index})
+            defer(_DECISION, decision | {"ledger_index": index})
             return index
 
         return Staged(datas, kinds, finish)

@@ -11,6 +11,11 @@ A job that must be logged returns `Staged`: its ledger entries (already canonica
 append (one lock, one extension of the tree), inside the same transaction; then each job's
 `finish` runs with the index of its first entry (to record it beside the state change). If
 that append fails, the whole batch fails: no state change commits without its entries.
+
+Plain INSERTs a job does not need to read back (decision rows, reputation events) can be
+handed to `defer`: they run at the end of the batch's transaction, one executemany per
+statement for the whole batch (rows in job order) — still in the same commit, and dropped with
+their job if it fails.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Executable
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.db import write
@@ -33,6 +38,18 @@ MAX_BATCH = 64
 log = logging.getLogger("elsewhere.control")
 
 Job = tuple[Callable[[Connection], Any], "Future[Any]"]
+
+
+_deferred = threading.local()  # rows of the batch the commit thread is running
+
+
+def defer(statement: Executable, row: dict[str, Any]) -> None:
+    """Inside a job (or a `finish` step): insert `row` with `statement` at the end of this
+    batch's transaction, together with the batch's other rows for the same statement."""
+    rows: list[tuple[Executable, dict[str, Any]]] | None = getattr(_deferred, "rows", None)
+    if rows is None:
+        raise RuntimeError("commit.defer is only for group-commit jobs")
+    rows.append((statement, row))
 
 
 class _JobFailed(Exception):
@@ -105,21 +122,29 @@ class GroupCommitter:
 
     def _run(self, batch: list[Job], *, savepoints: bool) -> list[tuple[Future[Any], bool, Any]]:
         outcomes: list[tuple[Future[Any], bool, Any]] = []
-        with write(self.engine) as conn:
-            for job, future in batch:
-                savepoint = conn.begin_nested() if savepoints else None
-                try:
-                    value = job(conn)
-                except BaseException as error:
-                    if savepoint is None:
-                        raise _JobFailed from error
-                    savepoint.rollback()
-                    outcomes.append((future, False, error))
-                else:
-                    if savepoint is not None:
-                        savepoint.commit()
-                    outcomes.append((future, True, value))
-            self._log(conn, outcomes)
+        rows: list[tuple[Executable, dict[str, Any]]] = []
+        _deferred.rows = rows
+        try:
+            with write(self.engine) as conn:
+                for job, future in batch:
+                    savepoint = conn.begin_nested() if savepoints else None
+                    mark = len(rows)
+                    try:
+                        value = job(conn)
+                    except BaseException as error:
+                        if savepoint is None:
+                            raise _JobFailed from error
+                        savepoint.rollback()
+                        del rows[mark:]  # the failed job's deferred rows go with it
+                        outcomes.append((future, False, error))
+                    else:
+                        if savepoint is not None:
+                            savepoint.commit()
+                        outcomes.append((future, True, value))
+                self._log(conn, outcomes)
+                _insert(conn, rows)
+        finally:
+            _deferred.rows = None
         return outcomes
 
     @staticmethod
@@ -142,3 +167,12 @@ class GroupCommitter:
             future = outcomes[position][0]
             outcomes[position] = (future, True, job.finish(conn, index))
             index += len(job.datas)
+
+
+def _insert(conn: Connection, rows: list[tuple[Executable, dict[str, Any]]]) -> None:
+    """One executemany per (statement, columns), in the order the rows were deferred."""
+    groups: dict[tuple[int, tuple[str, ...]], tuple[Executable, list[dict[str, Any]]]] = {}
+    for statement, row in rows:
+        groups.setdefault((id(statement), tuple(row)), (statement, []))[1].append(row)
+    for statement, same in groups.values():
+        conn.execute(statement, same)
