@@ -5,10 +5,13 @@ emulated SEV-SNP evidence binding (nonce, keep key, workload, policy); the serve
 the report (VCEK chain cached), checks binding and nonce, evaluates the policy, appends the
 decision and release to the ledger in the same transaction as the state change, and wraps
 the secret with HPKE (ML-KEM-768 + X25519) to the keep key. The control plane runs as a
-real `elsewhere serve` subprocess (one uvicorn worker); clients are threads in this process.
-The floor, measured in the same run against the same server, is the bare HTTP round-trip
-rate of a trivial endpoint (/healthz) at the same concurrency, counted as two round trips per
-operation (an operation makes two requests). Last line: one JSON object.
+real `elsewhere serve` subprocess (one, then two uvicorn workers); clients are threads in this
+process, one keep-alive connection each. The floor, measured in the same run against the same
+server, is the bare HTTP round-trip rate of a trivial endpoint (/healthz) at the same
+concurrency, counted as two round trips per operation (an operation makes two requests).
+CPU is accounted per operation: the server processes, the clients, the PostgreSQL server
+processes, and every core's busy time (the clients share the two cores with the server).
+Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class Lean:
         return answer
 
 
-THREADS = 8
+THREADS = 16  # enough concurrent keeps for batches to form: the plateau, not the latency
 SECONDS = 6.0
 TARGET = 400
 WORKERS = (1, 2)  # uvicorn worker processes
@@ -93,9 +96,17 @@ def server(
     command += ["--trust-emulated-root", str(tmp / "genoa" / "emulated-snp" / "ark.pem")]
     if database:
         command += ["--database", database]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=sink)
     url = f"http://127.0.0.1:{port}"
     try:
+        # Every worker must be accepting before the clients connect: keep-alive connections
+        # made while only the first is up would all stay on it for the whole run.
+        for _ in range(400):
+            if log.read_bytes().count(b"Application startup complete") >= workers:
+                break
+            time.sleep(0.05)
         for _ in range(400):
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -130,6 +141,26 @@ def cpu_seconds(pid: int) -> float:
             continue
         ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL server process (the database's share of the work)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    fields = _stat(int(entry.name))
+                    ticks += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError):
+                continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle (/proc/stat), whoever used them."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def run_clients(
@@ -189,9 +220,12 @@ def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
 
         run_clients(operation, 1.0)  # warm-up: connections, caches
         cpu, client_cpu = cpu_seconds(pid), time.process_time()
+        db_cpu, busy = postgres_cpu_seconds(), machine_busy_seconds()
         count, latencies = run_clients(operation, SECONDS)
         op_cpu = cpu_seconds(pid) - cpu
         client_cpu = time.process_time() - client_cpu
+        db_cpu = postgres_cpu_seconds() - db_cpu if database else 0.0
+        busy = machine_busy_seconds() - busy
         floor_count, _ = run_clients(ping, SECONDS / 2)
         floor_cpu = cpu_seconds(pid) - cpu - op_cpu
         assert not refused, f"unexpected refusals: {refused[:3]}"
@@ -212,6 +246,10 @@ def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
         "server_cpu_ms_per_floor_op": round(floor_cpu / floor_count * 2 * 1000, 3),
         "ops_per_server_core_s": round(count / op_cpu, 1),
         "client_cpu_ms_per_op": round(client_cpu / count * 1000, 3),
+        "postgres_cpu_ms_per_op": round(db_cpu / count * 1000, 3),
+        # Every core's non-idle time over the run, per operation and as a share of all cores.
+        "machine_cpu_ms_per_op": round(busy / count * 1000, 3),
+        "machine_busy": round(busy / SECONDS / (os.cpu_count() or 1), 2),
         "load_average": round(os.getloadavg()[0], 2),
     }
     print(
@@ -223,6 +261,8 @@ def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
         f"(floor {result['server_cpu_ms_per_floor_op']} ms) = "
         f"{result['ops_per_server_core_s']} ops per server-core-second; "
         f"client CPU {result['client_cpu_ms_per_op']} ms/op; "
+        f"postgres CPU {result['postgres_cpu_ms_per_op']} ms/op; "
+        f"all cores {result['machine_cpu_ms_per_op']} ms/op, {result['machine_busy']:.0%} busy; "
         f"load average {result['load_average']}"
     )
     return result
