@@ -1,6 +1,6 @@
-"""The attest-and-release calls are served by lean Starlette routes (control/api_host.py): they
-must answer exactly as the documented FastAPI routes would — same statuses, same one-line
-errors, same bodies."""
+"""The attest-and-release hot path: lean Starlette routes (control/api_host.py) that must answer
+exactly as the documented FastAPI routes would — same statuses, same one-line errors, same
+bodies — and SQLite reads without a snapshot transaction where the statements are independent."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import datetime as dt
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func, select
 
 from control_helpers import control_plane, wait_for
 from elsewhere.control.api_host import HOT_ROUTES
 from elsewhere.control.auth import Kind
+from elsewhere.control.config import ControlConfig, ControlPlane
+from elsewhere.control.db import read, tenants, write
+from elsewhere.control.tenants import create_tenant
 
 
 def test_hot_routes_are_matched_first_and_answer_like_the_api(tmp_path: Path) -> None:
@@ -46,3 +50,18 @@ def test_hot_routes_are_matched_first_and_answer_like_the_api(tmp_path: Path) ->
         assert refused.status_code in (400, 409) and "\n" not in refused.json()["error"]
         # Nothing was released or spent: the placement still waits for good evidence.
         assert agent.client.assignments()[0]["placement"] == placement
+
+
+def test_sqlite_reads_keep_one_snapshot_unless_asked_not_to(tmp_path: Path) -> None:
+    cp = ControlPlane.open(ControlConfig.for_dir(tmp_path))
+    count = select(func.count()).select_from(tenants)
+    try:
+        for snapshot, expected in ((True, 0), (False, 1)):
+            with read(cp.engine, snapshot=snapshot) as conn:
+                before = conn.execute(count).scalar_one()
+                with write(cp.engine) as other:
+                    create_tenant(other, f"t-{snapshot}")
+                after = conn.execute(count).scalar_one()
+            assert after - before == expected
+    finally:
+        cp.close()

@@ -144,7 +144,7 @@ def load_context(conn: Connection, placement_id: str, host_id: str) -> Context:
 
 
 def issue_nonce(cp: ControlPlane, placement_id: str, host_id: str) -> dict[str, Any]:
-    with read(cp.engine) as conn:
+    with read(cp.engine, snapshot=False) as conn:
         context = load_context(conn, placement_id, host_id)
     value, expires = cp.nonces.issue(placement_id, host_id, cp.config.nonce_ttl)
     return {
@@ -178,7 +178,9 @@ def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOp
 def attest(
     cp: ControlPlane, placement_id: str, host_id: str, request: AttestRequest
 ) -> dict[str, Any]:
-    with read(cp.engine) as conn:  # first: another host's placement is a 404, whatever the body
+    # First: another host's placement is a 404, whatever the body. The three reads do not
+    # depend on each other (the release transaction checks the placement again).
+    with read(cp.engine, snapshot=False) as conn:
         context = load_context(conn, placement_id, host_id)
         advisories = current_advisories(conn)
         sealed = sealed_secrets(conn, context.tenant_id, list(context.secret_names))

@@ -287,8 +287,11 @@ def open_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            immediate = conn.get_execution_options().get("elsewhere_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            options = conn.get_execution_options()
+            if options.get("elsewhere_write", False):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif options.get("elsewhere_snapshot", True):
+                conn.exec_driver_sql("BEGIN")
 
     return engine
 
@@ -310,13 +313,15 @@ def write(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def read(engine: Engine) -> Iterator[Connection]:
+def read(engine: Engine, *, snapshot: bool = True) -> Iterator[Connection]:
     """Reads. On PostgreSQL in autocommit: under READ COMMITTED every statement has its own
     snapshot even inside a transaction, so BEGIN and ROLLBACK would only add two round trips.
-    On SQLite the read transaction keeps one snapshot for all of its statements."""
+    On SQLite the read transaction keeps one snapshot for all of its statements, unless
+    `snapshot=False`: then each statement reads the latest commit on its own, as on PostgreSQL
+    (for reads whose statements do not depend on each other)."""
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             yield conn
     else:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(elsewhere_snapshot=snapshot) as conn:
             yield conn
