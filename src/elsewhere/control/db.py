@@ -251,6 +251,7 @@ CONTROL_TABLES = (
 )
 
 _sqlite_write_lock = threading.Lock()
+POOL_SIZE = 12
 _writer_files: dict[str, int] = {}
 
 
@@ -278,7 +279,10 @@ def _between_processes(engine: Engine) -> Iterator[None]:
 def open_engine(url: str, **kwargs: Any) -> Engine:
     """An engine where `write()` transactions start with BEGIN IMMEDIATE on SQLite. Its errors
     never carry statement parameters (a log line must not hold a row's values)."""
-    engine = make_engine(url, hide_parameters=True, **kwargs)
+    # Enough pooled connections for every request thread, the commit thread and maintenance:
+    # past pool_size a connection is opened and closed per checkout (a PostgreSQL backend
+    # started and ended, or SQLite's file and pragmas, every time).
+    engine = make_engine(url, hide_parameters=True, pool_size=POOL_SIZE, **kwargs)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
