@@ -97,3 +97,16 @@ def test_tenant_endpoints_answer_hostile_input_with_one_line_errors(tmp_path: Pa
                 assert "\n" not in response.json()["error"]
 
         probe()
+
+
+def test_secret_name_that_is_a_slash_is_a_4xx_not_a_redirect(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        tenant = env.tenant()
+        for name in ("/", "a/", "a/b"):
+            response = tenant.http.put(
+                f"/v1/secrets/{quote(name, safe='')}",
+                content=b"v",
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            assert 400 <= response.status_code < 500, (name, response.status_code)
+            assert "\n" not in response.json()["error"]

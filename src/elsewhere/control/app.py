@@ -46,6 +46,8 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
         version=__version__,
         description="Tenants, workloads, secrets, policy, hosts, attestation and release.",
         lifespan=lifespan,
+        # A path that does not match is a 404 with a reason, never a redirect to a guess.
+        redirect_slashes=False,
     )
     app.state.plane = cp
     install_error_handlers(app)
