@@ -119,3 +119,15 @@ def test_low_severity_advisory_keeps_the_keep_with_a_logged_warning(tmp_path: Pa
         assert tenant.deployment(deployment)["placements"][0]["state"] == "released"
         logged = entry(tenant, action["ledger_index"])
         assert logged["kind"] == "host.warning" and logged["advisory_ids"] == ["AMD-SB-1111"]
+
+
+def test_waiting_note_keeps_why_the_replica_moved() -> None:
+    from elsewhere.control.scheduler import waiting_note
+
+    evicted = "evicted from genoa: AMD-SB-9999"
+    first = waiting_note(evicted, "no eligible host")
+    assert first == "evicted from genoa: AMD-SB-9999 | waiting: no eligible host"
+    # Each scheduling round rewrites the waiting part only; the cause stays.
+    assert waiting_note(first, "risk_budget") == evicted + " | waiting: risk_budget"
+    assert waiting_note(None, "no eligible host") == "waiting: no eligible host"
+    assert waiting_note("waiting: x", "y") == "waiting: y"

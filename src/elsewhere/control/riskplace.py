@@ -26,7 +26,13 @@ from sqlalchemy.engine import Connection
 from elsewhere.control import audit, reputation
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import decisions, deployments, placements, policies, tenants
-from elsewhere.control.scheduler import EXCLUDING_ACTIONS, LIVE_STATES, HostView, active_hosts
+from elsewhere.control.scheduler import (
+    EXCLUDING_ACTIONS,
+    LIVE_STATES,
+    HostView,
+    active_hosts,
+    waiting_note,
+)
 from elsewhere.errors import ElsewhereError, InputError
 from elsewhere.ledger.entries import Candidate, Placement
 from elsewhere.risk.baserates import PlatformSummary
@@ -242,7 +248,7 @@ def assigner(cp: ControlPlane) -> Any:
                         retry.append(row)
                         continue
                     else:
-                        values["note"] = ("waiting: " + decision.summary)[:500]
+                        values["note"] = waiting_note(row.note, decision.summary)
                     conn.execute(
                         update(placements)
                         .where(placements.c.id == row.id, placements.c.state == "pending")
@@ -253,7 +259,9 @@ def assigner(cp: ControlPlane) -> Any:
                         conn.execute(
                             update(placements)
                             .where(placements.c.id == row.id)
-                            .values(note="waiting: every eligible chip holds a replica")
+                            .values(
+                                note=waiting_note(row.note, "every eligible chip holds a replica")
+                            )
                         )
                     break
                 remaining = retry
@@ -262,7 +270,7 @@ def assigner(cp: ControlPlane) -> Any:
                 conn.execute(
                     update(placements)
                     .where(placements.c.id == row.id, placements.c.state == "pending")
-                    .values(note=f"waiting: cannot place: {error.message}"[:500])
+                    .values(note=waiting_note(row.note, f"cannot place: {error.message}"))
                 )
         return assigned
 

@@ -69,6 +69,7 @@ def schedule(
         select(
             placements.c.id,
             placements.c.deployment_id,
+            placements.c.note,
             policies.c.digest.label("policy_digest"),
             policies.c.document.label("policy_document"),
         )
@@ -119,10 +120,14 @@ def schedule(
                 continue
             candidates.append(host)
         if not candidates:
-            note = "waiting: no eligible host"
+            why = "no eligible host"
             if reasons:
-                note += " (" + "; ".join(reasons)[:400] + ")"
-            conn.execute(update(placements).where(placements.c.id == row.id).values(note=note))
+                why += " (" + "; ".join(reasons)[:400] + ")"
+            conn.execute(
+                update(placements)
+                .where(placements.c.id == row.id)
+                .values(note=waiting_note(row.note, why))
+            )
             continue
         if assign is not None:
             done.add(row.deployment_id)
@@ -147,6 +152,18 @@ def schedule(
         per_deployment[(row.deployment_id, best.id)] += 1
         assigned.append((row.id, best.id))
     return assigned
+
+
+def waiting_note(previous: str | None, why: str) -> str:
+    """'waiting: why', keeping the cause of the re-queue (evicted, refused, host lost) in front:
+    a tenant must still see why a replica moved while it waits for another host."""
+    cause = (previous or "").split(WAITING_SEPARATOR)[0]
+    if not cause or cause.startswith("waiting: "):
+        return f"waiting: {why}"[:500]
+    return f"{cause[:240]}{WAITING_SEPARATOR}{why}"[:500]
+
+
+WAITING_SEPARATOR = " | waiting: "
 
 
 def requeue(conn: Connection, placement_id: str, note: str) -> None:
