@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from elsewhere.control.db import (
     hosts,
     placements,
     policies,
-    read,
+    read_retrying,
     workloads,
 )
 from elsewhere.control.ids import from_b64, new_id
@@ -41,6 +42,7 @@ from elsewhere.crypto.hpke import PublicKey, seal
 from elsewhere.errors import InputError
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 from elsewhere.ledger.log import encode_entry
+from elsewhere.policy.advisories import AdvisorySet
 from elsewhere.timeutil import utcnow
 
 SECRET_INFO = b"elsewhere/secret/v1"
@@ -144,8 +146,7 @@ def load_context(conn: Connection, placement_id: str, host_id: str) -> Context:
 
 
 def issue_nonce(cp: ControlPlane, placement_id: str, host_id: str) -> dict[str, Any]:
-    with read(cp.engine, snapshot=False) as conn:
-        context = load_context(conn, placement_id, host_id)
+    context = read_retrying(cp.engine, lambda conn: load_context(conn, placement_id, host_id))
     value, expires = cp.nonces.issue(placement_id, host_id, cp.config.nonce_ttl)
     return {
         "nonce": value.hex(),
@@ -170,6 +171,21 @@ def nil_result(report_data_hex: str, at: dt.datetime) -> VerificationResult:
     return VerificationResult(claims=claims, failures=(), verified_at=at, evidence_kind="none")
 
 
+def _attest_reads(
+    placement_id: str, host_id: str
+) -> Callable[[Connection], tuple[Context, AdvisorySet, list[Any]]]:
+    def reads(conn: Connection) -> tuple[Context, AdvisorySet, list[Any]]:
+        context = load_context(conn, placement_id, host_id)
+        advisories = current_advisories(conn)
+        return (
+            context,
+            advisories,
+            sealed_secrets(conn, context.tenant_id, list(context.secret_names)),
+        )
+
+    return reads
+
+
 def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOptions:
     anchors = cp.extra.get("emulated_anchors", ()) if cp.config.trust_emulated else ()
     return EvidenceOptions(cert_table=certificates, trusted_emulated_roots=tuple(anchors))  # type: ignore[arg-type]
@@ -180,10 +196,7 @@ def attest(
 ) -> dict[str, Any]:
     # First: another host's placement is a 404, whatever the body. The three reads do not
     # depend on each other (the release transaction checks the placement again).
-    with read(cp.engine, snapshot=False) as conn:
-        context = load_context(conn, placement_id, host_id)
-        advisories = current_advisories(conn)
-        sealed = sealed_secrets(conn, context.tenant_id, list(context.secret_names))
+    context, advisories, sealed = read_retrying(cp.engine, _attest_reads(placement_id, host_id))
     try:
         nonce = bytes.fromhex(request.nonce)
     except ValueError:

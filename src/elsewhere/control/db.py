@@ -11,9 +11,9 @@ import datetime as dt
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -32,6 +32,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from elsewhere.db import make_engine, metadata
 
@@ -250,7 +251,9 @@ CONTROL_TABLES = (
     reputation_events,
 )
 
+T = TypeVar("T")
 _sqlite_write_lock = threading.Lock()
+_no_ping = threading.local()  # set while a `read_retrying` read checks a connection out
 POOL_SIZE = 12
 _writer_files: dict[str, int] = {}
 
@@ -282,7 +285,22 @@ def open_engine(url: str, **kwargs: Any) -> Engine:
     # Enough pooled connections for every request thread, the commit thread and maintenance:
     # past pool_size a connection is opened and closed per checkout (a PostgreSQL backend
     # started and ended, or SQLite's file and pragmas, every time).
-    engine = make_engine(url, hide_parameters=True, pool_size=POOL_SIZE, **kwargs)
+    postgresql = url.startswith(("postgresql", "postgres"))
+    extra = {"pool_pre_ping": False} if postgresql else {}
+    engine = make_engine(url, hide_parameters=True, pool_size=POOL_SIZE, **extra, **kwargs)
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "checkout")
+        def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            # The pool's pre-ping, except for `read_retrying` reads (one round trip saved):
+            # a connection a restarted server closed is replaced before anyone uses it.
+            if getattr(_no_ping, "on", False):
+                return
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except engine.dialect.loaded_dbapi.Error as error:
+                raise DisconnectionError(type(error).__name__) from error
+
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -329,3 +347,25 @@ def read(engine: Engine, *, snapshot: bool = True) -> Iterator[Connection]:
     else:
         with engine.connect().execution_options(elsewhere_snapshot=snapshot) as conn:
             yield conn
+
+
+def read_retrying(engine: Engine, reads: Callable[[Connection], T]) -> T:
+    """`reads(conn)` in `read(engine, snapshot=False)`, for the hot request paths. On
+    PostgreSQL the connection is not pinged at checkout; if it turns out dead (the server
+    restarted), SQLAlchemy invalidates the pool's connections and the reads run once more on a
+    fresh one. `reads` must only read: it may run twice."""
+    if engine.dialect.name != "postgresql":
+        with read(engine, snapshot=False) as conn:
+            return reads(conn)
+    _no_ping.on = True
+    try:
+        try:
+            with read(engine) as conn:
+                return reads(conn)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        with read(engine) as conn:
+            return reads(conn)
+    finally:
+        _no_ping.on = False
