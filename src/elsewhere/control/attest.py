@@ -34,7 +34,12 @@ from elsewhere.control.db import (
     workloads,
 )
 from elsewhere.control.ids import from_b64, new_id
-from elsewhere.control.policies import current_advisories, digest_bytes, evaluator
+from elsewhere.control.policies import (
+    FEED_COUNT_COLUMN,
+    current_advisories,
+    digest_bytes,
+    evaluator,
+)
 from elsewhere.control.secrets import open_secrets, sealed_secrets
 from elsewhere.control.web import ApiError
 from elsewhere.crypto.binding import report_data
@@ -81,6 +86,7 @@ class Context:
     policy_digest: str
     policy_document: str
     secret_names: tuple[str, ...]
+    advisory_feeds: int  # feeds imported when this was read: the advisory cache's version
 
 
 # Built once: constructing a SQLAlchemy statement costs more than running it on this path.
@@ -98,6 +104,7 @@ _CONTEXT = (
         policies.c.digest.label("policy_digest"),
         policies.c.document,
         hosts.c.name.label("host_name"),
+        FEED_COUNT_COLUMN,  # one statement less for the attest request's advisories
     )
     .join(deployments, deployments.c.id == placements.c.deployment_id)
     .join(workloads, workloads.c.id == deployments.c.workload_id)
@@ -142,6 +149,7 @@ def load_context(conn: Connection, placement_id: str, host_id: str) -> Context:
         policy_digest=row.policy_digest,
         policy_document=row.document,
         secret_names=tuple(json.loads(row.spec).get("secrets", [])),
+        advisory_feeds=row.advisory_feeds,
     )
 
 
@@ -176,7 +184,7 @@ def _attest_reads(
 ) -> Callable[[Connection], tuple[Context, AdvisorySet, list[Any]]]:
     def reads(conn: Connection) -> tuple[Context, AdvisorySet, list[Any]]:
         context = load_context(conn, placement_id, host_id)
-        advisories = current_advisories(conn)
+        advisories = current_advisories(conn, context.advisory_feeds)
         return (
             context,
             advisories,

@@ -88,11 +88,15 @@ def import_feed(conn: Connection, body: str, source: str) -> AdvisorySet:
 
 
 _FEED_COUNT = select(func.count()).select_from(advisory_feeds)
+# For a statement that reads the cache's version along with its own columns.
+FEED_COUNT_COLUMN = _FEED_COUNT.scalar_subquery().label("advisory_feeds")
 
 
-def current_advisories(conn: Connection) -> AdvisorySet:
-    """The merge of every imported feed, later feeds replacing earlier advisories by ID."""
-    count = conn.execute(_FEED_COUNT).scalar_one()
+def current_advisories(conn: Connection, count: int | None = None) -> AdvisorySet:
+    """The merge of every imported feed, later feeds replacing earlier advisories by ID.
+    `count`: the number of feeds, if the caller already read it (FEED_COUNT_COLUMN)."""
+    if count is None:
+        count = conn.execute(_FEED_COUNT).scalar_one()
     key = str(conn.engine.url)
     with _advisory_lock:
         cached = _advisory_cache.get(key)
