@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
-from elsewhere.control.commit import Staged, defer
+from elsewhere.control.commit import Claim, Staged, defer
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import read, tenants
 from elsewhere.ledger.entries import PolicyVersion
@@ -41,7 +42,7 @@ def test_batch_commits_together_and_failures_roll_back_alone(tmp_path: Path, fai
     cp = ControlPlane.open(ControlConfig.for_dir(tmp_path))
     jobs = [insert("a", staged=True), insert("b", fail=failing), insert("c", staged=True)]
     futures: list[Future[Any]] = [Future() for _ in jobs]
-    cp.committer._commit(list(zip(jobs, futures, strict=True)))
+    cp.committer._commit([(job, future, ()) for job, future in zip(jobs, futures, strict=True)])
     first, third = futures[0].result(), futures[2].result()
     assert third == first + 2  # one append for the batch, consecutive indexes
     if failing:
@@ -81,7 +82,7 @@ def test_deferred_rows_commit_with_their_batch_and_go_with_a_failed_job(tmp_path
 
     jobs = [job("a"), job("b", fail=True), job("c")]
     futures: list[Future[Any]] = [Future() for _ in jobs]
-    cp.committer._commit(list(zip(jobs, futures, strict=True)))
+    cp.committer._commit([(job, future, ()) for job, future in zip(jobs, futures, strict=True)])
     assert futures[2].result() == futures[0].result() + 1
     with pytest.raises(ValueError, match="b fails"):
         futures[1].result()
@@ -90,4 +91,40 @@ def test_deferred_rows_commit_with_their_batch_and_go_with_a_failed_job(tmp_path
     assert names == {"a", "c", "a-late", "c-late"}
     with pytest.raises(RuntimeError, match="only for group-commit jobs"):
         defer(statement, {})  # outside a job: nothing to join
+    cp.close()
+
+
+def test_claims_of_a_batch_are_written_together_and_refuse_only_their_job(tmp_path: Path) -> None:
+    """Claims run as one executemany per statement; a claim that changes no row (already
+    taken, or claimed twice in the batch) refuses its own job with its own error only."""
+    cp = ControlPlane.open(ControlConfig.for_dir(tmp_path))
+    spend = sqlite.insert(tenants).on_conflict_do_nothing(index_elements=["id"])
+
+    def claim(name: str) -> Claim:
+        row = {"id": f"ten_{name}", "name": name, "created_at": utcnow()}
+        return Claim(spend, row, name, LookupError(f"{name} already taken"))
+
+    def job(name: str) -> Any:
+        return lambda _conn: name
+
+    assert cp.committer.run(job("x"), [claim("x")]) == "x"
+    for together in (True, False):  # the batch's own duplicates; an earlier batch's row
+        names = ["p", "q", "p", "r"] if together else ["s", "x", "t"]
+        futures: list[Future[Any]] = [Future() for _ in names]
+        cp.committer._commit([(job(n), f, [claim(n)]) for n, f in zip(names, futures, strict=True)])
+        refused = 2 if together else 1
+        for position, (name, future) in enumerate(zip(names, futures, strict=True)):
+            if position == refused:
+                with pytest.raises(LookupError, match=f"{name} already taken"):
+                    future.result()
+            else:
+                assert future.result() == name
+    clean: list[Future[Any]] = [Future(), Future()]
+    cp.committer._commit([(job(n), f, [claim(n)]) for n, f in zip("uv", clean, strict=True)])
+    assert [f.result() for f in clean] == ["u", "v"]
+    with read(cp.engine) as conn:
+        rows = set(conn.execute(select(tenants.c.name)).scalars())
+    assert rows == {"x", "p", "q", "r", "s", "t", "u", "v"}
+    with pytest.raises(LookupError, match="q already taken"):  # a batch of one
+        cp.committer.run(job("q"), [claim("q")])
     cp.close()

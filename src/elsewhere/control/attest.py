@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
 from elsewhere.control import audit, nonces, reputation, scheduler
-from elsewhere.control.commit import Staged, defer
+from elsewhere.control.commit import Claim, Staged, defer
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import (
     decisions,
@@ -119,7 +119,8 @@ _MOVE = (
     .where(
         placements.c.id == bindparam("p_id"),
         placements.c.host_id == bindparam("p_host"),
-        placements.c.state.in_(scheduler.LIVE_STATES),
+        # Not IN (…): an expanding parameter cannot run in an executemany (control/commit.py).
+        or_(*(placements.c.state == state for state in scheduler.LIVE_STATES)),
     )
     .values(
         state=bindparam("p_state"),
@@ -320,10 +321,16 @@ def _commit(
     ]
     datas, kinds = [d for d, _ in encoded], [k for _, k in encoded]
 
-    def job(conn: Connection) -> Staged:
-        if not nonces.consume(conn, nonce, context.placement_id, context.host_id):
-            raise ApiError(409, "nonce already used or expired (replay refused)")
-        moved = conn.execute(
+    # Written first, for the whole batch at once (control/commit.py): the nonce is spent and
+    # the placement moved, or the release is refused.
+    claims = (
+        Claim(
+            nonces.SPEND[cp.engine.dialect.name],
+            nonces.spent_row(nonce, context.placement_id, context.host_id),
+            nonce.hex(),
+            ApiError(409, "nonce already used or expired (replay refused)"),
+        ),
+        Claim(
             _MOVE,
             {
                 "p_id": context.placement_id,
@@ -332,9 +339,12 @@ def _commit(
                 "p_key": keep_key_digest if accepted else None,
                 "p_now": utcnow(),
             },
-        )
-        if moved.rowcount != 1:
-            raise ApiError(409, "placement is not assigned to this host any more")
+            context.placement_id,
+            ApiError(409, "placement is not assigned to this host any more"),
+        ),
+    )
+
+    def job(conn: Connection) -> Staged:
         if not accepted:
             scheduler.requeue(
                 conn,
@@ -370,5 +380,5 @@ def _commit(
 
         return Staged(datas, kinds, finish)
 
-    index: int = cp.committer.run(job)
+    index: int = cp.committer.run(job, claims)
     return index

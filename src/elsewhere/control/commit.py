@@ -16,6 +16,13 @@ Plain INSERTs a job does not need to read back (decision rows, reputation events
 handed to `defer`: they run at the end of the batch's transaction, one executemany per
 statement for the whole batch (rows in job order) — still in the same commit, and dropped with
 their job if it fails.
+
+A job's `claims` are rows it must write first, each changing exactly one row (the release's
+nonce spend and placement move): a batch of several jobs runs each claim statement ONCE for all
+of them (an executemany: one pipelined round trip on PostgreSQL) and checks the total row count;
+if any claim did not hold (a replayed nonce, a placement taken away) or two jobs claim the same
+key, the batch runs again with savepoints, each job's claims one by one, so that only the jobs
+whose claim fails are refused — with their claim's own error.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +44,20 @@ from elsewhere.ledger.log import Ledger
 MAX_BATCH = 64
 log = logging.getLogger("elsewhere.control")
 
-Job = tuple[Callable[[Connection], Any], "Future[Any]"]
+
+@dataclass(frozen=True)
+class Claim:
+    """A row a job writes before it runs, with `statement` (the same object for every job of
+    its kind), that must change exactly one row; `key` is what no two jobs of a batch may claim
+    at once, `refusal` the job's error when the row is not changed."""
+
+    statement: Executable
+    row: dict[str, Any]
+    key: str
+    refusal: Exception
+
+
+Job = tuple[Callable[[Connection], Any], "Future[Any]", Sequence[Claim]]
 
 
 _deferred = threading.local()  # rows of the batch the commit thread is running
@@ -72,11 +92,11 @@ class GroupCommitter:
         self.thread = threading.Thread(target=self._loop, name="elsewhere-commit", daemon=True)
         self.thread.start()
 
-    def run(self, job: Callable[[Connection], Any]) -> Any:
-        """Run `job(conn)` in a transaction and return its result once committed (for a
-        `Staged` result: what its `finish` returned)."""
+    def run(self, job: Callable[[Connection], Any], claims: Sequence[Claim] = ()) -> Any:
+        """Write `claims`, then run `job(conn)`, in a transaction and return the job's result
+        once committed (for a `Staged` result: what its `finish` returned)."""
         future: Future[Any] = Future()
-        self.jobs.put((job, future))
+        self.jobs.put((job, future, claims))
         return future.result()
 
     def close(self) -> None:
@@ -115,7 +135,7 @@ class GroupCommitter:
                 outcomes = self._run(batch, savepoints=True)
         except BaseException as error:  # the commit itself failed: nothing of the batch holds
             log.error("group commit failed: %s", type(error).__name__)
-            for _, future in batch:
+            for _, future, _ in batch:
                 future.set_exception(error)
             return
         self._answer(outcomes)
@@ -126,10 +146,15 @@ class GroupCommitter:
         _deferred.rows = rows
         try:
             with write(self.engine) as conn:
-                for job, future in batch:
+                together = not savepoints and len(batch) > 1
+                if together:
+                    _claim_together(conn, batch)
+                for job, future, claims in batch:
                     savepoint = conn.begin_nested() if savepoints else None
                     mark = len(rows)
                     try:
+                        if not together:
+                            _claim(conn, claims)
                         value = job(conn)
                     except BaseException as error:
                         if savepoint is None:
@@ -167,6 +192,39 @@ class GroupCommitter:
             future = outcomes[position][0]
             outcomes[position] = (future, True, job.finish(conn, index))
             index += len(job.datas)
+
+
+# An INSERT's row count is kept only when asked for (SQLAlchemy drops it otherwise).
+_COUNTED = {"preserve_rowcount": True}
+
+
+def _claim(conn: Connection, claims: Sequence[Claim]) -> None:
+    for claim in claims:
+        if conn.execute(claim.statement, claim.row, execution_options=_COUNTED).rowcount != 1:
+            raise claim.refusal
+
+
+def _claim_together(conn: Connection, batch: list[Job]) -> None:
+    """Every job's claims, one executemany per statement; _JobFailed if any did not hold."""
+    if not conn.dialect.supports_sane_multi_rowcount:
+        raise _JobFailed  # no total to check: claim one by one
+    groups: dict[int, tuple[Executable, list[dict[str, Any]], set[str]]] = {}
+    for _, _, claims in batch:
+        for claim in claims:
+            statement, rows, keys = groups.setdefault(
+                id(claim.statement), (claim.statement, [], set())
+            )
+            if claim.key in keys:
+                raise _JobFailed  # two jobs of the batch claim the same row
+            keys.add(claim.key)
+            rows.append(claim.row)
+    for statement, rows, _ in groups.values():
+        try:
+            changed = conn.execute(statement, rows, execution_options=_COUNTED).rowcount
+        except Exception as error:  # one job's row is at fault: find it one job at a time
+            raise _JobFailed from error
+        if changed != len(rows):
+            raise _JobFailed
 
 
 def _insert(conn: Connection, rows: list[tuple[Executable, dict[str, Any]]]) -> None:

@@ -61,28 +61,29 @@ def expiry(value: bytes) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-# Built once per dialect; parameters are passed at execution (the release's hot path).
-_SPEND = {
-    name: dialect.insert(nonces)
-    .on_conflict_do_nothing(index_elements=["value"])
-    .returning(nonces.c.value)
+# Built once per dialect; parameters are passed at execution (the release's hot path). It
+# inserts one row, or none if the nonce was already spent (a replay): its row count says which.
+SPEND = {
+    name: dialect.insert(nonces).on_conflict_do_nothing(index_elements=["value"])
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 
 
+def spent_row(value: bytes, placement_id: str, host_id: str) -> dict[str, object]:
+    """The row SPEND inserts to record the nonce as spent."""
+    return {
+        "value": value.hex(),
+        "placement_id": placement_id,
+        "host_id": host_id,
+        "expires_at": expiry(value),
+        "consumed_at": utcnow(),
+    }
+
+
 def consume(conn: Connection, value: bytes, placement_id: str, host_id: str) -> bool:
     """Record the nonce as spent; False if it already was (a replay)."""
-    row = conn.execute(
-        _SPEND[conn.dialect.name],
-        {
-            "value": value.hex(),
-            "placement_id": placement_id,
-            "host_id": host_id,
-            "expires_at": expiry(value),
-            "consumed_at": utcnow(),
-        },
-    ).first()
-    return row is not None
+    done = conn.execute(SPEND[conn.dialect.name], spent_row(value, placement_id, host_id))
+    return done.rowcount == 1
 
 
 def purge(conn: Connection) -> int:
