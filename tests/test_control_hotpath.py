@@ -11,10 +11,11 @@ import httpx
 from sqlalchemy import func, select
 
 from control_helpers import control_plane, wait_for
+from elsewhere.control import attest as attest_module
 from elsewhere.control.api_host import HOT_ROUTES
 from elsewhere.control.auth import Kind
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import read, tenants, write
+from elsewhere.control.db import placements, read, read_retrying, tenants, write
 from elsewhere.control.tenants import create_tenant
 
 
@@ -65,3 +66,33 @@ def test_sqlite_reads_keep_one_snapshot_unless_asked_not_to(tmp_path: Path) -> N
             assert after - before == expected
     finally:
         cp.close()
+
+
+def test_attest_reads_join_secrets_only_when_the_learned_names_still_hold(tmp_path: Path) -> None:
+    """The nonce request remembers the placement's secret names; the attest request then reads
+    context and secrets in one statement, and uses the joined rows only if the names it reads
+    again are the same (a stale or wrong hint falls back to reading the secrets by name)."""
+    with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
+        agent = env.agent("genoa", start=False)
+        tenant, digest = env.setup_tenant()
+        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
+        placement = wait_for(agent.client.assignments)[0]["placement"]
+        agent.client.http.post(f"/v1/placements/{placement}/nonce").raise_for_status()
+        assert attest_module._secret_names[placement] == ("greeting-key",)
+        with read(env.cp.engine) as conn:
+            host_id = conn.execute(
+                select(placements.c.host_id).where(placements.c.id == placement)
+            ).scalar_one()
+        expected = None
+        for hint in (("greeting-key",), ("other",), ()):
+            if hint:
+                attest_module._secret_names[placement] = hint
+            context, _, sealed = read_retrying(
+                env.cp.engine, attest_module._attest_reads(placement, host_id)
+            )
+            assert placement not in attest_module._secret_names  # a hint is used once
+            assert context.secret_names == ("greeting-key",)
+            found = [(row.name, row.kek_id, row.wrapped_key, row.ciphertext) for row in sealed]
+            assert len(found) == 1 and found[0][0] == "greeting-key"
+            expected = expected or found
+            assert found == expected

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
@@ -33,6 +33,7 @@ from elsewhere.control.db import (
     read_retrying,
     workloads,
 )
+from elsewhere.control.db import secrets as secrets_table
 from elsewhere.control.ids import from_b64, new_id
 from elsewhere.control.policies import (
     FEED_COUNT_COLUMN,
@@ -131,8 +132,45 @@ _MOVE = (
 _DECISION = decisions.insert()
 
 
+# The context with the sealed secrets it names, in one statement: for an attest request whose
+# placement's secret names the nonce request learned (checked against the row read here).
+_CONTEXT_AND_SECRETS = _CONTEXT.add_columns(
+    secrets_table.c.id.label("s_id"),
+    secrets_table.c.name.label("s_name"),
+    secrets_table.c.kek_id.label("s_kek_id"),
+    secrets_table.c.wrapped_key.label("s_wrapped_key"),
+    secrets_table.c.ciphertext.label("s_ciphertext"),
+).outerjoin(
+    secrets_table,
+    and_(
+        secrets_table.c.tenant_id == deployments.c.tenant_id,
+        secrets_table.c.name.in_(bindparam("names", expanding=True)),
+    ),
+)
+_KNOWN_NAMES = 4096
+# placement id → its deployment's secret names, as the last nonce request read them. A hint
+# only: the attest request reads the names again and uses the joined secrets only if they match.
+_secret_names: dict[str, tuple[str, ...]] = {}
+
+
+@dataclass(frozen=True)
+class SealedRow:
+    """A secret's row as `open_secrets` reads it."""
+
+    id: str
+    tenant_id: str
+    name: str
+    kek_id: str
+    wrapped_key: bytes
+    ciphertext: bytes
+
+
 def load_context(conn: Connection, placement_id: str, host_id: str) -> Context:
     row = conn.execute(_CONTEXT, {"placement_id": placement_id, "host_id": host_id}).first()
+    return _context(row, host_id)
+
+
+def _context(row: Any, host_id: str) -> Context:
     # Another host's placement looks exactly like a missing one.
     if row is None or row.host_id != host_id:
         raise ApiError(404, "placement not found")
@@ -156,6 +194,9 @@ def load_context(conn: Connection, placement_id: str, host_id: str) -> Context:
 
 def issue_nonce(cp: ControlPlane, placement_id: str, host_id: str) -> dict[str, Any]:
     context = read_retrying(cp.engine, lambda conn: load_context(conn, placement_id, host_id))
+    if len(_secret_names) >= _KNOWN_NAMES:
+        _secret_names.clear()
+    _secret_names[placement_id] = context.secret_names
     value, expires = cp.nonces.issue(placement_id, host_id, cp.config.nonce_ttl)
     return {
         "nonce": value.hex(),
@@ -184,13 +225,30 @@ def _attest_reads(
     placement_id: str, host_id: str
 ) -> Callable[[Connection], tuple[Context, AdvisorySet, list[Any]]]:
     def reads(conn: Connection) -> tuple[Context, AdvisorySet, list[Any]]:
-        context = load_context(conn, placement_id, host_id)
-        advisories = current_advisories(conn, context.advisory_feeds)
-        return (
-            context,
-            advisories,
-            sealed_secrets(conn, context.tenant_id, list(context.secret_names)),
-        )
+        names = _secret_names.pop(placement_id, ())
+        sealed: list[Any] | None = None
+        if names:  # one statement for the context and the secrets
+            parameters = {"placement_id": placement_id, "host_id": host_id, "names": list(names)}
+            rows = conn.execute(_CONTEXT_AND_SECRETS, parameters).all()
+            context = _context(rows[0] if rows else None, host_id)
+            if context.secret_names == names:
+                sealed = [
+                    SealedRow(
+                        r.s_id,
+                        context.tenant_id,
+                        r.s_name,
+                        r.s_kek_id,
+                        r.s_wrapped_key,
+                        r.s_ciphertext,
+                    )
+                    for r in rows
+                    if r.s_id is not None
+                ]
+        else:
+            context = load_context(conn, placement_id, host_id)
+        if sealed is None:
+            sealed = sealed_secrets(conn, context.tenant_id, list(context.secret_names))
+        return context, current_advisories(conn, context.advisory_feeds), sealed
 
     return reads
 
