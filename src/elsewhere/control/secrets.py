@@ -20,7 +20,6 @@ import binascii
 import hashlib
 import os
 import secrets as random
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from sqlalchemy.engine import Connection
 from elsewhere.control.db import secrets as secrets_table
 from elsewhere.control.ids import new_id
 from elsewhere.errors import ConfigError, ElsewhereError, InputError
+from elsewhere.privatefile import read_or_create_private
 from elsewhere.timeutil import utcnow
 
 KEK_ENV = "ELSEWHERE_KEK"
@@ -68,15 +68,7 @@ def load_kek(data_dir: Path) -> Kek:
             raise ConfigError(KEK_ENV, "value", f"decodes to {len(key)} bytes, expected 32")
         return Kek(key)
     path = data_dir / KEK_FILE
-    if not path.exists():
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(random.token_bytes(32))
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise ConfigError(str(path), f"mode {mode:o}", "the key file must be 0600 (owner only)")
-    key = path.read_bytes()
+    key = read_or_create_private(path, lambda: random.token_bytes(32), what="key-encryption key")
     if len(key) != 32:
         raise ConfigError(str(path), "length", f"{len(key)} bytes, expected 32")
     return Kek(key)

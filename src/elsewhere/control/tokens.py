@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from elsewhere.errors import ConfigError, VerificationFailed
+from elsewhere.privatefile import read_or_create_private
 
 EAT_PROFILE = "tag:elsewhere.dev,2025:ear/1"
 KEY_FILE = "ear-signing-key.pem"
@@ -83,20 +83,19 @@ class Signer:
 def load_signer(data_dir: Path) -> Signer:
     """The data directory's signing key, created (mode 0600) on first use."""
     path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    pem = read_or_create_private(path, _new_p256_pem, what="result signing key")
+    key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise ConfigError(str(path), "key", "not an ECDSA P-256 private key")
     return Signer(key)
+
+
+def _new_p256_pem() -> bytes:
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def public_key_from_jwk(jwk: dict[str, str]) -> ec.EllipticCurvePublicKey:

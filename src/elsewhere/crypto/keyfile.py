@@ -28,6 +28,7 @@ from elsewhere.crypto.hpke import (
     parse_header,
 )
 from elsewhere.errors import ConfigError, ParseError
+from elsewhere.privatefile import read_private, write_private
 
 SECRET_MAGIC: Final = b"EWSK"
 PRIVATE_LABEL: Final = "ELSEWHERE HPKE PRIVATE KEY"
@@ -73,14 +74,7 @@ class TenantKey(PrivateKey):
         data = self.private_encoding()
         if pem:
             data = _armour(PRIVATE_LABEL, data)
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-        try:
-            fd = os.open(path, flags, 0o600)
-        except FileExistsError:
-            raise ConfigError("key file", str(path), "exists; refusing to overwrite") from None
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), 0o600)
-            out.write(data)
+        write_private(path, data, what="key file", overwrite=overwrite)
 
     def save_public(self, path: Path, *, pem: bool = True) -> None:
         """Write the tagged public key to `path` (PEM unless `pem=False`)."""
@@ -99,14 +93,7 @@ class TenantKey(PrivateKey):
     @classmethod
     def load(cls, path: Path) -> TenantKey:
         """Read a private key file (PEM or raw); refuse one readable by group or others."""
-        info = _stat(path)
-        if info.st_mode & 0o077:
-            raise ConfigError(
-                "key file",
-                str(path),
-                f"mode {stat.S_IMODE(info.st_mode):04o} lets others read it; chmod 600 it",
-            )
-        data = _dearmour(PRIVATE_LABEL, path.read_bytes(), str(path))
+        data = _dearmour(PRIVATE_LABEL, read_private(path, what="key file"), str(path))
         return cls.from_private_encoding(data, str(path))
 
     @classmethod

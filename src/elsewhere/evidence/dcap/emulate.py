@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from elsewhere.evidence.anchors import TrustAnchor
 from elsewhere.evidence.dcap.collateral import Collateral, SignedDoc, build_collateral
 from elsewhere.evidence.dcap.pck import SGX_EXTENSIONS_OID
 from elsewhere.evidence.dcap.quote import INTEL_QE_VENDOR_ID
+from elsewhere.privatefile import write_private
 
 EMULATED_ORG = "Elsewhere EMULATED Intel SGX/TDX - no hardware protection"
 DEFAULT_FMSPC = bytes.fromhex("00806f050000")
@@ -207,9 +207,7 @@ class EmulatedTdxPlatform:
                 serialization.NoEncryption(),
             )
         for name, data in files.items():
-            fd = os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            write_private(self.directory / name, data, what="emulated platform", overwrite=True)
 
     @classmethod
     def load(cls, directory: Path | str) -> EmulatedTdxPlatform:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -44,6 +43,7 @@ from elsewhere.evidence.snp.certs import (
     der_ia5,
     der_integer,
 )
+from elsewhere.privatefile import write_private
 
 
 @dataclass(frozen=True)
@@ -241,10 +241,7 @@ class EmulatedSnpPlatform:
             "vcek-key.pem": _key_pem(self._vcek_key),
         }
         for name, data in files.items():
-            path = self.directory / name
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            write_private(self.directory / name, data, what="emulated platform", overwrite=True)
 
     @classmethod
     def load(cls, directory: Path | str) -> EmulatedSnpPlatform:
