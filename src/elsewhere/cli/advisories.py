@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from elsewhere.cli.evidence import read_input
+from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_table
 from elsewhere.errors import EXIT_BAD_INPUT, EXIT_OK
 from elsewhere.policy.advisories import Advisory, parse_feed

@@ -6,23 +6,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.inputs import MAX_UPLOAD_BYTES, read_input
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import render_table
 from elsewhere.control.riskplace import budget_text, money_text
 from elsewhere.crypto.keyfile import load_public_key
 from elsewhere.errors import EXIT_OK, InputError
 from elsewhere.host.client import b64
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise InputError(what, str(path), error.strerror or "unreadable") from None
 
 
 def register(commands: Any) -> None:
@@ -101,7 +94,9 @@ def register(commands: Any) -> None:
 
 def run_upload(args: argparse.Namespace) -> int:
     with client(args) as api:
-        stored = api.upload_workload(_read(args.file, "workload"), args.name or args.file.name)
+        stored = api.upload_workload(
+            read_input(args.file, "workload", limit=MAX_UPLOAD_BYTES), args.name or args.file.name
+        )
     print(f"workload {stored['name']}: sha384:{stored['digest']} ({stored['size']} bytes)")
     return EXIT_OK
 
@@ -118,7 +113,7 @@ def run_workloads(args: argparse.Namespace) -> int:
 
 
 def run_secret_put(args: argparse.Namespace) -> int:
-    value = _read(args.file, "secret") if args.file else sys.stdin.buffer.read()
+    value = read_input(args.file or "-", "secret", limit=MAX_UPLOAD_BYTES)
     with client(args) as api:
         stored = api.put_secret(args.name, value)
     print(f"secret {stored['name']} stored (encrypted at rest; released only to attested keeps)")
@@ -133,7 +128,9 @@ def run_secret_list(args: argparse.Namespace) -> int:
 
 
 def run_set_policy(args: argparse.Namespace) -> int:
-    document = _read(args.file, "policy").decode("utf-8", errors="replace")
+    document = read_input(args.file, "policy", limit=MAX_UPLOAD_BYTES).decode(
+        "utf-8", errors="replace"
+    )
     with client(args) as api:
         answer = api.set_policy(document)
     print(f"policy version {answer['version']}: {answer['digest']}")
@@ -168,7 +165,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         "secrets": args.secret,
         "args": args.arg,
         "env": _pairs(args.env, "--env"),
-        "stdin": b64(_read(args.stdin, "stdin")) if args.stdin else "",
+        "stdin": b64(read_input(args.stdin, "stdin", limit=MAX_UPLOAD_BYTES)) if args.stdin else "",
         "limits": limits,
     }
     if args.result_key:

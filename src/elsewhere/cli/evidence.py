@@ -9,28 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from elsewhere.claims import VerificationResult
+from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_pairs, render_table
-from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
+from elsewhere.errors import EXIT_OK, EXIT_REFUSED
 from elsewhere.evidence import EvidenceOptions, TrustAnchor, verify_evidence
 from elsewhere.evidence.dcap.collateral import load_collateral
 from elsewhere.timeutil import iso, parse_time
-
-MAX_INPUT_BYTES = 4 << 20
-
-
-def read_input(path: str, what: str) -> bytes:
-    """Bytes of a file ('-' = stdin), refusing missing, unreadable or huge files in one line."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-        else:
-            with Path(path).open("rb") as handle:
-                data = handle.read(MAX_INPUT_BYTES + 1)
-    except OSError as error:
-        raise InputError(what, path, error.strerror or "cannot be read") from None
-    if len(data) > MAX_INPUT_BYTES:
-        raise InputError(what, path, f"larger than {MAX_INPUT_BYTES} bytes")
-    return data
 
 
 def register(commands: Any) -> None:

@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.inputs import MAX_UPLOAD_BYTES, read_input
 from elsewhere.crypto.hpke import SUITES, suite_named
 from elsewhere.crypto.keyfile import TenantKey
-from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
+from elsewhere.errors import EXIT_OK, EXIT_REFUSED
 from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits
 from elsewhere.keep.runtime import KeepConfig, check_secret_name, run_module
@@ -79,23 +80,19 @@ def register(commands: Any) -> None:
     group.set_defaults(handler=lambda _args: group.print_help(sys.stderr) or 2)
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise InputError(what, str(path), error.strerror or "cannot be read") from None
-
-
 def run_build(args: argparse.Namespace) -> int:
-    _read(args.source, "WAT source")
+    read_input(args.source, "WAT source", limit=MAX_UPLOAD_BYTES)
     target = build_wat_file(args.source, args.output)
     print(f"{target}  sha384:{hashlib.sha384(target.read_bytes()).hexdigest()}")
     return EXIT_OK
 
 
 def run_run(args: argparse.Namespace) -> int:
-    module = _read(args.module, "module")
-    secrets = {check_secret_name(name): _read(Path(file), "secret") for name, file in args.secret}
+    module = read_input(args.module, "module", limit=MAX_UPLOAD_BYTES)
+    secrets = {
+        check_secret_name(name): read_input(Path(file), "secret", limit=MAX_UPLOAD_BYTES)
+        for name, file in args.secret
+    }
     limits = KeepLimits(
         memory_bytes=args.memory_mib << 20, fuel=args.fuel, wall_time_s=args.wall_time
     )
@@ -107,7 +104,7 @@ def run_run(args: argparse.Namespace) -> int:
         secret_names=tuple(sorted(secrets)),
         attester_kind="nil",
     )
-    stdin = _read(args.stdin, "stdin") if args.stdin else b""
+    stdin = read_input(args.stdin, "stdin", limit=MAX_UPLOAD_BYTES) if args.stdin else b""
     result = run_module(module, config, stdin=stdin, secrets=secrets)
     report = isolation_report(config, None)
     if args.json:

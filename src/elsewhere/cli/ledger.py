@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from elsewhere import paths
-from elsewhere.cli.evidence import read_input
+from elsewhere.cli.inputs import read_input
 from elsewhere.db import DEFAULT_SQLITE_NAME
 from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
 from elsewhere.ledger import tiles

@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from elsewhere.cli.evidence import options_from_args, read_input
+from elsewhere.cli.evidence import options_from_args
+from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_pairs, render_table
 from elsewhere.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED, InputError
 from elsewhere.evidence import verify_evidence

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
@@ -15,16 +14,13 @@ from elsewhere.ledger.entries import (
     LedgerEntry,
     PolicyVersion,
     SecretRelease,
+    digest,
 )
 from elsewhere.ledger.log import Ledger
 from elsewhere.timeutil import utcnow
 
 if TYPE_CHECKING:
     from elsewhere.control.attest import Context
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def append(ledger: Ledger, conn: Connection, entries: list[LedgerEntry]) -> int:
@@ -47,12 +43,12 @@ def attestation_entries(
     """The decision and, when accepted, one release entry per secret (appended by the
     group committer in the release's transaction)."""
     now = utcnow()
-    evidence_digest = sha256(evidence)
+    evidence_digest = digest(evidence)
     entries: list[LedgerEntry] = [
         AttestationDecision(
             at=now,
             evidence_digest=evidence_digest,
-            claims_digest=sha256(claims_json.encode()),
+            claims_digest=digest(claims_json.encode()),
             policy_version=context.policy_version,
             policy_digest=context.policy_digest,
             verdict="accepted" if accepted else "refused",
@@ -101,7 +97,7 @@ def record_advisories(
     ledger: Ledger, conn: Connection, source: str, body: bytes, ids: list[str]
 ) -> int:
     entry = AdvisoryImport(
-        at=utcnow(), source=source, feed_digest=sha256(body), advisory_ids=tuple(ids)
+        at=utcnow(), source=source, feed_digest=digest(body), advisory_ids=tuple(ids)
     )
     return append(ledger, conn, [entry])
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from typing import Any
 
 import wasmtime
@@ -12,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from elsewhere.control.db import workloads
 from elsewhere.control.ids import new_id
+from elsewhere.crypto.binding import workload_digest
 from elsewhere.errors import InputError
 from elsewhere.timeutil import utcnow
 
@@ -25,7 +25,8 @@ def _engine() -> wasmtime.Engine:
 
 
 def digest_of(wasm: bytes) -> str:
-    return hashlib.sha384(wasm).hexdigest()
+    """The workload's identity, hex: the same SHA-384 the keep checks before compiling."""
+    return workload_digest(wasm).hex()
 
 
 def validate(wasm: bytes) -> None:

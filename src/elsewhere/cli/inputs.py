@@ -1,0 +1,29 @@
+"""Reading the CLI's input files: one place for stdin ('-'), size caps and one-line errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from elsewhere.errors import InputError
+
+MAX_INPUT_BYTES = 4 << 20  # evidence, certificates, feeds, proofs, keys
+# Modules, secrets and stdin handed to a keep or uploaded: the keep (64 MiB) and the control
+# plane (32 MiB) enforce their own caps; this only stops a huge file being read whole.
+MAX_UPLOAD_BYTES = 64 << 20
+
+
+def read_input(path: str | Path, what: str, *, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """Bytes of a file ('-' = stdin), refusing missing, unreadable or huge files in one line."""
+    name = str(path)
+    try:
+        if name == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with Path(name).open("rb") as handle:
+                data = handle.read(limit + 1)
+    except OSError as error:
+        raise InputError(what, name, error.strerror or "cannot be read") from None
+    if len(data) > limit:
+        raise InputError(what, name, f"larger than {limit} bytes")
+    return data
