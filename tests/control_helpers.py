@@ -93,8 +93,7 @@ class Env:
         attester = make_attester(kind, self.tmp / "hosts" / name, **options)
         anchor = getattr(attester, "trust_anchor", None)
         if anchor is not None:
-            anchors = list(self.cp.extra.get("emulated_anchors", []))
-            self.cp.extra["emulated_anchors"] = [*anchors, anchor]
+            self.cp.emulated_anchors = (*self.cp.emulated_anchors, anchor)
         return attester
 
     def agent(

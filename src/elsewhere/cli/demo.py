@@ -104,7 +104,7 @@ def _run(tmp: Path, replicas: int, step: Narrator) -> int:
     )
     cp = ControlPlane.open(config)
     anchors = [a.trust_anchor for a in attesters.values() if hasattr(a, "trust_anchor")]
-    cp.extra["emulated_anchors"] = anchors
+    cp.emulated_anchors = tuple(anchors)
     with write(cp.engine) as conn:
         tenant = create_tenant(conn, "acme")
         host_tokens = {name: create_credential(conn, Kind.HOST, name) for name in attesters}

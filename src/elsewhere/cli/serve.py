@@ -134,7 +134,7 @@ def run_serve(args: argparse.Namespace) -> int:
     anchors = emulated_anchors(args.trust_emulated_root)
     risk = risk_settings(args)
     cp = open_plane(args, trust_emulated=bool(anchors), **risk)  # migrates, creates keys
-    cp.extra["emulated_anchors"] = anchors
+    cp.emulated_anchors = tuple(anchors)
     for anchor in anchors:
         print(f"WARNING: trusting EMULATED root {anchor.name} — no hardware protection")
     print(f"elsewhere control plane on http://{args.host}:{args.port} (docs at /docs)")

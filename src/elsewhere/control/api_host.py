@@ -16,7 +16,8 @@ from starlette.routing import Route
 from elsewhere.control import attest as broker
 from elsewhere.control import hosts as host_store
 from elsewhere.control import riskplace
-from elsewhere.control.auth import Kind
+from elsewhere.control.auth import Credential, Kind
+from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import read, write
 from elsewhere.control.results import ResultRequest, store_result
 from elsewhere.control.web import ApiError, HostCred, Plane, not_found, plane, requires
@@ -30,9 +31,9 @@ class RegisterRequest(BaseModel):
     capacity: int = 4
 
 
-def _host(cp: Any, cred: Any) -> str:
+def _host(cp: ControlPlane, cred: Credential) -> str:
     """The host a credential registered (fixed once registered, so remembered)."""
-    known: dict[str, str] = cp.extra.setdefault("host_ids", {})
+    known = cp.host_ids
     if cred.id not in known:
         with read(cp.engine) as conn:
             known[cred.id] = host_store.host_of(conn, cred)
@@ -101,7 +102,7 @@ _host_credential = requires(Kind.HOST)
 async def _host_of(request: Request) -> tuple[Any, str]:
     credential = await _host_credential(request, request.headers.get("authorization"))
     cp = plane(request)
-    known: dict[str, str] = cp.extra.get("host_ids", {})  # type: ignore[assignment]
+    known = cp.host_ids
     host_id = known.get(credential.id)
     if host_id is None:
         host_id = await run_in_threadpool(_host, cp, credential)

@@ -238,7 +238,7 @@ def list_hosts(cp: Plane, cred: Operator) -> list[dict[str, Any]]:
     """Hosts with their reputation key and quarantine (lift one with POST .../release)."""
     with read(cp.engine) as conn:
         views = host_views(conn)
-    book = reputation.current_book(cp.engine, cp.extra)
+    book = reputation.current_book(cp.engine, cp.reputation_cache)
     for view in views:
         chip = (view["last_claims"] or {}).get("chip_id")
         key = book.key_for(view["id"], chip)

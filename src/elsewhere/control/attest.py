@@ -254,8 +254,8 @@ def _attest_reads(
 
 
 def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOptions:
-    anchors = cp.extra.get("emulated_anchors", ()) if cp.config.trust_emulated else ()
-    return EvidenceOptions(cert_table=certificates, trusted_emulated_roots=tuple(anchors))  # type: ignore[arg-type]
+    anchors = cp.emulated_anchors if cp.config.trust_emulated else ()
+    return EvidenceOptions(cert_table=certificates, trusted_emulated_roots=anchors)
 
 
 def attest(
@@ -362,7 +362,7 @@ def _commit(
     # What the scheduler keeps per host: the platform's claims, without this keep's binding.
     platform = {k: v for k, v in result.claims.to_json().items() if k != "report_data"}
     platform_json = json.dumps(platform, sort_keys=True)
-    known: dict[str, str] = cp.extra.setdefault("host_claims", {})  # type: ignore[assignment]
+    known = cp.host_claims
 
     encoded = [
         encode_entry(entry)

@@ -9,12 +9,15 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from elsewhere import paths
+from elsewhere.control.auth import Credential
 from elsewhere.control.commit import GroupCommitter
 from elsewhere.control.db import open_engine
 from elsewhere.control.nonces import NonceIssuer
+from elsewhere.control.reputation import ReputationCache
 from elsewhere.control.secrets import Kek, load_kek
 from elsewhere.control.tokens import Signer, load_signer
 from elsewhere.db import DEFAULT_SQLITE_NAME, upgrade
+from elsewhere.evidence.anchors import TrustAnchor
 from elsewhere.ledger.keyfile import create_key_file
 from elsewhere.ledger.log import Ledger
 
@@ -75,7 +78,12 @@ class ControlPlane:
     ledger: Ledger
     nonces: NonceIssuer
     committer: GroupCommitter
-    extra: dict[str, object] = field(default_factory=dict)
+    # Process-local state: configuration given at start, and caches of database rows.
+    emulated_anchors: tuple[TrustAnchor, ...] = ()
+    auth_cache: dict[str, tuple[Credential, float]] = field(default_factory=dict)
+    host_ids: dict[str, str] = field(default_factory=dict)
+    host_claims: dict[str, str] = field(default_factory=dict)
+    reputation_cache: ReputationCache = field(default_factory=ReputationCache)
 
     @classmethod
     def open(cls, config: ControlConfig, *, migrate: bool = True) -> ControlPlane:

@@ -117,7 +117,7 @@ def reported(conn: Connection, placement_id: str) -> bool:
 
 
 @dataclass
-class _Cache:
+class ReputationCache:
     book: ReputationBook = field(default_factory=ReputationBook)
     last_id: int = 0
     applied: set[int] = field(default_factory=set)
@@ -142,11 +142,9 @@ def _apply(book: ReputationBook, row: Any) -> None:
         book.record(row.key, Event(EventKind(row.kind), row.at, value, detail.get("note", "")))
 
 
-def current_book(engine: Engine, extra: dict[str, object]) -> ReputationBook:
+def current_book(engine: Engine, cache: ReputationCache) -> ReputationBook:
     """The process's book, caught up with every committed row (read on its own connection,
     so rows of a transaction that later rolls back are never folded in)."""
-    cache = extra.setdefault("reputation", _Cache())
-    assert isinstance(cache, _Cache)
     with cache.lock:
         with read(engine) as conn:
             rows = conn.execute(

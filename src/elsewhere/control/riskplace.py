@@ -212,7 +212,7 @@ def assigner(cp: ControlPlane) -> Any:
     ) -> list[tuple[str, str]]:
         nonlocal book, outstanding
         if book is None or outstanding is None:
-            book = reputation.current_book(cp.engine, cp.extra)
+            book = reputation.current_book(cp.engine, cp.reputation_cache)
             outstanding = outstanding_by_host(conn, cp.config)
         dep = conn.execute(
             select(deployments.c.tenant_id, deployments.c.impact).where(
@@ -326,7 +326,7 @@ def risk_document(
     policy accepts now with claims, outstanding exposure, quarantine and reputation events;
     plus the stored decision of each placement."""
     risk = settings(cp.config)
-    book = reputation.current_book(cp.engine, cp.extra)
+    book = reputation.current_book(cp.engine, cp.reputation_cache)
     budget, default_budget = tenant_budget(conn, cp.config, view.tenant_id)
     impact = impact_of(cp.config, view.impact)
     outstanding = outstanding_by_host(conn, cp.config)

@@ -91,7 +91,7 @@ def worker_app() -> FastAPI:
         **settings.get("risk", {}),
     )
     cp = ControlPlane.open(config, migrate=False)
-    cp.extra["emulated_anchors"] = anchors
+    cp.emulated_anchors = tuple(anchors)
     return create_app(cp)
 
 

@@ -55,7 +55,7 @@ async def _credential(request: Request, authorization: str | None) -> Credential
     if not authorization or not authorization.startswith("Bearer "):
         raise ApiError(401, "missing bearer token (Authorization: Bearer <token>)")
     cp, token = plane(request), authorization[7:].strip()
-    cache: dict[str, tuple[Credential, float]] = cp.extra.setdefault("auth_cache", {})  # type: ignore[assignment]
+    cache = cp.auth_cache
     key, now = hash_token(token), time.monotonic()
     hit = cache.get(key)
     if hit is not None and hit[1] > now:
