@@ -109,3 +109,34 @@ def test_result_json_round_trip() -> None:
 def test_result_from_malformed_json_is_one_input_error(doc: dict[str, object]) -> None:
     with pytest.raises(InputError, match=r"(verification result|claims) JSON"):
         VerificationResult.from_json(doc)
+
+
+def test_command_table_names_what_each_module_registers() -> None:
+    import argparse
+    import importlib
+
+    from elsewhere.cli import COMMAND_MODULES, COMMANDS
+
+    registered: dict[str, str] = {}
+    for module in COMMAND_MODULES:
+        commands = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(commands)
+        registered |= dict.fromkeys(commands.choices, module)
+    assert registered == COMMANDS
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from elsewhere.cli import build_parser\n"
+        "build_parser('policy')\n"
+        "heavy = ('fastapi', 'uvicorn', 'matplotlib', 'elsewhere.control')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == ""

@@ -1,6 +1,6 @@
 """`elsewhere` command line: one sub-command group per module, errors as one line + exit code.
 
-Each module in COMMAND_MODULES defines `register(commands)` that adds its parsers and sets
+Each module named in COMMANDS defines `register(commands)` that adds its parsers and sets
 `handler` (args -> exit code) on each leaf parser.
 """
 
@@ -16,24 +16,34 @@ from collections.abc import Sequence
 from elsewhere import __version__
 from elsewhere.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ElsewhereError
 
-COMMAND_MODULES: tuple[str, ...] = (
-    # one line per command group; keep alphabetical
-    "elsewhere.cli.advisories",
-    "elsewhere.cli.collateral",
-    "elsewhere.cli.demo",
-    "elsewhere.cli.deploy",
-    "elsewhere.cli.emulate",
-    "elsewhere.cli.evidence",
-    "elsewhere.cli.host",
-    "elsewhere.cli.keep",
-    "elsewhere.cli.ledger",
-    "elsewhere.cli.operator",
-    "elsewhere.cli.policy",
-    "elsewhere.cli.results",
-    "elsewhere.cli.risk",
-    "elsewhere.cli.serve",
-    "elsewhere.cli.tenant",
-)
+# Every command, and the module that registers it. Only the chosen command's module is
+# imported (the others pull in FastAPI, SQLAlchemy, wasmtime, matplotlib: about a second);
+# help and unknown commands import them all. tests/test_core.py checks this table.
+COMMANDS: dict[str, str] = {
+    "advisories": "elsewhere.cli.advisories",
+    "collateral": "elsewhere.cli.collateral",
+    "demo": "elsewhere.cli.demo",
+    "deploy": "elsewhere.cli.deploy",
+    "emulate": "elsewhere.cli.emulate",
+    "evidence": "elsewhere.cli.evidence",
+    "host": "elsewhere.cli.host",
+    "host-token": "elsewhere.cli.host",
+    "keep": "elsewhere.cli.keep",
+    "ledger": "elsewhere.cli.ledger",
+    "operator": "elsewhere.cli.operator",
+    "operator-token": "elsewhere.cli.tenant",
+    "policy": "elsewhere.cli.policy",
+    "report-host": "elsewhere.cli.deploy",
+    "results": "elsewhere.cli.results",
+    "risk": "elsewhere.cli.risk",
+    "secret": "elsewhere.cli.deploy",
+    "serve": "elsewhere.cli.serve",
+    "set-policy": "elsewhere.cli.deploy",
+    "set-risk-budget": "elsewhere.cli.deploy",
+    "tenant": "elsewhere.cli.tenant",
+    "workload": "elsewhere.cli.deploy",
+}
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,7 +53,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with a known `command`, only the module that registers it is imported."""
     parser = _Parser(
         prog="elsewhere",
         description="Run WebAssembly workloads only on hosts whose hardware evidence satisfies "
@@ -51,14 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"elsewhere {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    modules = (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser(command)
+    args = parser.parse_args(arguments)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
