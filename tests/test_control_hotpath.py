@@ -1,10 +1,12 @@
-"""The attest-and-release hot path: lean Starlette routes (control/api_host.py) that must answer
-exactly as the documented FastAPI routes would — same statuses, same one-line errors, same
-bodies — and SQLite reads without a snapshot transaction where the statements are independent."""
+"""The attest-and-release hot path: the ASGI front (control/fastpath.py) must answer exactly as
+the documented FastAPI routes would — same statuses, same one-line errors, same bodies — and
+SQLite reads run without a snapshot transaction where the statements are independent."""
 
 from __future__ import annotations
 
 import datetime as dt
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,17 +14,16 @@ from sqlalchemy import func, select
 
 from control_helpers import control_plane, wait_for
 from elsewhere.control import attest as attest_module
-from elsewhere.control.api_host import HOT_ROUTES
 from elsewhere.control.auth import Kind
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import placements, read, read_retrying, tenants, write
+from elsewhere.control.fastpath import MAX_API_BODY, MAX_BODY, FastPath
 from elsewhere.control.tenants import create_tenant
 
 
-def test_hot_routes_are_matched_first_and_answer_like_the_api(tmp_path: Path) -> None:
+def test_hot_calls_are_served_by_the_front_and_answer_like_the_api(tmp_path: Path) -> None:
     with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
-        routes = env.server.server.config.app.router.routes  # type: ignore[attr-defined]
-        assert routes[: len(HOT_ROUTES)] == HOT_ROUTES
+        assert isinstance(env.server.server.config.app, FastPath)
         agent = env.agent("genoa", start=False)
         tenant, digest = env.setup_tenant()
         tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
@@ -96,3 +97,58 @@ def test_attest_reads_join_secrets_only_when_the_learned_names_still_hold(tmp_pa
             assert len(found) == 1 and found[0][0] == "greeting-key"
             expected = expected or found
             assert found == expected
+
+
+def test_front_refuses_oversized_and_malformed_bodies_in_one_line(tmp_path: Path) -> None:
+    """The front reads at most MAX_BODY bytes (Content-Length checked before reading), answers
+    /healthz as the documented route does, and hands every other path to the FastAPI app."""
+    with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
+        agent = env.agent("genoa", start=False)
+        tenant, digest = env.setup_tenant()
+        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
+        placement = wait_for(agent.client.assignments)[0]["placement"]
+        http = agent.client.http
+        attest = f"/v1/placements/{placement}/attest"
+        huge = http.post(attest, content=b"x" * (MAX_BODY + 1))
+        assert huge.status_code == 413
+        assert huge.json() == {"error": f"request body larger than {MAX_BODY} bytes"}
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted while reading
+            for _ in range(MAX_BODY // 65536 + 2):
+                yield b"y" * 65536
+
+        streamed = http.post(attest, content=chunks())
+        assert streamed.status_code == 413
+        with socket.create_connection(("127.0.0.1", env.server.port)) as raw:
+            raw.sendall(f"POST {attest} HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n".encode())
+            answer = raw.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 4")  # refused by uvicorn or the front, never 2xx/5xx
+        not_utf8 = http.post(attest, content=b"\xff\xfe{")
+        assert not_utf8.status_code == 422 and "\n" not in not_utf8.json()["error"]
+        health = httpx.get(f"{env.url}/healthz")
+        assert health.status_code == 200 and health.json()["ok"] is True
+        assert httpx.get(f"{env.url}/openapi.json").json()["paths"][
+            "/v1/placements/{placement_id}/attest"
+        ]
+        other = http.post(f"/v1/placements/{placement}/nonce/extra")
+        assert other.status_code == 404 and "\n" not in other.json()["error"]
+        assert agent.client.assignments()[0]["placement"] == placement
+
+
+def test_api_refuses_a_body_larger_than_any_workload(tmp_path: Path) -> None:
+    """Declared too long: refused before reading; chunked: refused once too much has come."""
+    with control_plane(tmp_path) as env:
+        headers = {"Authorization": f"Bearer {env.token(Kind.TENANT)}"}
+        headers |= {"Content-Type": "application/wasm"}
+        url = f"{env.url}/v1/workloads"
+        huge = httpx.post(url, content=b"\0" * (MAX_API_BODY + 1), headers=headers)
+        assert huge.status_code == 413
+        assert huge.json() == {"error": f"request body larger than {MAX_API_BODY} bytes"}
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(MAX_API_BODY // (1 << 20) + 2):
+                yield b"\0" * (1 << 20)
+
+        streamed = httpx.post(url, content=chunks(), headers=headers)
+        assert streamed.status_code == 413 and "\n" not in streamed.json()["error"]
+        assert httpx.get(f"{env.url}/v1/workloads", headers=headers).json() == []

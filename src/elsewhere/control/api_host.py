@@ -3,24 +3,20 @@ nonce, submit evidence, report the result. A host sees only its own placements."
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
+from pydantic import BaseModel, Field
 
 from elsewhere.control import attest as broker
 from elsewhere.control import hosts as host_store
 from elsewhere.control import riskplace
-from elsewhere.control.auth import Credential, Kind
+from elsewhere.control.auth import Credential
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import read, write
 from elsewhere.control.results import ResultRequest, store_result
-from elsewhere.control.web import ApiError, HostCred, Plane, not_found, plane, requires
+from elsewhere.control.web import ApiError, HostCred, Plane, not_found
 
 router = APIRouter(prefix="/v1", tags=["host"])
 
@@ -31,7 +27,7 @@ class RegisterRequest(BaseModel):
     capacity: int = 4
 
 
-def _host(cp: ControlPlane, cred: Credential) -> str:
+def host_of(cp: ControlPlane, cred: Credential) -> str:
     """The host a credential registered (fixed once registered, so remembered)."""
     known = cp.host_ids
     if cred.id not in known:
@@ -53,7 +49,7 @@ def register(cp: Plane, cred: HostCred, request: RegisterRequest) -> dict[str, A
 @router.get("/hosts/me/assignments")
 def poll(cp: Plane, cred: HostCred) -> dict[str, Any]:
     """Heartbeat and the host's assigned, not yet attested placements."""
-    host_id = _host(cp, cred)
+    host_id = host_of(cp, cred)
     with write(cp.engine) as conn:
         host_store.heartbeat(conn, host_id)
         return {"host": host_id, "assignments": host_store.assignments(conn, host_id)}
@@ -65,7 +61,7 @@ def poll(cp: Plane, cred: HostCred) -> dict[str, Any]:
     responses={200: {"content": {"application/wasm": {}}}},
 )
 def workload(cp: Plane, cred: HostCred, placement_id: str) -> Response:
-    host_id = _host(cp, cred)
+    host_id = host_of(cp, cred)
     with read(cp.engine) as conn:
         wasm = host_store.workload_for(conn, host_id, placement_id)
     if wasm is None:
@@ -73,13 +69,14 @@ def workload(cp: Plane, cred: HostCred, placement_id: str) -> Response:
     return Response(content=wasm, media_type="application/wasm")
 
 
-# The two calls of every attest-and-release return plain JSON responses: their content is
-# built from typed values already, so FastAPI's response validation would only cost time.
+# The two calls of every attest-and-release. Requests to them are answered by the ASGI front
+# (control/fastpath.py), with the same answers; these routes document them (OpenAPI) and serve
+# an app run without the front. Plain JSON responses: no response validation needed.
 @router.post("/placements/{placement_id}/nonce", response_class=JSONResponse)
 def nonce(cp: Plane, cred: HostCred, placement_id: str) -> JSONResponse:
     """A single-use nonce (short expiry) for this placement's evidence, and the workload and
     policy digests the keep must bind with it."""
-    return JSONResponse(broker.issue_nonce(cp, placement_id, _host(cp, cred)))
+    return JSONResponse(broker.issue_nonce(cp, placement_id, host_of(cp, cred)))
 
 
 @router.post("/placements/{placement_id}/attest", response_class=JSONResponse)
@@ -88,56 +85,12 @@ def attest(
 ) -> JSONResponse:
     """Verify evidence, check the binding and the nonce, apply the tenant's policy, log the
     decision; on "affirming" return the secrets wrapped to the keep key."""
-    return JSONResponse(broker.attest(cp, placement_id, _host(cp, cred), request))
-
-
-# The same two calls without FastAPI's per-request work (dependency resolution, response
-# handling): every attest-and-release makes them, so app.py puts these Starlette routes before
-# the routes above, which stay as the API's documentation (OpenAPI). Same model, same broker
-# calls, same errors (the app's exception handlers turn ApiError, InputError and
-# RequestValidationError into the same one-line answers).
-_host_credential = requires(Kind.HOST)
-
-
-async def _host_of(request: Request) -> tuple[Any, str]:
-    credential = await _host_credential(request, request.headers.get("authorization"))
-    cp = plane(request)
-    known = cp.host_ids
-    host_id = known.get(credential.id)
-    if host_id is None:
-        host_id = await run_in_threadpool(_host, cp, credential)
-    return cp, host_id
-
-
-def _json(content: dict[str, Any]) -> Response:
-    return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
-
-
-async def _nonce(request: Request) -> Response:
-    cp, host_id = await _host_of(request)
-    placement_id = request.path_params["placement_id"]
-    return _json(await run_in_threadpool(broker.issue_nonce, cp, placement_id, host_id))
-
-
-async def _attest(request: Request) -> Response:
-    cp, host_id = await _host_of(request)
-    try:
-        body = broker.AttestRequest.model_validate_json(await request.body())
-    except ValidationError as error:
-        raise RequestValidationError(error.errors()) from None
-    placement_id = request.path_params["placement_id"]
-    return _json(await run_in_threadpool(broker.attest, cp, placement_id, host_id, body))
-
-
-HOT_ROUTES = [
-    Route("/v1/placements/{placement_id}/nonce", _nonce, methods=["POST"]),
-    Route("/v1/placements/{placement_id}/attest", _attest, methods=["POST"]),
-]
+    return JSONResponse(broker.attest(cp, placement_id, host_of(cp, cred), request))
 
 
 @router.post("/placements/{placement_id}/result", status_code=204)
 def result(cp: Plane, cred: HostCred, placement_id: str, request: ResultRequest) -> Response:
-    host_id = _host(cp, cred)
+    host_id = host_of(cp, cred)
     with write(cp.engine) as conn:
         impact = riskplace.settings(cp.config).default_impact
         problem = store_result(conn, placement_id, host_id, request, impact)

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from elsewhere import __version__
 from elsewhere.control import api_host, api_tenant, maintenance
 from elsewhere.control.config import ControlPlane
+from elsewhere.control.fastpath import FastPath
 from elsewhere.control.web import install_error_handlers
 
 WORKER_THREADS = 6
@@ -61,8 +62,12 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
         """The public key that signs attestation-result tokens."""
         return {"keys": [cp.signer.jwk]}
 
-    # Host routes first: every attest-and-release matches them, and routes match in order.
     app.include_router(api_host.router)
     app.include_router(api_tenant.router)
-    app.router.routes[0:0] = api_host.HOT_ROUTES  # matched first (api_host.py says why)
     return app
+
+
+def create_asgi(cp: ControlPlane, *, background: bool = True) -> FastPath:
+    """What the server runs: the hot calls answered by the ASGI front (control/fastpath.py),
+    everything else by the FastAPI app; request bodies limited by the front."""
+    return FastPath(create_app(cp, background=background), cp)

@@ -258,9 +258,30 @@ def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOp
     return EvidenceOptions(cert_table=certificates, trusted_emulated_roots=anchors)
 
 
+@dataclass(frozen=True)
+class Release:
+    """An attest request verified, decided and (if accepted) wrapped: what is left is its
+    transaction (`job` after `claims`, in the group committer) and the answer's ledger index."""
+
+    job: Callable[[Connection], Staged]
+    claims: tuple[Claim, ...]
+    answer: dict[str, Any]
+
+    def response(self, ledger_index: int | None) -> dict[str, Any]:
+        return self.answer | {"ledger_index": ledger_index}
+
+
 def attest(
     cp: ControlPlane, placement_id: str, host_id: str, request: AttestRequest
 ) -> dict[str, Any]:
+    """Decide, then commit; the answer once the decision and its ledger entries are durable."""
+    release = decide(cp, placement_id, host_id, request)
+    return release.response(cp.committer.run(release.job, release.claims))
+
+
+def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestRequest) -> Release:
+    """Everything before the transaction: reads, verification, binding, nonce, policy, the
+    result token and the wrapped secrets (CPU work, outside any lock)."""
     # First: another host's placement is a 404, whatever the body. The three reads do not
     # depend on each other (the release transaction checks the placement again).
     context, advisories, sealed = read_retrying(cp.engine, _attest_reads(placement_id, host_id))
@@ -332,10 +353,10 @@ def attest(
         }
         del values
 
-    ledger_index = _commit(
+    job, rows = _transaction(
         cp, context, result, evidence, nonce, keep_key_digest, decision.accepted, reasons, token
     )
-    return {
+    answer = {
         "verdict": verdict,
         "accepted": decision.accepted,
         "reasons": reasons,
@@ -343,11 +364,11 @@ def attest(
         "verification": result.to_json(),
         "token": token,
         "secrets": wrapped,
-        "ledger_index": ledger_index,
     }
+    return Release(job, rows, answer)
 
 
-def _commit(
+def _transaction(
     cp: ControlPlane,
     context: Context,
     result: VerificationResult,
@@ -357,7 +378,7 @@ def _commit(
     accepted: bool,
     reasons: list[str],
     token: str,
-) -> int | None:
+) -> tuple[Callable[[Connection], Staged], tuple[Claim, ...]]:
     claims_json = json.dumps(result.claims.to_json(), sort_keys=True)
     # What the scheduler keeps per host: the platform's claims, without this keep's binding.
     platform = {k: v for k, v in result.claims.to_json().items() if k != "report_data"}
@@ -438,5 +459,4 @@ def _commit(
 
         return Staged(datas, kinds, finish)
 
-    index: int = cp.committer.run(job, claims)
-    return index
+    return job, claims

@@ -95,9 +95,14 @@ class GroupCommitter:
     def run(self, job: Callable[[Connection], Any], claims: Sequence[Claim] = ()) -> Any:
         """Write `claims`, then run `job(conn)`, in a transaction and return the job's result
         once committed (for a `Staged` result: what its `finish` returned)."""
+        return self.submit(job, claims).result()
+
+    def submit(self, job: Callable[[Connection], Any], claims: Sequence[Claim] = ()) -> Future[Any]:
+        """`run` without waiting: the future holds the result once committed (an event loop
+        awaits it with `asyncio.wrap_future` instead of blocking a thread)."""
         future: Future[Any] = Future()
         self.jobs.put((job, future, claims))
-        return future.result()
+        return future
 
     def close(self) -> None:
         self.jobs.put(None)

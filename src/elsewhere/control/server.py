@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
 
-from elsewhere.control.app import create_app
+from elsewhere.control.app import create_asgi
 from elsewhere.control.config import ControlConfig, ControlPlane
+from elsewhere.control.fastpath import FastPath
 from elsewhere.evidence.anchors import TrustAnchor
 
 WORKER_SETTINGS = "ELSEWHERE_SERVE_SETTINGS"
@@ -36,7 +36,7 @@ def uvicorn_config(
     cp: ControlPlane, host: str, port: int, *, access_log: bool = True
 ) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(cp),
+        create_asgi(cp),
         host=host,
         port=port,
         log_level="warning" if not access_log else "info",
@@ -78,7 +78,7 @@ def serve_workers(
     )
 
 
-def worker_app() -> FastAPI:
+def worker_app() -> FastPath:
     """The app of one worker process (settings from the parent, in the environment)."""
     settings = json.loads(os.environ[WORKER_SETTINGS])
     anchors = [
@@ -92,7 +92,7 @@ def worker_app() -> FastAPI:
     )
     cp = ControlPlane.open(config, migrate=False)
     cp.emulated_anchors = tuple(anchors)
-    return create_app(cp)
+    return create_asgi(cp)
 
 
 class ThreadedServer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from elsewhere.control.auth import Credential, Kind, authenticate, hash_token
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.db import read
-from elsewhere.errors import ElsewhereError, VerificationFailed
+from elsewhere.errors import ElsewhereError
 
 log = logging.getLogger("elsewhere.control")
 
@@ -52,9 +52,14 @@ def _lookup(cp: ControlPlane, token: str) -> Credential | None:
 
 
 async def _credential(request: Request, authorization: str | None) -> Credential:
+    return await credential(plane(request), authorization)
+
+
+async def credential(cp: ControlPlane, authorization: str | None) -> Credential:
+    """The credential of an Authorization header, from a short cache or the database."""
     if not authorization or not authorization.startswith("Bearer "):
         raise ApiError(401, "missing bearer token (Authorization: Bearer <token>)")
-    cp, token = plane(request), authorization[7:].strip()
+    token = authorization[7:].strip()
     cache = cp.auth_cache
     key, now = hash_token(token), time.monotonic()
     hit = cache.get(key)
@@ -91,31 +96,37 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": " ".join(message.split())}, status_code=status)
 
 
+def validation_message(errors: Sequence[Any]) -> str:
+    """A request body's first validation error, in one line: `field: what is wrong`."""
+    first = errors[0] if errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    return f"{where}: {first.get('msg', 'invalid request')}"
+
+
+def error_answer(error: Exception) -> tuple[int, str]:
+    """The status and one-line message the API answers an exception with. Unexpected ones are
+    a 500 "internal error", logged by type only: their messages may carry request data."""
+    if isinstance(error, ApiError):
+        return error.status, error.message
+    if isinstance(error, ElsewhereError):  # VerificationFailed included: unusable input
+        return 400, error.message
+    if isinstance(error, StarletteHTTPException):
+        return error.status_code, str(error.detail)
+    if isinstance(error, RequestValidationError):
+        return 422, validation_message(error.errors())
+    log.error("internal error: %s", type(error).__name__)
+    return 500, "internal error"
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api(_: Request, error: ApiError) -> JSONResponse:
-        return _error(error.status, error.message)
+    async def _answer(_: Request, error: Exception) -> JSONResponse:
+        return _error(*error_answer(error))
 
-    @app.exception_handler(VerificationFailed)
-    async def _refused(_: Request, error: VerificationFailed) -> JSONResponse:
-        return _error(400, error.message)
-
-    @app.exception_handler(ElsewhereError)
-    async def _input(_: Request, error: ElsewhereError) -> JSONResponse:
-        return _error(400, error.message)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return _error(error.status_code, str(error.detail))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0] if error.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-        return _error(422, f"{where}: {first.get('msg', 'invalid request')}")
-
-    @app.exception_handler(Exception)
-    async def _internal(_: Request, error: Exception) -> JSONResponse:
-        # Only the exception type is logged: messages may carry request data.
-        log.error("internal error: %s", type(error).__name__)
-        return _error(500, "internal error")
+    for kind in (
+        ApiError,
+        ElsewhereError,
+        StarletteHTTPException,
+        RequestValidationError,
+        Exception,
+    ):
+        app.add_exception_handler(kind, _answer)
