@@ -16,7 +16,7 @@ from control_helpers import control_plane, wait_for
 from elsewhere.control import attest as attest_module
 from elsewhere.control.auth import Kind
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import placements, read, read_retrying, tenants, write
+from elsewhere.control.db import placements, read, tenants, write
 from elsewhere.control.fastpath import MAX_API_BODY, MAX_BODY, FastPath
 from elsewhere.control.tenants import create_tenant
 
@@ -88,9 +88,7 @@ def test_attest_reads_join_secrets_only_when_the_learned_names_still_hold(tmp_pa
         for hint in (("greeting-key",), ("other",), ()):
             if hint:
                 attest_module._secret_names[placement] = hint
-            context, _, sealed = read_retrying(
-                env.cp.engine, attest_module._attest_reads(placement, host_id)
-            )
+            context, _, sealed = attest_module.attest_reads(env.cp, placement, host_id)
             assert placement not in attest_module._secret_names  # a hint is used once
             assert context.secret_names == ("greeting-key",)
             found = [(row.name, row.kek_id, row.wrapped_key, row.ciphertext) for row in sealed]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Select, and_, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
@@ -37,7 +37,7 @@ from elsewhere.control.db import secrets as secrets_table
 from elsewhere.control.ids import from_b64, new_id
 from elsewhere.control.policies import (
     FEED_COUNT_COLUMN,
-    current_advisories,
+    advisories_at,
     digest_bytes,
     evaluator,
 )
@@ -132,21 +132,33 @@ _MOVE = (
 _DECISION = decisions.insert()
 
 
-# The context with the sealed secrets it names, in one statement: for an attest request whose
-# placement's secret names the nonce request learned (checked against the row read here).
-_CONTEXT_AND_SECRETS = _CONTEXT.add_columns(
-    secrets_table.c.id.label("s_id"),
-    secrets_table.c.name.label("s_name"),
-    secrets_table.c.kek_id.label("s_kek_id"),
-    secrets_table.c.wrapped_key.label("s_wrapped_key"),
-    secrets_table.c.ciphertext.label("s_ciphertext"),
-).outerjoin(
-    secrets_table,
-    and_(
-        secrets_table.c.tenant_id == deployments.c.tenant_id,
-        secrets_table.c.name.in_(bindparam("names", expanding=True)),
-    ),
-)
+_MAX_JOINED = 16  # secret names read in the context's statement; more: a statement of their own
+_with_secrets: dict[int, Select[Any]] = {}
+
+
+def _context_and_secrets(count: int) -> Select[Any]:
+    """The context with the sealed secrets of `count` names (binds name_0…), in one statement:
+    for an attest request whose placement's secret names the nonce request learned (checked
+    against the row read here). Built once per count."""
+    statement = _with_secrets.get(count)
+    if statement is None:
+        statement = _CONTEXT.add_columns(
+            secrets_table.c.id.label("s_id"),
+            secrets_table.c.name.label("s_name"),
+            secrets_table.c.kek_id.label("s_kek_id"),
+            secrets_table.c.wrapped_key.label("s_wrapped_key"),
+            secrets_table.c.ciphertext.label("s_ciphertext"),
+        ).outerjoin(
+            secrets_table,
+            and_(
+                secrets_table.c.tenant_id == deployments.c.tenant_id,
+                secrets_table.c.name.in_([bindparam(f"name_{i}") for i in range(count)]),
+            ),
+        )
+        _with_secrets[count] = statement
+    return statement
+
+
 _KNOWN_NAMES = 4096
 # placement id → its deployment's secret names, as the last nonce request read them. A hint
 # only: the attest request reads the names again and uses the joined secrets only if they match.
@@ -165,8 +177,8 @@ class SealedRow:
     ciphertext: bytes
 
 
-def load_context(conn: Connection, placement_id: str, host_id: str) -> Context:
-    row = conn.execute(_CONTEXT, {"placement_id": placement_id, "host_id": host_id}).first()
+def load_context(cp: ControlPlane, placement_id: str, host_id: str) -> Context:
+    row = cp.hot_reads.first(_CONTEXT, {"placement_id": placement_id, "host_id": host_id})
     return _context(row, host_id)
 
 
@@ -193,7 +205,7 @@ def _context(row: Any, host_id: str) -> Context:
 
 
 def issue_nonce(cp: ControlPlane, placement_id: str, host_id: str) -> dict[str, Any]:
-    context = read_retrying(cp.engine, lambda conn: load_context(conn, placement_id, host_id))
+    context = load_context(cp, placement_id, host_id)
     if len(_secret_names) >= _KNOWN_NAMES:
         _secret_names.clear()
     _secret_names[placement_id] = context.secret_names
@@ -221,36 +233,37 @@ def nil_result(report_data_hex: str, at: dt.datetime) -> VerificationResult:
     return VerificationResult(claims=claims, failures=(), verified_at=at, evidence_kind="none")
 
 
-def _attest_reads(
-    placement_id: str, host_id: str
-) -> Callable[[Connection], tuple[Context, AdvisorySet, list[Any]]]:
-    def reads(conn: Connection) -> tuple[Context, AdvisorySet, list[Any]]:
-        names = _secret_names.pop(placement_id, ())
-        sealed: list[Any] | None = None
-        if names:  # one statement for the context and the secrets
-            parameters = {"placement_id": placement_id, "host_id": host_id, "names": list(names)}
-            rows = conn.execute(_CONTEXT_AND_SECRETS, parameters).all()
-            context = _context(rows[0] if rows else None, host_id)
-            if context.secret_names == names:
-                sealed = [
-                    SealedRow(
-                        r.s_id,
-                        context.tenant_id,
-                        r.s_name,
-                        r.s_kek_id,
-                        r.s_wrapped_key,
-                        r.s_ciphertext,
-                    )
-                    for r in rows
-                    if r.s_id is not None
-                ]
-        else:
-            context = load_context(conn, placement_id, host_id)
-        if sealed is None:
-            sealed = sealed_secrets(conn, context.tenant_id, list(context.secret_names))
-        return context, current_advisories(conn, context.advisory_feeds), sealed
-
-    return reads
+def attest_reads(
+    cp: ControlPlane, placement_id: str, host_id: str
+) -> tuple[Context, AdvisorySet, list[Any]]:
+    """Context, advisories and sealed secrets: one statement when this process issued the
+    placement's nonce (it learned the secret names then), two when not."""
+    names = _secret_names.pop(placement_id, None)
+    if names is None:
+        names = load_context(cp, placement_id, host_id).secret_names
+    sealed: list[Any] | None = None
+    if names and len(names) <= _MAX_JOINED:
+        parameters = {"placement_id": placement_id, "host_id": host_id}
+        parameters |= {f"name_{i}": name for i, name in enumerate(names)}
+        rows = cp.hot_reads.all(_context_and_secrets(len(names)), parameters)
+        context = _context(rows[0] if rows else None, host_id)
+        if context.secret_names == names:
+            sealed = [
+                SealedRow(
+                    r.s_id, context.tenant_id, r.s_name, r.s_kek_id, r.s_wrapped_key, r.s_ciphertext
+                )
+                for r in rows
+                if r.s_id is not None
+            ]
+    else:
+        context = load_context(cp, placement_id, host_id)
+        sealed = None if context.secret_names else []
+    if sealed is None:  # the names changed since the hint, or too many to join
+        sealed = read_retrying(
+            cp.engine,
+            lambda conn: sealed_secrets(conn, context.tenant_id, list(context.secret_names)),
+        )
+    return context, advisories_at(cp.engine, context.advisory_feeds), sealed
 
 
 def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOptions:
@@ -284,7 +297,7 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
     result token and the wrapped secrets (CPU work, outside any lock)."""
     # First: another host's placement is a 404, whatever the body. The three reads do not
     # depend on each other (the release transaction checks the placement again).
-    context, advisories, sealed = read_retrying(cp.engine, _attest_reads(placement_id, host_id))
+    context, advisories, sealed = attest_reads(cp, placement_id, host_id)
     try:
         nonce = bytes.fromhex(request.nonce)
     except ValueError:

@@ -12,6 +12,7 @@ from elsewhere import paths
 from elsewhere.control.auth import Credential
 from elsewhere.control.commit import GroupCommitter
 from elsewhere.control.db import open_engine
+from elsewhere.control.hotreads import HotReads
 from elsewhere.control.nonces import NonceIssuer
 from elsewhere.control.reputation import ReputationCache
 from elsewhere.control.secrets import Kek, load_kek
@@ -78,6 +79,7 @@ class ControlPlane:
     ledger: Ledger
     nonces: NonceIssuer
     committer: GroupCommitter
+    hot_reads: HotReads
     # Process-local state: configuration given at start, and caches of database rows.
     emulated_anchors: tuple[TrustAnchor, ...] = ()
     auth_cache: dict[str, tuple[Credential, float]] = field(default_factory=dict)
@@ -103,8 +105,10 @@ class ControlPlane:
             ledger=ledger,
             nonces=NonceIssuer(kek.key),
             committer=GroupCommitter(engine, ledger),
+            hot_reads=HotReads(engine),
         )
 
     def close(self) -> None:
         self.committer.close()
+        self.hot_reads.close()
         self.engine.dispose()

@@ -12,10 +12,10 @@ import functools
 import threading
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
-from elsewhere.control.db import advisory_feeds, policies
+from elsewhere.control.db import advisory_feeds, policies, read_retrying
 from elsewhere.control.ids import new_id
 from elsewhere.policy.advisories import AdvisorySet, parse_feed
 from elsewhere.policy.evaluate import Evaluator, compile_policy
@@ -110,6 +110,16 @@ def current_advisories(conn: Connection, count: int | None = None) -> AdvisorySe
     with _advisory_lock:
         _advisory_cache[key] = (count, merged)
     return merged
+
+
+def advisories_at(engine: Engine, count: int) -> AdvisorySet:
+    """`current_advisories` when `count` feeds have been imported: from the cache if it holds
+    that many, else read (a hot path's read of the count comes with its other columns)."""
+    with _advisory_lock:
+        cached = _advisory_cache.get(str(engine.url))
+    if cached is not None and cached[0] == count:
+        return cached[1]
+    return read_retrying(engine, lambda conn: current_advisories(conn, count))
 
 
 def evaluator(document: str, advisories: AdvisorySet) -> Evaluator:
