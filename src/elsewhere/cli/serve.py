@@ -63,6 +63,13 @@ def register(commands: Any) -> None:
         "--workers", type=int, default=1, help="uvicorn worker processes (default 1)"
     )
     serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="one log line per HTTP request (default on; every attestation decision is "
+        "recorded in the ledger either way)",
+    )
+    serve.add_argument(
         "--trust-emulated-root",
         action="append",
         type=Path,
@@ -140,9 +147,18 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"elsewhere control plane on http://{args.host}:{args.port} (docs at /docs)")
     print(f"database: {cp.engine.url.render_as_string(hide_password=True)}", flush=True)
     if args.workers == 1:
-        serve(cp, args.host, args.port)
+        serve(cp, args.host, args.port, access_log=args.access_log)
         return EXIT_OK
     data_dir, url = cp.config.data_dir, cp.config.database_url
     cp.close()
-    serve_workers(data_dir, url, args.trust_emulated_root, args.host, args.port, args.workers, risk)
+    serve_workers(
+        data_dir,
+        url,
+        args.trust_emulated_root,
+        args.host,
+        args.port,
+        args.workers,
+        risk,
+        access_log=args.access_log,
+    )
     return EXIT_OK

@@ -45,8 +45,8 @@ def uvicorn_config(
     )
 
 
-def serve(cp: ControlPlane, host: str, port: int) -> None:
-    uvicorn.Server(uvicorn_config(cp, host, port)).run()
+def serve(cp: ControlPlane, host: str, port: int, *, access_log: bool = True) -> None:
+    uvicorn.Server(uvicorn_config(cp, host, port, access_log=access_log)).run()
 
 
 def serve_workers(
@@ -57,6 +57,8 @@ def serve_workers(
     port: int,
     workers: int,
     risk: dict[str, Any] | None = None,
+    *,
+    access_log: bool = True,
 ) -> None:
     """uvicorn with `workers` processes, each building its ControlPlane in `worker_app`
     (`risk`: ControlConfig risk settings, the same in every worker)."""
@@ -75,6 +77,7 @@ def serve_workers(
         workers=workers,
         lifespan="on",
         log_level="info",
+        access_log=access_log,
     )
 
 
