@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -84,7 +84,9 @@ def test_fork_is_reported_as_split_view(capsys: pytest.CaptureFixture[str], home
     assert code == 0 and out.startswith("first:")
 
     # A dishonest operator copies the log and grows two different histories with one key.
-    shutil.copy(home / "log.db", home / "fork.db")
+    # SQLite's backup API: the file alone may lack what is still in its write-ahead log.
+    with sqlite3.connect(home / "log.db") as source, sqlite3.connect(home / "fork.db") as copy:
+        source.backup(copy)
     fork = f"sqlite:///{home / 'fork.db'}"
     run(capsys, "ledger", "append", "--log", url, stdin='{"n":4,"truth":"A"}')
     run(capsys, "ledger", "append", "--log", fork, stdin='{"n":4,"truth":"B"}')
