@@ -151,7 +151,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_OK
     data_dir, url = cp.config.data_dir, cp.config.database_url
     cp.close()
-    serve_workers(
+    return serve_workers(
         data_dir,
         url,
         args.trust_emulated_root,
@@ -161,4 +161,3 @@ def run_serve(args: argparse.Namespace) -> int:
         risk,
         access_log=args.access_log,
     )
-    return EXIT_OK

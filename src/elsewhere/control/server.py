@@ -21,6 +21,7 @@ import uvicorn
 from elsewhere.control.app import create_asgi
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.fastpath import FastPath
+from elsewhere.control.workers import Supervisor, reuseport_available
 from elsewhere.evidence.anchors import TrustAnchor
 
 WORKER_SETTINGS = "ELSEWHERE_SERVE_SETTINGS"
@@ -59,9 +60,11 @@ def serve_workers(
     risk: dict[str, Any] | None = None,
     *,
     access_log: bool = True,
-) -> None:
-    """uvicorn with `workers` processes, each building its ControlPlane in `worker_app`
-    (`risk`: ControlConfig risk settings, the same in every worker)."""
+) -> int:
+    """`workers` uvicorn processes, each building its ControlPlane in `worker_app` (`risk`:
+    ControlConfig risk settings, the same in every worker), each with its own socket on the
+    port (control/workers.py says why); uvicorn's own workers where SO_REUSEPORT is missing.
+    The exit status: 0 once stopped, 1 if a worker failed to start."""
     settings = {
         "data_dir": str(data_dir),
         "database": database_url,
@@ -69,6 +72,8 @@ def serve_workers(
         "risk": risk or {},
     }
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
+    if reuseport_available():
+        return Supervisor(host, port, workers, access_log=access_log).run()
     uvicorn.run(
         "elsewhere.control.server:worker_app",
         factory=True,
@@ -79,6 +84,7 @@ def serve_workers(
         log_level="info",
         access_log=access_log,
     )
+    return 0
 
 
 def worker_app() -> FastPath:
