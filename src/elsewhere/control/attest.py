@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, and_, bindparam, or_, select, update
+from sqlalchemy import Select, and_, bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
@@ -45,6 +45,7 @@ from elsewhere.control.secrets import open_secrets, sealed_secrets
 from elsewhere.control.web import ApiError
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import PublicKey, seal
+from elsewhere.db.bulk import BulkInsert, BulkUpdate
 from elsewhere.errors import InputError
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 from elsewhere.ledger.log import encode_entry
@@ -115,21 +116,13 @@ _CONTEXT = (
 )
 
 
-_MOVE = (
-    update(placements)
-    .where(
-        placements.c.id == bindparam("p_id"),
-        placements.c.host_id == bindparam("p_host"),
-        # Not IN (…): an expanding parameter cannot run in an executemany (control/commit.py).
-        or_(*(placements.c.state == state for state in scheduler.LIVE_STATES)),
-    )
-    .values(
-        state=bindparam("p_state"),
-        keep_key_digest=bindparam("p_key"),
-        updated_at=bindparam("p_now"),
-    )
+_MOVE = BulkUpdate(
+    placements,
+    match={"id": "p_id", "host_id": "p_host"},
+    assign={"state": "p_state", "keep_key_digest": "p_key", "updated_at": "p_now"},
+    also=placements.c.state.in_(scheduler.LIVE_STATES),
 )
-_DECISION = decisions.insert()
+_DECISION = BulkInsert(decisions)
 
 
 _MAX_JOINED = 16  # secret names read in the context's statement; more: a statement of their own
@@ -417,7 +410,7 @@ def _transaction(
     # the placement moved, or the release is refused.
     claims = (
         Claim(
-            nonces.SPEND[cp.engine.dialect.name],
+            nonces.SPEND,
             nonces.spent_row(nonce, context.placement_id, context.host_id),
             nonce.hex(),
             ApiError(409, "nonce already used or expired (replay refused)"),

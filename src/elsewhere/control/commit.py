@@ -39,6 +39,7 @@ from sqlalchemy import Engine, Executable
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.db import write
+from elsewhere.db.bulk import Bulk, BulkInsert, BulkUpdate
 from elsewhere.ledger.log import Ledger
 
 MAX_BATCH = 64
@@ -51,7 +52,7 @@ class Claim:
     its kind), that must change exactly one row; `key` is what no two jobs of a batch may claim
     at once, `refusal` the job's error when the row is not changed."""
 
-    statement: Executable
+    statement: Executable | Bulk
     row: dict[str, Any]
     key: str
     refusal: Exception
@@ -63,10 +64,10 @@ Job = tuple[Callable[[Connection], Any], "Future[Any]", Sequence[Claim]]
 _deferred = threading.local()  # rows of the batch the commit thread is running
 
 
-def defer(statement: Executable, row: dict[str, Any]) -> None:
+def defer(statement: Executable | Bulk, row: dict[str, Any]) -> None:
     """Inside a job (or a `finish` step): insert `row` with `statement` at the end of this
     batch's transaction, together with the batch's other rows for the same statement."""
-    rows: list[tuple[Executable, dict[str, Any]]] | None = getattr(_deferred, "rows", None)
+    rows: list[tuple[Executable | Bulk, dict[str, Any]]] | None = getattr(_deferred, "rows", None)
     if rows is None:
         raise RuntimeError("commit.defer is only for group-commit jobs")
     rows.append((statement, row))
@@ -147,7 +148,7 @@ class GroupCommitter:
 
     def _run(self, batch: list[Job], *, savepoints: bool) -> list[tuple[Future[Any], bool, Any]]:
         outcomes: list[tuple[Future[Any], bool, Any]] = []
-        rows: list[tuple[Executable, dict[str, Any]]] = []
+        rows: list[tuple[Executable | Bulk, dict[str, Any]]] = []
         _deferred.rows = rows
         try:
             with write(self.engine) as conn:
@@ -203,17 +204,26 @@ class GroupCommitter:
 _COUNTED = {"preserve_rowcount": True}
 
 
+def _execute(conn: Connection, statement: Executable | Bulk, rows: list[dict[str, Any]]) -> int:
+    """`statement` for every row (one statement for all of them where it is a `Bulk` on
+    PostgreSQL); the number of rows changed."""
+    if isinstance(statement, BulkInsert | BulkUpdate):
+        return statement.run(conn, rows)
+    return int(conn.execute(statement, rows, execution_options=_COUNTED).rowcount)
+
+
 def _claim(conn: Connection, claims: Sequence[Claim]) -> None:
     for claim in claims:
-        if conn.execute(claim.statement, claim.row, execution_options=_COUNTED).rowcount != 1:
+        if _execute(conn, claim.statement, [claim.row]) != 1:
             raise claim.refusal
 
 
 def _claim_together(conn: Connection, batch: list[Job]) -> None:
-    """Every job's claims, one executemany per statement; _JobFailed if any did not hold."""
+    """Every job's claims, one statement (or executemany) per kind; _JobFailed if any did not
+    hold."""
     if not conn.dialect.supports_sane_multi_rowcount:
         raise _JobFailed  # no total to check: claim one by one
-    groups: dict[int, tuple[Executable, list[dict[str, Any]], set[str]]] = {}
+    groups: dict[int, tuple[Executable | Bulk, list[dict[str, Any]], set[str]]] = {}
     for _, _, claims in batch:
         for claim in claims:
             statement, rows, keys = groups.setdefault(
@@ -225,17 +235,19 @@ def _claim_together(conn: Connection, batch: list[Job]) -> None:
             rows.append(claim.row)
     for statement, rows, _ in groups.values():
         try:
-            changed = conn.execute(statement, rows, execution_options=_COUNTED).rowcount
+            changed = _execute(conn, statement, rows)
         except Exception as error:  # one job's row is at fault: find it one job at a time
             raise _JobFailed from error
         if changed != len(rows):
             raise _JobFailed
 
 
-def _insert(conn: Connection, rows: list[tuple[Executable, dict[str, Any]]]) -> None:
-    """One executemany per (statement, columns), in the order the rows were deferred."""
-    groups: dict[tuple[int, tuple[str, ...]], tuple[Executable, list[dict[str, Any]]]] = {}
+def _insert(conn: Connection, rows: list[tuple[Executable | Bulk, dict[str, Any]]]) -> None:
+    """One statement (or executemany) per (statement, columns), in the order the rows were
+    deferred."""
+    groups: dict[tuple[int, tuple[str, ...]], tuple[Executable | Bulk, list[dict[str, Any]]]]
+    groups = {}
     for statement, row in rows:
         groups.setdefault((id(statement), tuple(row)), (statement, []))[1].append(row)
     for statement, same in groups.values():
-        conn.execute(statement, same)
+        _execute(conn, statement, same)

@@ -17,10 +17,10 @@ import secrets
 import struct
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.db import nonces
+from elsewhere.db.bulk import BulkInsert
 from elsewhere.timeutil import utcnow
 
 RANDOM_BYTES = 16
@@ -61,12 +61,9 @@ def expiry(value: bytes) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-# Built once per dialect; parameters are passed at execution (the release's hot path). It
-# inserts one row, or none if the nonce was already spent (a replay): its row count says which.
-SPEND = {
-    name: dialect.insert(nonces).on_conflict_do_nothing(index_elements=["value"])
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+# Inserts one row per nonce, or none for a nonce already spent (a replay): its row count says
+# which. One statement for a whole commit batch on PostgreSQL (db/bulk.py).
+SPEND = BulkInsert(nonces, conflict=("value",))
 
 
 def spent_row(value: bytes, placement_id: str, host_id: str) -> dict[str, object]:
@@ -82,8 +79,7 @@ def spent_row(value: bytes, placement_id: str, host_id: str) -> dict[str, object
 
 def consume(conn: Connection, value: bytes, placement_id: str, host_id: str) -> bool:
     """Record the nonce as spent; False if it already was (a replay)."""
-    done = conn.execute(SPEND[conn.dialect.name], spent_row(value, placement_id, host_id))
-    return done.rowcount == 1
+    return SPEND.run(conn, [spent_row(value, placement_id, host_id)]) == 1
 
 
 def purge(conn: Connection) -> int:

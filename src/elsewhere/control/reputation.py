@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from elsewhere.claims import VerificationResult
 from elsewhere.control.db import hosts, read, reputation_events
+from elsewhere.db.bulk import BulkInsert
 from elsewhere.errors import ElsewhereError
 from elsewhere.risk.quantities import Money
 from elsewhere.risk.reputation import Event, EventKind, ReputationBook, reputation_key
@@ -35,7 +36,7 @@ log = logging.getLogger("elsewhere.control")
 # A verified platform that the tenant's policy does not want (Milan, nil) is not misbehaviour.
 HOST_FAULT_RULES = frozenset({"verification", "binding"})
 ATTESTATION, RELEASE = "attestation", "release"
-INSERT = reputation_events.insert()
+INSERT = BulkInsert(reputation_events)  # deferred to the end of a commit batch
 # Rows committed out of id order (concurrent transactions) are caught by re-reading a window.
 _WINDOW = 256
 
@@ -81,18 +82,20 @@ def record(
     note: str = "",
     key: str | None = None,
 ) -> None:
-    conn.execute(
-        INSERT,
-        {
-            "key": key or key_of_host(conn, host_id),
-            "host_id": host_id,
-            "kind": str(kind),
-            "at": utcnow(),
-            "amount": None if value is None else str(value.amount),
-            "currency": None if value is None else value.currency,
-            "placement_id": placement_id,
-            "detail": json.dumps({"note": note}) if note else None,
-        },
+    INSERT.run(
+        conn,
+        [
+            {
+                "key": key or key_of_host(conn, host_id),
+                "host_id": host_id,
+                "kind": str(kind),
+                "at": utcnow(),
+                "amount": None if value is None else str(value.amount),
+                "currency": None if value is None else value.currency,
+                "placement_id": placement_id,
+                "detail": json.dumps({"note": note}) if note else None,
+            }
+        ],
     )
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from elsewhere.db.bulk import BulkInsert
 from elsewhere.errors import ElsewhereError
 from elsewhere.ledger import merkle
 from elsewhere.ledger.merkle import NodeId
@@ -49,6 +50,7 @@ _MOVE = (
     )
     .values(size=bindparam("new_size"), root=bindparam("new_root"), updated_at=bindparam("at"))
 )
+_ENTRIES, _HASHES = BulkInsert(ledger_entries), BulkInsert(ledger_hashes)
 
 
 class LedgerCorrupt(ElsewhereError):
@@ -159,19 +161,23 @@ class Store:
             new_root = merkle.fold_border(new_border)
             if not self._move(conn, first, old_root, first + len(datas), new_root):
                 raise LedgerCorrupt("ledger: the log grew while this append held its lock")
-        # Straight to the driver's executemany: at bulk sizes SQLAlchemy's per-row
-        # parameter processing would cost more than the database itself.
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            f"INSERT INTO ledger_entries (idx, kind, data) VALUES ({mark}, {mark}, {mark})",
-            [
-                (first + n, kind, data)
-                for n, (data, kind) in enumerate(zip(datas, kinds, strict=True))
-            ],
-        )
-        conn.exec_driver_sql(
-            f"INSERT INTO ledger_hashes (id, hash) VALUES ({mark}, {mark})", new_nodes
-        )
+        if conn.dialect.name == "postgresql":  # one statement per table (db/bulk.py)
+            count = len(datas)
+            _ENTRIES.run_columns(
+                conn, ("idx", "kind", "data"), (range(first, first + count), kinds, datas)
+            )
+            _HASHES.run_columns(conn, ("id", "hash"), tuple(zip(*new_nodes, strict=True)))
+        else:
+            # Straight to the driver's executemany (a loop in C): at bulk sizes SQLAlchemy's
+            # per-row parameter processing would cost more than the database itself.
+            conn.exec_driver_sql(
+                "INSERT INTO ledger_entries (idx, kind, data) VALUES (?, ?, ?)",
+                [
+                    (first + n, kind, data)
+                    for n, (data, kind) in enumerate(zip(datas, kinds, strict=True))
+                ],
+            )
+            conn.exec_driver_sql("INSERT INTO ledger_hashes (id, hash) VALUES (?, ?)", new_nodes)
         # Remembered before the commit: if it rolls back, the row keeps the old size and the
         # next append's first statement finds no match and reads the state afresh.
         self._border = (first + len(datas), new_root, tuple(new_border))
