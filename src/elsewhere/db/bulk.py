@@ -92,7 +92,7 @@ class BulkInsert:
     def _unnest(self, conn: Connection, names: tuple[str, ...], arrays: list[list[Any]]) -> int:
         sql = self._sql.get(names)
         if sql is None:
-            arrays_sql = ", ".join(f"%s::{_array_type(self.table, n)}" for n in names)
+            arrays_sql = ", ".join(f"%b::{_array_type(self.table, n)}" for n in names)
             target = f"{_quoted(self.table.name)} ({', '.join(map(_quoted, names))})"
             sql = f"INSERT INTO {target} SELECT * FROM unnest({arrays_sql})"
             if self.conflict:
@@ -129,7 +129,7 @@ class BulkUpdate:
         columns = {**self.match, **self.assign}
         if not self._sql:
             name = _quoted(self.table.name)
-            arrays = ", ".join(f"%s::{_array_type(self.table, c)}" for c in columns)
+            arrays = ", ".join(f"%b::{_array_type(self.table, c)}" for c in columns)
             sets = ", ".join(f"{_quoted(c)} = v.{p}" for c, p in self.assign.items())
             matches = " AND ".join(f"{name}.{_quoted(c)} = v.{p}" for c, p in self.match.items())
             also = self.also.compile(dialect=_PG, compile_kwargs={"literal_binds": True})
