@@ -7,18 +7,21 @@ from __future__ import annotations
 import datetime as dt
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
 
 from control_helpers import control_plane, wait_for
+from elsewhere.attest import make_attester
 from elsewhere.control import attest as attest_module
 from elsewhere.control.auth import Kind
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import placements, read, tenants, write
 from elsewhere.control.fastpath import MAX_API_BODY, MAX_BODY, FastPath
 from elsewhere.control.tenants import create_tenant
+from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 
 
 def test_hot_calls_are_served_by_the_front_and_answer_like_the_api(tmp_path: Path) -> None:
@@ -150,3 +153,19 @@ def test_api_refuses_a_body_larger_than_any_workload(tmp_path: Path) -> None:
         streamed = httpx.post(url, content=chunks(), headers=headers)
         assert streamed.status_code == 413 and "\n" not in streamed.json()["error"]
         assert httpx.get(f"{env.url}/v1/workloads", headers=headers).json() == []
+
+
+def test_platform_claims_are_the_same_for_every_keep_of_a_platform(tmp_path: Path) -> None:
+    """hosts.last_claims drops what names one keep (report_data, SEV-SNP report ids): two
+    keeps of one platform give the same row, so the host's row is not rewritten per release."""
+    attester = make_attester("emulated-snp", tmp_path, generation="Genoa")
+    options = EvidenceOptions(trusted_emulated_roots=(attester.trust_anchor,))
+    platforms = []
+    for fill in (1, 2):
+        evidence = attester.attest(bytes([fill]) * 64)
+        result = verify_evidence(evidence.evidence, replace(options, cert_table=evidence.aux))
+        assert result.verified and result.claims.identity["report_id"]
+        platforms.append(attest_module.platform_claims(result.claims))
+    assert platforms[0] == platforms[1]
+    assert "report_data" not in platforms[0] and "report_id" not in platforms[0]["identity"]
+    assert platforms[0]["chip_id"] and platforms[0]["tcb"]

@@ -123,6 +123,22 @@ _MOVE = BulkUpdate(
     also=placements.c.state.in_(scheduler.LIVE_STATES),
 )
 _DECISION = BulkInsert(decisions)
+_HOST_CLAIMS = (
+    update(hosts).where(hosts.c.id == bindparam("h_id")).values(last_claims=bindparam("h_claims"))
+)
+# Values that name one keep (one guest), not its platform: SEV-SNP's report ids are per guest.
+_PER_KEEP_IDENTITY = frozenset({"report_id", "report_id_ma"})
+
+
+def platform_claims(claims: Claims) -> dict[str, Any]:
+    """What the scheduler keeps per host (hosts.last_claims): the claims without what belongs
+    to one keep — its report_data binding and its guest's report ids. The same for every keep
+    of an unchanged platform, so a host's row is written only when its platform changes."""
+    platform = claims.to_json()
+    del platform["report_data"]
+    identity = platform["identity"]
+    platform["identity"] = {k: v for k, v in identity.items() if k not in _PER_KEEP_IDENTITY}
+    return platform
 
 
 _MAX_JOINED = 16  # secret names read in the context's statement; more: a statement of their own
@@ -386,9 +402,7 @@ def _transaction(
     token: str,
 ) -> tuple[Callable[[Connection], Staged], tuple[Claim, ...]]:
     claims_json = json.dumps(result.claims.to_json(), sort_keys=True)
-    # What the scheduler keeps per host: the platform's claims, without this keep's binding.
-    platform = {k: v for k, v in result.claims.to_json().items() if k != "report_data"}
-    platform_json = json.dumps(platform, sort_keys=True)
+    platform_json = json.dumps(platform_claims(result.claims), sort_keys=True)
     known = cp.host_claims
 
     encoded = [
@@ -440,9 +454,7 @@ def _transaction(
             reputation.INSERT, reputation.observation(context.host_id, result, accepted, reasons)
         )
         if result.verified and known.get(context.host_id) != platform_json:
-            conn.execute(
-                update(hosts).where(hosts.c.id == context.host_id).values(last_claims=platform_json)
-            )
+            conn.execute(_HOST_CLAIMS, {"h_id": context.host_id, "h_claims": platform_json})
             known[context.host_id] = platform_json
         decision = {
             "id": new_id("dec"),
