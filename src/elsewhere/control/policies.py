@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -74,6 +75,15 @@ def current_policy(conn: Connection, tenant_id: str) -> dict[str, Any] | None:
 
 _advisory_lock = threading.Lock()
 _advisory_cache: dict[str, tuple[int, AdvisorySet]] = {}
+_database_names: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _database(engine: Engine) -> str:
+    """The cache's key for an engine's database: its URL, rendered once per engine."""
+    name = _database_names.get(engine)
+    if name is None:
+        name = _database_names[engine] = str(engine.url)
+    return name
 
 
 def import_feed(conn: Connection, body: str, source: str) -> AdvisorySet:
@@ -97,7 +107,7 @@ def current_advisories(conn: Connection, count: int | None = None) -> AdvisorySe
     `count`: the number of feeds, if the caller already read it (FEED_COUNT_COLUMN)."""
     if count is None:
         count = conn.execute(_FEED_COUNT).scalar_one()
-    key = str(conn.engine.url)
+    key = _database(conn.engine)
     with _advisory_lock:
         cached = _advisory_cache.get(key)
         if cached is not None and cached[0] == count:
@@ -116,7 +126,7 @@ def advisories_at(engine: Engine, count: int) -> AdvisorySet:
     """`current_advisories` when `count` feeds have been imported: from the cache if it holds
     that many, else read (a hot path's read of the count comes with its other columns)."""
     with _advisory_lock:
-        cached = _advisory_cache.get(str(engine.url))
+        cached = _advisory_cache.get(_database(engine))
     if cached is not None and cached[0] == count:
         return cached[1]
     return read_retrying(engine, lambda conn: current_advisories(conn, count))

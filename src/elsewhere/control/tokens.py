@@ -11,6 +11,7 @@ public half is served as a JWK at /.well-known/jwks.json.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ class Signer:
             "kid": self.kid,
         }
 
-    @property
+    @functools.cached_property
     def kid(self) -> str:
         der = self.key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

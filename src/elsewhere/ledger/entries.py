@@ -42,6 +42,18 @@ def _check_number(value: float, name: str, low: float | None = None) -> None:
         raise InputError("ledger entry", name, f"must be at least {low}")
 
 
+_digest_names: dict[type, tuple[str, ...]] = {}
+
+
+def _digest_fields(kind: type) -> tuple[str, ...]:
+    """An entry class's digest fields (looked up once per class: entries are made per release)."""
+    names = _digest_names.get(kind)
+    if names is None:
+        fields = dataclasses.fields(kind)
+        names = _digest_names[kind] = tuple(f.name for f in fields if f.name.endswith("digest"))
+    return names
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Entry:
     kind: ClassVar[str]
@@ -50,9 +62,8 @@ class _Entry:
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise InputError("ledger entry", "at", "needs a time zone (use UTC)")
-        for item in dataclasses.fields(self):
-            if item.name.endswith("digest"):
-                _check_digest(getattr(self, item.name), item.name)
+        for name in _digest_fields(type(self)):
+            _check_digest(getattr(self, name), name)
 
     def to_entry(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"schema": SCHEMA, "kind": self.kind}
