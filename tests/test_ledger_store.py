@@ -138,12 +138,14 @@ def test_concurrent_appenders_get_distinct_gapless_indexes(ledger: Ledger) -> No
 
 def test_two_stores_on_one_log_interleave(ledger: Ledger, url: str) -> None:
     """Two Ledgers on one database (two server processes): each remembers the border of its
-    own last append; after the other appended, that border is stale and must not be used."""
+    own last append; after the other appended, that border is stale and must not be used.
+    Every path runs: the one-statement move, its failure, locking first after the other
+    appended (the border stale, then current again), and back to the one-statement move."""
     other = Ledger.open(url, migrate=False)
     memory = merkle.MemoryTree()
     try:
-        for step, batch in enumerate((1, 3, 2, 7, 1, 1, 4)):
-            appender = ledger if step % 3 else other
+        for step, batch in enumerate((1, 3, 2, 7, 1, 1, 4, 2, 5, 1)):
+            appender = other if step in (0, 3, 6) else ledger
             entries = _entries(ledger.size, batch)
             appender.append_many(entries)
             for entry in entries:
@@ -151,7 +153,7 @@ def test_two_stores_on_one_log_interleave(ledger: Ledger, url: str) -> None:
             assert ledger.root() == other.root() == memory.root()
     finally:
         other.close()
-    assert ledger.audit() == 19
+    assert ledger.audit() == 27
 
 
 def test_checkpoint_refuses_a_rewritten_history(ledger: Ledger) -> None:

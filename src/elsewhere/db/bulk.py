@@ -98,8 +98,7 @@ class BulkInsert:
             if self.conflict:
                 sql += f" ON CONFLICT ({', '.join(map(_quoted, self.conflict))}) DO NOTHING"
             self._sql[names] = sql
-        done = conn.exec_driver_sql(sql, tuple(arrays), execution_options=_COUNTED)
-        return int(done.rowcount)
+        return _run_on_driver(conn, sql, tuple(arrays))
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,9 +139,16 @@ class BulkUpdate:
             )
         renamed = [{c: row[p] for c, p in columns.items()} for row in rows]
         parameters = tuple(_columns(self.table, list(columns), renamed, conn.dialect))
-        return int(
-            conn.exec_driver_sql(self._sql[0], parameters, execution_options=_COUNTED).rowcount
-        )
+        return _run_on_driver(conn, self._sql[0], parameters)
 
 
 Bulk = BulkInsert | BulkUpdate
+
+
+def _run_on_driver(conn: Connection, sql: str, parameters: tuple[Any, ...]) -> int:
+    """Run on the driver's connection, inside `conn`'s transaction (the same connection):
+    SQLAlchemy's execution context would only wrap a statement that is already final."""
+    driver: Any = conn.connection.driver_connection
+    with driver.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        return int(cursor.rowcount)

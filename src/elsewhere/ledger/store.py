@@ -78,6 +78,7 @@ class Store:
         self.engine = engine
         # (size, root, border) after this Store's last append; checked against the row.
         self._border: tuple[int, bytes, tuple[bytes, ...]] | None = None
+        self._others_appended = False  # seen at the last append: lock first next time
 
     # --- state -----------------------------------------------------------------------
 
@@ -146,18 +147,26 @@ class Store:
             return self.lock(conn).size
         leaves = [merkle.leaf_hash(data) for data in datas]
         remembered, moved = self._border, False
-        if remembered is not None:
-            first, old_root, border = remembered
-            new_nodes, new_border = merkle.extend(first, list(border), leaves)
+        if remembered is not None and not self._others_appended:
+            first, old_root, kept = remembered
+            new_nodes, new_border = merkle.extend(first, list(kept), leaves)
             new_root = merkle.fold_border(new_border)
             # Takes the lock and checks the committed state in one statement.
             moved = self._move(conn, first, old_root, first + len(datas), new_root)
         if not moved:
+            # Another writer (a worker process) appended since this store's last append, or
+            # did last time: lock first, then read the border only if it moved.
             state = self.lock(conn)
             first, old_root = state.size, state.root
-            border_ids = merkle.border_nodes(first)
-            known = self.read_nodes(conn, set(border_ids))
-            new_nodes, new_border = merkle.extend(first, [known[n] for n in border_ids], leaves)
+            current = remembered is not None and remembered[:2] == (first, old_root)
+            self._others_appended = not current
+            if current and remembered is not None:
+                border = list(remembered[2])
+            else:
+                border_ids = merkle.border_nodes(first)
+                known = self.read_nodes(conn, set(border_ids))
+                border = [known[n] for n in border_ids]
+            new_nodes, new_border = merkle.extend(first, border, leaves)
             new_root = merkle.fold_border(new_border)
             if not self._move(conn, first, old_root, first + len(datas), new_root):
                 raise LedgerCorrupt("ledger: the log grew while this append held its lock")
