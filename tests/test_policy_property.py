@@ -150,7 +150,8 @@ def _stricter(p: Policy, data: st.DataObject) -> Policy:
         lambda: r(
             p,
             max_age=min(
-                p.max_age or dt.timedelta.max,
+                # Not `p.max_age or …`: a maximum age of zero is a rule, and a strict one.
+                dt.timedelta.max if p.max_age is None else p.max_age,
                 data.draw(st.integers(0, 3600).map(lambda s: dt.timedelta(seconds=s))),
             ),
         ),
