@@ -7,7 +7,8 @@ Here, on PostgreSQL, a batch's rows go as one array per column to ONE statement 
 `unnest(...)` — one fixed SQL text whatever the batch size, so it is prepared once — and the
 statement's row count is the number of rows it inserted or changed (an ON CONFLICT DO NOTHING
 insert counts only the rows it did insert). Other databases (SQLite, where an executemany is a
-loop in C) run the equivalent SQLAlchemy statement as an executemany.
+loop in C) run the equivalent SQLAlchemy statement, compiled once, as the driver's
+executemany.
 
 Values are bound as SQLAlchemy would bind them: each column type's bind processor runs first.
 """
@@ -18,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, update
+from sqlalchemy import ColumnElement, Table, bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
@@ -47,6 +48,41 @@ def _columns(
     return arrays
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement compiled once for a positional-parameter driver (SQLite), with the bind
+    processor of each parameter's column: an executemany without SQLAlchemy's per-call work."""
+
+    sql: str
+    order: tuple[str, ...]
+    processors: tuple[Any, ...]
+
+    @classmethod
+    def of(
+        cls, conn: Connection, statement: Any, table: Table, columns: Mapping[str, Any]
+    ) -> _Compiled:
+        """`columns`: parameter name → the column it binds (its name)."""
+        compiled = statement.compile(dialect=conn.dialect)
+        if not compiled.positional:
+            raise TypeError("bulk executemany needs a positional paramstyle")
+        order = tuple(compiled.positiontup)
+        processors = tuple(
+            table.c[str(columns[name])].type.bind_processor(conn.dialect) for name in order
+        )
+        return cls(str(compiled), order, processors)
+
+    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        pairs = tuple(zip(self.order, self.processors, strict=True))
+        values = [tuple(row[n] if p is None else p(row[n]) for n, p in pairs) for row in rows]
+        driver: Any = conn.connection.driver_connection
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(self.sql, values)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+
 @dataclass(frozen=True, eq=False)
 class BulkInsert:
     """INSERT of whole rows into `table`; with `conflict` (the columns of a unique index),
@@ -55,6 +91,7 @@ class BulkInsert:
     table: Table
     conflict: tuple[str, ...] = ()
     _sql: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False)
+    _compiled: dict[tuple[str, ...], _Compiled] = field(default_factory=dict, repr=False)
 
     def statement(self, dialect_name: str) -> Executable:
         """The equivalent SQLAlchemy statement, for an executemany."""
@@ -70,13 +107,18 @@ class BulkInsert:
         """Insert `rows` (all with the same keys); the number of rows inserted."""
         if not rows:
             return 0
-        if conn.dialect.name != "postgresql":
-            return int(
-                conn.execute(
-                    self.statement(conn.dialect.name), list(rows), execution_options=_COUNTED
-                ).rowcount
-            )
         names = tuple(rows[0])
+        if conn.dialect.name != "postgresql":
+            key = (conn.dialect.name, *names)
+            compiled = self._compiled.get(key)
+            if compiled is None:
+                values: dict[str, Any] = {n: bindparam(n) for n in names}
+                statement: Any = self.statement(conn.dialect.name)
+                compiled = _Compiled.of(
+                    conn, statement.values(values), self.table, {n: n for n in names}
+                )
+                self._compiled[key] = compiled
+            return compiled.executemany(conn, rows)
         return self._unnest(conn, names, _columns(self.table, names, rows, conn.dialect))
 
     def run_columns(
@@ -112,6 +154,7 @@ class BulkUpdate:
     assign: Mapping[str, str]
     also: ColumnElement[bool]
     _sql: list[str] = field(default_factory=list, repr=False)
+    _executemany: list[_Compiled] = field(default_factory=list, repr=False)
 
     def statement(self) -> Executable:
         where = [self.table.c[c] == bindparam(p) for c, p in self.match.items()]
@@ -121,25 +164,33 @@ class BulkUpdate:
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
             return 0
-        if conn.dialect.name != "postgresql":
-            return int(
-                conn.execute(self.statement(), list(rows), execution_options=_COUNTED).rowcount
-            )
         columns = {**self.match, **self.assign}
+        if conn.dialect.name != "postgresql":
+            if not self._executemany:
+                parameters = {p: c for c, p in columns.items()}
+                # `also` as literal SQL: its own bound values are constants, not row values.
+                also = self.also.compile(
+                    dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+                )
+                where = [self.table.c[c] == bindparam(p) for c, p in self.match.items()]
+                binds: dict[str, Any] = {c: bindparam(p) for c, p in self.assign.items()}
+                statement = update(self.table).where(*where, text(str(also))).values(binds)
+                self._executemany.append(_Compiled.of(conn, statement, self.table, parameters))
+            return self._executemany[0].executemany(conn, rows)
         if not self._sql:
             name = _quoted(self.table.name)
             arrays = ", ".join(f"%b::{_array_type(self.table, c)}" for c in columns)
             sets = ", ".join(f"{_quoted(c)} = v.{p}" for c, p in self.assign.items())
             matches = " AND ".join(f"{name}.{_quoted(c)} = v.{p}" for c, p in self.match.items())
-            also = self.also.compile(dialect=_PG, compile_kwargs={"literal_binds": True})
+            literal = self.also.compile(dialect=_PG, compile_kwargs={"literal_binds": True})
             aliases = ", ".join(columns.values())
             self._sql.append(
                 f"UPDATE {name} SET {sets} FROM unnest({arrays}) AS v({aliases})"
-                f" WHERE {matches} AND {also}"
+                f" WHERE {matches} AND {literal}"
             )
         renamed = [{c: row[p] for c, p in columns.items()} for row in rows]
-        parameters = tuple(_columns(self.table, list(columns), renamed, conn.dialect))
-        return _run_on_driver(conn, self._sql[0], parameters)
+        bound = tuple(_columns(self.table, list(columns), renamed, conn.dialect))
+        return _run_on_driver(conn, self._sql[0], bound)
 
 
 Bulk = BulkInsert | BulkUpdate
