@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -110,3 +111,54 @@ def test_secret_name_that_is_a_slash_is_a_4xx_not_a_redirect(tmp_path: Path) -> 
             )
             assert 400 <= response.status_code < 500, (name, response.status_code)
             assert "\n" not in response.json()["error"]
+
+
+def test_the_hot_path_front_answers_raw_hostile_requests_in_one_line(tmp_path: Path) -> None:
+    """The ASGI front (control/fastpath.py) parses paths, headers and bodies itself: any bytes
+    as a body, any placement segment, any Authorization value — a 4xx with one JSON line."""
+    with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
+        agent = env.agent("genoa", start=False)
+        tenant, digest = env.setup_tenant()
+        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
+        placement = wait_for(agent.client.assignments)[0]["placement"]
+        http = agent.client.http
+        stranger = httpx.Client(base_url=env.url)
+
+        @settings(
+            max_examples=80,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )
+        @given(
+            segment=st.one_of(st.just(placement), st.text(min_size=1, max_size=40)),
+            call=st.sampled_from(["nonce", "attest"]),
+            body=st.binary(max_size=4096),
+            # Any value HTTP allows in a header (control characters are refused by uvicorn's
+            # parser before the app, with its own one-line 400); None: the host's own token.
+            authorization=st.one_of(
+                st.none(),
+                st.text(
+                    alphabet=st.characters(codec="latin-1", min_codepoint=0x20).filter(
+                        lambda c: c != "\x7f"
+                    ),
+                    max_size=60,
+                ),
+                st.just("Bearer "),
+            ),
+        )
+        def probe(segment: str, call: str, body: bytes, authorization: str | None) -> None:
+            headers = {b"Content-Type": b"application/json"}
+            if authorization is not None:
+                headers[b"Authorization"] = authorization.strip().encode("latin-1")
+            client = http if authorization is None else stranger
+            path = f"/v1/placements/{quote(segment, safe='')}/{call}"
+            response = client.post(path, content=body, headers=headers)
+            if authorization is None and segment == placement and call == "nonce":
+                assert response.status_code == 200  # a nonce request has no body to refuse
+                return
+            assert 400 <= response.status_code < 500, (response.status_code, response.text)
+            error = response.json()["error"]
+            assert error and "\n" not in error
+
+        probe()
+        assert agent.client.assignments()[0]["placement"] == placement
