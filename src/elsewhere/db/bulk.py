@@ -196,6 +196,57 @@ class BulkUpdate:
 Bulk = BulkInsert | BulkUpdate
 
 
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A SQLAlchemy statement compiled once per dialect and run on the driver's connection
+    inside the caller's transaction, each bind through its type's bind processor: for the
+    statements a commit batch runs every time (a ledger append's lock and move)."""
+
+    statement: Any
+    _by_dialect: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]]] = (
+        field(default_factory=dict, repr=False)
+    )
+
+    def run(self, conn: Connection, parameters: Mapping[str, Any]) -> tuple[int, list[Any]]:
+        """(row count, rows returned)."""
+        dialect = conn.dialect
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            processors = {
+                name: bind.type.bind_processor(dialect) for name, bind in compiled.binds.items()
+            }
+            constants = {k: v for k, v in compiled.params.items() if v is not None}
+            found = (str(compiled), order, processors, constants)
+            self._by_dialect[dialect.name] = found
+        sql, order, processors, constants = found
+        values = {
+            name: value if processors.get(name) is None else processors[name](value)
+            for name, value in {**constants, **parameters}.items()
+        }
+        bound: Any = values if order is None else tuple(values[name] for name in order)
+        driver: Any = conn.connection.driver_connection
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql, bound)
+            rows = cursor.fetchall() if cursor.description is not None else []
+            return int(cursor.rowcount), rows
+        finally:
+            cursor.close()
+
+
+def driver_rows(conn: Connection, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+    """Rows of a query in the driver's own SQL, inside `conn`'s transaction."""
+    driver: Any = conn.connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def _run_on_driver(conn: Connection, sql: str, parameters: tuple[Any, ...]) -> int:
     """Run on the driver's connection, inside `conn`'s transaction (the same connection):
     SQLAlchemy's execution context would only wrap a statement that is already final."""

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from elsewhere.db import bulk
 from elsewhere.db.bulk import BulkInsert
 from elsewhere.errors import ElsewhereError
 from elsewhere.ledger import merkle
@@ -51,6 +53,16 @@ _MOVE = (
     .values(size=bindparam("new_size"), root=bindparam("new_root"), updated_at=bindparam("at"))
 )
 _ENTRIES, _HASHES = BulkInsert(ledger_entries), BulkInsert(ledger_hashes)
+# Every append runs these: compiled once, run on the driver (db/bulk.py).
+_LOCK_ON_DRIVER, _MOVE_ON_DRIVER = bulk.Prepared(_LOCK), bulk.Prepared(_MOVE)
+_NODES_PG = "SELECT id, hash FROM ledger_hashes WHERE id = ANY(%b::bigint[])"
+
+
+@dataclass(frozen=True)
+class _State:
+    origin: str
+    size: int
+    root: bytes
 
 
 class LedgerCorrupt(ElsewhereError):
@@ -115,7 +127,8 @@ class Store:
     def lock(conn: Connection) -> State:
         """Take the log's write lock inside `conn`'s transaction and read the state (one
         statement: UPDATE … RETURNING)."""
-        row = conn.execute(_LOCK).first()
+        _, rows = _LOCK_ON_DRIVER.run(conn, {})
+        row = _State(*rows[0]) if rows else None
         if row is None:
             raise ElsewhereError("ledger: not initialised (run `elsewhere ledger init`)")
         return State(row.origin, int(row.size), bytes(row.root))
@@ -127,12 +140,18 @@ class Store:
         if not nodes:
             return {}
         by_key = {merkle.stored_index(n.level, n.index): n for n in nodes}
-        rows = conn.execute(
-            select(ledger_hashes.c.id, ledger_hashes.c.hash).where(
-                ledger_hashes.c.id.in_(list(by_key))
-            )
-        ).all()
-        found = {by_key[int(row.id)]: bytes(row.hash) for row in rows}
+        keys = list(by_key)
+        rows: list[Any] = []
+        if conn.dialect.name == "postgresql":
+            rows = bulk.driver_rows(conn, _NODES_PG, (keys,))
+        else:  # in slices: SQLite caps the parameters of one statement
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
+                sql = (
+                    f"SELECT id, hash FROM ledger_hashes WHERE id IN ({', '.join('?' * len(part))})"
+                )
+                rows += bulk.driver_rows(conn, sql, tuple(part))
+        found = {by_key[int(key)]: bytes(value) for key, value in rows}
         if len(found) != len(nodes):
             missing = sorted(set(nodes) - set(found))[:3]
             raise LedgerCorrupt(f"ledger: stored tree is missing node hashes {missing}")
@@ -196,8 +215,8 @@ class Store:
     def _move(conn: Connection, size: int, root: bytes, new_size: int, new_root: bytes) -> bool:
         """Move the state row from (size, root) to (new_size, new_root); False if it held
         anything else."""
-        moved = conn.execute(
-            _MOVE,
+        count, _ = _MOVE_ON_DRIVER.run(
+            conn,
             {
                 "old_size": size,
                 "old_root": root,
@@ -206,7 +225,7 @@ class Store:
                 "at": utcnow(),
             },
         )
-        return moved.rowcount == 1
+        return count == 1
 
     @staticmethod
     def read_all_hashes(conn: Connection, count: int) -> list[bytes]:
