@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -304,8 +306,22 @@ def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
     return result
 
 
+def p384_verify_rate(seconds: float = 1.0) -> float:
+    """One core's raw ECDSA P-384 verifications per second: this machine's speed in this run
+    (shared machines vary by tens of percent from one hour to the next)."""
+    key = ec.generate_private_key(ec.SECP384R1())
+    signature = key.sign(b"x", ec.ECDSA(hashes.SHA384()))
+    public, count, stop = key.public_key(), 0, time.perf_counter() + seconds
+    while time.perf_counter() < stop:
+        public.verify(signature, b"x", ec.ECDSA(hashes.SHA384()))
+        count += 1
+    return count / seconds
+
+
 def main() -> int:
     print(f"attest-and-release over loopback HTTP, {THREADS} client threads, {SECONDS:.0f} s each")
+    speed_before = p384_verify_rate()
+    print(f"machine speed: {speed_before:.0f} raw P-384 verifies/s on one core")
     results = [measure(None, "sqlite", workers) for workers in WORKERS]
     for workers in WORKERS:
         pg = postgres_available()  # a fresh database for each run
@@ -314,10 +330,13 @@ def main() -> int:
             break
         with pg as url:
             results.append(measure(url, "postgresql", workers))
+    speed_after = p384_verify_rate()
+    print(f"machine speed: {speed_after:.0f} raw P-384 verifies/s on one core (at the end)")
     summary = {
         "bench": "attest_release",
         "target_ops_per_s": TARGET,
         "cpus": os.cpu_count(),
+        "p384_verify_per_s": [round(speed_before), round(speed_after)],
         "results": results,
     }
     print(json.dumps(summary))
