@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from control_helpers import control_plane, wait_for
 from elsewhere.attest import make_attester
 from elsewhere.control import attest as attest_module
+from elsewhere.control import context as context_module
 from elsewhere.control.auth import Kind
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import placements, read, tenants, write
@@ -82,7 +83,7 @@ def test_attest_reads_join_secrets_only_when_the_learned_names_still_hold(tmp_pa
         tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
         placement = wait_for(agent.client.assignments)[0]["placement"]
         agent.client.http.post(f"/v1/placements/{placement}/nonce").raise_for_status()
-        assert attest_module._secret_names[placement] == ("greeting-key",)
+        assert context_module._secret_names[placement] == ("greeting-key",)
         with read(env.cp.engine) as conn:
             host_id = conn.execute(
                 select(placements.c.host_id).where(placements.c.id == placement)
@@ -90,9 +91,9 @@ def test_attest_reads_join_secrets_only_when_the_learned_names_still_hold(tmp_pa
         expected = None
         for hint in (("greeting-key",), ("other",), ()):
             if hint:
-                attest_module._secret_names[placement] = hint
-            context, _, sealed = attest_module.attest_reads(env.cp, placement, host_id)
-            assert placement not in attest_module._secret_names  # a hint is used once
+                context_module._secret_names[placement] = hint
+            context, _, sealed = context_module.attest_reads(env.cp, placement, host_id)
+            assert placement not in context_module._secret_names  # a hint is used once
             assert context.secret_names == ("greeting-key",)
             found = [(row.name, row.kek_id, row.wrapped_key, row.ciphertext) for row in sealed]
             assert len(found) == 1 and found[0][0] == "greeting-key"

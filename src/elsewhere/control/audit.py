@@ -20,7 +20,7 @@ from elsewhere.ledger.log import Ledger
 from elsewhere.timeutil import utcnow
 
 if TYPE_CHECKING:
-    from elsewhere.control.attest import Context
+    from elsewhere.control.context import Context
 
 
 def append(ledger: Ledger, conn: Connection, entries: list[LedgerEntry]) -> int:
