@@ -9,12 +9,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from control_helpers import wait_for
+from elsewhere.control import workers
 from elsewhere.control.server import free_port
+from elsewhere.control.workers import Supervisor
 
 pytestmark = pytest.mark.skipif(
     not hasattr(socket, "SO_REUSEPORT") or not Path("/proc/net/tcp").exists(),
@@ -108,3 +112,57 @@ def test_a_busy_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
     last = out.decode().strip().splitlines()[-1]
     assert last.startswith("elsewhere: listen address: 127.0.0.1:") and "in use" in last
     assert "Traceback" not in out.decode()
+
+
+def _fails_at_once(host: str, port: int, access_log: bool, supervisor: int) -> None:
+    raise SystemExit(3)
+
+
+def _serves_briefly(host: str, port: int, access_log: bool, supervisor: int) -> None:
+    marks = Path(os.environ["ELSEWHERE_TEST_MARKS"])
+    with marks.open("a") as out:
+        out.write(f"{os.getpid()}\n")
+    time.sleep(0.3)
+
+
+def test_a_worker_failing_at_start_stops_the_supervisor_with_status_1() -> None:
+    supervisor = Supervisor("127.0.0.1", free_port(), 2, access_log=False, target=_fails_at_once)
+    started = time.monotonic()
+    assert supervisor.run() == 1
+    assert time.monotonic() - started < 20
+    assert all(not process.is_alive() for process, _ in supervisor.processes)
+
+
+def test_a_worker_that_dies_after_starting_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marks = tmp_path / "marks"
+    monkeypatch.setenv("ELSEWHERE_TEST_MARKS", str(marks))
+    monkeypatch.setattr(workers, "STARTUP_SECONDS", 0.1)
+    supervisor = Supervisor("127.0.0.1", free_port(), 1, access_log=False, target=_serves_briefly)
+    stop = threading.Timer(4.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    stop.start()
+    try:
+        assert supervisor.run() == 0  # SIGTERM: a clean stop
+    finally:
+        stop.cancel()
+    assert len(set(marks.read_text().split())) >= 2  # a second process took its place
+
+
+def test_no_access_log_drops_the_per_request_lines(tmp_path: Path) -> None:
+    port = free_port()
+    code = "from elsewhere.cli import main; raise SystemExit(main())"
+    command = [sys.executable, "-c", code, "serve", "--data-dir", str(tmp_path / "cp")]
+    command += ["--port", str(port), "--workers", "2"]
+    for flag, logged in (("--access-log", True), ("--no-access-log", False)):
+        server = subprocess.Popen(
+            [*command, flag], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for(lambda: len(_owners(port, "0A")) == 2)
+            _connect(port).close()
+            time.sleep(0.5)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            out, _ = server.communicate(timeout=20)
+        assert (b"GET /healthz" in out) is logged, out[-500:]

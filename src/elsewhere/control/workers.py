@@ -29,6 +29,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -85,8 +86,17 @@ def _worker(host: str, port: int, access_log: bool, supervisor: int) -> None:
 
 
 class Supervisor:
-    def __init__(self, host: str, port: int, workers: int, *, access_log: bool) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        workers: int,
+        *,
+        access_log: bool,
+        target: Callable[[str, int, bool, int], None] | None = None,
+    ) -> None:
         self.args = (host, port, access_log)
+        self.target = target or _worker  # what a worker process runs (tests give their own)
         self.count = workers
         self.context = multiprocessing.get_context("spawn")
         self.processes: list[tuple[Any, float]] = []  # (process, started at)
@@ -118,7 +128,7 @@ class Supervisor:
 
     def _start(self) -> tuple[Any, float]:
         args = (*self.args, os.getpid())
-        process = self.context.Process(target=_worker, args=args, daemon=False)
+        process = self.context.Process(target=self.target, args=args, daemon=False)
         process.start()
         return process, time.monotonic()
 
