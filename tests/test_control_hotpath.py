@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from control_helpers import control_plane, wait_for
 from elsewhere.attest import make_attester
-from elsewhere.control import attest as attest_module
+from elsewhere.claims import platform_document
 from elsewhere.control import context as context_module
 from elsewhere.control.auth import Kind
 from elsewhere.control.config import ControlConfig, ControlPlane
@@ -166,7 +166,7 @@ def test_platform_claims_are_the_same_for_every_keep_of_a_platform(tmp_path: Pat
         evidence = attester.attest(bytes([fill]) * 64)
         result = verify_evidence(evidence.evidence, replace(options, cert_table=evidence.aux))
         assert result.verified and result.claims.identity["report_id"]
-        platforms.append(attest_module.platform_claims(result.claims))
+        platforms.append(platform_document(result.claims.to_json()))
     assert platforms[0] == platforms[1]
     assert "report_data" not in platforms[0] and "report_id" not in platforms[0]["identity"]
     assert platforms[0]["chip_id"] and platforms[0]["tcb"]

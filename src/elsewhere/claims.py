@@ -144,6 +144,20 @@ class Claims:
         }
 
 
+# Identity values that name one guest (one keep), not its platform: SEV-SNP's report ids.
+PER_GUEST_IDENTITY = frozenset({"report_id", "report_id_ma"})
+
+
+def platform_document(claims_json: Mapping[str, Any]) -> dict[str, Any]:
+    """A claims document (`Claims.to_json`) without what belongs to one guest: its
+    report_data binding and its per-guest identity values. The same for every guest of an
+    unchanged platform."""
+    platform = {k: v for k, v in claims_json.items() if k != "report_data"}
+    identity = claims_json.get("identity") or {}
+    platform["identity"] = {k: v for k, v in identity.items() if k not in PER_GUEST_IDENTITY}
+    return platform
+
+
 @dataclass(frozen=True)
 class VerificationResult:
     """Claims plus the verdict: verified only when no check failed.

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection
 
-from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
+from elsewhere.claims import Claims, Tee, Vendor, VerificationResult, platform_document
 from elsewhere.control import audit, nonces, reputation, scheduler
 from elsewhere.control.commit import Claim, Staged, defer
 from elsewhere.control.config import ControlPlane
@@ -78,19 +78,6 @@ _DECISION = BulkInsert(decisions)
 _HOST_CLAIMS = (
     update(hosts).where(hosts.c.id == bindparam("h_id")).values(last_claims=bindparam("h_claims"))
 )
-# Values that name one keep (one guest), not its platform: SEV-SNP's report ids are per guest.
-_PER_KEEP_IDENTITY = frozenset({"report_id", "report_id_ma"})
-
-
-def platform_claims(claims: Claims) -> dict[str, Any]:
-    """What the scheduler keeps per host (hosts.last_claims): the claims without what belongs
-    to one keep — its report_data binding and its guest's report ids. The same for every keep
-    of an unchanged platform, so a host's row is written only when its platform changes."""
-    platform = claims.to_json()
-    del platform["report_data"]
-    identity = platform["identity"]
-    platform["identity"] = {k: v for k, v in identity.items() if k not in _PER_KEEP_IDENTITY}
-    return platform
 
 
 def issue_nonce(cp: ControlPlane, placement_id: str, host_id: str) -> dict[str, Any]:
@@ -246,8 +233,11 @@ def _transaction(
     reasons: list[str],
     token: str,
 ) -> tuple[Callable[[Connection], Staged], tuple[Claim, ...]]:
-    claims_json = json.dumps(result.claims.to_json(), sort_keys=True)
-    platform_json = json.dumps(platform_claims(result.claims), sort_keys=True)
+    claims_document = result.claims.to_json()
+    claims_json = json.dumps(claims_document, sort_keys=True)
+    # What the scheduler keeps per host (hosts.last_claims): the same for every keep of an
+    # unchanged platform, so the host's row is written only when its platform changes.
+    platform_json = json.dumps(platform_document(claims_document), sort_keys=True)
     known = cp.host_claims
 
     encoded = [
