@@ -111,6 +111,14 @@ class Env:
         self.agents.append(agent)
         return agent
 
+    def waiting_placement(self, name: str = "genoa") -> tuple[HostAgent, str]:
+        """A registered host agent that is not running, and the placement it is assigned for
+        a fresh tenant's deployment of the secret greeter: waiting for its evidence."""
+        agent = self.agent(name, start=False)
+        tenant, digest = self.setup_tenant()
+        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
+        return agent, wait_for(agent.client.assignments)[0]["placement"]
+
     def setup_tenant(
         self, policy: str = DEMO_POLICY, secret: bytes = b"demo-secret"
     ) -> tuple[Client, str]:

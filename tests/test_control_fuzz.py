@@ -12,7 +12,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from control_helpers import control_plane, wait_for
+from control_helpers import control_plane
 from elsewhere.crypto.hpke import KeepKey
 
 KEY = base64.b64encode(KeepKey.generate().public_bytes()).decode()
@@ -24,10 +24,7 @@ def test_attest_answers_hostile_bodies_with_one_line_errors(tmp_path: Path) -> N
     # The agent is not started, so it sends no heartbeats: a long timeout keeps its placement
     # from being rescheduled while hypothesis runs (slow on a loaded CI machine).
     with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
-        agent = env.agent("genoa", start=False)
-        tenant, digest = env.setup_tenant()
-        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
-        placement = wait_for(agent.client.assignments)[0]["placement"]
+        agent, placement = env.waiting_placement()
         nonce = agent.client.nonce(placement)["nonce"]
         http = agent.client.http
 
@@ -117,10 +114,7 @@ def test_the_hot_path_front_answers_raw_hostile_requests_in_one_line(tmp_path: P
     """The ASGI front (control/fastpath.py) parses paths, headers and bodies itself: any bytes
     as a body, any placement segment, any Authorization value — a 4xx with one JSON line."""
     with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
-        agent = env.agent("genoa", start=False)
-        tenant, digest = env.setup_tenant()
-        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
-        placement = wait_for(agent.client.assignments)[0]["placement"]
+        agent, placement = env.waiting_placement()
         http = agent.client.http
         stranger = httpx.Client(base_url=env.url)
 

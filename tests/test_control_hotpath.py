@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from control_helpers import control_plane, wait_for
+from control_helpers import control_plane
 from elsewhere.attest import make_attester
 from elsewhere.claims import platform_document
 from elsewhere.control import context as context_module
@@ -28,10 +28,7 @@ from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 def test_hot_calls_are_served_by_the_front_and_answer_like_the_api(tmp_path: Path) -> None:
     with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
         assert isinstance(env.server.server.config.app, FastPath)
-        agent = env.agent("genoa", start=False)
-        tenant, digest = env.setup_tenant()
-        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
-        placement = wait_for(agent.client.assignments)[0]["placement"]
+        agent, placement = env.waiting_placement()
         http = agent.client.http
         for path in (f"/v1/placements/{placement}/nonce", f"/v1/placements/{placement}/attest"):
             bare = httpx.post(f"{env.url}{path}")
@@ -78,10 +75,7 @@ def test_attest_reads_join_secrets_only_when_the_learned_names_still_hold(tmp_pa
     context and secrets in one statement, and uses the joined rows only if the names it reads
     again are the same (a stale or wrong hint falls back to reading the secrets by name)."""
     with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
-        agent = env.agent("genoa", start=False)
-        tenant, digest = env.setup_tenant()
-        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
-        placement = wait_for(agent.client.assignments)[0]["placement"]
+        agent, placement = env.waiting_placement()
         agent.client.http.post(f"/v1/placements/{placement}/nonce").raise_for_status()
         assert context_module._secret_names[placement] == ("greeting-key",)
         with read(env.cp.engine) as conn:
@@ -105,10 +99,7 @@ def test_front_refuses_oversized_and_malformed_bodies_in_one_line(tmp_path: Path
     """The front reads at most MAX_BODY bytes (Content-Length checked before reading), answers
     /healthz as the documented route does, and hands every other path to the FastAPI app."""
     with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
-        agent = env.agent("genoa", start=False)
-        tenant, digest = env.setup_tenant()
-        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
-        placement = wait_for(agent.client.assignments)[0]["placement"]
+        agent, placement = env.waiting_placement()
         http = agent.client.http
         attest = f"/v1/placements/{placement}/attest"
         huge = http.post(attest, content=b"x" * (MAX_BODY + 1))

@@ -81,10 +81,7 @@ def test_deploy_refuses_milan_and_nil_releases_to_genoa(
 
 def test_replay_is_refused(tmp_path: Path) -> None:
     with control_plane(tmp_path) as env:
-        agent = env.agent("genoa", start=False)
-        tenant, digest = env.setup_tenant()
-        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
-        placement = wait_for(agent.client.assignments)[0]["placement"]
+        agent, placement = env.waiting_placement()
         body = attest_body(agent.client, agent.attester, placement)
         first = agent.client.attest(placement, body)
         assert first["verdict"] == "affirming" and set(first["secrets"]) == {"greeting-key"}
