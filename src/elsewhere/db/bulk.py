@@ -50,35 +50,60 @@ def _columns(
 
 @dataclass(frozen=True)
 class _Compiled:
-    """A statement compiled once for a positional-parameter driver (SQLite), with the bind
-    processor of each parameter's column: an executemany without SQLAlchemy's per-call work."""
+    """A statement compiled once for one dialect, run on the driver's connection inside the
+    caller's transaction: its SQL, each bind's name and bind processor in order, and the
+    values of its constant binds (an executemany or execute without SQLAlchemy's per-call
+    work)."""
 
     sql: str
-    order: tuple[str, ...]
-    processors: tuple[Any, ...]
+    pairs: tuple[tuple[str, Any], ...]  # (bind name, bind processor or None), in order
+    positional: bool
+    constants: Mapping[str, Any]
 
     @classmethod
     def of(
-        cls, conn: Connection, statement: Any, table: Table, columns: Mapping[str, Any]
+        cls, conn: Connection, statement: Any, columns: Mapping[str, Any] | None = None
     ) -> _Compiled:
-        """`columns`: parameter name → the column it binds (its name)."""
-        compiled = statement.compile(dialect=conn.dialect)
-        if not compiled.positional:
-            raise TypeError("bulk executemany needs a positional paramstyle")
-        order = tuple(compiled.positiontup)
-        processors = tuple(
-            table.c[str(columns[name])].type.bind_processor(conn.dialect) for name in order
+        """`columns`: bind name → the column type it binds, where the statement's own bind
+        carries none (row values of a bulk statement)."""
+        dialect = conn.dialect
+        compiled = statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.params)
+        # By rendered name: an anonymous bind ("id_1") is keyed otherwise in `binds`.
+        types = {compiled.bind_names[bind]: bind.type for bind in compiled.binds.values()}
+        types.update(columns or {})
+        pairs = tuple((n, types[n].bind_processor(dialect) if n in types else None) for n in names)
+        constants = {k: v for k, v in compiled.params.items() if v is not None}
+        return cls(str(compiled), pairs, compiled.positional, constants)
+
+    def bind(self, row: Mapping[str, Any]) -> Any:
+        if self.constants:
+            row = {**self.constants, **row}
+        values = tuple(row[n] if p is None else p(row[n]) for n, p in self.pairs)
+        return (
+            values
+            if self.positional
+            else dict(zip((n for n, _ in self.pairs), values, strict=True))
         )
-        return cls(str(compiled), order, processors)
 
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
-        pairs = tuple(zip(self.order, self.processors, strict=True))
-        values = [tuple(row[n] if p is None else p(row[n]) for n, p in pairs) for row in rows]
+        """The statement once per row (the driver's executemany); the total row count."""
         driver: Any = conn.connection.driver_connection
         cursor = driver.cursor()
         try:
-            cursor.executemany(self.sql, values)
+            cursor.executemany(self.sql, [self.bind(row) for row in rows])
             return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def execute(self, conn: Connection, row: Mapping[str, Any]) -> tuple[int, list[Any]]:
+        """(row count, rows returned)."""
+        driver: Any = conn.connection.driver_connection
+        cursor = driver.cursor()
+        try:
+            cursor.execute(self.sql, self.bind(row))
+            rows = cursor.fetchall() if cursor.description is not None else []
+            return int(cursor.rowcount), rows
         finally:
             cursor.close()
 
@@ -114,9 +139,8 @@ class BulkInsert:
             if compiled is None:
                 values: dict[str, Any] = {n: bindparam(n) for n in names}
                 statement: Any = self.statement(conn.dialect.name)
-                compiled = _Compiled.of(
-                    conn, statement.values(values), self.table, {n: n for n in names}
-                )
+                types = {n: self.table.c[n].type for n in names}
+                compiled = _Compiled.of(conn, statement.values(values), types)
                 self._compiled[key] = compiled
             return compiled.executemany(conn, rows)
         return self._unnest(conn, names, _columns(self.table, names, rows, conn.dialect))
@@ -175,7 +199,8 @@ class BulkUpdate:
                 where = [self.table.c[c] == bindparam(p) for c, p in self.match.items()]
                 binds: dict[str, Any] = {c: bindparam(p) for c, p in self.assign.items()}
                 statement = update(self.table).where(*where, text(str(also))).values(binds)
-                self._executemany.append(_Compiled.of(conn, statement, self.table, parameters))
+                types = {p: self.table.c[c].type for p, c in parameters.items()}
+                self._executemany.append(_Compiled.of(conn, statement, types))
             return self._executemany[0].executemany(conn, rows)
         if not self._sql:
             name = _quoted(self.table.name)
@@ -199,41 +224,18 @@ Bulk = BulkInsert | BulkUpdate
 @dataclass(frozen=True, eq=False)
 class Prepared:
     """A SQLAlchemy statement compiled once per dialect and run on the driver's connection
-    inside the caller's transaction, each bind through its type's bind processor: for the
-    statements a commit batch runs every time (a ledger append's lock and move)."""
+    inside the caller's transaction: for the statements a commit batch runs every time (a
+    ledger append's lock and move)."""
 
     statement: Any
-    _by_dialect: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]]] = (
-        field(default_factory=dict, repr=False)
-    )
+    _by_dialect: dict[str, _Compiled] = field(default_factory=dict, repr=False)
 
     def run(self, conn: Connection, parameters: Mapping[str, Any]) -> tuple[int, list[Any]]:
         """(row count, rows returned)."""
-        dialect = conn.dialect
-        found = self._by_dialect.get(dialect.name)
-        if found is None:
-            compiled = self.statement.compile(dialect=dialect)
-            order = tuple(compiled.positiontup) if compiled.positional else None
-            processors = {
-                name: bind.type.bind_processor(dialect) for name, bind in compiled.binds.items()
-            }
-            constants = {k: v for k, v in compiled.params.items() if v is not None}
-            found = (str(compiled), order, processors, constants)
-            self._by_dialect[dialect.name] = found
-        sql, order, processors, constants = found
-        values = {
-            name: value if processors.get(name) is None else processors[name](value)
-            for name, value in {**constants, **parameters}.items()
-        }
-        bound: Any = values if order is None else tuple(values[name] for name in order)
-        driver: Any = conn.connection.driver_connection
-        cursor = driver.cursor()
-        try:
-            cursor.execute(sql, bound)
-            rows = cursor.fetchall() if cursor.description is not None else []
-            return int(cursor.rowcount), rows
-        finally:
-            cursor.close()
+        compiled = self._by_dialect.get(conn.dialect.name)
+        if compiled is None:
+            compiled = self._by_dialect[conn.dialect.name] = _Compiled.of(conn, self.statement)
+        return compiled.execute(conn, parameters)
 
 
 def driver_rows(conn: Connection, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
