@@ -20,7 +20,7 @@ from elsewhere.ledger.canonical import canonical_bytes
 from elsewhere.ledger.keyfile import create_key_file, load_key_file
 from elsewhere.ledger.log import Ledger
 from elsewhere.ledger.schema import ledger_entries, ledger_hashes
-from elsewhere.ledger.store import LedgerCorrupt
+from elsewhere.ledger.store import LedgerCorrupt, Store
 from ledger_support import database
 
 ORIGIN = "example.com/elsewhere-test"
@@ -212,3 +212,19 @@ def test_key_file_is_owner_only_and_never_overwritten(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         load_key_file(path)
+
+
+def test_reading_more_nodes_than_one_statement_takes(ledger: Ledger) -> None:
+    """Store.read_nodes runs on the driver: on SQLite in slices of 500 (older SQLite builds
+    cap one statement at 999 parameters), here across two slices; on PostgreSQL as one
+    array. A node that is not stored is reported, not skipped."""
+    batch = _entries(0, 700)
+    ledger.append_many(batch)
+    leaves = {
+        merkle.NodeId(0, i): merkle.leaf_hash(canonical_bytes(e)) for i, e in enumerate(batch)
+    }
+    with ledger.engine.connect() as conn:
+        found = Store.read_nodes(conn, set(leaves))
+        assert found == leaves
+        with pytest.raises(LedgerCorrupt, match="missing node hashes"):
+            Store.read_nodes(conn, {merkle.NodeId(0, 700)})
