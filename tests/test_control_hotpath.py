@@ -4,6 +4,7 @@ SQLite reads run without a snapshot transaction where the statements are indepen
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import socket
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from control_helpers import control_plane
 from elsewhere.attest import make_attester
 from elsewhere.claims import platform_document
 from elsewhere.control import context as context_module
+from elsewhere.control.app import create_app
 from elsewhere.control.auth import Kind
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import placements, read, tenants, write
@@ -161,3 +163,45 @@ def test_platform_claims_are_the_same_for_every_keep_of_a_platform(tmp_path: Pat
     assert platforms[0] == platforms[1]
     assert "report_data" not in platforms[0] and "report_id" not in platforms[0]["identity"]
     assert platforms[0]["chip_id"] and platforms[0]["tcb"]
+
+
+def test_the_documented_routes_answer_as_the_front_does(tmp_path: Path) -> None:
+    """The FastAPI routes for nonce and attest stay as the API's documentation and serve an
+    app run without the front: the same requests get the same statuses and error lines."""
+    with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
+        agent, placement = env.waiting_placement()
+        token = {"Authorization": agent.client.http.headers["Authorization"]}
+        tenant = {"Authorization": f"Bearer {env.token(Kind.TENANT)}"}
+        nonce, attest = (f"/v1/placements/{placement}/{call}" for call in ("nonce", "attest"))
+        json_body = {"Content-Type": "application/json"}
+        requests: list[tuple[str, dict[str, str], bytes]] = [
+            (nonce, {}, b""),
+            (attest, tenant, b"{}"),
+            ("/v1/placements/pl_nope/nonce", token, b""),
+            (attest, token, b'{"keep_public_key": "", "evidence": ""}'),
+            (attest, token, b'{"nonce": "00", "keep_public_key": "", "evidence": ""}'),
+            # Malformed JSON: compared for status only below; the front names the parser's
+            # reason, the FastAPI route says "JSON decode error".
+            (attest, token, b"{"),
+        ]
+
+        async def documented() -> list[httpx.Response]:
+            app = create_app(env.cp, background=False)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+                answers = [
+                    await api.post(path, headers=headers | json_body, content=body)
+                    for path, headers, body in requests
+                ]
+                answers.append(await api.post(nonce, headers=token))
+            return answers
+
+        answers = asyncio.run(documented())
+        for (path, headers, body), api in zip(requests, answers, strict=False):
+            front = httpx.post(f"{env.url}{path}", headers=headers | json_body, content=body)
+            assert api.status_code == front.status_code, path
+            assert "\n" not in api.json()["error"]
+            if body != b"{":
+                assert api.json() == front.json(), path
+        issued = answers[-1].json()
+        assert set(issued) == {"nonce", "expires_at", "workload_digest", "policy_digest"}
