@@ -21,6 +21,7 @@ import uvicorn
 from elsewhere.control.app import create_asgi
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.fastpath import FastPath
+from elsewhere.control.httpwrite import CoalescingHttpTools
 from elsewhere.control.workers import Supervisor, reuseport_available
 from elsewhere.evidence.anchors import TrustAnchor
 
@@ -38,6 +39,7 @@ def uvicorn_config(
 ) -> uvicorn.Config:
     return uvicorn.Config(
         create_asgi(cp),
+        http=CoalescingHttpTools,
         host=host,
         port=port,
         log_level="warning" if not access_log else "info",
@@ -77,6 +79,7 @@ def serve_workers(
     uvicorn.run(
         "elsewhere.control.server:worker_app",
         factory=True,
+        http=CoalescingHttpTools,
         host=host,
         port=port,
         workers=workers,

@@ -35,6 +35,7 @@ from typing import Any
 
 import uvicorn
 
+from elsewhere.control.httpwrite import CoalescingHttpTools
 from elsewhere.errors import ConfigError
 
 log = logging.getLogger("elsewhere.control")
@@ -78,6 +79,7 @@ def _worker(host: str, port: int, access_log: bool, supervisor: int) -> None:
     sock = listening_socket(host, port)
     config = uvicorn.Config(
         worker_app(),
+        http=CoalescingHttpTools,
         log_level="info",
         access_log=access_log,
         lifespan="on",
