@@ -117,6 +117,13 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
     body = b"hello"
+    if scope["method"] == "POST":  # echo the request's body
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
     headers = [(b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -191,3 +198,37 @@ def test_a_body_in_many_parts_arrives_whole(port: int) -> None:
     head, body = everything.split(b"\r\n\r\n", 1)
     assert b"transfer-encoding: chunked" in head
     assert body.count(b"x" * 65536) == 64 and body.endswith(b"0\r\n\r\n")
+
+
+def test_a_continue_goes_out_before_the_body_is_sent(port: int) -> None:
+    """`Expect: 100-continue`: uvicorn writes the interim head when the app first reads the
+    body, and the client sends the body only once it has that head."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            interim += sock.recv(1)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"abcde")
+        chunks = []
+        while chunk := sock.recv(1 << 16):
+            chunks.append(chunk)
+    answer = b"".join(chunks)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"\r\n\r\nabcde")
+
+
+def test_pipelined_requests_are_answered_in_order(port: int) -> None:
+    first = b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n"
+    second = b"POST /two HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(first + second)  # both in one segment: uvicorn answers one after the other
+        chunks = []
+        while chunk := sock.recv(1 << 16):
+            chunks.append(chunk)
+    answers = b"".join(chunks)
+    assert answers.count(b"HTTP/1.1 200 OK\r\n") == 2
+    assert answers.index(b"\r\n\r\nhello") < answers.index(b"\r\n\r\nxyz")
+    assert len(WRITES) == 2 and b"".join(WRITES) == answers  # one write per answer
