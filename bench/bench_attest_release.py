@@ -12,6 +12,9 @@ server, is the bare HTTP round-trip rate of a trivial endpoint (/healthz) at the
 concurrency, counted as two round trips per operation (an operation makes two requests).
 CPU is accounted per operation: the server processes, the clients, the PostgreSQL server
 processes, and every core's busy time (the clients share the two cores with the server).
+Because this shared machine's speed moves by tens of percent, the run measures it (one core's
+raw P-384 verifies per second, at the start and the end) and states each operation's work in
+those units, with the machine speed at which two busy cores would reach the target.
 Last line: one JSON object.
 """
 
@@ -332,6 +335,25 @@ def main() -> int:
             results.append(measure(url, "postgresql", workers))
     speed_after = p384_verify_rate()
     print(f"machine speed: {speed_after:.0f} raw P-384 verifies/s on one core (at the end)")
+    # The work of one operation in units of this machine's own P-384 verify (all cores' CPU
+    # per operation × verifies per CPU-second): comparable across runs on machines of
+    # different speed, where ops/s is not. An estimate: Python and OpenSSL need not slow
+    # down alike. The rate two busy cores would give at a machine speed V is then about
+    # 2 × V / this figure.
+    speed = (speed_before + speed_after) / 2
+    for result in results:
+        work = result["machine_cpu_ms_per_op"] / 1000 * speed
+        result["work_in_p384_verifies_per_op"] = round(work, 2)
+        needs = (  # one worker is one core's worth of Python: it cannot keep two busy
+            f"; {TARGET}/s on two busy cores needs a machine speed of about "
+            f"{TARGET * work / 2:.0f} verifies/s"
+            if result["workers"] > 1
+            else ""
+        )
+        print(
+            f"{result['database']:10} x{result['workers']} work per operation ≈ {work:.1f} "
+            f"P-384 verifies of this machine{needs}"
+        )
     summary = {
         "bench": "attest_release",
         "target_ops_per_s": TARGET,
