@@ -36,6 +36,9 @@ class Recording:
     def close(self) -> None:
         self.closed = True
 
+    def write_eof(self) -> None:
+        self.writes.append(b"<eof>")
+
     def abort(self) -> None:
         self.aborted = True
 
@@ -90,8 +93,9 @@ def test_other_writes_pass_straight_through() -> None:
 def test_close_sends_what_is_held_and_abort_drops_it() -> None:
     async def body(transport: Recording, wrapper: Any) -> None:
         wrapper.write(HEAD)
+        wrapper.write_eof()
         wrapper.close()
-        assert transport.writes == [HEAD] and transport.closed
+        assert transport.writes == [HEAD, b"<eof>"] and transport.closed
 
     held(body)
 

@@ -53,6 +53,10 @@ class _HeldHead:
         held = len(self._held) if self._held is not None else 0
         return held + self._transport.get_write_buffer_size()
 
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
     def close(self) -> None:
         self.flush()
         self._transport.close()
