@@ -99,3 +99,24 @@ def test_simulate_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str
     path.write_text('schema = "elsewhere.risk.scenario/1"\n[[block]]\njobs = "nine"\n')
     assert main(["risk", "simulate", str(path)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_explain_takes_the_control_planes_aggregate_reputation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A host given as the control plane gives it (evidence at the deployment's value, no
+    events of other tenants) is explained; a malformed aggregate is one line, exit 2."""
+    doc = json.loads((EXAMPLES / "deployment.json").read_text())
+    for host in doc["hosts"]:
+        host["events"] = []
+        currency = doc["deployment"]["impact"]["currency"]
+        host["reputation"] = {"currency": currency, "good": [[1.0, 4.0]], "bad": 0.0}
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc))
+    assert main(["risk", "explain", str(path), "--json"]) in (0, 1)
+    assert json.loads(capsys.readouterr().out)
+    doc["hosts"][0]["reputation"]["good"] = [[1.0, "many"]]
+    path.write_text(json.dumps(doc))
+    assert main(["risk", "explain", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "hosts[0].reputation.good[0]" in err

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from elsewhere.errors import InputError
 from elsewhere.risk.cusum import BernoulliCusum, CusumConfig
@@ -14,6 +17,7 @@ from elsewhere.risk.reputation import (
     EventKind,
     ReputationBook,
     ReputationConfig,
+    ReputationSnapshot,
     snapshot_of,
 )
 
@@ -155,3 +159,46 @@ def test_alarm_quarantines_and_release_restarts() -> None:
     book.release(key)
     assert book.snapshot(key, T0).quarantined is None
     assert len(book.events(key)) == 30  # the record itself stays
+
+
+@given(
+    st.lists(st.floats(min_value=0.01, max_value=1e6), min_size=0, max_size=20),
+    st.integers(min_value=0, max_value=5),
+    st.floats(min_value=0.01, max_value=1e6),
+    st.floats(min_value=0.01, max_value=1e6),
+)
+def test_the_view_at_one_value_is_exact_there_and_never_looser_elsewhere(
+    values: list[float], lost: int, at_value: float, other: float
+) -> None:
+    events = [_good(T0, round(v, 2)) for v in values] + [_lost(T0)] * lost
+    full = snapshot_of("host:x", events, T0 + dt.timedelta(days=3), ReputationConfig())
+    seen = full.seen_at(at_value)
+    assert seen.evidence(at_value) == pytest.approx(full.evidence(at_value))
+    assert seen.upper_bound(at_value) == pytest.approx(full.upper_bound(at_value))
+    assert seen.evidence(other)[0] <= full.evidence(other)[0] * (1 + 1e-9) + 1e-12
+    assert seen.max_good <= full.max_good and seen.max_good <= at_value
+    assert min(full.max_good, at_value) == seen.max_good  # the growth cap at at_value holds
+    again = ReputationSnapshot.from_json(
+        json.loads(json.dumps(seen.to_json())), "r", seen.key, seen.at, seen.confidence, None
+    )
+    assert again == seen
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        ([], "r"),
+        ({"good": "x"}, "r.good"),
+        ({"good": [[1, 2, 3]]}, "r.good"),
+        ({"good": [["1", 2]]}, "r.good[0]"),
+        ({"good": [[1, float("nan")]]}, "r.good[0]"),
+        ({"bad": -1}, "r.bad"),
+        ({"delivered": True}, "r.delivered"),
+        ({"max_good": float("inf")}, "r.max_good"),
+        ({"currency": 5}, "r.currency"),
+    ],
+)
+def test_a_malformed_aggregate_is_refused_with_where(doc: object, where: str) -> None:
+    with pytest.raises(InputError) as error:
+        ReputationSnapshot.from_json(doc, "r", "host:x", T0, 0.95, None)
+    assert where in str(error.value)

@@ -148,8 +148,8 @@ def get_deployment(cp: Plane, cred: Tenant, deployment_id: str) -> dict[str, Any
 @router.get("/deployments/{deployment_id}/risk", tags=["tenant"])
 def get_deployment_risk(cp: Plane, cred: Tenant, deployment_id: str) -> dict[str, Any]:
     """The deployment as `elsewhere risk explain` reads it (elsewhere.risk.deployment/1): impact,
-    budget, committed risk, the hosts policy accepts now with their reputation events; and the
-    stored risk decision of each placement."""
+    budget, committed risk, the hosts policy accepts now with their reputation as this tenant
+    may see it; and the stored risk decision of each placement."""
     with read(cp.engine) as conn:
         row = deps.find_deployment(conn, _tenant(cred), deployment_id)
         if row is None:

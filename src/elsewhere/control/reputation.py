@@ -11,6 +11,7 @@ per process and caught up with committed rows before each use.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -23,7 +24,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import VerificationResult
-from elsewhere.control.db import hosts, read, reputation_events
+from elsewhere.control.db import deployments, hosts, placements, read, reputation_events
 from elsewhere.db.bulk import BulkInsert
 from elsewhere.errors import ElsewhereError
 from elsewhere.risk.quantities import Money
@@ -165,3 +166,49 @@ def current_book(engine: Engine, cache: ReputationCache) -> ReputationBook:
             cache.applied.add(row.id)
             cache.last_id = max(cache.last_id, row.id)
         return cache.book
+
+
+# Events a tenant's own keeps produce; the rest (refusals, rollbacks, churn, lost keeps, missed
+# heartbeats) are the host's own conduct and are shown to every tenant it is offered to.
+_TENANT_KINDS = frozenset({EventKind.KEEP_COMPLETED, EventKind.TENANT_REPORT})
+
+
+def tenant_view(
+    conn: Connection, book: ReputationBook, key: str, tenant_id: str, value: float, at: dt.datetime
+) -> dict[str, Any]:
+    """A host's reputation as one tenant may see it. Completed keeps and reports carry another
+    tenant's values and words, so only the caller's own are listed; the evidence placement used
+    is given as an aggregate at this deployment's value (`ReputationSnapshot.seen_at`), from
+    which `risk explain` reproduces the decision's bound exactly."""
+    host_events = [e for e in book.events(key) if e.kind not in _TENANT_KINDS]
+    own = conn.execute(
+        select(
+            reputation_events.c.kind,
+            reputation_events.c.at,
+            reputation_events.c.amount,
+            reputation_events.c.currency,
+            reputation_events.c.detail,
+        )
+        .join(placements, placements.c.id == reputation_events.c.placement_id)
+        .join(deployments, deployments.c.id == placements.c.deployment_id)
+        .where(
+            reputation_events.c.key == key,
+            deployments.c.tenant_id == tenant_id,
+            reputation_events.c.kind.in_([k.value for k in _TENANT_KINDS]),
+        )
+        .order_by(reputation_events.c.id)
+    ).all()
+    own_events = [
+        Event(
+            EventKind(row.kind),
+            row.at,
+            None if row.amount is None else Money(Decimal(row.amount), row.currency),
+            json.loads(row.detail).get("note", "") if row.detail else "",
+        )
+        for row in own
+    ]
+    events = sorted([*host_events, *own_events], key=lambda e: e.at)
+    return {
+        "events": [e.to_json() for e in events],
+        "reputation": book.snapshot(key, at).seen_at(value).to_json(),
+    }

@@ -323,8 +323,8 @@ def risk_document(
 ) -> dict[str, Any]:
     """The deployment as `elsewhere risk explain` reads it (elsewhere.risk.deployment/1):
     its impact, the tenant's budget and committed risk (without this deployment), the hosts
-    policy accepts now with claims, outstanding exposure, quarantine and reputation events;
-    plus the stored decision of each placement."""
+    policy accepts now with claims, outstanding exposure, quarantine and reputation as this
+    tenant may see it (`reputation.tenant_view`); plus the stored decision of each placement."""
     risk = settings(cp.config)
     book = reputation.current_book(cp.engine, cp.reputation_cache)
     budget, default_budget = tenant_budget(conn, cp.config, view.tenant_id)
@@ -332,11 +332,13 @@ def risk_document(
     outstanding = outstanding_by_host(conn, cp.config)
     committed = committed_risk(conn, view.tenant_id, risk.currency, excluding=view.id)
     guard = risk.config.guard
+    now = utcnow()
     host_docs = []
     for host in hosts:
         platform, claims = platform_of(host)
         key = book.key_for(host.id, platform.chip_id)
-        snapshot = book.snapshot(key, utcnow())
+        snapshot = book.snapshot(key, now)
+        seen = reputation.tenant_view(conn, book, key, view.tenant_id, float(impact.amount), now)
         host_docs.append(
             {
                 "host_id": host.name,
@@ -348,7 +350,7 @@ def risk_document(
                     "currency": risk.currency,
                 },
                 "quarantined": snapshot.quarantined,
-                "events": [e.to_json() for e in book.events(key)],
+                **seen,
             }
         )
     rows = conn.execute(
@@ -358,7 +360,7 @@ def risk_document(
     ).all()
     return {
         "schema": "elsewhere.risk.deployment/1",
-        "at": iso(utcnow()),
+        "at": iso(now),
         "deployment": {
             "id": view.id,
             "tenant": view.tenant_id,

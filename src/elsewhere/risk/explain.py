@@ -2,7 +2,9 @@
 
 Input is one JSON document (schema elsewhere.risk.deployment/1, docs/risk.md): the deployment
 (impact, replicas, keeps per year, the tenant's budget), optional model settings, and the hosts
-policy accepted, each with its claims, collateral, outstanding exposure and reputation events.
+policy accepted, each with its claims, collateral, outstanding exposure and reputation: its events,
+or (from the control plane, which never shows one tenant another's events) the aggregate
+evidence at this deployment's value.
 The decisions come from the same engine placement uses; for each host the explanation adds the
 largest value it could hold for this workload now and the bound that stops it there.
 """
@@ -33,7 +35,7 @@ from elsewhere.risk.quantities import (
     parse_rate,
 )
 from elsewhere.risk.records import Decision
-from elsewhere.risk.reputation import Event, ReputationConfig, snapshot_of
+from elsewhere.risk.reputation import Event, ReputationConfig, ReputationSnapshot, snapshot_of
 from elsewhere.timeutil import iso, parse_time
 
 SCHEMA = "elsewhere.risk.deployment/1"
@@ -163,7 +165,12 @@ def _host(doc: Any, where: str, at: dt.datetime, config: ReputationConfig) -> Ho
     if quarantined is not None and not isinstance(quarantined, str):
         raise InputError("deployment file", f"{where}.quarantined", "expected a reason or null")
     key = f"chip:{platform.chip_id.lower()}" if platform.chip_id else f"host:{host_id}"
-    snapshot = snapshot_of(key, events, at, config, quarantined)
+    if "reputation" in host:  # the control plane's aggregate: other tenants' events stay out
+        snapshot = ReputationSnapshot.from_json(
+            host["reputation"], f"{where}.reputation", key, at, config.confidence, quarantined
+        )
+    else:
+        snapshot = snapshot_of(key, events, at, config, quarantined)
     money = {
         name: parse_money(host[name], f"{where}.{name}") if host.get(name) is not None else None
         for name in ("collateral", "outstanding")

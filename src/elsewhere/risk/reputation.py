@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -64,6 +64,15 @@ CUSUM_BAD = frozenset(
         EventKind.TENANT_REPORT,
     }
 )
+
+
+def _figure(value: Any, where: str) -> float:
+    """A finite, non-negative number (bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError("reputation", where, "expected a number")
+    if not math.isfinite(value) or value < 0:
+        raise InputError("reputation", where, "expected a finite number ≥ 0")
+    return float(value)
 
 
 def reputation_key(host_id: str, chip_id: str | None) -> str:
@@ -158,6 +167,61 @@ class ReputationSnapshot:
     def upper_bound(self, value: float) -> float:
         r, s = self.evidence(value)
         return upper_bound(r, s, self.confidence)
+
+    def seen_at(self, value: float) -> ReputationSnapshot:
+        """This evidence as a request of `value` needs it, and no more: good evidence as one
+        entry (value, r_V) and the largest keep clamped to `value`, so no single keep's value
+        shows. The bound and the growth cap at `value` are unchanged; at any other value it
+        gives no more evidence and no more room than the full record (never looser)."""
+        r, _ = self.evidence(value)
+        return replace(
+            self, good=((value, r),) if r > 0 else (), max_good=min(self.max_good, value)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "good": [[value, weight] for value, weight in self.good],
+            "bad": self.bad,
+            "delivered": self.delivered,
+            "max_good": self.max_good,
+        }
+
+    @classmethod
+    def from_json(
+        cls,
+        doc: Any,
+        where: str,
+        key: str,
+        at: dt.datetime,
+        confidence: float,
+        quarantined: str | None,
+    ) -> ReputationSnapshot:
+        if not isinstance(doc, dict):
+            raise InputError("reputation", where, "expected an object")
+        currency = doc.get("currency")
+        if currency is not None and not isinstance(currency, str):
+            raise InputError("reputation", f"{where}.currency", "expected a currency code")
+        good = doc.get("good", [])
+        if not isinstance(good, list) or not all(
+            isinstance(pair, list) and len(pair) == 2 for pair in good
+        ):
+            raise InputError("reputation", f"{where}.good", "expected [value, weight] pairs")
+        pairs = tuple(
+            (_figure(v, f"{where}.good[{i}]"), _figure(w, f"{where}.good[{i}]"))
+            for i, (v, w) in enumerate(good)
+        )
+        return cls(
+            key=key,
+            at=at,
+            currency=currency,
+            good=pairs,
+            bad=_figure(doc.get("bad", 0), f"{where}.bad"),
+            delivered=_figure(doc.get("delivered", 0), f"{where}.delivered"),
+            max_good=_figure(doc.get("max_good", 0), f"{where}.max_good"),
+            confidence=confidence,
+            quarantined=quarantined,
+        )
 
     def mean_success(self) -> float:
         """E = (r + 1)/(r + s + 2), with r unweighted by value (shown, never used to size)."""
