@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from control_helpers import DEMO_POLICY, control_plane, greeter_wasm
+from elsewhere.control import api_tenant
 from elsewhere.control.auth import Kind, hash_token
 from elsewhere.control.db import credentials, read
 from elsewhere.control.tokens import b64url_decode, public_key_from_jwk, verify
@@ -160,3 +161,27 @@ def test_a_host_sees_only_its_own_placements(tmp_path: Path) -> None:
                 method, f"/v1/placements/{placement}/{suffix}", json=body
             )
             assert response.status_code == 404, (suffix, response.text)
+
+
+def test_an_unexpected_error_is_500_and_logged_by_type_only(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failure nobody foresaw answers one line, and neither the answer nor any log (ours or
+    uvicorn's, on stderr) carries its message or a traceback: messages may hold request data."""
+    leaked = "request-data-9d41e7"
+
+    def broken(*_: object) -> None:
+        raise RuntimeError(f"failed while holding {leaked}")
+
+    monkeypatch.setattr(api_tenant.deps, "deployment_view", broken)
+    with control_plane(tmp_path) as env:
+        tenant = env.tenant()
+        answer = tenant.http.request("GET", "/v1/deployments/dep_0000000000000000")
+        assert answer.status_code == 500 and answer.json() == {"error": "internal error"}
+        assert tenant.json("GET", "/v1/whoami")["kind"] == "tenant"  # still serving
+    logged = capfd.readouterr().err + caplog.text
+    assert "internal error: RuntimeError" in caplog.text
+    assert leaked not in logged and "Traceback" not in logged

@@ -76,7 +76,26 @@ class FastPath:
             except (ApiError, StarletteHTTPException) as error:
                 await _send_error(send, error)
                 return
+            await self._app(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The FastAPI app, whose unexpected errors end here. Starlette answers them 500 (and
+        our handler logs their type) but then re-raises, and uvicorn would log the traceback
+        with the exception's message, which may carry request data such as a secret."""
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as error:
+            if not started:
+                await _send_error(send, error)
 
     async def _hot(
         self, scope: Scope, receive: Receive, send: Send, placement_id: str, call: str
