@@ -4,6 +4,7 @@ drained or warned about as the policy's [patching] table says; each action is lo
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ import pytest
 from control_helpers import DEMO_POLICY, Env, attest_body, control_plane, database_url, wait_for
 from elsewhere.cli import main
 from elsewhere.control.auth import Kind
+from elsewhere.host.agent import Outcome
 from elsewhere.host.client import ApiFailure, Client
+from elsewhere.keep.wat import wat_to_wasm
 from elsewhere.ledger.bundle import verify_bundle
 from elsewhere.ledger.note import Verifier
 
@@ -131,3 +134,77 @@ def test_waiting_note_keeps_why_the_replica_moved() -> None:
     assert waiting_note(first, "risk_budget") == evicted + " | waiting: risk_budget"
     assert waiting_note(None, "no eligible host") == "waiting: no eligible host"
     assert waiting_note("waiting: x", "y") == "waiting: y"
+
+
+SPIN = '(module (func (export "_start") (loop $l (br $l))))'  # runs until stopped
+
+
+def running_keep(env: Env, policy: str = POLICY) -> tuple[Client, str, str]:
+    """A Genoa keep, released and running a workload that never ends by itself."""
+    env.agent("genoa", generation="Genoa")
+    tenant, _ = env.setup_tenant(policy=policy)
+    digest = tenant.upload_workload(wat_to_wasm(SPIN), "spin.wasm")["digest"]
+    deployment = tenant.deploy(
+        {
+            "workload": digest,
+            "secrets": ["greeting-key"],
+            "limits": {"fuel": None, "wall_time_s": 600},
+        }
+    )["id"]
+
+    def released() -> str | None:
+        placement = tenant.deployment(deployment)["placements"][0]
+        return str(placement["id"]) if placement["state"] == "released" else None
+
+    return tenant, deployment, wait_for(released, timeout=20)
+
+
+def stopped_on_the_host(env: Env, placement: str) -> Outcome:
+    outcome: Outcome = wait_for(
+        lambda: next((o for o in env.outcomes if o.placement == placement), None), timeout=10
+    )
+    assert outcome.verdict == "stopped", outcome
+    assert outcome.error == "stopped by the host: the control plane withdrew the placement"
+    return outcome
+
+
+def test_an_evicted_keep_is_stopped_on_its_host(tmp_path: Path, database_url: str | None) -> None:
+    with control_plane(tmp_path, database_url) as env:
+        tenant, deployment, placement = running_keep(env)
+        operator = Client(env.url, env.token(Kind.OPERATOR))
+        [action] = operator.import_advisories(json.dumps(FEED).encode(), "feed")["recheck"]
+        assert action["placement"] == placement and action["action"] == "evict"
+        stopped_on_the_host(env, placement)
+        assert tenant.deployment(deployment)["placements"][0]["state"] == "pending"
+
+
+def test_stopping_a_deployment_stops_its_running_keep(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        tenant, deployment, placement = running_keep(env)
+        tenant.request("DELETE", f"/v1/deployments/{deployment}")
+        stopped_on_the_host(env, placement)
+        assert tenant.deployment(deployment)["placements"][0]["state"] == "stopped"
+
+
+def test_a_draining_keep_runs_until_its_deadline_then_stops(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        tenant, _, placement = running_keep(env)
+        stricter = POLICY.replace('refuse = ["AMD:Milan"]', 'refuse = ["AMD:Milan", "AMD:Genoa"]')
+        [action] = tenant.set_policy(stricter + '\n[patching]\nother = "drain 3s"\n')["recheck"]
+        assert action["action"] == "drain"
+        drained = time.monotonic()
+        time.sleep(1.0)
+        assert not [o for o in env.outcomes if o.placement == placement]  # still running
+        stopped_on_the_host(env, placement)
+        assert time.monotonic() - drained >= 2.5
+
+
+def test_a_host_shutting_down_stops_its_keeps_promptly(tmp_path: Path) -> None:
+    with control_plane(tmp_path) as env:
+        _, _, placement = running_keep(env)
+        started = time.monotonic()
+        env.agents[0].stop()  # without the stop it would wait out the 600 s wall time
+        assert time.monotonic() - started < 10
+        [outcome] = [o for o in env.outcomes if o.placement == placement]
+        assert outcome.verdict == "stopped"
+        assert outcome.error == "stopped by the host: the host is shutting down"

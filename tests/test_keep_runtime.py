@@ -4,6 +4,8 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from elsewhere.keep.runtime import (
     WorkloadRefused,
     run_module,
 )
+from elsewhere.keep.stop import KeepStop
 from elsewhere.keep.wat import build_wat_file, wat_to_wasm
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,6 +161,36 @@ def test_wall_time_deadline_stops_an_infinite_loop() -> None:
     assert result.outcome == "wall-time-exceeded"
     assert result.fuel_consumed is None
     assert 0.15 < time.perf_counter() - started < 5
+
+
+def test_a_stop_from_another_thread_ends_the_run_and_its_secrets() -> None:
+    """The host's stop (a withdrawn placement) ends even a run with no meter at all, and the
+    staged secrets go with it; a stop asked before the run starts ends it at once."""
+    module = wat_to_wasm(LOOP)
+    config = config_for(module, limits=KeepLimits(fuel=None, wall_time_s=None), secret_names=("k",))
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+    before = set(base.glob("elsewhere-keep-*"))
+    stop = KeepStop()
+    threading.Timer(0.3, stop.stop, args=("placement withdrawn",)).start()
+    started = time.perf_counter()
+    result = run_module(module, config, secrets={"k": b"s"}, stop=stop)
+    assert result.outcome == "stopped" and result.exit_code is None
+    assert result.trap == "stopped by the host: placement withdrawn"
+    assert 0.25 < time.perf_counter() - started < 5
+    assert set(base.glob("elsewhere-keep-*")) <= before  # nothing staged is left behind
+    early = KeepStop()
+    early.stop("already withdrawn")
+    early.stop("a second reason is ignored")
+    assert run_module(module, config, secrets={"k": b"s"}, stop=early).outcome == "stopped"
+    assert early.reason == "already withdrawn"
+    late = KeepStop()
+    done = run_module(
+        wat_to_wasm('(module (func (export "_start")))'),
+        config_for(wat_to_wasm('(module (func (export "_start")))')),
+        stop=late,
+    )
+    late.stop("after the end")  # nothing to stop: no error
+    assert done.ok
 
 
 def test_trap_is_reported_on_one_line() -> None:

@@ -48,11 +48,16 @@ def register(cp: Plane, cred: HostCred, request: RegisterRequest) -> dict[str, A
 
 @router.get("/hosts/me/assignments")
 def poll(cp: Plane, cred: HostCred) -> dict[str, Any]:
-    """Heartbeat and the host's assigned, not yet attested placements."""
+    """Heartbeat; the host's assigned, not yet attested placements (`assignments`), and the
+    placements whose keeps it may keep running (`running`): any other keep it must stop."""
     host_id = host_of(cp, cred)
     with write(cp.engine) as conn:
         host_store.heartbeat(conn, host_id)
-        return {"host": host_id, "assignments": host_store.assignments(conn, host_id)}
+        return {
+            "host": host_id,
+            "assignments": host_store.assignments(conn, host_id),
+            "running": host_store.running(conn, host_id),
+        }
 
 
 @router.get(

@@ -113,6 +113,18 @@ def assignments(conn: Connection, host_id: str) -> list[dict[str, Any]]:
     return out
 
 
+def running(conn: Connection, host_id: str) -> list[str]:
+    """The placements whose keeps this host may keep running (released to it, draining
+    included). A keep whose placement is not here any more was withdrawn: evicted by a
+    re-check, its drain period over, or its deployment stopped; the host stops it."""
+    rows = conn.execute(
+        select(placements.c.id).where(
+            placements.c.host_id == host_id, placements.c.state == "released"
+        )
+    ).all()
+    return [r.id for r in rows]
+
+
 def workload_for(conn: Connection, host_id: str, placement_id: str) -> bytes | None:
     row = conn.execute(
         select(workloads.c.wasm)

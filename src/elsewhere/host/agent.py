@@ -30,6 +30,7 @@ from elsewhere.host.client import Client, b64
 from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits
 from elsewhere.keep.runtime import KeepConfig, KeepResult, run_module
+from elsewhere.keep.stop import KeepStop
 
 log = logging.getLogger("elsewhere.host")
 
@@ -65,7 +66,7 @@ class HostAgent:
         self.on_outcome = on_outcome
         self.host_id: str | None = None
         self.interval = 1.0
-        self._busy: set[str] = set()
+        self._busy: dict[str, KeepStop] = {}  # placements in hand, each with its stop
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=capacity, thread_name_prefix=f"keep-{name}")
         self.stopping = threading.Event()
@@ -77,15 +78,27 @@ class HostAgent:
         return self.host_id
 
     def poll_once(self) -> list[Future[Outcome]]:
-        """Heartbeat, and start a keep for each new assignment."""
+        """Heartbeat, start a keep for each new assignment, and stop each keep whose placement
+        the control plane no longer lists (evicted, drained, or its deployment stopped)."""
+        answer = self.client.poll()
         started = []
-        for assignment in self.client.assignments():
+        for assignment in answer["assignments"]:
             placement = assignment["placement"]
             with self._lock:
                 if placement in self._busy:
                     continue
-                self._busy.add(placement)
-            started.append(self._pool.submit(self._guarded, assignment))
+                stop = self._busy[placement] = KeepStop()
+            started.append(self._pool.submit(self._guarded, assignment, stop))
+        if "running" in answer:  # a control plane that predates it withdraws nothing here
+            listed = {a["placement"] for a in answer["assignments"]} | set(answer["running"])
+            with self._lock:
+                withdrawn = [(p, s) for p, s in self._busy.items() if p not in listed]
+            for placement, stop in withdrawn:
+                if stop.reason is None:
+                    log.warning(
+                        "%s: placement %s withdrawn: stopping its keep", self.name, placement
+                    )
+                stop.stop("the control plane withdrew the placement")
         return started
 
     def run(self, poll_interval: float | None = None) -> None:
@@ -100,13 +113,19 @@ class HostAgent:
             self.stopping.wait(poll_interval or min(self.interval, 1.0))
 
     def stop(self) -> None:
+        """Stop polling, stop the keeps still running (their placements are re-queued when
+        the control plane misses this host's heartbeat), and wait for them to end."""
         self.stopping.set()
+        with self._lock:
+            running = list(self._busy.values())
+        for keep in running:
+            keep.stop("the host is shutting down")
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _guarded(self, assignment: dict[str, Any]) -> Outcome:
+    def _guarded(self, assignment: dict[str, Any], stop: KeepStop) -> Outcome:
         placement = assignment["placement"]
         try:
-            outcome = self.run_assignment(assignment)
+            outcome = self.run_assignment(assignment, stop)
         except ElsewhereError as error:
             outcome = Outcome(placement, "error", error=error.message)
             log.warning("%s: placement %s: %s", self.name, placement, error.message)
@@ -115,13 +134,14 @@ class HostAgent:
             log.error("%s: placement %s failed: %s", self.name, placement, type(error).__name__)
         finally:
             with self._lock:
-                self._busy.discard(placement)
+                self._busy.pop(placement, None)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         return outcome
 
-    def run_assignment(self, assignment: dict[str, Any]) -> Outcome:
+    def run_assignment(self, assignment: dict[str, Any], stop: KeepStop | None = None) -> Outcome:
         placement = assignment["placement"]
+        stop = stop or KeepStop()
         limits = KeepLimits.from_json(assignment.get("limits") or {})
         wasm = self.client.workload(placement)
         key = KeepKey.generate()  # fresh per keep; the private half never leaves this process
@@ -161,11 +181,16 @@ class HostAgent:
         stdin = base64.b64decode(assignment.get("stdin") or "")
         error: str | None = None
         try:
-            result: KeepResult | None = run_module(wasm, config, stdin=stdin, secrets=secrets)
+            result: KeepResult | None = run_module(
+                wasm, config, stdin=stdin, secrets=secrets, stop=stop
+            )
         except ElsewhereError as failure:
             result, error = None, failure.message
         finally:
             secrets.clear()
+        if result is not None and result.outcome == "stopped":
+            # The placement is no longer this host's: a result would be refused (409).
+            return Outcome(placement, "stopped", exit_code=None, error=result.trap)
         report = self._report(assignment, config, key, binding, answer, result, error)
         self.client.result(placement, report)
         return Outcome(

@@ -67,7 +67,12 @@ class Client:
         return result
 
     def assignments(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.json("GET", "/v1/hosts/me/assignments")["assignments"]
+        result: list[dict[str, Any]] = self.poll()["assignments"]
+        return result
+
+    def poll(self) -> dict[str, Any]:
+        """Heartbeat: {"assignments": [...], "running": [placement ids it may keep running]}."""
+        result: dict[str, Any] = self.json("GET", "/v1/hosts/me/assignments")
         return result
 
     def workload(self, placement: str) -> bytes:

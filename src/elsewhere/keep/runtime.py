@@ -9,7 +9,8 @@ The guest gets only what `KeepConfig` lists: argv, env, stdin, stdout/stderr cap
 memory up to a cap, and its secrets as read-only files under `/secrets`. No network, no other
 directory, no host environment. Limits: linear memory (Store.set_limits), fuel
 (Config.consume_fuel) and a wall-time deadline (Config.epoch_interruption + a timer thread;
-calls into Wasm release the GIL so the timer runs).
+calls into Wasm release the GIL so the timer runs). The same epoch lets the host stop a keep
+early (`KeepStop`, keep/stop.py) when the control plane withdraws its placement.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import wasmtime
 
 from elsewhere.errors import EXIT_REFUSED, ConfigError, ElsewhereError, ParseError
 from elsewhere.keep.limits import KeepLimits
+from elsewhere.keep.stop import KeepStop
 
 SECRETS_GUEST_DIR: Final = "/secrets"
 WASM_MAGIC: Final = b"\0asm"
@@ -131,8 +133,9 @@ class KeepResult:
     """How one run ended.
 
     `outcome`: "exited" (returned or proc_exit; see `exit_code`), "trapped",
-    "fuel-exhausted", "wall-time-exceeded" or "instantiation-failed" (e.g. memory minimum
-    above the limit, imports other than WASI). `exit_code` is None unless exited.
+    "fuel-exhausted", "wall-time-exceeded", "stopped" (by the host, `KeepStop`) or
+    "instantiation-failed" (e.g. memory minimum above the limit, imports other than WASI).
+    `exit_code` is None unless exited.
     """
 
     outcome: str
@@ -190,7 +193,7 @@ def keep_engine(limits: KeepLimits) -> wasmtime.Engine:
     config = wasmtime.Config()
     # Config.cache stays off (its default): no compiled code on host-writable storage.
     config.consume_fuel = limits.fuel is not None
-    config.epoch_interruption = limits.wall_time_s is not None
+    config.epoch_interruption = True  # the wall-time deadline, and a stop from the host
     return wasmtime.Engine(config)
 
 
@@ -244,8 +247,10 @@ def run_module(
     *,
     stdin: bytes = b"",
     secrets: Mapping[str, bytes] | None = None,
+    stop: KeepStop | None = None,
 ) -> KeepResult:
     """Check, compile and run `module_bytes` as `config` says; return how it ended.
+    `stop` lets another thread end the run early (outcome "stopped").
 
     `secrets` maps each name in `config.secret_names` to its plaintext (already opened with
     the keep key). Raises WorkloadRefused on digest mismatch, InvalidModule for bytes that
@@ -284,7 +289,7 @@ def run_module(
         if config.secret_names:
             folder = _stage_secrets(root, secrets, limits)
             wasi.preopen_dir(str(folder), SECRETS_GUEST_DIR, False)
-        result = _run(engine, module, wasi, limits, compile_time, config, released)
+        result = _run(engine, module, wasi, limits, compile_time, config, released, stop)
         # wasmtime-py 50 frees output callbacks on a runtime thread after the store closes; if
         # the process exits first that thread panics. Wait (briefly) until they are freed.
         for event, _ in released:
@@ -314,13 +319,16 @@ def _run(
     compile_time: float,
     config: KeepConfig,
     released: list[tuple[threading.Event, weakref.ReferenceType[_Capped]]],
+    stop: KeepStop | None,
 ) -> KeepResult:
     store = wasmtime.Store(engine)
     try:
         sinks = [ref() for _, ref in released]
         out, err = (sink if sink is not None else _Capped(0) for sink in sinks)
-        return _execute(store, engine, module, wasi, limits, out, err, compile_time, config)
+        return _execute(store, engine, module, wasi, limits, out, err, compile_time, config, stop)
     finally:
+        if stop is not None:
+            stop.detach()
         # Free the store (and the WASI output callbacks it owns) now: left to interpreter
         # shutdown, wasmtime-py 50 finalises the callbacks from a runtime thread and panics.
         store.close()
@@ -336,6 +344,7 @@ def _execute(
     err: _Capped,
     compile_time: float,
     config: KeepConfig,
+    stop: KeepStop | None,
 ) -> KeepResult:
     store.set_wasi(wasi)
     store.set_limits(
@@ -347,11 +356,13 @@ def _execute(
     )
     if limits.fuel is not None:
         store.set_fuel(limits.fuel)
+    store.set_epoch_deadline(1)  # the next epoch: the timer's, or a stop's
     timer: threading.Timer | None = None
     if limits.wall_time_s is not None:
-        store.set_epoch_deadline(1)
         timer = threading.Timer(limits.wall_time_s, engine.increment_epoch)
         timer.daemon = True
+    if stop is not None:
+        stop.attach(engine)
     linker = wasmtime.Linker(engine)
     linker.define_wasi()  # WASI preview 1 only: no sockets, no other host functions
 
@@ -378,6 +389,8 @@ def _execute(
             _drop_traceback(error)
             if code == wasmtime.TrapCode.OUT_OF_FUEL:
                 outcome = "fuel-exhausted"
+            elif code == wasmtime.TrapCode.INTERRUPT and stop is not None and stop.reason:
+                outcome, trap = "stopped", f"stopped by the host: {stop.reason}"
             elif code == wasmtime.TrapCode.INTERRUPT:
                 outcome, trap = "wall-time-exceeded", f"stopped after {limits.wall_time_s} s"
             else:
