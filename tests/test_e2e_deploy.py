@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import base64
 import logging
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from control_helpers import attest_body, control_plane, database_url, settled, wait_for
+from elsewhere.control.auth import Kind
 from elsewhere.control.tokens import public_key_from_jwk, verify
 from elsewhere.crypto.keyfile import TenantKey
 from elsewhere.evidence.dcap.cache import import_collateral
@@ -63,6 +67,7 @@ def test_deploy_refuses_milan_and_nil_releases_to_genoa(
         assert claims["verdict"] == "affirming" and claims["generation"] == "Genoa"
         assert claims["workload_digest"] == "sha384:" + digest and claims["emulated"] is True
         assert claims["keep_key_digest"] in {p["keep_key_digest"] for p in view["placements"]}
+        assert claims["keep_key_suite"] == "mlkem768-x25519"  # the quantum-resistant default
 
         # Each decision's ledger entry is provable offline with only the log's public key.
         verifier = Verifier.parse(tenant.json("GET", "/v1/ledger/key")["vkey"])
@@ -150,3 +155,46 @@ def test_emulated_tdx_host_is_released(tmp_path: Path, monkeypatch: pytest.Monke
         [decision] = view["decisions"]
         assert decision["verdict"] == "affirming" and decision["claims"]["tee"] == "tdx"
         assert decision["claims"]["emulated"] is True
+
+
+def test_the_host_command_runs_keeps_with_the_kem_it_is_given(tmp_path: Path) -> None:
+    """`elsewhere host` itself, in its own process, with X25519-only keep keys: the release's
+    attestation-result token says which KEM wrapped the secrets, and every claim it makes
+    matches the evidence, the workload and the tenant's policy."""
+    with control_plane(tmp_path) as env:
+        env.attester("emulated-snp", "cli-host", generation="Genoa")  # its root is trusted
+        code = "from elsewhere.cli import main; raise SystemExit(main())"
+        command = [sys.executable, "-c", code, "host", "--control", env.url]
+        command += ["--token", env.token(Kind.HOST, "cli-host"), "--name", "cli-host"]
+        command += ["--attester", "emulated-snp", "--generation", "Genoa", "--suite", "x25519"]
+        command += ["--state-dir", str(tmp_path / "hosts" / "cli-host")]
+        host = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            tenant, digest = env.setup_tenant()
+            body = {"workload": digest, "secrets": ["greeting-key"], "args": ["greeting-key"]}
+            deployment = tenant.deploy(body)["id"]
+            view = wait_for(settled(tenant, deployment), timeout=30)
+        finally:
+            host.send_signal(signal.SIGINT)
+            output = host.communicate(timeout=20)[0].decode()
+        assert host.returncode == 0, output
+        assert "WARNING:" in output and "emulated" in output  # no hardware protection
+        (placement,) = view["placements"]
+        assert f"placement {placement['id']}: released, exit code 0" in output
+        stdout = base64.b64decode(placement["result"]["stdout"]).decode()
+        assert "I hold secret greeting-key: 11 bytes" in stdout  # b"demo-secret"
+        (decision,) = [d for d in view["decisions"] if d["verdict"] == "affirming"]
+        jwk = tenant.json("GET", "/.well-known/jwks.json")["keys"][0]
+        claims = verify(decision["token"], public_key_from_jwk(jwk))
+        policy = tenant.json("GET", "/v1/policy")
+        assert claims["keep_key_suite"] == "x25519"
+        assert (claims["tee"], claims["vendor"], claims["generation"]) == (
+            "sev-snp",
+            "AMD",
+            "Genoa",
+        )
+        assert claims["emulated"] is True and claims["host"] == "cli-host"
+        assert claims["workload_digest"] == "sha384:" + digest
+        assert claims["policy_digest"] == policy["digest"]
+        assert claims["keep_key_digest"] == placement["keep_key_digest"]
+        assert claims["placement"] == placement["id"] and claims["deployment"] == deployment

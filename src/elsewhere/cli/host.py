@@ -18,6 +18,7 @@ from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
 from elsewhere.cli.serve import add_client_args, add_store_args, client, open_plane
 from elsewhere.control.auth import Kind, create_credential
 from elsewhere.control.db import write
+from elsewhere.crypto.hpke import DEFAULT_SUITE, SUITES, suite_named
 from elsewhere.errors import EXIT_OK
 from elsewhere.host.agent import HostAgent, Outcome
 
@@ -30,6 +31,13 @@ def register(commands: Any) -> None:
     host.add_argument("--capacity", type=int, default=4, help="keeps run at once")
     host.add_argument("--state-dir", type=Path, default=None, help="attester state (emulated)")
     host.add_argument("--generation", default=None, help="emulated-snp only: Milan, Genoa or Turin")
+    host.add_argument(
+        "--suite",
+        default=DEFAULT_SUITE.name,
+        choices=sorted(SUITES),
+        help="each keep's HPKE key: ML-KEM-768 + X25519, a quantum-resistant hybrid (default), "
+        "or X25519 alone (not quantum-resistant)",
+    )
     host.set_defaults(handler=run_host)
 
     tokens = commands.add_parser("host-token", help="host registration tokens (operator)")
@@ -71,7 +79,12 @@ def run_host(args: argparse.Namespace) -> int:
                 "(the control plane must be started with --trust-emulated-root PATH)"
             )
     agent = HostAgent(
-        client(args), attester, name=args.name, capacity=args.capacity, on_outcome=_print
+        client(args),
+        attester,
+        name=args.name,
+        capacity=args.capacity,
+        on_outcome=_print,
+        suite=suite_named(args.suite),
     )
     host_id = agent.register()
     print(f"host {args.name} registered as {host_id}; polling {args.control}")

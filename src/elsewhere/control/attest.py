@@ -189,6 +189,7 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
             "workload_digest": "sha384:" + context.workload_digest,
             "policy_digest": context.policy_digest,
             "keep_key_digest": keep_key_digest,
+            "keep_key_suite": keep_key.suite.name,  # what the secrets are wrapped with
             "placement": placement_id,
             "deployment": context.deployment_id,
             "host": context.host_name,

@@ -24,7 +24,7 @@ from elsewhere.claims import VerificationResult
 from elsewhere.control.attest import SECRET_INFO, secret_aad
 from elsewhere.control.policies import digest_bytes
 from elsewhere.crypto.binding import report_data
-from elsewhere.crypto.hpke import KeepKey, seal
+from elsewhere.crypto.hpke import DEFAULT_SUITE, HpkeSuite, KeepKey, seal
 from elsewhere.errors import ElsewhereError
 from elsewhere.host.client import Client, b64
 from elsewhere.keep.isolation import isolation_report
@@ -61,8 +61,10 @@ class HostAgent:
         name: str,
         capacity: int = 4,
         on_outcome: Callable[[Outcome], None] | None = None,
+        suite: HpkeSuite = DEFAULT_SUITE,
     ) -> None:
         self.client, self.attester, self.name, self.capacity = client, attester, name, capacity
+        self.suite = suite  # each keep's HPKE key pair: ML-KEM-768 + X25519 unless asked
         self.on_outcome = on_outcome
         self.host_id: str | None = None
         self.interval = 1.0
@@ -144,7 +146,9 @@ class HostAgent:
         stop = stop or KeepStop()
         limits = KeepLimits.from_json(assignment.get("limits") or {})
         wasm = self.client.workload(placement)
-        key = KeepKey.generate()  # fresh per keep; the private half never leaves this process
+        key = KeepKey.generate(
+            self.suite
+        )  # fresh per keep; the private half never leaves this process
         issued = self.client.nonce(placement)
         nonce = bytes.fromhex(issued["nonce"])
         # Bind what the control plane says now (a policy change re-issues the digest).
