@@ -14,13 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from control_helpers import attest_body, control_plane, database_url, settled, wait_for
+from control_helpers import (
+    DEMO_POLICY,
+    attest_body,
+    control_plane,
+    database_url,
+    settled,
+    wait_for,
+)
 from elsewhere.control.auth import Kind
 from elsewhere.control.tokens import public_key_from_jwk, verify
+from elsewhere.crypto.hpke import X25519
 from elsewhere.crypto.keyfile import TenantKey
 from elsewhere.evidence.dcap.cache import import_collateral
-from elsewhere.host.agent import RESULT_INFO, result_aad
-from elsewhere.host.client import ApiFailure, b64
+from elsewhere.host.agent import RESULT_INFO, HostAgent, result_aad
+from elsewhere.host.client import ApiFailure, Client, b64
 from elsewhere.ledger.bundle import verify_bundle
 from elsewhere.ledger.note import Verifier
 
@@ -198,3 +206,25 @@ def test_the_host_command_runs_keeps_with_the_kem_it_is_given(tmp_path: Path) ->
         assert claims["policy_digest"] == policy["digest"]
         assert claims["keep_key_digest"] == placement["keep_key_digest"]
         assert claims["placement"] == placement["id"] and claims["deployment"] == deployment
+
+
+def test_a_policy_can_require_a_quantum_resistant_keep_key(tmp_path: Path) -> None:
+    """The host picks its keeps' KEM; a tenant that wants its secrets wrapped only with the
+    hybrid refuses a keep key of X25519 alone, and says why."""
+    with control_plane(tmp_path) as env:
+        policy = DEMO_POLICY + '[binding]\nkeep_key_suites = ["mlkem768-x25519"]\n'
+        tenant, digest = env.setup_tenant(policy=policy)
+        weak = HostAgent(
+            Client(env.url, env.token(Kind.HOST, "weak")),
+            env.attester("emulated-snp", "weak", generation="Genoa"),
+            name="weak",
+            suite=X25519,
+        )
+        weak.register()
+        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
+        (assignment,) = wait_for(weak.client.assignments)
+        outcome = weak.run_assignment(assignment)
+        assert outcome.verdict == "contraindicated"
+        assert outcome.reasons == [
+            "binding.keep_key_suites: keep key suite is x25519, required mlkem768-x25519"
+        ]

@@ -3,10 +3,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from elsewhere.claims import EMULATED_WARNING, NIL_WARNING, Failure, Tee
+from elsewhere.claims import EMULATED_WARNING, NIL_WARNING, Claims, Failure, Tee
 from elsewhere.policy.advisories import parse_feed
 from elsewhere.policy.evaluate import Decision, compile_policy, evaluate
 from elsewhere.policy.load import load_policy
+from elsewhere.policy.model import Policy
 from policy_support import AT, intel, nil, policy, result, snp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,3 +221,20 @@ def test_compiled_evaluator_is_deterministic_and_cached() -> None:
     assert compile_policy(REFUSE_MILAN, FEED) is evaluator
     first = evaluator.evaluate(result(snp("Milan")), at=AT)
     assert all(evaluator.evaluate(result(snp("Milan")), at=AT) == first for _ in range(3))
+
+
+def test_keep_key_suites_checked_where_a_keep_key_is_presented() -> None:
+    p = policy('[binding]\nkeep_key_suites = ["mlkem768-x25519"]\n')
+    claims = snp()
+    weak = evaluate_suite(p, claims, "x25519")
+    assert _rules(weak) == ["binding.keep_key_suites"]
+    assert "x25519" in str(weak.reasons[0]) and "mlkem768-x25519" in str(weak.reasons[0])
+    assert evaluate_suite(p, claims, "mlkem768-x25519").accepted
+    assert evaluate(claims, p, at=AT).accepted  # no keep key (offline evaluation): not checked
+    running = compile_policy(p).evaluate(claims, at=AT, admission=False, keep_key_suite="x25519")
+    assert running.accepted  # a re-check of a running keep: its key was checked at admission
+    assert evaluate_suite(policy(), claims, "x25519").accepted  # no rule: any suite
+
+
+def evaluate_suite(p: Policy, claims: Claims, suite: str) -> Decision:
+    return compile_policy(p).evaluate(claims, at=AT, keep_key_suite=suite)

@@ -238,3 +238,20 @@ def test_generations_must_be_ones_the_verifiers_report() -> None:
     ]
     policy = parse_policy(HEADER + '[platforms]\nrefuse = ["intel:ice lake-sp", "AMD:milan"]\n')
     assert [str(p) for p in policy.platform_refuse] == ["AMD:Milan", "Intel:Ice Lake-SP"]
+
+
+def test_keep_key_suites_load_and_leave_other_digests_alone() -> None:
+    hybrid = parse_policy(HEADER + '[binding]\nkeep_key_suites = ["mlkem768-x25519"]\n')
+    assert hybrid.keep_key_suites == ("mlkem768-x25519",)
+    assert hybrid.to_json()["binding"]["keep_key_suites"] == ["mlkem768-x25519"]
+    assert hybrid.digest != parse_policy(HEADER).digest
+    # A policy without the key keeps the normal form (and so the digest) it had before.
+    assert parse_policy(HEADER).to_json()["binding"] == {"require_report_data": False}
+    for body, message in (
+        ('keep_key_suites = ["p256"]', "not an HPKE suite"),
+        ("keep_key_suites = []", "would refuse every keep"),
+        ('keep_key_suites = "x25519"', "expected a list of strings"),
+    ):
+        with pytest.raises(PolicyError) as error:
+            parse_policy(HEADER + f"[binding]\n{body}\n")
+        assert message in str(error.value) and "binding.keep_key_suites" in str(error.value)

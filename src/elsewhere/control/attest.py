@@ -164,7 +164,7 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
         digest_bytes(context.policy_digest),
     )
     decision = evaluator(context.policy_document, advisories).evaluate(
-        result, at=now, expected_report_data=expected.hex()
+        result, at=now, expected_report_data=expected.hex(), keep_key_suite=keep_key.suite.name
     )
     reasons = [str(r) for r in decision.reasons]
     verdict = "affirming" if decision.accepted else "contraindicated"

@@ -191,11 +191,14 @@ class Evaluator:
         expected_report_data: str | None = None,
         evidence_time: dt.datetime | None = None,
         admission: bool = True,
+        keep_key_suite: str | None = None,
     ) -> Decision:
         """Decide on one piece of evidence at time `at`.
 
         `admission=False` re-checks a keep that is already running (patching): the report_data
-        binding and the evidence age were checked when it was admitted and are skipped.
+        binding, the keep key's suite and the evidence age were checked when it was admitted
+        and are skipped. `keep_key_suite` is the HPKE suite of the key the evidence binds,
+        where there is one (a release); `binding.keep_key_suites` is checked against it.
         """
         reasons: list[RuleFailure] = []
         if isinstance(evidence, VerificationResult):
@@ -278,6 +281,13 @@ class Evaluator:
 
         if admission and (self._admission_rules or expected_report_data is not None):
             reasons.extend(self._admission(claims, at, expected_report_data, evidence_time))
+        suites = self.policy.keep_key_suites
+        if admission and suites and keep_key_suite is not None and keep_key_suite not in suites:
+            reasons.append(
+                RuleFailure(
+                    "binding.keep_key_suites", "keep key suite", keep_key_suite, " or ".join(suites)
+                )
+            )
 
         return Decision(
             accepted=not reasons,

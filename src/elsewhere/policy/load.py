@@ -40,6 +40,7 @@ from elsewhere.policy.values import (
     parse_patch_rule,
     parse_platform,
     parse_severity,
+    parse_suite_name,
     parse_tee,
     tcb_component_valid,
 )
@@ -213,8 +214,11 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
     identity_minimums = tuple(
         sorted(IdentityMinimum(*m) for m in _per_tee(r, doc, "identity_min", _minimum_problem))
     )
-    binding = r.table(doc, ("binding",), frozenset({"require_report_data"}))
+    binding = r.table(doc, ("binding",), frozenset({"require_report_data", "keep_key_suites"}))
     require_rd = r.get(binding, ("binding", "require_report_data"), bool, False, "true or false")
+    suites = r.listed(binding, ("binding", "keep_key_suites"), parse_suite_name)
+    if "keep_key_suites" in binding and not suites and not r.issues:
+        r.fail(("binding", "keep_key_suites"), "an empty list would refuse every keep")
     fresh = r.table(doc, ("freshness",), frozenset({"max_age"}))
     max_age = None
     if "max_age" in fresh:
@@ -256,6 +260,7 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
         allow_lists=tuple(sorted(allow_lists)),
         identity_minimums=identity_minimums,
         require_report_data=require_rd,
+        keep_key_suites=tuple(sorted(set(suites))),
         max_age=max_age,
         patching=tuple(patching),
     )

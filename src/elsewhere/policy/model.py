@@ -191,6 +191,7 @@ class Policy:
     allow_lists: tuple[AllowList, ...] = ()
     identity_minimums: tuple[IdentityMinimum, ...] = ()
     require_report_data: bool = False
+    keep_key_suites: tuple[str, ...] = ()  # HPKE suites a keep key may use; empty: any
     max_age: dt.timedelta | None = None
     patching: tuple[tuple[str, PatchRule], ...] = DEFAULT_PATCHING
 
@@ -231,7 +232,11 @@ class Policy:
                 [a.section, a.tee.value, a.name, list(a.allowed)] for a in self.allow_lists
             ],
             "identity_min": [[m.tee.value, m.name, m.minimum] for m in self.identity_minimums],
-            "binding": {"require_report_data": self.require_report_data},
+            "binding": {
+                "require_report_data": self.require_report_data,
+                # only when set, so the digests of policies without it stay as they were
+                **({"keep_key_suites": list(self.keep_key_suites)} if self.keep_key_suites else {}),
+            },
             "freshness": {
                 "max_age_seconds": None
                 if self.max_age is None

@@ -9,6 +9,7 @@ import datetime as dt
 import re
 
 from elsewhere.claims import Tee, Vendor
+from elsewhere.crypto.hpke import SUITES
 from elsewhere.evidence.dcap.claims import FAMILY_BY_FMSPC_MODEL
 from elsewhere.policy.model import INTEL_TCB_STATUSES, Action, PatchRule, PlatformMatch, Severity
 
@@ -117,3 +118,10 @@ def parse_intel_status(text: str) -> str:
     if text not in INTEL_TCB_STATUSES:
         raise ValueError(f"{text!r}: not an Intel TCB status ({', '.join(INTEL_TCB_STATUSES)})")
     return text
+
+
+def parse_suite_name(value: str) -> str:
+    """An HPKE suite a keep key may use ('mlkem768-x25519', 'x25519')."""
+    if value not in SUITES:
+        raise ValueError(f"{value!r}: not an HPKE suite ({', '.join(sorted(SUITES))})")
+    return value
