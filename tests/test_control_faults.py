@@ -27,7 +27,7 @@ from control_helpers import (
 from elsewhere.attest import make_attester
 from elsewhere.control.auth import Kind, create_credential
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import decisions, nonces, placements, read, write
+from elsewhere.control.db import decisions, nonces, placements, read, reputation_events, write
 from elsewhere.control.server import free_port
 from elsewhere.control.tenants import create_tenant
 from elsewhere.host.agent import HostAgent
@@ -51,6 +51,46 @@ def test_vanished_host_work_is_rescheduled(tmp_path: Path) -> None:
         hosts = {h["name"]: h["state"] for h in env_hosts(env)}
         assert hosts["ghost"] == "lost"
         assert ghost.host_id is not None
+
+
+def test_a_host_lost_after_release_loses_the_keep_and_its_result(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """A host that vanishes while its keep runs (secrets released): after the heartbeat
+    timeout the placement runs again elsewhere, the lost keep counts against the host's
+    reputation, and a result it sends later is refused."""
+    with control_plane(tmp_path, database_url) as env:
+        ghost = env.agent("ghost", start=False)
+        tenant, digest = env.setup_tenant()
+        deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
+        (assignment,) = wait_for(ghost.client.assignments)
+        placement = assignment["placement"]
+        answer = ghost.client.attest(
+            placement, attest_body(ghost.client, ghost.attester, placement)
+        )
+        assert answer["accepted"]
+        assert tenant.deployment(deployment)["placements"][0]["state"] == "released"
+        # The ghost falls silent; a healthy host is there to take the work.
+        env.agent("genoa", generation="Genoa")
+        view = wait_for(settled(tenant, deployment), timeout=20)
+        (moved,) = view["placements"]
+        assert moved["host"] == "genoa" and moved["state"] == "completed"
+        assert moved["attempt"] == 1  # the one re-queue, from the lost host
+        assert {h["name"]: h["state"] for h in env_hosts(env)}["ghost"] == "lost"
+        with read(env.cp.engine) as conn:
+            kinds = [
+                r.kind
+                for r in conn.execute(
+                    select(reputation_events.c.kind).where(
+                        reputation_events.c.host_id == ghost.host_id
+                    )
+                )
+            ]
+        assert kinds.count("keep_lost") == 1 and kinds.count("heartbeat_missed") == 1
+        late = ghost.client.http.request(
+            "POST", f"/v1/placements/{placement}/result", json={"isolation": {}}
+        )
+        assert late.status_code == 404, late.text  # the work is now genoa's, not the ghost's
 
 
 def env_hosts(env: object) -> list[dict[str, str]]:
