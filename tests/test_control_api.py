@@ -11,7 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from control_helpers import DEMO_POLICY, control_plane, greeter_wasm
+from control_helpers import DEMO_POLICY, control_plane, greeter_wasm, wait_for
+from elsewhere.cli import main
 from elsewhere.control import api_tenant
 from elsewhere.control.auth import Kind, hash_token
 from elsewhere.control.db import credentials, read
@@ -185,3 +186,27 @@ def test_an_unexpected_error_is_500_and_logged_by_type_only(
     logged = capfd.readouterr().err + caplog.text
     assert "internal error: RuntimeError" in caplog.text
     assert leaked not in logged and "Traceback" not in logged
+
+
+def test_a_revoked_token_is_refused_within_the_cache_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with control_plane(tmp_path) as env:
+        tenant = env.tenant("acme")
+        assert tenant.json("GET", "/v1/whoami")["name"] == "tenant acme"
+        store = ["--data-dir", str(tmp_path / "cp")]
+        assert main(["token", "list", *store]) == 0
+        listing = capsys.readouterr().out
+        (line,) = [row for row in listing.splitlines() if "tenant acme" in row]
+        credential = line.split()[0]
+        assert credential.startswith("cred_") and "ewt_" not in listing  # never the token
+        assert main(["token", "revoke", credential, *store]) == 0
+        assert "revoked" in capsys.readouterr().out
+        assert main(["token", "revoke", credential, *store]) == 0
+        assert "already revoked" in capsys.readouterr().out
+        assert main(["token", "revoke", "cred_missing", *store]) == 2
+        assert "no such credential" in capsys.readouterr().err
+        started = time.monotonic()
+        wait_for(lambda: tenant.http.get("/v1/whoami").status_code == 401, timeout=10)
+        assert time.monotonic() - started < 6.5
+        assert "revoked" in tenant.http.get("/v1/whoami").json()["error"]

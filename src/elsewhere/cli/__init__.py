@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "set-policy": "elsewhere.cli.deploy",
     "set-risk-budget": "elsewhere.cli.deploy",
     "tenant": "elsewhere.cli.tenant",
+    "token": "elsewhere.cli.tenant",
     "workload": "elsewhere.cli.deploy",
 }
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))

@@ -1,6 +1,6 @@
-"""`elsewhere tenant create|list|token` and `elsewhere operator-token create`: operator
-commands that work directly on the control plane's store. A token is printed once; only its
-SHA-256 is kept."""
+"""`elsewhere tenant create|list|token`, `elsewhere operator-token create` and `elsewhere
+token list|revoke`: operator commands that work directly on the control plane's store. A token
+is printed once; only its SHA-256 is kept."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from elsewhere.cli.serve import add_store_args, open_plane
 from elsewhere.cli.table import render_table
-from elsewhere.control.auth import Kind, create_credential
+from elsewhere.control.auth import Kind, create_credential, list_credentials, revoke_credential
 from elsewhere.control.db import read, write
 from elsewhere.control.tenants import create_tenant, list_tenants, new_tenant_token
 from elsewhere.errors import EXIT_OK
@@ -36,6 +36,16 @@ def register(commands: Any) -> None:
     op_create.add_argument("--name", default="operator")
     add_store_args(op_create)
     op_create.set_defaults(handler=run_operator)
+
+    tokens = commands.add_parser("token", help="list and revoke API tokens (operator)")
+    token_sub = tokens.add_subparsers(title="token commands", metavar="COMMAND")
+    listed = token_sub.add_parser("list", help="every token's id, kind, name and state")
+    add_store_args(listed)
+    listed.set_defaults(handler=run_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id (cred_…)")
+    revoke.add_argument("id")
+    add_store_args(revoke)
+    revoke.set_defaults(handler=run_token_revoke)
 
 
 def run_create(args: argparse.Namespace) -> int:
@@ -71,4 +81,25 @@ def run_operator(args: argparse.Namespace) -> int:
     cp = open_plane(args)
     with write(cp.engine) as conn:
         print(f"token: {create_credential(conn, Kind.OPERATOR, args.name)}")
+    return EXIT_OK
+
+
+def run_token_list(args: argparse.Namespace) -> int:
+    cp = open_plane(args)
+    with read(cp.engine) as conn:
+        rows = list_credentials(conn)
+    columns = ("id", "kind", "name", "subject", "created", "revoked")
+    cells = [
+        (r["id"], r["kind"], r["name"], r["subject"] or "", r["created_at"], r["revoked_at"] or "")
+        for r in rows
+    ]
+    print(render_table(columns, cells))
+    return EXIT_OK
+
+
+def run_token_revoke(args: argparse.Namespace) -> int:
+    cp = open_plane(args)
+    with write(cp.engine) as conn:
+        state = revoke_credential(conn, args.id)
+    print(f"{args.id}: {state}; the API refuses it within 5 s")
     return EXIT_OK

@@ -14,13 +14,15 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.db import credentials
 from elsewhere.control.ids import new_id
-from elsewhere.timeutil import utcnow
+from elsewhere.errors import InputError
+from elsewhere.timeutil import iso, utcnow
 
 
 class Kind(StrEnum):
@@ -78,3 +80,37 @@ def authenticate(conn: Connection, token: str) -> Credential | None:
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
     return Credential(id=row.id, kind=Kind(row.kind), subject=row.subject, name=row.name)
+
+
+def list_credentials(conn: Connection) -> list[dict[str, Any]]:
+    """Every credential, without its hash: id, kind, name, subject, created, revoked."""
+    rows = conn.execute(select(credentials).order_by(credentials.c.created_at)).all()
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "name": r.name,
+            "subject": r.subject,
+            "created_at": iso(r.created_at),
+            "revoked_at": iso(r.revoked_at) if r.revoked_at else None,
+        }
+        for r in rows
+    ]
+
+
+def revoke_credential(conn: Connection, credential_id: str) -> str:
+    """Revoke one credential; its token stops working within the API's cache time (5 s).
+    Returns "revoked" or "already revoked"; InputError when there is no such credential."""
+    row = conn.execute(
+        select(credentials.c.revoked_at).where(credentials.c.id == credential_id)
+    ).first()
+    if row is None:
+        raise InputError(
+            "credential", credential_id, "no such credential (see `elsewhere token list`)"
+        )
+    if row.revoked_at is not None:
+        return "already revoked"
+    conn.execute(
+        update(credentials).where(credentials.c.id == credential_id).values(revoked_at=utcnow())
+    )
+    return "revoked"
