@@ -215,3 +215,11 @@ def attest_body(
         "evidence": b64(evidence.evidence),
         "certificates": b64(evidence.aux),
     }
+
+
+def deploy_valued(tenant: Client, digest: str, impact: str | None, **extra: Any) -> str:
+    """Deploy the secret greeter valued at `impact` USD (None: the control plane's default)."""
+    body: dict[str, Any] = {"workload": digest, "secrets": ["greeting-key"]} | extra
+    if impact is not None:
+        body["impact"] = {"amount": impact, "currency": "USD"}
+    return str(tenant.deploy(body)["id"])

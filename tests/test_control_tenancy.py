@@ -12,7 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from control_helpers import DEMO_POLICY, control_plane, database_url, settled, wait_for
+from control_helpers import (
+    DEMO_POLICY,
+    control_plane,
+    database_url,
+    deploy_valued,
+    settled,
+    wait_for,
+)
 from elsewhere.cli import main
 from elsewhere.control.auth import Kind
 from elsewhere.control.reputation import current_book
@@ -24,15 +31,6 @@ __all__ = ["database_url"]
 
 # Bob's policy under the same name as Alice's: refuse Genoa, the host Alice runs on.
 BOB_POLICY = DEMO_POLICY.replace('refuse = ["AMD:Milan"]', 'refuse = ["AMD:Genoa"]')
-
-
-def _deploy(tenant: Client, digest: str, impact: str) -> str:
-    body = {
-        "workload": digest,
-        "secrets": ["greeting-key"],
-        "impact": {"amount": impact, "currency": "USD"},
-    }
-    return str(tenant.deploy(body)["id"])
 
 
 def _status(client: Client, method: str, path: str, body: object = None) -> int:
@@ -130,12 +128,12 @@ def test_risk_document_shows_no_other_tenants_events(
         env.agent("genoa", generation="Genoa")
         alice, digest = env.setup_tenant()
         bob, bob_digest = env.setup_tenant()
-        mine = wait_for(settled(alice, _deploy(alice, digest, "300")), timeout=20)
-        theirs = wait_for(settled(bob, _deploy(bob, bob_digest, "777")), timeout=20)
+        mine = wait_for(settled(alice, deploy_valued(alice, digest, "300")), timeout=20)
+        theirs = wait_for(settled(bob, deploy_valued(bob, bob_digest, "777")), timeout=20)
         bob_placement = theirs["placements"][0]["id"]
         note = "bob-private-remark-5c1e"
         assert _status(bob, "POST", f"/v1/placements/{bob_placement}/reports", {"note": note})
-        third = _deploy(alice, digest, "300")
+        third = deploy_valued(alice, digest, "300")
         decision = wait_for(settled(alice, third), timeout=20)["placements"][0]["risk"]
         assert decision["bound"]["r"] == pytest.approx(2.0, abs=0.01)  # both keeps count
 

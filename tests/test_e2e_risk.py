@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from control_helpers import Env, attest_body, control_plane, settled, wait_for
+from control_helpers import Env, attest_body, control_plane, deploy_valued, settled, wait_for
 from elsewhere.cli import main
 from elsewhere.control.auth import Kind
 from elsewhere.control.db import hosts, read
@@ -25,13 +25,6 @@ from elsewhere.ledger.note import Verifier
 
 def _api(env: Env, tenant: Client) -> list[str]:
     return ["--control", env.url, "--token", tenant.http.headers["Authorization"][7:]]
-
-
-def _deploy(tenant: Client, digest: str, impact: str | None, **extra: Any) -> str:
-    body: dict[str, Any] = {"workload": digest, "secrets": ["greeting-key"]} | extra
-    if impact is not None:
-        body["impact"] = {"amount": impact, "currency": "USD"}
-    return str(tenant.deploy(body)["id"])
 
 
 def _refused(tenant: Client, deployment: str) -> dict[str, Any]:
@@ -89,7 +82,7 @@ def test_budget_refusal_and_placement_figures_in_the_ledger(
         assert main(["risk", "explain", "dep_missing", *api]) == 2
 
         # A small one is placed; its figures go to the ledger with the placement.
-        small = _deploy(tenant, digest, "500")
+        small = deploy_valued(tenant, digest, "500")
         done = wait_for(settled(tenant, small), timeout=20)
         placed = done["placements"][0]
         assert placed["state"] == "completed" and placed["risk"]["decision"] == "placed"
@@ -119,12 +112,12 @@ def test_growth_cap_after_small_successes(tmp_path: Path) -> None:
     with control_plane(tmp_path, trial_allowance=100.0) as env:
         env.agent("genoa", generation="Genoa")
         tenant, digest = env.setup_tenant()
-        first = _deploy(tenant, digest, "100")
+        first = deploy_valued(tenant, digest, "100")
         assert wait_for(settled(tenant, first))["placements"][0]["state"] == "completed"
-        second = _deploy(tenant, digest, "100")
+        second = deploy_valued(tenant, digest, "100")
         assert wait_for(settled(tenant, second))["placements"][0]["state"] == "completed"
         # two keeps of 100 done: trust at most doubles, so 1,000 is refused by the growth cap
-        big = _deploy(tenant, digest, "1000")
+        big = deploy_valued(tenant, digest, "1000")
         decision = _refused(tenant, big)
         assert "growth_cap" in _reasons(decision)
         text = next(r["text"] for r in decision["refusals"] if r["reason"] == "growth_cap")
@@ -141,7 +134,7 @@ def test_a_host_re_registering_keeps_its_chips_reputation(tmp_path: Path) -> Non
     with control_plane(tmp_path) as env:
         genoa = env.agent("genoa", generation="Genoa")
         tenant, digest = env.setup_tenant()
-        first = wait_for(settled(tenant, _deploy(tenant, digest, "300")))
+        first = wait_for(settled(tenant, deploy_valued(tenant, digest, "300")))
         doc = tenant.json("GET", f"/v1/deployments/{first['id']}/risk")
         key = doc["hosts"][0]["reputation_key"]  # once attested: the chip's key
         assert key.startswith("chip:")
@@ -157,9 +150,9 @@ def test_a_host_re_registering_keeps_its_chips_reputation(tmp_path: Path) -> Non
         again.register()
         threading.Thread(target=again.run, args=(0.1,), daemon=True).start()
         env.agents.append(again)
-        second = wait_for(settled(tenant, _deploy(tenant, digest, "300")))
+        second = wait_for(settled(tenant, deploy_valued(tenant, digest, "300")))
         assert second["placements"][0]["host"] == "genoa-again"
-        third = wait_for(settled(tenant, _deploy(tenant, digest, "300")))
+        third = wait_for(settled(tenant, deploy_valued(tenant, digest, "300")))
         decision = third["placements"][0]["risk"]
         assert decision["host"] == "genoa-again" and decision["reputation_key"] == key
         assert decision["bound"]["r"] == pytest.approx(2.0, abs=0.01)  # both earlier keeps
@@ -190,13 +183,13 @@ def test_cusum_quarantine_stops_placements_until_released(tmp_path: Path) -> Non
         try:
             tenant, digest = env.setup_tenant()
             for _ in range(2):  # ln(0.10/0.01) = 2.30 per refusal: the second crosses h = 3
-                deployment = _deploy(tenant, digest, "100")
+                deployment = deploy_valued(tenant, digest, "100")
                 placement = tenant.deployment(deployment)["placements"][0]["id"]
                 wait_for(lambda p=placement: any(a["placement"] == p for a in host.assignments()))
                 answer = _lie(host, attester, placement)
                 assert answer["verdict"] == "contraindicated"
                 assert any(r.startswith("binding") for r in answer["reasons"])
-            blocked = _deploy(tenant, digest, "100")
+            blocked = deploy_valued(tenant, digest, "100")
             decision = _refused(tenant, blocked)
             assert _reasons(decision) == {"quarantined"}
             assert not host.assignments()
@@ -222,7 +215,7 @@ def test_a_host_cannot_forge_its_isolation_report(
         host = Client(env.url, env.token(Kind.HOST, "forger"))
         host.register("forger", "emulated-snp", 4)
         tenant, digest = env.setup_tenant()
-        deployment = _deploy(tenant, digest, "100")
+        deployment = deploy_valued(tenant, digest, "100")
         placement = wait_for(host.assignments)[0]["placement"]
         assert host.attest(placement, attest_body(host, attester, placement))["accepted"]
         forged = {
@@ -257,7 +250,7 @@ def test_a_tcb_rollback_on_the_same_chip_is_recorded(tmp_path: Path) -> None:
         tenant, digest = env.setup_tenant()
         seen = []
         for attester in (current, older):
-            deployment = _deploy(tenant, digest, "100")
+            deployment = deploy_valued(tenant, digest, "100")
             placement = tenant.deployment(deployment)["placements"][0]["id"]
             wait_for(lambda p=placement: any(a["placement"] == p for a in host.assignments()))
             answer = host.attest(placement, attest_body(host, attester, placement))
