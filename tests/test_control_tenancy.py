@@ -122,9 +122,9 @@ def test_each_role_is_refused_on_the_others_routes(tmp_path: Path) -> None:
 
 
 def test_risk_document_shows_no_other_tenants_events(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, database_url: str | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with control_plane(tmp_path) as env:
+    with control_plane(tmp_path, database_url) as env:
         env.agent("genoa", generation="Genoa")
         alice, digest = env.setup_tenant()
         bob, bob_digest = env.setup_tenant()

@@ -146,9 +146,8 @@ class HostAgent:
         stop = stop or KeepStop()
         limits = KeepLimits.from_json(assignment.get("limits") or {})
         wasm = self.client.workload(placement)
-        key = KeepKey.generate(
-            self.suite
-        )  # fresh per keep; the private half never leaves this process
+        # Fresh per keep; the private half never leaves this process.
+        key = KeepKey.generate(self.suite)
         issued = self.client.nonce(placement)
         nonce = bytes.fromhex(issued["nonce"])
         # Bind what the control plane says now (a policy change re-issues the digest).
