@@ -29,7 +29,8 @@ import wasmtime
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from elsewhere.crypto.hpke import MLKEM768_X25519, X25519, KeepKey, seal
-from elsewhere.keep.runtime import KeepConfig, keep_engine, run_module
+from elsewhere.keep.config import KeepConfig
+from elsewhere.keep.runtime import keep_engine, run_module
 from elsewhere.keep.wat import wat_to_wasm
 
 REPO = Path(__file__).resolve().parent.parent

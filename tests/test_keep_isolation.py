@@ -13,9 +13,9 @@ from elsewhere.claims import (
     Vendor,
     VerificationResult,
 )
+from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits
-from elsewhere.keep.runtime import KeepConfig
 
 DIGEST = hashlib.sha384(b"module").digest()
 BINDING = hashlib.sha512(b"binding").digest()

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from elsewhere.errors import ConfigError, ParseError
+from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.limits import MIB, KeepLimits
 from elsewhere.keep.runtime import (
     InvalidModule,
-    KeepConfig,
     KeepError,
     KeepResult,
     WorkloadRefused,
@@ -311,7 +311,8 @@ def test_short_lived_process_exits_cleanly() -> None:
     script = f"""
 import hashlib
 from elsewhere.keep.limits import KeepLimits
-from elsewhere.keep.runtime import KeepConfig, run_module
+from elsewhere.keep.config import KeepConfig
+from elsewhere.keep.runtime import run_module
 from elsewhere.keep.wat import wat_to_wasm
 for text in ({GREETER_WAT.read_text()!r}, {LOOP!r}):
     module = wat_to_wasm(text)

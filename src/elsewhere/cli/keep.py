@@ -17,9 +17,10 @@ from elsewhere.cli.inputs import MAX_UPLOAD_BYTES, read_input
 from elsewhere.crypto.hpke import SUITES, suite_named
 from elsewhere.crypto.keyfile import TenantKey
 from elsewhere.errors import EXIT_OK, EXIT_REFUSED
+from elsewhere.keep.config import KeepConfig, check_secret_name
 from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits
-from elsewhere.keep.runtime import KeepConfig, check_secret_name, run_module
+from elsewhere.keep.runtime import run_module
 from elsewhere.keep.wat import build_wat_file
 
 

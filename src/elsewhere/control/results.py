@@ -22,9 +22,9 @@ from elsewhere.control import reputation
 from elsewhere.control.db import decisions, deployments, hosts, placements, results, workloads
 from elsewhere.control.ids import from_b64
 from elsewhere.errors import InputError
+from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits
-from elsewhere.keep.runtime import KeepConfig
 from elsewhere.risk.quantities import Money
 from elsewhere.risk.reputation import EventKind
 from elsewhere.timeutil import utcnow

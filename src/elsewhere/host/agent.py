@@ -27,9 +27,10 @@ from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import DEFAULT_SUITE, HpkeSuite, KeepKey, seal
 from elsewhere.errors import ElsewhereError
 from elsewhere.host.client import Client, b64
+from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits
-from elsewhere.keep.runtime import KeepConfig, KeepResult, run_module
+from elsewhere.keep.runtime import KeepResult, run_module
 from elsewhere.keep.stop import KeepStop
 
 log = logging.getLogger("elsewhere.host")

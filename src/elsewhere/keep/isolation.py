@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING, Tee, VerificationResult
+from elsewhere.keep.config import SECRETS_GUEST_DIR, KeepConfig
 from elsewhere.keep.limits import MIB
-from elsewhere.keep.runtime import SECRETS_GUEST_DIR, KeepConfig
 from elsewhere.timeutil import iso
 
 REPORT_SCHEMA: Final = "elsewhere.isolation/1"

@@ -19,27 +19,24 @@ import base64
 import hashlib
 import hmac
 import os
-import re
 import shutil
 import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Final
 
 import wasmtime
 
-from elsewhere.errors import EXIT_REFUSED, ConfigError, ElsewhereError, ParseError
+from elsewhere.errors import EXIT_REFUSED, ElsewhereError, ParseError
+from elsewhere.keep.config import SECRETS_GUEST_DIR, KeepConfig, check_secret_name
 from elsewhere.keep.limits import KeepLimits
 from elsewhere.keep.stop import KeepStop
 
-SECRETS_GUEST_DIR: Final = "/secrets"
 WASM_MAGIC: Final = b"\0asm"
-_SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class KeepError(ElsewhereError):
@@ -66,66 +63,6 @@ def one_line(message: str) -> str:
         text = text.split("Caused by:", 1)[1]
     parts = [line.strip() for line in text.splitlines() if line.strip()]
     return "; ".join(parts) or "unknown error"
-
-
-@dataclass(frozen=True)
-class KeepConfig:
-    """What one keep runs and what the workload may see. Crosses the host/keep boundary.
-
-    `workload_digest` is the SHA-384 the module bytes must have (bound in report_data).
-    `secret_names` lists the files the workload will find under /secrets (contents arrive
-    separately, sealed to the keep key). `attester_kind` names how the keep attests.
-    """
-
-    workload_digest: bytes
-    args: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
-    limits: KeepLimits = field(default_factory=KeepLimits)
-    secret_names: tuple[str, ...] = ()
-    attester_kind: str = "nil"
-    program_name: str = "workload"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.workload_digest, bytes) or len(self.workload_digest) != 48:
-            raise ConfigError("keep config", "workload_digest", "must be 48 bytes (SHA-384)")
-        object.__setattr__(self, "args", tuple(self.args))
-        object.__setattr__(self, "secret_names", tuple(self.secret_names))
-        object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
-        for index, arg in enumerate((self.program_name, *self.args)):
-            if "\0" in arg:
-                raise ConfigError("keep config", f"args[{index}]", "contains a NUL character")
-        for name, value in self.env.items():
-            if not name or "=" in name or "\0" in name or "\0" in value:
-                raise ConfigError("keep config", f"env {name!r}", "invalid name or value")
-        for name in self.secret_names:
-            check_secret_name(name)
-        if len(set(self.secret_names)) != len(self.secret_names):
-            raise ConfigError("keep config", "secret_names", "duplicate secret name")
-
-    @property
-    def preopens(self) -> tuple[tuple[str, str], ...]:
-        """(guest path, access) of every directory the workload can open."""
-        return ((SECRETS_GUEST_DIR, "read-only"),) if self.secret_names else ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "workload_digest": self.workload_digest.hex(),
-            "args": list(self.args),
-            "env": sorted(self.env),  # names only: values may be sensitive
-            "limits": self.limits.to_json(),
-            "secret_names": list(self.secret_names),
-            "attester_kind": self.attester_kind,
-            "preopens": [{"guest_path": p, "access": a} for p, a in self.preopens],
-        }
-
-
-def check_secret_name(name: str) -> str:
-    """A secret name is a plain file name: letters, digits, '.', '_', '-', at most 128."""
-    if not isinstance(name, str) or not _SECRET_NAME.fullmatch(name):
-        raise ConfigError(
-            "secret name", repr(name), "use 1-128 of A-Z a-z 0-9 . _ - (not starting with . - _)"
-        )
-    return name
 
 
 @dataclass(frozen=True)
