@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
 from elsewhere.control import deployments as deps
-from elsewhere.control import recheck, reputation, riskplace
+from elsewhere.control import recheck, reputation, riskdoc, riskplace
 from elsewhere.control import secrets as secret_store
 from elsewhere.control.auth import Credential
 from elsewhere.control.db import deployments, placements, read, tenants, write
@@ -154,8 +154,8 @@ def get_deployment_risk(cp: Plane, cred: Tenant, deployment_id: str) -> dict[str
         row = deps.find_deployment(conn, _tenant(cred), deployment_id)
         if row is None:
             raise not_found("deployment")
-        hosts = riskplace.accepted_hosts(cp, conn, row)
-        return riskplace.risk_document(cp, conn, row, hosts)
+        hosts = riskdoc.accepted_hosts(cp, conn, row)
+        return riskdoc.risk_document(cp, conn, row, hosts)
 
 
 @router.put("/risk-budget", tags=["tenant"])

@@ -1,5 +1,5 @@
-"""Risk-aware placement in the control plane: the scheduler's `assign` hook, impact and budget
-inputs, and the risk document of a deployment (`GET /v1/deployments/{id}/risk`).
+"""Risk-aware placement in the control plane: the scheduler's `assign` hook and the impact and
+budget inputs (the risk document a tenant reads is control/riskdoc.py).
 
 Each round, the pending replicas of a deployment go through `elsewhere.risk.place` over the
 hosts policy accepted (each weighed by its last verified claims and its reputation): least
@@ -25,12 +25,10 @@ from sqlalchemy.engine import Connection
 
 from elsewhere.control import audit, reputation
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import decisions, deployments, placements, policies, tenants
+from elsewhere.control.db import deployments, placements, tenants
 from elsewhere.control.scheduler import (
-    EXCLUDING_ACTIONS,
     LIVE_STATES,
     HostView,
-    active_hosts,
     waiting_note,
 )
 from elsewhere.errors import ElsewhereError, InputError
@@ -41,7 +39,7 @@ from elsewhere.risk.placement import HostCandidate, PlacementConfig, PlacementRe
 from elsewhere.risk.quantities import YEAR, Money, MoneyRate, parse_money, parse_period
 from elsewhere.risk.records import Decision, Reason
 from elsewhere.risk.reputation import ReputationBook
-from elsewhere.timeutil import iso, utcnow
+from elsewhere.timeutil import utcnow
 
 _MONEY = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([A-Za-z]{3})\s*$")
 _PERIOD_ALIASES = {"yr": "year", "y": "year", "mo": "month", "wk": "week", "d": "day"}
@@ -316,96 +314,3 @@ def _log(
 
 def risk_settings_rate(cp: ControlPlane, host: HostCandidate) -> float:
     return float(settings(cp.config).config.baserates.likelihood(host.platform).rate.value)
-
-
-def risk_document(
-    cp: ControlPlane, conn: Connection, view: Any, hosts: Sequence[HostView]
-) -> dict[str, Any]:
-    """The deployment as `elsewhere risk explain` reads it (elsewhere.risk.deployment/1):
-    its impact, the tenant's budget and committed risk (without this deployment), the hosts
-    policy accepts now with claims, outstanding exposure, quarantine and reputation as this
-    tenant may see it (`reputation.tenant_view`); plus the stored decision of each placement."""
-    risk = settings(cp.config)
-    book = reputation.current_book(cp.engine, cp.reputation_cache)
-    budget, default_budget = tenant_budget(conn, cp.config, view.tenant_id)
-    impact = impact_of(cp.config, view.impact)
-    outstanding = outstanding_by_host(conn, cp.config)
-    committed = committed_risk(conn, view.tenant_id, risk.currency, excluding=view.id)
-    guard = risk.config.guard
-    now = utcnow()
-    host_docs = []
-    for host in hosts:
-        platform, claims = platform_of(host)
-        key = book.key_for(host.id, platform.chip_id)
-        snapshot = book.snapshot(key, now)
-        seen = reputation.tenant_view(conn, book, key, view.tenant_id, float(impact.amount), now)
-        host_docs.append(
-            {
-                "host_id": host.name,
-                "id": host.id,
-                "reputation_key": key,
-                "claims": claims,
-                "outstanding": {
-                    "amount": repr(round(outstanding[host.id], 6)),
-                    "currency": risk.currency,
-                },
-                "quarantined": snapshot.quarantined,
-                **seen,
-            }
-        )
-    rows = conn.execute(
-        select(placements.c.replica, placements.c.state, placements.c.risk)
-        .where(placements.c.deployment_id == view.id)
-        .order_by(placements.c.replica)
-    ).all()
-    return {
-        "schema": "elsewhere.risk.deployment/1",
-        "at": iso(now),
-        "deployment": {
-            "id": view.id,
-            "tenant": view.tenant_id,
-            "replicas": view.replicas,
-            "impact": impact.to_json(),
-            "keeps_per_year": {"value": "1", "per": "year"},
-            "budget": budget.to_json(),
-            "committed": committed.to_json(),
-            "budget_is_default": default_budget,
-        },
-        "config": {
-            "gamma": guard.gamma,
-            "kappa": guard.kappa,
-            "trial_allowance": guard.trial_allowance,
-            "confidence": risk.config.confidence,
-        },
-        "hosts": host_docs,
-        "placements": [
-            {
-                "replica": r.replica,
-                "state": r.state,
-                "decision": json.loads(r.risk) if r.risk else None,
-            }
-            for r in rows
-        ],
-    }
-
-
-def accepted_hosts(cp: ControlPlane, conn: Connection, deployment: Any) -> list[HostView]:
-    """The live hosts the scheduler would offer this deployment now (policy first)."""
-    from elsewhere.control.placement import eligibility
-    from elsewhere.control.policies import current_advisories
-
-    document, digest = conn.execute(
-        select(policies.c.document, policies.c.digest).where(policies.c.id == deployment.policy_id)
-    ).one()
-    excluded = set(
-        conn.execute(
-            select(decisions.c.host_id).where(
-                decisions.c.deployment_id == deployment.id,
-                decisions.c.policy_digest == digest,
-                decisions.c.action.in_(EXCLUDING_ACTIONS),
-            )
-        ).scalars()
-    )
-    check = eligibility(current_advisories(conn))
-    live = active_hosts(conn, utcnow(), cp.config.heartbeat_timeout)
-    return [h for h in live if h.id not in excluded and check(h, document) is None]
