@@ -80,6 +80,36 @@ def test_arbitrary_deployment_documents(doc: Any) -> None:
         _one_line(error)
 
 
+# The form the control plane sends a tenant: each host's evidence as one aggregate at the
+# deployment's value instead of the other tenants' events.
+AGGREGATE = copy.deepcopy(DEPLOYMENT)
+for host in AGGREGATE["hosts"]:
+    host["events"] = host["events"][:1]
+    host["reputation"] = {
+        "currency": AGGREGATE["deployment"]["impact"]["currency"],
+        "good": [[1000.0, 3.5]],
+        "bad": 0.5,
+        "delivered": 2500.0,
+        "max_good": 1000.0,
+    }
+
+
+EXTREMES = st.sampled_from([1e300, 1e-308, 5e-324, -0.0, 1e15, 1e16, 1e9, 1e10])
+
+
+@settings(max_examples=300, deadline=None)
+@given(path=st.sampled_from(_paths(AGGREGATE)[1:]), value=json_values | EXTREMES)
+def test_mutated_aggregate_deployment_parses_or_fails_cleanly(
+    path: tuple[Any, ...], value: Any
+) -> None:
+    doc = _replace(AGGREGATE, path, value)
+    try:
+        at, request, hosts, config = parse_deployment(doc)
+        explain(at, request, hosts, config, top=2)
+    except ElsewhereError as error:
+        _one_line(error)
+
+
 SCENARIO: dict[str, Any] = {
     "schema": "elsewhere.risk.scenario/1",
     "currency": "USD",

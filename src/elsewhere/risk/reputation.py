@@ -66,12 +66,18 @@ CUSUM_BAD = frozenset(
 )
 
 
-def _figure(value: Any, where: str) -> float:
-    """A finite, non-negative number (bool is not a number here)."""
+# Bounds on an aggregate's figures: a decayed count of events beyond a billion, or an amount
+# beyond a quadrillion (quantities.MAX_AMOUNT), is a typo or an attack, not a record.
+# A completed keep's value is positive, and no smaller than quantities.MIN_AMOUNT.
+MAX_WEIGHT, MAX_VALUE, MIN_KEEP_VALUE = 1e9, 1e15, 1e-9
+
+
+def _figure(value: Any, where: str, limit: float, low: float = 0.0) -> float:
+    """A number in [low, limit] (bool is not a number here)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError("reputation", where, "expected a number")
-    if not math.isfinite(value) or value < 0:
-        raise InputError("reputation", where, "expected a finite number ≥ 0")
+    if not (math.isfinite(value) and low <= value <= limit):
+        raise InputError("reputation", where, f"expected a number in [{low:g}, {limit:g}]")
     return float(value)
 
 
@@ -208,7 +214,10 @@ class ReputationSnapshot:
         ):
             raise InputError("reputation", f"{where}.good", "expected [value, weight] pairs")
         pairs = tuple(
-            (_figure(v, f"{where}.good[{i}]"), _figure(w, f"{where}.good[{i}]"))
+            (
+                _figure(v, f"{where}.good[{i}][0]", MAX_VALUE, MIN_KEEP_VALUE),
+                _figure(w, f"{where}.good[{i}][1]", MAX_WEIGHT),
+            )
             for i, (v, w) in enumerate(good)
         )
         return cls(
@@ -216,9 +225,9 @@ class ReputationSnapshot:
             at=at,
             currency=currency,
             good=pairs,
-            bad=_figure(doc.get("bad", 0), f"{where}.bad"),
-            delivered=_figure(doc.get("delivered", 0), f"{where}.delivered"),
-            max_good=_figure(doc.get("max_good", 0), f"{where}.max_good"),
+            bad=_figure(doc.get("bad", 0), f"{where}.bad", MAX_WEIGHT),
+            delivered=_figure(doc.get("delivered", 0), f"{where}.delivered", MAX_VALUE),
+            max_good=_figure(doc.get("max_good", 0), f"{where}.max_good", MAX_VALUE),
             confidence=confidence,
             quarantined=quarantined,
         )
