@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from elsewhere.errors import ElsewhereError
+from elsewhere.errors import ElsewhereError, InputError
 
 
 class ApiFailure(ElsewhereError):
@@ -57,7 +57,10 @@ class Client:
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
-        return response.json() if response.content else None
+        try:
+            return response.json() if response.content else None
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            raise InputError(f"answer to {method} {path}", "body", "not JSON") from None
 
     # -- host agent -----------------------------------------------------------------------
 
@@ -71,9 +74,21 @@ class Client:
         return result
 
     def poll(self) -> dict[str, Any]:
-        """Heartbeat: {"assignments": [...], "running": [placement ids it may keep running]}."""
-        result: dict[str, Any] = self.json("GET", "/v1/hosts/me/assignments")
-        return result
+        """Heartbeat: {"assignments": [...], "running": [placement ids it may keep running]}
+        ("running" absent from a control plane that predates it). A malformed answer is an
+        InputError, which the agent's loop logs and retries."""
+        answer = self.json("GET", "/v1/hosts/me/assignments")
+        if not isinstance(answer, dict):
+            raise InputError("heartbeat answer", "body", "expected a JSON object")
+        work = answer.get("assignments")
+        if not isinstance(work, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("placement"), str) for a in work
+        ):
+            raise InputError("heartbeat answer", "assignments", "expected a list of placements")
+        running = answer.get("running", [])
+        if not isinstance(running, list) or not all(isinstance(p, str) for p in running):
+            raise InputError("heartbeat answer", "running", "expected a list of placement ids")
+        return answer
 
     def workload(self, placement: str) -> bytes:
         return self.request("GET", f"/v1/placements/{placement}/workload").content
