@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from control_helpers import DEMO_POLICY, control_plane, greeter_wasm, wait_for
+from control_helpers import DEMO_POLICY, control_plane, database_url, greeter_wasm, wait_for
 from elsewhere.cli import main
 from elsewhere.control import api_tenant
 from elsewhere.control.auth import Kind, hash_token
@@ -19,6 +19,8 @@ from elsewhere.control.db import credentials, read
 from elsewhere.control.tokens import b64url_decode, public_key_from_jwk, verify
 from elsewhere.errors import VerificationFailed
 from elsewhere.host.client import ApiFailure
+
+__all__ = ["database_url"]
 
 
 def test_tokens_stored_only_as_hashes(tmp_path: Path) -> None:
@@ -40,8 +42,10 @@ def test_tokens_stored_only_as_hashes(tmp_path: Path) -> None:
         assert host.status_code == 403
 
 
-def test_workload_upload_validates_and_names_by_sha384(tmp_path: Path) -> None:
-    with control_plane(tmp_path) as env:
+def test_workload_upload_validates_and_names_by_sha384(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with control_plane(tmp_path, database_url) as env:
         tenant = env.tenant()
         wasm = greeter_wasm()
         stored = tenant.upload_workload(wasm, "g.wasm")
@@ -57,8 +61,8 @@ def test_workload_upload_validates_and_names_by_sha384(tmp_path: Path) -> None:
             assert "\n" not in failure.value.message
 
 
-def test_bad_input_is_a_one_line_json_error(tmp_path: Path) -> None:
-    with control_plane(tmp_path) as env:
+def test_bad_input_is_a_one_line_json_error(tmp_path: Path, database_url: str | None) -> None:
+    with control_plane(tmp_path, database_url) as env:
         tenant, digest = env.setup_tenant()
         cases = [
             ("PUT", "/v1/policy", {"content": b"version = 1\nname = 'x'\n[tee]\nbogus = 1"}, 400),
@@ -82,8 +86,8 @@ def test_bad_input_is_a_one_line_json_error(tmp_path: Path) -> None:
         assert unknown_tee.status_code == 400 and "unknown TEE" in unknown_tee.json()["error"]
 
 
-def test_one_tenant_never_sees_another(tmp_path: Path) -> None:
-    with control_plane(tmp_path) as env:
+def test_one_tenant_never_sees_another(tmp_path: Path, database_url: str | None) -> None:
+    with control_plane(tmp_path, database_url) as env:
         alice, digest = env.setup_tenant()
         bob = env.tenant("bob")
         deployment = alice.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
@@ -142,8 +146,8 @@ def test_attestation_result_token_is_es256_jws(tmp_path: Path) -> None:
         assert httpx.get(f"{env.url}/docs").status_code == 200
 
 
-def test_a_host_sees_only_its_own_placements(tmp_path: Path) -> None:
-    with control_plane(tmp_path) as env:
+def test_a_host_sees_only_its_own_placements(tmp_path: Path, database_url: str | None) -> None:
+    with control_plane(tmp_path, database_url) as env:
         owner = env.agent("owner", start=False)
         other = env.agent("other", start=False)
         tenant, digest = env.setup_tenant()

@@ -6,24 +6,29 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from control_helpers import control_plane
+from control_helpers import control_plane, database_url, greeter_wasm
 from elsewhere.crypto.hpke import KeepKey
 
 KEY = base64.b64encode(KeepKey.generate().public_bytes()).decode()
 b64_bytes = st.binary(max_size=2048).map(lambda b: base64.b64encode(b).decode())
 text = st.text(max_size=80)
 
+__all__ = ["database_url"]
 
-def test_attest_answers_hostile_bodies_with_one_line_errors(tmp_path: Path) -> None:
+
+def test_attest_answers_hostile_bodies_with_one_line_errors(
+    tmp_path: Path, database_url: str | None
+) -> None:
     # The agent is not started, so it sends no heartbeats: a long timeout keeps its placement
     # from being rescheduled while hypothesis runs (slow on a loaded CI machine).
-    with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
+    with control_plane(tmp_path, database_url, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
         agent, placement = env.waiting_placement()
         nonce = agent.client.nonce(placement)["nonce"]
         http = agent.client.http
@@ -60,8 +65,10 @@ def test_attest_answers_hostile_bodies_with_one_line_errors(tmp_path: Path) -> N
         assert agent.client.assignments()[0]["placement"] == placement
 
 
-def test_tenant_endpoints_answer_hostile_input_with_one_line_errors(tmp_path: Path) -> None:
-    with control_plane(tmp_path) as env:
+def test_tenant_endpoints_answer_hostile_input_with_one_line_errors(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with control_plane(tmp_path, database_url) as env:
         tenant = env.tenant()
         http = tenant.http
 
@@ -97,8 +104,10 @@ def test_tenant_endpoints_answer_hostile_input_with_one_line_errors(tmp_path: Pa
         probe()
 
 
-def test_secret_name_that_is_a_slash_is_a_4xx_not_a_redirect(tmp_path: Path) -> None:
-    with control_plane(tmp_path) as env:
+def test_secret_name_that_is_a_slash_is_a_4xx_not_a_redirect(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with control_plane(tmp_path, database_url) as env:
         tenant = env.tenant()
         for name in ("/", "a/", "a/b"):
             response = tenant.http.put(
@@ -110,10 +119,12 @@ def test_secret_name_that_is_a_slash_is_a_4xx_not_a_redirect(tmp_path: Path) -> 
             assert "\n" not in response.json()["error"]
 
 
-def test_the_hot_path_front_answers_raw_hostile_requests_in_one_line(tmp_path: Path) -> None:
+def test_the_hot_path_front_answers_raw_hostile_requests_in_one_line(
+    tmp_path: Path, database_url: str | None
+) -> None:
     """The ASGI front (control/fastpath.py) parses paths, headers and bodies itself: any bytes
     as a body, any placement segment, any Authorization value — a 4xx with one JSON line."""
-    with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
+    with control_plane(tmp_path, database_url, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
         agent, placement = env.waiting_placement()
         http = agent.client.http
         stranger = httpx.Client(base_url=env.url)
@@ -156,3 +167,39 @@ def test_the_hot_path_front_answers_raw_hostile_requests_in_one_line(tmp_path: P
 
         probe()
         assert agent.client.assignments()[0]["placement"] == placement
+
+
+def test_nul_and_control_characters_are_4xx_on_every_database(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """PostgreSQL cannot even compare text holding a NUL: each of these was a 500 there. Now a
+    control character in a path or query is refused at the edge, and deploy refuses what the
+    keep would (NUL in args or env, a secret name that is not a file name) before any lookup."""
+    with control_plane(tmp_path, database_url) as env:
+        tenant, digest = env.setup_tenant()
+        wasm = {"content": greeter_wasm(), "headers": {"Content-Type": "application/wasm"}}
+        probes: list[tuple[str, str, dict[str, Any], str]] = [
+            ("GET", "/v1/deployments/dep%00x", {}, "request path: control character"),
+            ("DELETE", "/v1/deployments/dep%01x", {}, "request path: control character"),
+            ("GET", "/v1/workloads/ab%00", {}, "request path: control character"),
+            ("DELETE", "/v1/secrets/a%00b", {}, "request path: control character"),
+            ("GET", "/v1/deployments/dep%7f/risk", {}, "request path: control character"),
+            ("POST", "/v1/placements/pl%00/nonce", {}, "request path: control character"),
+            ("POST", "/v1/workloads?name=g%00.wasm", wasm, "query string: control character"),
+            ("POST", "/v1/workloads?name=g%0a.wasm", wasm, "query string: control character"),
+        ]
+        for body, why in (
+            ({"workload": digest, "secrets": ["x\x00"]}, "secret name"),
+            ({"workload": digest, "secrets": ["greeting-key", "greeting-key"]}, "duplicate"),
+            ({"workload": digest, "args": ["a\x00"]}, "args[0]: contains a NUL"),
+            ({"workload": digest, "env": {"A\x00": "b"}}, "env"),
+            ({"workload": digest, "env": {"A": "b\x00"}}, "env"),
+            ({"workload": "ab\x00"}, "no such workload"),
+        ):
+            probes.append(("POST", "/v1/deployments", {"json": body}, why))
+        for method, path, kwargs, why in probes:
+            answer = tenant.http.request(method, path, **kwargs)
+            assert answer.status_code == 400, (path, kwargs, answer.text)
+            error = answer.json()["error"]
+            assert why in error and "\n" not in error, (path, error)
+        assert tenant.json("GET", "/v1/deployments") == []  # nothing was stored

@@ -92,8 +92,8 @@ def test_deploy_refuses_milan_and_nil_releases_to_genoa(
             assert SECRET not in stored
 
 
-def test_replay_is_refused(tmp_path: Path) -> None:
-    with control_plane(tmp_path) as env:
+def test_replay_is_refused(tmp_path: Path, database_url: str | None) -> None:
+    with control_plane(tmp_path, database_url) as env:
         agent, placement = env.waiting_placement()
         body = attest_body(agent.client, agent.attester, placement)
         first = agent.client.attest(placement, body)
@@ -129,8 +129,10 @@ def test_results_sealed_to_the_tenant_key(tmp_path: Path) -> None:
         assert b"I hold secret greeting-key" in clear
 
 
-def test_evidence_bound_to_another_workload_is_refused(tmp_path: Path) -> None:
-    with control_plane(tmp_path) as env:
+def test_evidence_bound_to_another_workload_is_refused(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with control_plane(tmp_path, database_url) as env:
         agent = env.agent("genoa", start=False)
         tenant, digest = env.setup_tenant()
         deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]

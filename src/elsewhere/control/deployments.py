@@ -17,6 +17,7 @@ from elsewhere.control.secrets import missing_secrets
 from elsewhere.control.workloads import find_workload
 from elsewhere.crypto.hpke import PublicKey
 from elsewhere.errors import InputError
+from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.limits import KeepLimits
 from elsewhere.risk.quantities import Money
 from elsewhere.timeutil import iso, utcnow
@@ -52,11 +53,20 @@ def create_deployment(
     policy = current_policy(conn, tenant_id)
     if policy is None:
         raise InputError("policy", "tenant", "no policy set (PUT /v1/policy first)")
+    # What the keep itself would refuse (a NUL in an argument or the environment, a secret name
+    # that is not a plain file name, a bad limit) is refused now, before anything is stored or
+    # looked up: ConfigError names the field.
+    KeepConfig(
+        workload_digest=bytes.fromhex(workload["digest"]),
+        args=tuple(request.args),
+        env=request.env,
+        limits=KeepLimits.from_json(request.limits),
+        secret_names=tuple(sorted(request.secrets)),
+    )
     missing = missing_secrets(conn, tenant_id, request.secrets)
     if missing:
         raise InputError("secrets", ", ".join(missing), "no such secret")
     stdin = from_b64("stdin", request.stdin)
-    KeepLimits.from_json(request.limits)  # ConfigError names a bad limit
     result_key = None
     if request.result_key:
         result_key = PublicKey.parse(from_b64("result_key", request.result_key)).encode()

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -50,6 +52,8 @@ MAX_BODY = 1 << 20
 # Any other request: the largest legitimate body is a workload upload (raw bytes).
 MAX_API_BODY = MAX_WASM_BYTES + 4096
 _PREFIX = "/v1/placements/"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 _JSON = [(b"content-type", b"application/json")]
 _HEALTH = json.dumps({"ok": True, "version": __version__}, separators=(",", ":")).encode()
 
@@ -63,6 +67,10 @@ class FastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             method, path = scope["method"], scope["path"]
+            refused = _control_character(path, scope.get("query_string", b""))
+            if refused:
+                await _send_error(send, ApiError(400, refused))
+                return
             if method == "POST" and path.startswith(_PREFIX):
                 placement_id, _, call = path[len(_PREFIX) :].partition("/")
                 if placement_id and call in ("nonce", "attest"):
@@ -150,6 +158,27 @@ def _check_length(scope: Scope, limit: int) -> None:
                 raise ApiError(400, "Content-Length: not a number")
             if int(value) > limit:
                 raise _too_large(limit)
+
+
+def _control_character(path: str, query: bytes) -> str | None:
+    """Why the request's path or query is refused, if it holds a control character: no id or
+    name has one, and PostgreSQL cannot even compare text holding a NUL (it raised, and the
+    answer was a 500)."""
+    found = _CONTROL.search(path)
+    if found:
+        return (
+            f"request path: control character {found.group()!r} at offset {found.start()}; "
+            "no id or name contains one"
+        )
+    if query:
+        decoded = unquote_to_bytes(query.replace(b"+", b" "))
+        hit = _CONTROL_BYTES.search(decoded)
+        if hit:
+            return (
+                f"query string: control character {hit.group()!r} at offset {hit.start()} "
+                "(decoded); no parameter contains one"
+            )
+    return None
 
 
 def _limited(scope: Scope, receive: Receive, limit: int) -> Receive:

@@ -39,7 +39,9 @@ class KeepConfig:
         object.__setattr__(self, "args", tuple(self.args))
         object.__setattr__(self, "secret_names", tuple(self.secret_names))
         object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
-        for index, arg in enumerate((self.program_name, *self.args)):
+        if "\0" in self.program_name:
+            raise ConfigError("keep config", "program_name", "contains a NUL character")
+        for index, arg in enumerate(self.args):
             if "\0" in arg:
                 raise ConfigError("keep config", f"args[{index}]", "contains a NUL character")
         for name, value in self.env.items():
