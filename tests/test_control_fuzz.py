@@ -195,6 +195,8 @@ def test_nul_and_control_characters_are_4xx_on_every_database(
             ({"workload": digest, "env": {"A\x00": "b"}}, "env"),
             ({"workload": digest, "env": {"A": "b\x00"}}, "env"),
             ({"workload": "ab\x00"}, "no such workload"),
+            ({"workload": digest, "limits": {"fuel": 10**30}}, "fuel: 10"),
+            ({"workload": digest, "limits": {"memory_bytes": 1 << 40}}, "exceeds the most"),
         ):
             probes.append(("POST", "/v1/deployments", {"json": body}, why))
         for method, path, kwargs, why in probes:

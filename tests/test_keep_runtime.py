@@ -13,7 +13,7 @@ import pytest
 
 from elsewhere.errors import ConfigError, ParseError
 from elsewhere.keep.config import KeepConfig
-from elsewhere.keep.limits import MIB, KeepLimits
+from elsewhere.keep.limits import GIB, MIB, KeepLimits
 from elsewhere.keep.runtime import (
     InvalidModule,
     KeepError,
@@ -290,6 +290,9 @@ def test_limits_and_config_validation() -> None:
         KeepLimits(wall_time_s=-1)
     with pytest.raises(ConfigError, match="nonsense"):
         KeepLimits.from_json({"nonsense": 1})
+    for name, too_big in (("fuel", 1 << 63), ("memory_bytes", 4 * GIB + 1), ("tables", 10**30)):
+        with pytest.raises(ConfigError, match=f"{name}: .* exceeds the most"):
+            KeepLimits.from_json({name: too_big})
     assert KeepLimits.from_json({"fuel": None}).fuel is None
     with pytest.raises(ConfigError, match="workload_digest"):
         KeepConfig(workload_digest=b"short")
@@ -334,3 +337,18 @@ def test_unbounded_recursion_traps_on_stack_overflow() -> None:
     result = run_wat('(module (func $f (export "_start") (call $f)))')
     assert result.outcome == "trapped"
     assert result.trap is not None and "stack" in result.trap
+
+
+def test_the_largest_limits_are_ones_wasmtime_honours(greeter: bytes) -> None:
+    """The maxima KeepLimits allows are not just numbers: a keep runs under all of them."""
+    limits = KeepLimits(
+        memory_bytes=4 * GIB,
+        fuel=(1 << 63) - 1,
+        table_elements=(1 << 32) - 1,
+        instances=10_000,
+        tables=10_000,
+        memories=10_000,
+    )
+    config = config_for(greeter, limits=limits, secret_names=("greeting-key",))
+    result = run_module(greeter, config, stdin=b"Ada", secrets={"greeting-key": b"k"})
+    assert result.ok, result

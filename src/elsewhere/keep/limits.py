@@ -8,6 +8,22 @@ from typing import Any
 from elsewhere.errors import ConfigError
 
 MIB = 1 << 20
+GIB = 1 << 30
+# What wasmtime and WebAssembly can honour at all: a wasm32 memory holds at most 4 GiB, fuel
+# and table sizes are unsigned 64- and 32-bit counters. A larger figure is refused when the
+# deployment is made, not when a host tries to set it (where it would overflow).
+_MAXIMA = {
+    "memory_bytes": 4 * GIB,
+    "fuel": (1 << 63) - 1,
+    "max_output_bytes": GIB,
+    "max_module_bytes": GIB,
+    "max_stdin_bytes": GIB,
+    "max_secret_bytes": GIB,
+    "instances": 10_000,
+    "tables": 10_000,
+    "memories": 10_000,
+    "table_elements": (1 << 32) - 1,
+}
 
 
 @dataclass(frozen=True)
@@ -48,13 +64,13 @@ class KeepLimits:
             "memories": self.memories,
             "table_elements": self.table_elements,
         }
+        if self.fuel is not None:
+            positive["fuel"] = self.fuel
         for name, value in positive.items():
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError("keep limits", name, f"{value!r} is not a positive integer")
-        if self.fuel is not None and (
-            isinstance(self.fuel, bool) or not isinstance(self.fuel, int) or self.fuel <= 0
-        ):
-            raise ConfigError("keep limits", "fuel", f"{self.fuel!r} is not a positive integer")
+            if value > _MAXIMA[name]:
+                raise ConfigError("keep limits", name, f"{value} exceeds the most, {_MAXIMA[name]}")
         if self.wall_time_s is not None and not (
             isinstance(self.wall_time_s, int | float) and 0 < self.wall_time_s <= 86_400
         ):
