@@ -348,7 +348,8 @@ def main() -> int:
         # The ratio to the bare-HTTP floor has held steadier across machine speeds than work in
         # P-384 units (Python slows more than OpenSSL when this shared machine is slow): the
         # floor at which this ratio would reach the target is the second estimate.
-        floor_needed = TARGET / result["ratio_to_floor"] if result["ratio_to_floor"] else None
+        rate, floor = result["ops_per_s"], result["floor_ops_per_s"]
+        floor_needed = floor * TARGET / rate if rate else None  # the unrounded ratio
         result["floor_needed_for_target"] = round(floor_needed) if floor_needed else None
         needs = (  # one worker is one core's worth of Python: it cannot keep two busy
             f"; {TARGET}/s on two busy cores needs a machine speed of about "

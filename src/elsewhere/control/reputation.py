@@ -11,7 +11,6 @@ per process and caught up with committed rows before each use.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import threading
@@ -28,7 +27,13 @@ from elsewhere.control.db import deployments, hosts, placements, read, reputatio
 from elsewhere.db.bulk import BulkInsert
 from elsewhere.errors import ElsewhereError
 from elsewhere.risk.quantities import Money
-from elsewhere.risk.reputation import Event, EventKind, ReputationBook, reputation_key
+from elsewhere.risk.reputation import (
+    Event,
+    EventKind,
+    ReputationBook,
+    ReputationSnapshot,
+    reputation_key,
+)
 from elsewhere.timeutil import utcnow
 
 log = logging.getLogger("elsewhere.control")
@@ -173,16 +178,12 @@ def current_book(engine: Engine, cache: ReputationCache) -> ReputationBook:
 _TENANT_KINDS = frozenset({EventKind.KEEP_COMPLETED, EventKind.TENANT_REPORT})
 
 
-def tenant_view(
-    conn: Connection, book: ReputationBook, key: str, tenant_id: str, value: float, at: dt.datetime
-) -> dict[str, Any]:
-    """A host's reputation as one tenant may see it. Completed keeps and reports carry another
-    tenant's values and words, so only the caller's own are listed; the evidence placement used
-    is given as an aggregate at this deployment's value (`ReputationSnapshot.seen_at`), from
-    which `risk explain` reproduces the decision's bound exactly."""
-    host_events = [e for e in book.events(key) if e.kind not in _TENANT_KINDS]
-    own = conn.execute(
+def own_events(conn: Connection, tenant_id: str) -> dict[str, list[Event]]:
+    """The completed keeps and reports of this tenant's own placements, by reputation key:
+    one query for every host a risk document lists."""
+    rows = conn.execute(
         select(
+            reputation_events.c.key,
             reputation_events.c.kind,
             reputation_events.c.at,
             reputation_events.c.amount,
@@ -192,23 +193,35 @@ def tenant_view(
         .join(placements, placements.c.id == reputation_events.c.placement_id)
         .join(deployments, deployments.c.id == placements.c.deployment_id)
         .where(
-            reputation_events.c.key == key,
             deployments.c.tenant_id == tenant_id,
             reputation_events.c.kind.in_([k.value for k in _TENANT_KINDS]),
         )
         .order_by(reputation_events.c.id)
     ).all()
-    own_events = [
-        Event(
-            EventKind(row.kind),
-            row.at,
-            None if row.amount is None else Money(Decimal(row.amount), row.currency),
-            json.loads(row.detail).get("note", "") if row.detail else "",
+    by_key: dict[str, list[Event]] = {}
+    for row in rows:
+        by_key.setdefault(row.key, []).append(
+            Event(
+                EventKind(row.kind),
+                row.at,
+                None if row.amount is None else Money(Decimal(row.amount), row.currency),
+                json.loads(row.detail).get("note", "") if row.detail else "",
+            )
         )
-        for row in own
-    ]
-    events = sorted([*host_events, *own_events], key=lambda e: e.at)
+    return by_key
+
+
+def tenant_view(
+    book: ReputationBook, key: str, own: Sequence[Event], snapshot: ReputationSnapshot, value: float
+) -> dict[str, Any]:
+    """A host's reputation as one tenant may see it. Completed keeps and reports carry another
+    tenant's values and words, so only the caller's own (`own`) are listed; the evidence
+    placement used (`snapshot`, the full record) is given as an aggregate at this deployment's
+    value (`ReputationSnapshot.seen_at`), from which `risk explain` reproduces the decision's
+    bound exactly."""
+    host_events = [e for e in book.events(key) if e.kind not in _TENANT_KINDS]
+    events = sorted([*host_events, *own], key=lambda e: e.at)
     return {
         "events": [e.to_json() for e in events],
-        "reputation": book.snapshot(key, at).seen_at(value).to_json(),
+        "reputation": snapshot.seen_at(value).to_json(),
     }

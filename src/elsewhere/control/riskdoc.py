@@ -43,12 +43,13 @@ def risk_document(
     committed = committed_risk(conn, view.tenant_id, risk.currency, excluding=view.id)
     guard = risk.config.guard
     now = utcnow()
+    own = reputation.own_events(conn, view.tenant_id)
     host_docs = []
     for host in hosts:
         platform, claims = platform_of(host)
         key = book.key_for(host.id, platform.chip_id)
         snapshot = book.snapshot(key, now)
-        seen = reputation.tenant_view(conn, book, key, view.tenant_id, float(impact.amount), now)
+        seen = reputation.tenant_view(book, key, own.get(key, ()), snapshot, float(impact.amount))
         host_docs.append(
             {
                 "host_id": host.name,

@@ -116,7 +116,9 @@ class Evaluator:
         self._tcb_memo: dict[tuple[Tee, str | None], tuple[TcbMinimum, ...]] = {}
         self._advisory_memo: dict[str, RuleFailure | None] = {}
         self._protection_memo: dict[tuple[Tee, bool, Vendor], str] = {}
-        self._admission_rules = policy.require_report_data or policy.max_age is not None
+        self._admission_rules = (
+            policy.require_report_data or policy.max_age is not None or bool(policy.keep_key_suites)
+        )
 
     # -- memoised pieces: they depend only on (vendor, generation) or the advisory ID --------
 
@@ -280,13 +282,8 @@ class Evaluator:
                 reasons.append(failure)
 
         if admission and (self._admission_rules or expected_report_data is not None):
-            reasons.extend(self._admission(claims, at, expected_report_data, evidence_time))
-        suites = self.policy.keep_key_suites
-        if admission and suites and keep_key_suite is not None and keep_key_suite not in suites:
-            reasons.append(
-                RuleFailure(
-                    "binding.keep_key_suites", "keep key suite", keep_key_suite, " or ".join(suites)
-                )
+            reasons.extend(
+                self._admission(claims, at, expected_report_data, evidence_time, keep_key_suite)
             )
 
         return Decision(
@@ -314,8 +311,10 @@ class Evaluator:
         at: dt.datetime,
         expected: str | None,
         evidence_time: dt.datetime | None,
+        keep_key_suite: str | None,
     ) -> list[RuleFailure]:
-        """Rules that only make sense when evidence is first presented: binding and age."""
+        """Rules that only make sense when evidence is first presented: binding (report_data,
+        the keep key's suite) and age."""
         out = []
         if expected is not None:
             # Claims hex is lower case; a shorter expected value is zero-padded (a 32-byte
@@ -330,6 +329,13 @@ class Evaluator:
                     "report_data",
                     "no expected value supplied by the caller",
                     "the caller's expected report_data",
+                )
+            )
+        suites = self.policy.keep_key_suites
+        if suites and keep_key_suite is not None and keep_key_suite not in suites:
+            out.append(
+                RuleFailure(
+                    "binding.keep_key_suites", "keep key suite", keep_key_suite, " or ".join(suites)
                 )
             )
         max_age = self.policy.max_age

@@ -217,7 +217,7 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
     binding = r.table(doc, ("binding",), frozenset({"require_report_data", "keep_key_suites"}))
     require_rd = r.get(binding, ("binding", "require_report_data"), bool, False, "true or false")
     suites = r.listed(binding, ("binding", "keep_key_suites"), parse_suite_name)
-    if "keep_key_suites" in binding and not suites and not r.issues:
+    if binding.get("keep_key_suites") == []:
         r.fail(("binding", "keep_key_suites"), "an empty list would refuse every keep")
     fresh = r.table(doc, ("freshness",), frozenset({"max_age"}))
     max_age = None
