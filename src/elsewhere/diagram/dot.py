@@ -7,6 +7,7 @@ parts, colour + line style + badge for flows, colour + border + label for trust 
 
 from __future__ import annotations
 
+import itertools
 import re
 import textwrap
 from xml.sax.saxutils import escape as xml_escape
@@ -127,13 +128,26 @@ def _legend(scene: Scene, graph: graphviz.Digraph) -> None:
                 **{"class": f"legend strength_{s.value}"},
             )
             column.append(node_id)
-        with legend.subgraph() as same:
-            same.attr(rank="same")
-            for node_id in column:
-                same.node(node_id)
-        # Flat edges run bottom to top in LR: chain in reverse so the column reads downwards.
-        for upper, lower in zip(column[1:], column, strict=False):
-            legend.edge(upper, lower, style="invis")
+        for trust in scene.zones:
+            # A small frame drawn like the trust zones (HTML table borders take a dash style).
+            zone = ZONE[trust]
+            node_id = f"legend_zone_{trust.value}"
+            border = "2" if zone.width < 3 else "4"
+            style = "" if zone.style in ("solid", "bold") else f' STYLE="{zone.style}"'
+            meaning = xml_escape(text(words, f"legend.zone.{trust}"))
+            legend.node(
+                node_id,
+                f'<<TABLE BORDER="{border}" CELLBORDER="0" COLOR="{zone.colour}"{style}>'
+                f"<TR><TD>{meaning}</TD></TR></TABLE>>",
+                id=node_id,
+                shape="plaintext",
+                **{"class": f"legend zone_{trust.value}"},
+            )
+            column.append(node_id)
+        # One column (minlen 0: the same rank), read downwards: in LR, flat edges run
+        # bottom to top, so each invisible link goes from the lower entry to the upper one.
+        for upper, lower in itertools.pairwise(column):
+            legend.edge(lower, upper, style="invis", minlen="0")
 
 
 def to_dot(scene: Scene) -> graphviz.Digraph:

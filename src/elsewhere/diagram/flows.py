@@ -238,6 +238,16 @@ FLOWS: tuple[Flow, ...] = (
         _CLEAR,
     ),
     _f(
+        "private_files",
+        "support",
+        "key_files",
+        _at(_P),
+        Data.CREDENTIAL,
+        _FILE,
+        Protection.OWNER_ONLY,
+        _INP,
+    ),
+    _f(
         "control_keys",
         "key_files",
         "control",

@@ -83,6 +83,9 @@ def to_mermaid(scene: Scene) -> str:
         meaning = _lines(text(words, f"strength.{s}"), ())
         out.append(f'    legend_{s.value}_a[" "] {arrow}|{meaning}| legend_{s.value}_b[" "]')
         links.append(s.value)
+    for trust in scene.zones:
+        meaning = _lines(text(words, f"legend.zone.{trust}"), ())
+        out.append(f"    legend_zone_{trust.value}[{meaning}]")
     out.append("  end")
     for p, style in PART.items():
         width = _BORDER_WIDTH[style.border]
@@ -100,4 +103,9 @@ def to_mermaid(scene: Scene) -> str:
         dash = f",stroke-dasharray:{zone.mermaid_dash}" if zone.mermaid_dash else ""
         stroke = f"stroke:{zone.colour},stroke-width:{zone.width}px{dash}"
         out.append(f"  style {group.id} fill:{BACKGROUND},{stroke}")
+    for trust in scene.zones:
+        zone = ZONE[trust]
+        dash = f",stroke-dasharray:{zone.mermaid_dash}" if zone.mermaid_dash else ""
+        stroke = f"stroke:{zone.colour},stroke-width:{zone.width}px{dash}"
+        out.append(f"  style legend_zone_{trust.value} fill:{BACKGROUND},color:{TEXT},{stroke}")
     return "\n".join(out) + "\n"

@@ -158,9 +158,10 @@ def stale(readme: Path, directory: Path) -> list[str]:
 
 
 def write(readme: Path, directory: Path) -> list[Path]:
+    planned = outputs(readme, directory)  # everything is drawn before anything is written
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for output in outputs(readme, directory):
+    for output in planned:
         try:
             output.path.write_text(output.content, encoding="utf-8")
         except OSError as error:

@@ -65,6 +65,7 @@ class Scene:
     edges: tuple[Edge, ...]
     provenances: tuple[Provenance, ...]  # present, in legend order
     strengths: tuple[Strength, ...]
+    zones: tuple[Trust, ...]  # trust frames drawn, in legend order (none in the legal view)
     words: Catalogue
 
     @property
@@ -148,6 +149,7 @@ def build_scene(model: Model, level: Level, view: View, words: Catalogue = ENGLI
         )
         for f in shown.flows
     )
+    groups = _groups(shown, view, words)
     title = text(words, "title")
     subtitle = f"{text(words, f'level.{level}')}; {text(words, f'view.{view}')}"
     scene = Scene(
@@ -156,11 +158,12 @@ def build_scene(model: Model, level: Level, view: View, words: Catalogue = ENGLI
         title,
         subtitle,
         (),
-        _groups(shown, view, words),
+        groups,
         nodes,
         edges,
         tuple(p for p in Provenance if any(n.provenance is p for n in nodes)),
         tuple(s for s in Strength if any(e.strength is s for e in edges)),
+        tuple(t for t in Trust if any(g.trust is t for g in groups)),
         words,
     )
     return _described(scene)
