@@ -152,7 +152,7 @@ class Component:
     trust: Trust
     unit: Unit
     levels: frozenset[Level]
-    licence: str  # SPDX expression, or a short vendor term
+    licence: str  # SPDX expression, a short vendor term, or "" for people
     code: tuple[str, ...] = ()
     distributions: tuple[str, ...] = ()
     at_rest: Protection | None = None  # stores only

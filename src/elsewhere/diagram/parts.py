@@ -51,7 +51,7 @@ def _c(
 
 _APACHE = "Apache-2.0"
 _VENDOR = "proprietary (AMD, Intel)"
-_PEOPLE = "-"
+_PEOPLE = ""
 
 COMPONENTS: tuple[Component, ...] = (
     # People and organisations.

@@ -83,6 +83,8 @@ def _node_details(c: Component, view: View, words: Catalogue) -> tuple[str, ...]
             lines.append(text(words, "in_use", protection=text(words, f"protection.{c.in_use}")))
         return tuple(lines)
     if view is View.LEGAL:
+        if not c.licence:  # people and organisations have no licence
+            return (role,)
         return (role, text(words, "licence", licence=c.licence))
     return (role,)
 
