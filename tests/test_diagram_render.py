@@ -167,3 +167,16 @@ def test_svg_without_dot_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
     scene = build_scene(ELSEWHERE, Level.CONTEXT, View.SECURITY)
     with pytest.raises(InputError, match="Graphviz's dot: not found on PATH"):
         to_svg(scene)
+
+
+def test_every_provenance_and_strength_has_its_own_badge() -> None:
+    # The text cue of WCAG 1.4.1: a badge shared by two meanings would leave colour alone.
+    from elsewhere.diagram.model import Provenance, Strength
+
+    for enum in (Provenance, Strength):
+        badges = [ENGLISH[f"badge.{member.value}"] for member in enum]
+        assert len(set(badges)) == len(badges), badges
+        for member in enum:
+            legend = ENGLISH[f"strength.{member.value}"] if enum is Strength else None
+            if legend is not None:  # the legend names the badge the lines carry
+                assert legend.startswith(ENGLISH[f"badge.{member.value}"] + " ")
