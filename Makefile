@@ -1,12 +1,13 @@
 # Two commands on a fresh machine with Python 3.11 and make:
 #   make demo   - the main job, on the embedded default (SQLite, local hosts)
 #   make test   - ruff, mypy and the whole suite
+#   make diagrams - regenerate docs/architecture/ and the README's diagram from the model
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench diagrams graphviz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,17 @@ test: lint typecheck
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Debian's graphviz provides dot, which lays out the SVGs (the PyPI package only writes DOT).
+APT_GRAPHVIZ := apt-get install -y --no-install-recommends graphviz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+graphviz:
+	@command -v dot >/dev/null 2>&1 || $(SUDO) $(APT_GRAPHVIZ) \
+	  || { $(SUDO) apt-get update && $(SUDO) $(APT_GRAPHVIZ); }
+
+diagrams: $(STAMP) graphviz
+	$(BIN)/elsewhere diagram publish --readme README.md --dir docs/architecture
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .mypy_cache .pytest_cache .ruff_cache

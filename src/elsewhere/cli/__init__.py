@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "advisories": "elsewhere.cli.advisories",
     "collateral": "elsewhere.cli.collateral",
     "demo": "elsewhere.cli.demo",
+    "diagram": "elsewhere.cli.diagram",
     "deploy": "elsewhere.cli.deploy",
     "emulate": "elsewhere.cli.emulate",
     "evidence": "elsewhere.cli.evidence",
