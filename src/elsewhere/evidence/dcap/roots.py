@@ -97,6 +97,35 @@ def _check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> 
     return ChainCheck(problem, kind, not_before, not_after, tuple(certs))
 
 
+# Certificate roles by subject CN, as Intel's QVL checks them (CertificateChainValidation:
+# the TCB signer must be "Intel SGX TCB Signing" issued directly by the root; the PCK by a
+# PCK Processor or Platform CA). An emulation root's names carry its own prefix instead.
+ROLE_PREFIX = {"intel": "Intel ", "emulated": "Elsewhere emulated "}
+ROOT_CA = "SGX Root CA"
+TCB_SIGNING = "SGX TCB Signing"
+PCK_CAS = ("SGX PCK Processor CA", "SGX PCK Platform CA")
+PCK_LEAF = "SGX PCK Certificate"
+
+
+def role(cert: x509.Certificate, root: str | None) -> str:
+    """The role a certificate's CN names under this root ('' when it names none)."""
+    cn = _cn(cert)
+    prefix = ROLE_PREFIX.get(root or "", "")
+    return cn[len(prefix) :] if prefix and cn.startswith(prefix) else ""
+
+
+def role_problem(chain: ChainCheck, roles: tuple[tuple[str, ...], ...]) -> str | None:
+    """None when the chain is exactly one certificate per entry of `roles` (leaf first, root
+    last) and each certificate's CN names one of the roles allowed at its place."""
+    names = " → ".join("/".join(r) for r in roles)
+    if len(chain.certs) != len(roles):
+        return f"{len(chain.certs)} certificates, expected {len(roles)} ({names})"
+    for cert, allowed in zip(chain.certs, roles, strict=True):
+        if role(cert, chain.root) not in allowed:
+            return f"signed by {_cn(cert)!r}, which is not the {' or '.join(allowed)} certificate"
+    return None
+
+
 def check_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> str | None:
     """CRL signature and issuer name (time is checked by the caller)."""
     if crl.issuer != issuer.subject:
