@@ -66,6 +66,7 @@ def check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> C
         return _check_chain(chain, emulated_roots)
     except (
         ValueError,
+        TypeError,  # pyca: a name attribute with a type its OID may not have (BIT STRING CN)
         UnsupportedAlgorithm,
         x509.InvalidVersion,
     ) as error:  # a lazily parsed field is malformed
@@ -74,6 +75,8 @@ def check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> C
 
 def _check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> ChainCheck:
     certs = [x509.load_der_x509_certificate(der) for der in chain]
+    for cert in certs:  # pyca parses names lazily: fail here, not in a message later
+        _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
     if len(certs) < 2:
         return ChainCheck("fewer than two certificates", None, _EPOCH, _EPOCH, tuple(certs))
     not_before = max(c.not_valid_before_utc for c in certs)
