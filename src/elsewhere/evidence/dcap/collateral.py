@@ -220,7 +220,7 @@ class _SignedResponse(schema.Model):
     signature: str
 
 
-def _signed_response(text: bytes, member: str, where: str) -> tuple[bytes, bytes]:
+def signed_response(text: bytes, member: str, where: str) -> tuple[bytes, bytes]:
     members = raw_members(text, where)
     if member not in members:
         raise ParseError(where, member, "missing")
@@ -238,9 +238,9 @@ def parse_pcs_directory(directory: Path) -> Collateral:
         if head == b"{":
             members = raw_members(data, where)
             if "tcbInfo" in members:
-                found["tcb_info"] = _signed_response(data, "tcbInfo", where)
+                found["tcb_info"] = signed_response(data, "tcbInfo", where)
             elif "enclaveIdentity" in members:
-                found["qe_identity"] = _signed_response(data, "enclaveIdentity", where)
+                found["qe_identity"] = signed_response(data, "enclaveIdentity", where)
             continue
         if b"CERTIFICATE-----" in data or b"CERTIFICATE%2D" in data:
             chain = pem_chain(data, where)
