@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
@@ -132,3 +132,16 @@ def test_pck_chain_name_retagged_bit_string_is_a_failure(tmp_path: object, cert:
     assert not result.verified
     failure = next(f for f in result.failures if f.check.startswith("PCK certificate chain"))
     assert "malformed certificate" in failure.found and "\n" not in str(failure), failure
+
+
+def test_duplicated_extension_is_a_parse_error() -> None:
+    """pyca raises DuplicateExtension (not a ValueError) for an extension listed twice."""
+    from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
+
+    cert = asn1_x509.Certificate.load(_cert(GOOD).public_bytes(serialization.Encoding.DER))
+    extensions = cert["tbs_certificate"]["extensions"]
+    extensions.append(extensions[-1].copy())
+    forged = x509.load_der_x509_certificate(cert.dump(force=True))
+    with pytest.raises(ParseError) as caught:
+        parse_pck_extensions(forged)
+    assert "extensions" in caught.value.message and "\n" not in caught.value.message

@@ -123,7 +123,8 @@ def parse_pck_extensions(cert: x509.Certificate) -> PckExtensions:
         issuer = cert.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     except x509.ExtensionNotFound:
         raise ParseError("PCK certificate", "extensions", "no Intel SGX extension") from None
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, x509.DuplicateExtension) as error:
+        # DuplicateExtension is not a ValueError: an extension twice is malformed input too.
         raise ParseError("PCK certificate", "extensions", str(error)) from None
     raw = ext.value.value if isinstance(ext.value, x509.UnrecognizedExtension) else b""
     fields = decode_sgx_extension(raw)
