@@ -4,6 +4,7 @@ certificate Intel's QVL names for each, not from any key that chains to the root
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -123,3 +124,29 @@ def test_root_crl_issued_by_pck_ca_is_refused(platform: EmulatedTdxPlatform) -> 
     result = _verify(platform, forged)
     checks = {f.check: str(f) for f in result.failures}
     assert "root CA CRL (collateral)" in checks, checks
+
+
+def test_cli_import_refuses_pck_signed_collateral(
+    platform: EmulatedTdxPlatform,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`elsewhere collateral import`: exit 1 and one line naming the wrong signer; a bundle
+    nested too deeply: exit 2, one line."""
+    import json
+
+    from elsewhere.cli import main
+
+    monkeypatch.setenv("ELSEWHERE_HOME", str(tmp_path / "home"))
+    forged = _resigned(platform, platform.collateral(status="OutOfDate"), "pck-ca")
+    bundle = tmp_path / "forged.json"
+    bundle.write_text(json.dumps(forged.to_json()))
+    root = ["--trust-emulated-root", str(platform.directory / "root.pem")]
+    assert main(["collateral", "import", str(bundle), *root]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "TCB Info signer" in err and "SGX TCB Signing" in err and "\n" not in err, err
+    bundle.write_text('{"tcb_info": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert main(["collateral", "import", str(bundle), *root]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "collateral JSON" in err, err
