@@ -37,6 +37,45 @@ class Tee(StrEnum):
     NIL = "nil"
 
 
+# -- platform vocabulary: what claims may say, shared by the verifiers and by policy ----------
+
+# Intel's tcbStatus strings (Intel QVL / PCS), the TDX relaunch statuses included. Defined
+# here once; the DCAP verifier and the policy language both read this tuple.
+INTEL_TCB_STATUSES: tuple[str, ...] = (
+    "UpToDate",
+    "SWHardeningNeeded",
+    "ConfigurationNeeded",
+    "ConfigurationAndSWHardeningNeeded",
+    "OutOfDate",
+    "OutOfDateConfigurationNeeded",
+    "TDRelaunchAdvised",
+    "TDRelaunchAdvisedConfigurationNeeded",
+    "Revoked",
+)
+# The statuses a TCB Info / QE Identity level may carry: the relaunch ones are verdicts only.
+INTEL_LEVEL_STATUSES = frozenset(INTEL_TCB_STATUSES) - {
+    "TDRelaunchAdvised",
+    "TDRelaunchAdvisedConfigurationNeeded",
+}
+
+# Intel platform family from the FMSPC. Bytes 1-2 of every FMSPC seen so far carry the CPUID
+# family-6 model signature (extended model nibble, then model): 50806F → 0x8F. Intel does not
+# document this layout, so unknown values give None rather than a guess.
+INTEL_FAMILY_BY_FMSPC_MODEL: Mapping[str, str] = MappingProxyType(
+    {
+        "606a": "Ice Lake-SP",
+        "606c": "Ice Lake-D",
+        "806f": "Sapphire Rapids",
+        "c06f": "Emerald Rapids",
+        "a06d": "Granite Rapids",
+        "a06f": "Sierra Forest",
+        "a067": "Rocket Lake",
+        "906e": "Coffee Lake",
+        "906a": "Alder Lake",
+    }
+)
+
+
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import rfc8785
 
-from elsewhere.claims import Tee, Vendor
+from elsewhere.claims import INTEL_TCB_STATUSES, Tee, Vendor
 
 SCHEMA_VERSION = 1
 DIGEST_PREFIX = "sha384:"
@@ -45,19 +45,6 @@ class Action(StrEnum):
     DRAIN = "drain"  # stop placing work there; move the keep before the grace period ends
     EVICT = "evict"  # move the keep now
 
-
-# Intel's tcbStatus vocabulary (Intel QVL / PCS), TDX relaunch statuses included.
-INTEL_TCB_STATUSES = (
-    "UpToDate",
-    "SWHardeningNeeded",
-    "ConfigurationNeeded",
-    "ConfigurationAndSWHardeningNeeded",
-    "OutOfDate",
-    "OutOfDateConfigurationNeeded",
-    "TDRelaunchAdvised",
-    "TDRelaunchAdvisedConfigurationNeeded",
-    "Revoked",
-)
 
 HARDWARE_TEES = (Tee.SEV_SNP, Tee.TDX, Tee.SGX)
 # The key under [patching] for a host refused for a reason that is not an advisory.
@@ -182,7 +169,7 @@ class Policy:
     platform_accept: tuple[PlatformMatch, ...] = ()  # empty: every platform not refused
     platform_refuse: tuple[PlatformMatch, ...] = ()
     tcb_minimums: tuple[TcbMinimum, ...] = ()
-    intel_tcb_statuses: tuple[str, ...] = ("UpToDate",)
+    intel_tcb_statuses: tuple[str, ...] = INTEL_TCB_STATUSES[:1]  # UpToDate
     advisories_refuse: tuple[str, ...] = ()
     advisories_allow: tuple[str, ...] = ()
     severity_threshold: Severity | None = None

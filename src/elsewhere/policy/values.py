@@ -8,16 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from elsewhere.claims import Tee, Vendor
+from elsewhere.claims import INTEL_FAMILY_BY_FMSPC_MODEL, INTEL_TCB_STATUSES, Tee, Vendor
 from elsewhere.crypto.hpke import SUITES
-from elsewhere.evidence.dcap.claims import FAMILY_BY_FMSPC_MODEL
-from elsewhere.policy.model import INTEL_TCB_STATUSES, Action, PatchRule, PlatformMatch, Severity
+from elsewhere.policy.model import Action, PatchRule, PlatformMatch, Severity
 
 # The generations the verifiers report: SEV-SNP from the VEK product name or CPUID, Intel
-# from the FMSPC (elsewhere.evidence.dcap.claims).
+# from the FMSPC (the platform vocabulary in elsewhere.claims).
 GENERATIONS: dict[Vendor, tuple[str, ...]] = {
     Vendor.AMD: ("Milan", "Genoa", "Turin"),
-    Vendor.INTEL: tuple(sorted(set(FAMILY_BY_FMSPC_MODEL.values()))),
+    Vendor.INTEL: tuple(sorted(set(INTEL_FAMILY_BY_FMSPC_MODEL.values()))),
 }
 MAX_DURATION_SECONDS = 10 * 366 * 86400
 SNP_COMPONENTS = frozenset({"bootloader", "tee", "snp", "microcode", "fmc"})

@@ -5,24 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from elsewhere.claims import Claims, Tee, Vendor
+from elsewhere.claims import INTEL_FAMILY_BY_FMSPC_MODEL, Claims, Tee, Vendor
 from elsewhere.evidence.dcap.pck import SGX_TYPES, PckExtensions
 from elsewhere.evidence.dcap.quote import EnclaveReport, Quote, TdReport
-
-# Platform family from the FMSPC. Bytes 1-2 of every FMSPC seen so far carry the CPUID
-# family-6 model signature (extended model nibble, then model): 50806F → 0x8F. Intel does not
-# document this layout, so unknown values give None rather than a guess.
-FAMILY_BY_FMSPC_MODEL = {
-    "606a": "Ice Lake-SP",
-    "606c": "Ice Lake-D",
-    "806f": "Sapphire Rapids",
-    "c06f": "Emerald Rapids",
-    "a06d": "Granite Rapids",
-    "a06f": "Sierra Forest",
-    "a067": "Rocket Lake",
-    "906e": "Coffee Lake",
-    "906a": "Alder Lake",
-}
 
 # TD_ATTRIBUTES bits (TDX module ABI) and SGX ATTRIBUTES.FLAGS bits (SDM vol. 3D).
 TD_ATTRIBUTE_BITS = {
@@ -48,7 +33,7 @@ _TDX_NAMES = tuple(f"tdx_comp_{i:02d}" for i in range(16))
 
 
 def generation(fmspc: bytes | None) -> str | None:
-    return FAMILY_BY_FMSPC_MODEL.get(fmspc.hex()[2:6]) if fmspc else None
+    return INTEL_FAMILY_BY_FMSPC_MODEL.get(fmspc.hex()[2:6]) if fmspc else None
 
 
 def _bits(value: bytes, names: dict[str, int]) -> dict[str, bool]:

@@ -23,14 +23,8 @@ from typing import Any
 from cryptography import x509
 
 from elsewhere.errors import InputError, ParseError
-from elsewhere.evidence.dcap.documents import (
-    QeIdentity,
-    TcbInfo,
-    json_object,
-    parse_qe_identity,
-    parse_tcb_info,
-    typed,
-)
+from elsewhere.evidence.dcap import schema
+from elsewhere.evidence.dcap.documents import QeIdentity, TcbInfo, parse_qe_identity, parse_tcb_info
 
 MAX_COLLATERAL_FILE = 4 << 20
 
@@ -111,6 +105,8 @@ def raw_members(text: bytes, where: str) -> dict[str, bytes]:
             pos += 1
     except (ValueError, IndexError) as error:
         raise ParseError(where, "", f"is not a JSON object ({error})") from None
+    except RecursionError:
+        raise ParseError(where, "", "is not a JSON object (nested too deeply)") from None
     return members
 
 
@@ -126,7 +122,9 @@ def pem_chain(text: bytes | str, where: str) -> tuple[bytes, ...]:
         raw = urllib.parse.unquote_to_bytes(raw)
     try:
         certs = x509.load_pem_x509_certificates(raw)
-    except (ValueError, x509.InvalidVersion) as error:
+        for cert in certs:  # pyca parses names lazily: a malformed one fails here, typed
+            _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
+    except (ValueError, TypeError, x509.InvalidVersion) as error:
         raise ParseError(where, "", f"is not a PEM certificate chain ({error})") from None
     return tuple(c.public_bytes(Encoding.DER) for c in certs)
 
@@ -144,21 +142,23 @@ def crl_der(data: bytes | str, where: str) -> bytes:
         crl = x509.load_der_x509_crl(raw)
         # pyca parses lazily: touch what verification reads so a malformed CRL fails here.
         _ = (crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc, list(crl))
-    except (ValueError, UnicodeDecodeError, x509.InvalidVersion) as error:
+    except (ValueError, TypeError, UnicodeDecodeError, x509.InvalidVersion) as error:
+        # TypeError: pyca on a name attribute whose type its OID may not have (BIT STRING CN)
         raise ParseError(where, "", f"is not a CRL in DER, PEM or hex ({error})") from None
     return raw
 
 
-def _signature(value: Any, where: str) -> bytes:
-    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
-        sig = bytes(value)
-    elif isinstance(value, str):
-        try:
-            sig = bytes.fromhex(value)
-        except ValueError:
-            raise ParseError(where, "signature", "is not hex") from None
-    else:
-        raise ParseError(where, "signature", "missing")
+def _bytes(value: str | list[int], where: str, key: str) -> bytes:
+    """A dcap-qvl byte field: hex text or a JSON list of bytes."""
+    if isinstance(value, list):
+        return bytes(value)
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise ParseError(where, key, "is not hex") from None
+
+
+def _signature(sig: bytes, where: str) -> bytes:
     if len(sig) != 64:
         raise ParseError(where, "signature", f"is {len(sig)} bytes, expected 64 (r‖s)")
     return sig
@@ -192,41 +192,40 @@ def build_collateral(
 
 def parse_dcap_qvl_json(text: bytes) -> Collateral:
     where = "collateral JSON"
-    obj = json_object(text, where)
-    need = ("tcb_info", "qe_identity", "tcb_info_issuer_chain", "qe_identity_issuer_chain")
-    for key in (*need, "pck_crl_issuer_chain"):
-        typed(obj, key, str, where)
+    doc = schema.validate(schema.QuoteCollateralV3, text, "", where)
     return build_collateral(
         SignedDoc(
-            obj["tcb_info"].encode(),
-            _signature(obj.get("tcb_info_signature"), "collateral JSON tcb_info"),
-            pem_chain(obj["tcb_info_issuer_chain"], "collateral JSON tcb_info_issuer_chain"),
+            doc.tcb_info.encode(),
+            _signature(_bytes(doc.tcb_info_signature, where, "tcb_info_signature"),
+                       f"{where} tcb_info"),
+            pem_chain(doc.tcb_info_issuer_chain, f"{where} tcb_info_issuer_chain"),
         ),
         SignedDoc(
-            obj["qe_identity"].encode(),
-            _signature(obj.get("qe_identity_signature"), "collateral JSON qe_identity"),
-            pem_chain(obj["qe_identity_issuer_chain"], "collateral JSON qe_identity_issuer_chain"),
+            doc.qe_identity.encode(),
+            _signature(_bytes(doc.qe_identity_signature, where, "qe_identity_signature"),
+                       f"{where} qe_identity"),
+            pem_chain(doc.qe_identity_issuer_chain, f"{where} qe_identity_issuer_chain"),
         ),
-        crl_der(_crl_field(obj, "root_ca_crl"), "collateral JSON root_ca_crl"),
-        crl_der(_crl_field(obj, "pck_crl"), "collateral JSON pck_crl"),
-        pem_chain(obj["pck_crl_issuer_chain"], "collateral JSON pck_crl_issuer_chain"),
-    )
+        crl_der(_crl(doc.root_ca_crl), f"{where} root_ca_crl"),
+        crl_der(_crl(doc.pck_crl), f"{where} pck_crl"),
+        pem_chain(doc.pck_crl_issuer_chain, f"{where} pck_crl_issuer_chain"),
+    )  # fmt: skip
 
 
-def _crl_field(obj: dict[str, Any], key: str) -> bytes | str:
-    value = obj.get(key)
-    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
-        return bytes(value)
-    if isinstance(value, str):
-        return value
-    raise ParseError("collateral JSON", key, "missing or not hex / a byte list")
+def _crl(value: str | list[int]) -> bytes | str:
+    return bytes(value) if isinstance(value, list) else value
 
 
-def _signed_response(text: bytes, member: str, where: str) -> tuple[bytes, bytes]:
+class _SignedResponse(schema.Model):
+    signature: str
+
+
+def signed_response(text: bytes, member: str, where: str) -> tuple[bytes, bytes]:
     members = raw_members(text, where)
     if member not in members:
         raise ParseError(where, member, "missing")
-    return members[member], _signature(json.loads(members.get("signature", b"null")), where)
+    response = schema.validate(_SignedResponse, text, "", where)  # other members: ignored
+    return members[member], _signature(_bytes(response.signature, where, "signature"), where)
 
 
 def parse_pcs_directory(directory: Path) -> Collateral:
@@ -239,9 +238,9 @@ def parse_pcs_directory(directory: Path) -> Collateral:
         if head == b"{":
             members = raw_members(data, where)
             if "tcbInfo" in members:
-                found["tcb_info"] = _signed_response(data, "tcbInfo", where)
+                found["tcb_info"] = signed_response(data, "tcbInfo", where)
             elif "enclaveIdentity" in members:
-                found["qe_identity"] = _signed_response(data, "enclaveIdentity", where)
+                found["qe_identity"] = signed_response(data, "enclaveIdentity", where)
             continue
         if b"CERTIFICATE-----" in data or b"CERTIFICATE%2D" in data:
             chain = pem_chain(data, where)

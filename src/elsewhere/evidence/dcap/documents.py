@@ -1,29 +1,18 @@
 """Intel's signed collateral documents → typed records: TCB Info (v2, v3) and QE Identity (v2).
 
-Each parser takes the exact signed bytes of the `tcbInfo` / `enclaveIdentity` value and
-raises ParseError naming the document and key for anything that is not Intel's shape.
+Each parser takes the exact signed bytes of the `tcbInfo` / `enclaveIdentity` value, validates
+them with the pydantic models in `schema.py` and raises ParseError naming the document and the
+JSON path (`tcbInfo.tcbLevels[3].tcb.pcesvn: expected integer`) for anything not Intel's shape.
+The records below are what the TCB rules read; they do not depend on pydantic.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from elsewhere.errors import ParseError
-
-_STATUSES = frozenset(
-    {
-        "UpToDate",
-        "SWHardeningNeeded",
-        "ConfigurationNeeded",
-        "ConfigurationAndSWHardeningNeeded",
-        "OutOfDate",
-        "OutOfDateConfigurationNeeded",
-        "Revoked",
-    }
-)
+from elsewhere.evidence.dcap import schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,188 +74,103 @@ class QeIdentity:
     levels: tuple[IsvLevel, ...]  # descending ISVSVN
 
 
-# -- small typed readers; every error names the document and the key -------------------------
+# -- pydantic models → records ----------------------------------------------------------------
 
 
-def typed(obj: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    value = obj.get(key)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ParseError(where, key, f"missing or not a {kind.__name__}")
-    return value
-
-
-def _hex(obj: dict[str, Any], key: str, size: int | None, where: str) -> bytes:
-    text = typed(obj, key, str, where)
-    try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        raise ParseError(where, key, "is not hex") from None
-    if size is not None and len(value) != size:
-        raise ParseError(where, key, f"is {len(value)} bytes, expected {size}")
-    return value
-
-
-def _date(obj: dict[str, Any], key: str, where: str) -> dt.datetime:
-    text = typed(obj, key, str, where)
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ParseError(where, key, f"{text!r} is not an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def _status(obj: dict[str, Any], where: str) -> str:
-    status = typed(obj, "tcbStatus", str, where)
-    if status not in _STATUSES:
-        raise ParseError(where, "tcbStatus", f"{status!r} is not a known TCB status")
-    return str(status)
-
-
-def _advisories(obj: dict[str, Any], where: str) -> tuple[str, ...]:
-    ids = obj.get("advisoryIDs", [])
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise ParseError(where, "advisoryIDs", "is not a list of strings")
-    return tuple(ids)
-
-
-def _isv_levels(obj: dict[str, Any], where: str) -> tuple[IsvLevel, ...]:
-    levels = []
-    for i, level in enumerate(typed(obj, "tcbLevels", list, where)):
-        at = f"{where}.tcbLevels[{i}]"
-        if not isinstance(level, dict):
-            raise ParseError(at, "", "is not an object")
-        tcb = typed(level, "tcb", dict, at)
-        levels.append(
-            IsvLevel(
-                typed(tcb, "isvsvn", int, at),
-                typed(level, "tcbDate", str, at),
-                _status(level, at),
-                _advisories(level, at),
-            )
-        )
-    return tuple(levels)
-
-
-def _components(tcb: dict[str, Any], key: str, where: str) -> tuple[int, ...]:
-    comps = typed(tcb, key, list, where)
-    if len(comps) != 16:
-        raise ParseError(where, key, f"has {len(comps)} components, expected 16")
+def _isv_levels(levels: list[schema.IsvLevelJson]) -> tuple[IsvLevel, ...]:
     return tuple(
-        typed(c, "svn", int, f"{where}.{key}") if isinstance(c, dict) else -1 for c in comps
+        IsvLevel(lv.tcb.isvsvn, lv.tcbDate, lv.tcbStatus, tuple(lv.advisoryIDs)) for lv in levels
     )
 
 
-def _tcb_level(level: Any, version: int, tdx: bool, where: str) -> TcbLevel:
-    if not isinstance(level, dict):
-        raise ParseError(where, "", "is not an object")
-    tcb = typed(level, "tcb", dict, where)
-    if version >= 3:
-        sgx = _components(tcb, "sgxtcbcomponents", where)
-        tdx_comps = _components(tcb, "tdxtcbcomponents", where) if tdx else None
-    else:
-        sgx = tuple(typed(tcb, f"sgxtcbcomp{i:02d}svn", int, where) for i in range(1, 17))
-        tdx_comps = None
-    if min(sgx + (tdx_comps or ())) < 0:
-        raise ParseError(where, "tcb", "a component is not an object with an integer svn")
-    return TcbLevel(
-        sgx,
-        typed(tcb, "pcesvn", int, where),
-        tdx_comps,
-        typed(level, "tcbDate", str, where),
-        _status(level, where),
-        _advisories(level, where),
-    )
-
-
-def _module(obj: dict[str, Any], where: str, with_levels: bool) -> ModuleIdentity:
+def _module(module: schema.ModuleJson, levels: tuple[IsvLevel, ...] = ()) -> ModuleIdentity:
     return ModuleIdentity(
-        str(obj.get("id", "")),
-        _hex(obj, "mrsigner", 48, where),
-        _hex(obj, "attributes", 8, where),
-        _hex(obj, "attributesMask", 8, where),
-        _isv_levels(obj, where) if with_levels else (),
+        module.id, module.mrsigner, module.attributes, module.attributesMask, levels
     )
+
+
+def _levels_v3(doc: schema.TcbInfoV3, tdx: bool) -> list[TcbLevel]:
+    levels = []
+    for i, lv in enumerate(doc.tcbLevels):
+        tdx_comps = None
+        if tdx:
+            if lv.tcb.tdxtcbcomponents is None:
+                raise ParseError(
+                    "TCB Info", f"tcbInfo.tcbLevels[{i}].tcb.tdxtcbcomponents", "missing"
+                )
+            tdx_comps = tuple(c.svn for c in lv.tcb.tdxtcbcomponents)
+        sgx = tuple(c.svn for c in lv.tcb.sgxtcbcomponents)
+        levels.append(
+            TcbLevel(sgx, lv.tcb.pcesvn, tdx_comps, lv.tcbDate, lv.tcbStatus, tuple(lv.advisoryIDs))
+        )
+    return levels
 
 
 def parse_tcb_info(body: bytes) -> TcbInfo:
     where = "TCB Info"
-    obj = json_object(body, where)
-    version = typed(obj, "version", int, where)
-    if version not in (2, 3):
-        raise ParseError(where, "version", f"{version} is not supported (2 or 3)")
-    tcb_id = typed(obj, "id", str, where) if version == 3 else "SGX"
-    if tcb_id not in ("SGX", "TDX"):
-        raise ParseError(where, "id", f"{tcb_id!r} is neither SGX nor TDX")
-    if typed(obj, "tcbType", int, where) != 0:
-        raise ParseError(where, "tcbType", "only type 0 is defined")
-    tdx = tcb_id == "TDX"
-    levels = [
-        _tcb_level(level, version, tdx, f"{where}.tcbLevels[{i}]")
-        for i, level in enumerate(typed(obj, "tcbLevels", list, where))
-    ]
-    if not levels:
-        raise ParseError(where, "tcbLevels", "is empty")
+    version = schema.validate(schema.Head, body, "tcbInfo", where).version
+    doc: schema.TcbInfoV2 | schema.TcbInfoV3
+    module: ModuleIdentity | None = None
+    identities: tuple[ModuleIdentity, ...] = ()
+    if version == 2:
+        doc = schema.validate(schema.TcbInfoV2, body, "tcbInfo", where)
+        tcb_id, levels = "SGX", [
+            TcbLevel(lv.tcb.components(), lv.tcb.pcesvn, None, lv.tcbDate, lv.tcbStatus,
+                     tuple(lv.advisoryIDs))
+            for lv in doc.tcbLevels
+        ]  # fmt: skip
+    elif version == 3:
+        doc = schema.validate(schema.TcbInfoV3, body, "tcbInfo", where)
+        tcb_id, tdx = doc.id, doc.id == "TDX"
+        levels = _levels_v3(doc, tdx)
+        if tdx:
+            if doc.tdxModule is None:
+                raise ParseError(where, "tcbInfo.tdxModule", "missing")
+            module = _module(doc.tdxModule)
+            identities = tuple(
+                _module(m, _isv_levels(m.tcbLevels)) for m in doc.tdxModuleIdentities or ()
+            )
+        elif doc.tdxModule is not None or doc.tdxModuleIdentities is not None:
+            raise ParseError(where, "tcbInfo.tdxModule", "present in an SGX TCB Info")
+    else:
+        raise ParseError(where, "tcbInfo.version", f"{version} is not supported (2 or 3)")
     # Intel keeps levels in a set ordered descending by (SGX comps, PCESVN, TDX comps).
     levels.sort(key=lambda lv: (lv.sgx_comps, lv.pcesvn, lv.tdx_comps or ()), reverse=True)
     keys = [(lv.sgx_comps, lv.pcesvn, lv.tdx_comps) for lv in levels]
     if len(set(keys)) != len(keys):
-        raise ParseError(where, "tcbLevels", "has duplicated levels")
-    module = identities = None
-    if tdx:
-        module = _module(typed(obj, "tdxModule", dict, where), f"{where}.tdxModule", False)
-        raw_ids = obj.get("tdxModuleIdentities", [])
-        if not isinstance(raw_ids, list):
-            raise ParseError(where, "tdxModuleIdentities", "is not a list")
-        identities = tuple(
-            _module(m, f"{where}.tdxModuleIdentities[{i}]", True)
-            if isinstance(m, dict)
-            else _module({}, f"{where}.tdxModuleIdentities[{i}]", True)
-            for i, m in enumerate(raw_ids)
-        )
-    elif "tdxModule" in obj or "tdxModuleIdentities" in obj:
-        raise ParseError(where, "tdxModule", "present in an SGX TCB Info")
+        raise ParseError(where, "tcbInfo.tcbLevels", "has duplicated levels")
     return TcbInfo(
         tcb_id,
         version,
-        _date(obj, "issueDate", where),
-        _date(obj, "nextUpdate", where),
-        _hex(obj, "fmspc", 6, where),
-        _hex(obj, "pceId", 2, where),
-        typed(obj, "tcbEvaluationDataNumber", int, where),
+        doc.issueDate,
+        doc.nextUpdate,
+        doc.fmspc,
+        doc.pceId,
+        doc.tcbEvaluationDataNumber,
         tuple(levels),
         module,
-        identities or (),
+        identities,
     )
 
 
 def parse_qe_identity(body: bytes) -> QeIdentity:
     where = "QE Identity"
-    obj = json_object(body, where)
-    version = typed(obj, "version", int, where)
+    version = schema.validate(schema.Head, body, "enclaveIdentity", where).version
     if version != 2:
-        raise ParseError(where, "version", f"{version} is not supported (2)")
-    levels = sorted(_isv_levels(obj, where), key=lambda lv: lv.isvsvn, reverse=True)
+        raise ParseError(where, "enclaveIdentity.version", f"{version} is not supported (2)")
+    doc = schema.validate(schema.QeIdentityV2, body, "enclaveIdentity", where)
+    levels = sorted(_isv_levels(doc.tcbLevels), key=lambda lv: lv.isvsvn, reverse=True)
     return QeIdentity(
-        typed(obj, "id", str, where),
+        doc.id,
         version,
-        _date(obj, "issueDate", where),
-        _date(obj, "nextUpdate", where),
-        typed(obj, "tcbEvaluationDataNumber", int, where),
-        int.from_bytes(_hex(obj, "miscselect", 4, where), "big"),
-        int.from_bytes(_hex(obj, "miscselectMask", 4, where), "big"),
-        _hex(obj, "attributes", 16, where),
-        _hex(obj, "attributesMask", 16, where),
-        _hex(obj, "mrsigner", 32, where),
-        typed(obj, "isvprodid", int, where),
+        doc.issueDate,
+        doc.nextUpdate,
+        doc.tcbEvaluationDataNumber,
+        int.from_bytes(doc.miscselect, "big"),
+        int.from_bytes(doc.miscselectMask, "big"),
+        doc.attributes,
+        doc.attributesMask,
+        doc.mrsigner,
+        doc.isvprodid,
         tuple(levels),
     )
-
-
-def json_object(body: bytes, where: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ParseError(where, "", f"is not JSON ({error})") from None
-    if not isinstance(obj, dict):
-        raise ParseError(where, "", "is not a JSON object")
-    return obj

@@ -30,7 +30,8 @@ from elsewhere.errors import ConfigError
 from elsewhere.evidence.anchors import TrustAnchor
 from elsewhere.evidence.dcap.collateral import Collateral, SignedDoc, build_collateral
 from elsewhere.evidence.dcap.pck import SGX_EXTENSIONS_OID
-from elsewhere.evidence.dcap.quote import INTEL_QE_VENDOR_ID
+from elsewhere.evidence.dcap.quote import ATT_KEY_ECDSA_P256, INTEL_QE_VENDOR_ID, TEE_TDX
+from elsewhere.evidence.dcap.tcb import UP_TO_DATE
 from elsewhere.privatefile import write_private
 
 EMULATED_ORG = "Elsewhere EMULATED Intel SGX/TDX - no hardware protection"
@@ -282,7 +283,8 @@ class EmulatedTdxPlatform:
         point = key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )[1:]
-        header = struct.pack("<HHIHH", version, 2, 0x81, 0, 0) + INTEL_QE_VENDOR_ID + bytes(20)
+        header = struct.pack("<HHIHH", version, ATT_KEY_ECDSA_P256, TEE_TDX, 0, 0)
+        header += INTEL_QE_VENDOR_ID + bytes(20)
         body = b"".join(
             [
                 self.tee_tcb_svn,
@@ -319,7 +321,7 @@ class EmulatedTdxPlatform:
         self,
         *,
         now: dt.datetime | None = None,
-        status: str = "UpToDate",
+        status: str = UP_TO_DATE,
         advisory_ids: tuple[str, ...] = (),
         days: int = 30,
         revoked: tuple[str, ...] = (),
@@ -344,7 +346,7 @@ class EmulatedTdxPlatform:
                 "id": f"TDX_{self.tee_tcb_svn[1]:02X}", "mrsigner": zeros48,
                 "attributes": "00" * 8, "attributesMask": "FF" * 8,
                 "tcbLevels": [{"tcb": {"isvsvn": self.tee_tcb_svn[0]},
-                               "tcbDate": _iso(start), "tcbStatus": "UpToDate"}],
+                               "tcbDate": _iso(start), "tcbStatus": UP_TO_DATE}],
             }],
             "tcbLevels": [{
                 "tcb": {"sgxtcbcomponents": [{"svn": svn} for svn in self.sgx_comps],
@@ -360,7 +362,7 @@ class EmulatedTdxPlatform:
             "attributesMask": "FBFFFFFFFFFFFFFF0000000000000000",
             "mrsigner": QE_MRSIGNER.hex().upper(), "isvprodid": 2,
             "tcbLevels": [{"tcb": {"isvsvn": QE_ISVSVN}, "tcbDate": _iso(start),
-                           "tcbStatus": "UpToDate"}],
+                           "tcbStatus": UP_TO_DATE}],
         }  # fmt: skip
         tcb_chain = (self.certs["tcb-signing"], self.certs["root"])
         docs = []

@@ -1,20 +1,36 @@
 """PCK certificate SGX extensions (OID 1.2.840.113741.1.13.1): FMSPC, TCB, PCE-ID, CA type.
 
-The extension is a DER SEQUENCE of (OID, value) pairs, some nested (TCB, Configuration).
-pyca `cryptography` hands it over as raw bytes; this module reads just enough DER for it.
+The extension is a DER SEQUENCE OF {OID, value} entries, two of them (TCB, Configuration)
+nested the same way. pyca `cryptography` hands it over as raw bytes; `asn1crypto` decodes it
+against the declared structure. Refused, with the entry's OID or index: trailing bytes, BER
+(indefinite or non-minimal lengths), unterminated OID arcs, duplicated OIDs, wrong value types.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from asn1crypto import core, parser  # type: ignore[import-untyped]
 from cryptography import x509
 
 from elsewhere.errors import ParseError
 
 SGX_EXTENSIONS_OID = x509.ObjectIdentifier("1.2.840.113741.1.13.1")
 _PREFIX = "1.2.840.113741.1.13.1"
+_NESTED = frozenset({f"{_PREFIX}.2", f"{_PREFIX}.7"})  # TCB, Configuration
 SGX_TYPES = {0: "Standard", 1: "Scalable", 2: "ScalableWithIntegrity"}
+
+
+class _Entry(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[tuple[str, Any]]] = [
+        ("id", core.ObjectIdentifier),
+        ("value", core.Any),
+    ]
+
+
+class _Entries(core.SequenceOf):  # type: ignore[misc]
+    _child_spec: ClassVar[type] = _Entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,90 +45,90 @@ class PckExtensions:
     ca: str  # "processor" | "platform", from the issuer CN
 
 
-def _tlv(data: bytes, pos: int, where: str) -> tuple[int, bytes, int]:
-    """One DER TLV at pos → (tag, value, next position)."""
-    if pos + 2 > len(data):
-        raise ParseError("PCK certificate", where, "SGX extension is truncated")
-    tag, first = data[pos], data[pos + 1]
-    pos += 2
-    if first & 0x80:
-        count = first & 0x7F
-        if count == 0 or count > 3 or pos + count > len(data):
-            raise ParseError("PCK certificate", where, "SGX extension has a bad DER length")
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    else:
-        length = first
-    if pos + length > len(data):
-        raise ParseError("PCK certificate", where, "SGX extension is truncated")
-    return tag, data[pos : pos + length], pos + length
+Fields = dict[str, tuple[int, bytes]]  # OID → (universal tag, contents)
 
 
-def _oid_text(value: bytes) -> str:
-    if not value:
-        raise ParseError("PCK certificate", "SGX extension", "empty OID")
-    parts = [value[0] // 40, value[0] % 40] if value[0] < 80 else [2, value[0] - 80]
-    acc = 0
-    for byte in value[1:]:
-        acc = (acc << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            parts.append(acc)
-            acc = 0
-    return ".".join(map(str, parts))
+def _refuse(where: str, why: str) -> ParseError:
+    return ParseError("PCK certificate", f"SGX extension {where}", why)
 
 
-def _walk(data: bytes, out: dict[str, tuple[int, bytes]], where: str) -> None:
-    """Flatten SEQUENCE { SEQUENCE { OID, value } ... } into {oid: (tag, value)}, recursing."""
-    pos = 0
-    while pos < len(data):
-        tag, entry, pos = _tlv(data, pos, where)
-        if tag != 0x30:
-            raise ParseError("PCK certificate", where, f"SGX extension entry tag {tag:#x}")
-        oid_tag, oid_raw, inner = _tlv(entry, 0, where)
-        if oid_tag != 0x06:
-            raise ParseError("PCK certificate", where, "SGX extension entry without an OID")
-        oid = _oid_text(oid_raw)
-        value_tag, value, _ = _tlv(entry, inner, oid)
-        out[oid] = (value_tag, value)
-        if value_tag == 0x30:
-            _walk(value, out, oid)
+def _der(encoded: bytes, what: str) -> None:
+    """DER, not BER: the header asn1crypto read must be the minimal definite one."""
+    klass, method, tag, _, contents, _ = parser.parse(encoded, strict=True)
+    if parser.emit(klass, method, tag, contents) != encoded:
+        raise ValueError(f"{what}: length is not DER (indefinite or not minimal)")
 
 
-def _int(fields: dict[str, tuple[int, bytes]], oid: str) -> int:
+def _entries(raw: bytes, where: str, out: Fields) -> None:
+    """Decode one SEQUENCE OF {OID, value} into `out`, recursing into the nested ones."""
+    try:
+        entries = _Entries.load(raw, strict=True)
+        _der(raw, "the SEQUENCE")
+        decoded = []
+        for index, entry in enumerate(entries):
+            oid_der = entry["id"]
+            value = entry["value"].parsed
+            for part, encoded in (("", entry.dump()), (" OID", oid_der.dump())):
+                _der(encoded, f"entry {index}{part}")
+            _der(value.dump(), f"entry {index} value")
+            if not oid_der.contents or oid_der.contents[-1] & 0x80:
+                raise ValueError(f"entry {index}: OID has an unterminated arc")
+            decoded.append(
+                (index, oid_der.dotted, value.tag, value.class_, value.contents, value.dump())
+            )
+    except (ValueError, TypeError, KeyError) as error:
+        raise _refuse(where, " ".join(str(error).split())) from None
+    for index, oid, tag, klass, contents, encoded in decoded:
+        if oid in out:
+            raise _refuse(where, f"entry {index}: {oid} appears twice")
+        if klass != 0:
+            raise _refuse(oid, "value is not a universal ASN.1 type")
+        out[oid] = (tag, contents or b"")
+        if oid in _NESTED:
+            if tag != 16:
+                raise _refuse(oid, "expected a SEQUENCE")
+            _entries(encoded, oid, out)
+
+
+def _int(fields: Fields, oid: str) -> int:
     tag, value = _need(fields, oid)
-    if tag not in (0x02, 0x0A) or not value or len(value) > 3:
-        raise ParseError("PCK certificate", oid, "expected a small INTEGER")
+    if tag not in (2, 10) or not value or len(value) > 3:  # INTEGER or ENUMERATED
+        raise _refuse(oid, "expected a small INTEGER")
     return int.from_bytes(value, "big", signed=True)
 
 
-def _octets(fields: dict[str, tuple[int, bytes]], oid: str, size: int) -> bytes:
+def _octets(fields: Fields, oid: str, size: int) -> bytes:
     tag, value = _need(fields, oid)
-    if tag != 0x04 or len(value) != size:
-        raise ParseError("PCK certificate", oid, f"expected a {size}-byte OCTET STRING")
+    if tag != 4 or len(value) != size:
+        raise _refuse(oid, f"expected a {size}-byte OCTET STRING")
     return value
 
 
-def _need(fields: dict[str, tuple[int, bytes]], oid: str) -> tuple[int, bytes]:
+def _need(fields: Fields, oid: str) -> tuple[int, bytes]:
     if oid not in fields:
-        raise ParseError("PCK certificate", "SGX extension", f"missing {oid}")
+        raise _refuse(_PREFIX, f"missing {oid}")
     return fields[oid]
+
+
+def decode_sgx_extension(raw: bytes) -> Fields:
+    """The extension's DER → {OID: (tag, contents)} over every level; ParseError if malformed."""
+    fields: Fields = {}
+    _entries(raw, _PREFIX, fields)
+    return fields
 
 
 def parse_pck_extensions(cert: x509.Certificate) -> PckExtensions:
     try:
         ext = cert.extensions.get_extension_for_oid(SGX_EXTENSIONS_OID)
+        issuer = cert.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     except x509.ExtensionNotFound:
         raise ParseError("PCK certificate", "extensions", "no Intel SGX extension") from None
-    except ValueError as error:
+    except (ValueError, TypeError, x509.DuplicateExtension) as error:
+        # DuplicateExtension is not a ValueError: an extension twice is malformed input too.
         raise ParseError("PCK certificate", "extensions", str(error)) from None
     raw = ext.value.value if isinstance(ext.value, x509.UnrecognizedExtension) else b""
-    tag, entries, _ = _tlv(raw, 0, _PREFIX)
-    if tag != 0x30:
-        raise ParseError("PCK certificate", _PREFIX, "SGX extension is not a SEQUENCE")
-    fields: dict[str, tuple[int, bytes]] = {}
-    _walk(entries, fields, _PREFIX)
+    fields = decode_sgx_extension(raw)
     comps = tuple(_int(fields, f"{_PREFIX}.2.{i}") for i in range(1, 17))
-    issuer = cert.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     issuer_cn = str(issuer[0].value) if issuer else ""
     ca = "processor" if "Processor" in issuer_cn else "platform" if "Platform" in issuer_cn else ""
     if not ca:

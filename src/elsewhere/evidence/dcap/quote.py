@@ -19,6 +19,7 @@ TD10_REPORT_LEN = 584
 TD15_REPORT_LEN = 648
 MAX_QUOTE_LEN = 1 << 20  # 1 MiB: real quotes are 5-8 KiB; anything larger is refused unread
 
+QUOTE_VERSIONS = (3, 4, 5)  # SGX v3; TDX v4, v5
 TEE_SGX = 0x00000000
 TEE_TDX = 0x00000081
 ATT_KEY_ECDSA_P256 = 2
@@ -170,7 +171,7 @@ def parse_header(data: bytes) -> Header:
         raise ParseError("quote", "header", f"is {len(data)} bytes, expected at least 48")
     version, key_type, tee_type, qe_svn, pce_svn = struct.unpack_from("<HHIHH", data)
     header = Header(version, key_type, tee_type, qe_svn, pce_svn, data[12:28], data[28:48])
-    if version not in (3, 4, 5):
+    if version not in QUOTE_VERSIONS:
         raise ParseError("quote", "header.version", f"{version} is not a DCAP quote version 3/4/5")
     if key_type != ATT_KEY_ECDSA_P256:
         raise ParseError(

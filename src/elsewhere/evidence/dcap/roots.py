@@ -66,6 +66,7 @@ def check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> C
         return _check_chain(chain, emulated_roots)
     except (
         ValueError,
+        TypeError,  # pyca: a name attribute with a type its OID may not have (BIT STRING CN)
         UnsupportedAlgorithm,
         x509.InvalidVersion,
     ) as error:  # a lazily parsed field is malformed
@@ -74,6 +75,8 @@ def check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> C
 
 def _check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> ChainCheck:
     certs = [x509.load_der_x509_certificate(der) for der in chain]
+    for cert in certs:  # pyca parses names lazily: fail here, not in a message later
+        _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
     if len(certs) < 2:
         return ChainCheck("fewer than two certificates", None, _EPOCH, _EPOCH, tuple(certs))
     not_before = max(c.not_valid_before_utc for c in certs)
@@ -95,6 +98,35 @@ def _check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> 
     if problem is None and not isinstance(certs[0].public_key(), ec.EllipticCurvePublicKey):
         problem = f"{_cn(certs[0])} does not have an EC key"
     return ChainCheck(problem, kind, not_before, not_after, tuple(certs))
+
+
+# Certificate roles by subject CN, as Intel's QVL checks them (CertificateChainValidation:
+# the TCB signer must be "Intel SGX TCB Signing" issued directly by the root; the PCK by a
+# PCK Processor or Platform CA). An emulation root's names carry its own prefix instead.
+ROLE_PREFIX = {"intel": "Intel ", "emulated": "Elsewhere emulated "}
+ROOT_CA = "SGX Root CA"
+TCB_SIGNING = "SGX TCB Signing"
+PCK_CAS = ("SGX PCK Processor CA", "SGX PCK Platform CA")
+PCK_LEAF = "SGX PCK Certificate"
+
+
+def role(cert: x509.Certificate, root: str | None) -> str:
+    """The role a certificate's CN names under this root ('' when it names none)."""
+    cn = _cn(cert)
+    prefix = ROLE_PREFIX.get(root or "", "")
+    return cn[len(prefix) :] if prefix and cn.startswith(prefix) else ""
+
+
+def role_problem(chain: ChainCheck, roles: tuple[tuple[str, ...], ...]) -> str | None:
+    """None when the chain is exactly one certificate per entry of `roles` (leaf first, root
+    last) and each certificate's CN names one of the roles allowed at its place."""
+    names = " → ".join("/".join(r) for r in roles)
+    if len(chain.certs) != len(roles):
+        return f"{len(chain.certs)} certificates, expected {len(roles)} ({names})"
+    for cert, allowed in zip(chain.certs, roles, strict=True):
+        if role(cert, chain.root) not in allowed:
+            return f"signed by {_cn(cert)!r}, which is not the {' or '.join(allowed)} certificate"
+    return None
 
 
 def check_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> str | None:

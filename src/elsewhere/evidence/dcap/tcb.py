@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from elsewhere.claims import INTEL_TCB_STATUSES
 from elsewhere.evidence.dcap.documents import (
     IsvLevel,
     ModuleIdentity,
@@ -18,15 +19,18 @@ from elsewhere.evidence.dcap.documents import (
 )
 from elsewhere.evidence.dcap.quote import EnclaveReport, TdReport
 
-UP_TO_DATE = "UpToDate"
-SW_HARDENING = "SWHardeningNeeded"
-CONFIG = "ConfigurationNeeded"
-CONFIG_SW = "ConfigurationAndSWHardeningNeeded"
-OUT_OF_DATE = "OutOfDate"
-OUT_OF_DATE_CONFIG = "OutOfDateConfigurationNeeded"
-REVOKED = "Revoked"
-RELAUNCH = "TDRelaunchAdvised"
-RELAUNCH_CONFIG = "TDRelaunchAdvisedConfigurationNeeded"
+# Names for Intel's status strings; the strings themselves are defined once, in claims.py.
+(
+    UP_TO_DATE,
+    SW_HARDENING,
+    CONFIG,
+    CONFIG_SW,
+    OUT_OF_DATE,
+    OUT_OF_DATE_CONFIG,
+    RELAUNCH,
+    RELAUNCH_CONFIG,
+    REVOKED,
+) = INTEL_TCB_STATUSES
 _CONFIG_NEEDED = frozenset({CONFIG, OUT_OF_DATE_CONFIG, CONFIG_SW, RELAUNCH_CONFIG})
 
 

@@ -26,7 +26,16 @@ from elsewhere.evidence.dcap.claims import build_claims
 from elsewhere.evidence.dcap.collateral import Collateral, SignedDoc
 from elsewhere.evidence.dcap.pck import PckExtensions, parse_pck_extensions
 from elsewhere.evidence.dcap.quote import EnclaveReport, Quote, TdReport, parse_quote
-from elsewhere.evidence.dcap.roots import ChainCheck, check_chain, check_crl
+from elsewhere.evidence.dcap.roots import (
+    PCK_CAS,
+    PCK_LEAF,
+    ROOT_CA,
+    TCB_SIGNING,
+    ChainCheck,
+    check_chain,
+    check_crl,
+    role_problem,
+)
 
 _ECDSA = ec.ECDSA(hashes.SHA256())
 Window = tuple[str, dt.datetime, dt.datetime]
@@ -67,14 +76,17 @@ def pck_state(pem: bytes, emulated_roots: frozenset[bytes]) -> PckState:
     checked = check_chain(chain, emulated_roots)
     if checked.problem:
         return PckState(checked, None, checked.problem)
-    leaf = checked.certs[0].subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    if not leaf or "SGX PCK Certificate" not in str(leaf[0].value):  # Intel 4.1.2.4.4
-        return PckState(checked, None, "leaf CN does not contain 'SGX PCK Certificate'")
+    if problem := role_problem(checked, ((PCK_LEAF,), PCK_CAS, (ROOT_CA,))):  # QVL 4.1.2.4.4
+        return PckState(checked, None, problem)
     try:
         ext = parse_pck_extensions(checked.certs[0])
     except ParseError as error:
         return PckState(checked, None, error.message)
     return PckState(checked, ext, None)
+
+
+_TCB_SIGNER = ((TCB_SIGNING,), (ROOT_CA,))
+_PCK_CRL_SIGNER = (PCK_CAS, (ROOT_CA,))
 
 
 def _doc_state(
@@ -85,6 +97,11 @@ def _doc_state(
     if chain.problem:
         failures.append(
             Failure(f"{name} issuer chain (collateral)", chain.problem, "chain to the pinned root")
+        )
+    elif problem := role_problem(chain, _TCB_SIGNER):
+        # Any key under the root (a platform's PCK, a PCK CA) could otherwise vouch for a TCB.
+        failures.append(
+            Failure(f"{name} signer (collateral)", problem, "Intel SGX TCB Signing → root")
         )
     elif not _raw_signature_ok(chain.certs[0].public_key(), doc.signature, doc.body):
         failures.append(
@@ -126,6 +143,8 @@ def collateral_state(collateral: Collateral, emulated_roots: frozenset[bytes]) -
                 "PCK CRL issuer chain (collateral)", pck_issuers.problem, "chain to pinned root"
             )
         )
+    elif problem := role_problem(pck_issuers, _PCK_CRL_SIGNER):
+        failures.append(Failure("PCK CRL issuer chain (collateral)", problem, "a PCK CA → root"))
     else:
         for name, crl, issuer in (
             ("root CA CRL (collateral)", root_crl, pck_issuers.certs[-1]),
