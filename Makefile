@@ -32,3 +32,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
+
+# Coverage-guided fuzzing of SEV-SNP evidence (atheris); FUZZ_SECONDS=600 by default.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/snp_report.py -max_total_time=$(FUZZ_SECONDS)
