@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from asn1crypto import core  # type: ignore[import-untyped]
 from asn1crypto import x509 as ax509
@@ -118,7 +119,8 @@ def parse_certificate(data: bytes, where: str) -> ax509.Certificate:
         for ext in tbs["extensions"] if isinstance(tbs["extensions"], ax509.Extensions) else ():
             _ = (ext["extn_id"].contents, ext["extn_value"].contents)
     except der.DECODE_ERRORS as error:
-        raise ParseError("certificate", where, f"not a DER X.509 certificate ({error})") from None
+        reason = der.first_line(error)
+        raise ParseError("certificate", where, f"not a DER X.509 certificate ({reason})") from None
     return cert
 
 
@@ -151,7 +153,7 @@ def _amd_extensions(cert: ax509.Certificate, where: str) -> dict[str, bytes]:
             raw = bytes(ext["extn_value"].contents or b"")
         except der.DECODE_ERRORS as error:
             raise ParseError(
-                der.WHAT, f"{where} extension #{index}", f"malformed extension ({error})"
+                der.WHAT, f"{where} extension #{index}", f"malformed ({der.first_line(error)})"
             ) from None
         if not oid.startswith(AMD_ARC + "."):
             continue
@@ -170,7 +172,7 @@ def vek_info_der(data: bytes, where: str = "VEK") -> tuple[VekInfo, x509.Certifi
     certificate itself; raises ParseError naming the extension and byte that is malformed."""
     parsed = parse_certificate(data, where)
     values = _amd_extensions(parsed, where)
-    decoded: dict[str, object] = {}
+    decoded: dict[str, Any] = {}  # asn1crypto's .native: int for INTEGER, str for IA5String
     for oid, raw in values.items():
         if oid in _SPECS:
             label, spec = _SPECS[oid]
@@ -180,7 +182,7 @@ def vek_info_der(data: bytes, where: str = "VEK") -> tuple[VekInfo, x509.Certifi
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP384R1):
         raise ParseError("VEK certificate", where, "public key is not an ECDSA P-384 key")
     tcb = {
-        name: int(str(decoded[oid.dotted_string]))
+        name: int(decoded[oid.dotted_string])
         for name, oid in TCB_OIDS.items()
         if oid.dotted_string in decoded
     }
@@ -196,7 +198,7 @@ def vek_info_der(data: bytes, where: str = "VEK") -> tuple[VekInfo, x509.Certifi
         tcb=MappingProxyType(tcb),
         hwid=decode_hwid(hwid) if hwid is not None else None,
         csp_id=str(csp) if csp is not None else None,
-        struct_version=int(str(struct_version)) if struct_version is not None else None,
+        struct_version=int(struct_version) if struct_version is not None else None,
         issuer_cn=common_name(cert.issuer),
         envelope=envelope_problems(parsed),
     )

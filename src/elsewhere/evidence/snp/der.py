@@ -22,7 +22,7 @@ DECODE_ERRORS = (ValueError, TypeError, OverflowError, KeyError)
 A = TypeVar("A", bound=core.Asn1Value)
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
     return (str(error).split("\n", 1)[0][:120]) or type(error).__name__
 
 
@@ -71,7 +71,7 @@ def decode(spec: type[A], raw: bytes, where: str) -> A:
         value = spec.load(raw)
         _ = value.native  # asn1crypto parses contents lazily: force it here
     except DECODE_ERRORS as error:
-        raise ParseError(WHAT, where, f"not a DER {name} ({_first_line(error)})") from None
+        raise ParseError(WHAT, where, f"not a DER {name} ({first_line(error)})") from None
     used = len(value.dump())
     if used != len(raw):
         raise ParseError(
@@ -80,7 +80,7 @@ def decode(spec: type[A], raw: bytes, where: str) -> A:
     try:
         canonical = value.dump(force=True)
     except DECODE_ERRORS as error:
-        raise ParseError(WHAT, where, f"not a DER {name} ({_first_line(error)})") from None
+        raise ParseError(WHAT, where, f"not a DER {name} ({first_line(error)})") from None
     if canonical != raw:
         raise ParseError(WHAT, where, f"{name}: {_not_der(raw, canonical)}")
     return value  # type: ignore[no-any-return]  # asn1crypto is untyped
