@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT
+from elsewhere.evidence import EvidenceOptions, verify_evidence
 
 pytest.importorskip("atheris", reason="atheris not installed (pip install atheris)")
 
@@ -45,7 +46,6 @@ def test_fuzz_seeds_are_the_real_reports(vectors: Path) -> None:
         import snp_report  # the target module; importing it does not start fuzzing
     finally:
         sys.path.remove(str(TARGET.parent))
-    from elsewhere.evidence import EvidenceOptions, verify_evidence
 
     chains = snp_report._chains(vectors)
     seeds = snp_report.seeds(vectors)
