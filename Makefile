@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench diagrams graphviz fuzz-dcap clean
+.PHONY: demo test lint typecheck bench diagrams graphviz fuzz fuzz-snp fuzz-dcap clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,11 +42,15 @@ graphviz:
 diagrams: $(STAMP) graphviz
 	$(BIN)/elsewhere diagram publish --readme README.md --dir docs/architecture
 
-# Long coverage-guided run over DCAP quote + collateral parsing and verification (atheris).
-# FUZZ_SECONDS=300 by default; crashes land in the temporary corpus directory it prints.
+# Long coverage-guided runs (atheris) over the evidence parsers and verifiers; FUZZ_SECONDS
+# per target (300 by default). Crashes land in the temporary corpus directory each prints.
 FUZZ_SECONDS ?= 300
+fuzz: fuzz-snp fuzz-dcap
+fuzz-snp: $(STAMP)
+	$(BIN)/python fuzz/snp_report.py -max_total_time=$(FUZZ_SECONDS)
 fuzz-dcap: $(STAMP)
 	$(BIN)/python fuzz/dcap_quote.py -max_total_time=$(FUZZ_SECONDS) -timeout=10
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
+

@@ -192,17 +192,24 @@ def _signed_genoa(genoa: EmulatedSnpPlatform) -> tuple[bytes, bytes]:
     return _SIGNED[key]
 
 
-def test_signature_area_outside_signed_region_is_not_covered(
+def test_signature_area_outside_signed_region_is_refused(
     platforms: dict[str, EmulatedSnpPlatform],
 ) -> None:
-    # The reserved tail of the signature area is outside 0x000..0x29F: changing it keeps the
-    # signature valid and shows up as a notice.
+    # The reserved tail of the signature area is outside 0x000..0x29F: the signature stays
+    # valid, but unsigned bytes where the ABI leaves no room for any are refused.
     genoa = platforms["Genoa"]
     report, table = _signed_genoa(genoa)
-    tampered = bytearray(report)
-    tampered[0x400] ^= 1
-    result = verify_evidence(bytes(tampered), _trusting(genoa, table))
-    assert result.verified and any("0x330" in n for n in result.notices)
+    assert verify_evidence(report, _trusting(genoa, table)).verified
+    for offset in (0x330, 0x400, abi.REPORT_SIZE - 1):
+        tampered = bytearray(report)
+        tampered[offset] ^= 1
+        result = verify_evidence(bytes(tampered), _trusting(genoa, table))
+        assert [(f.check, f.found) for f in result.failures] == [
+            (
+                "unsigned bytes",
+                f"non-zero byte at {offset:#05x} in the reserved area after the signature",
+            )
+        ]
 
 
 def test_every_signed_byte_is_covered(platforms: dict[str, EmulatedSnpPlatform]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import tempfile
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from elsewhere.errors import InputError
 from elsewhere.evidence import EvidenceOptions, detect, load_certificates, verify_evidence
 from elsewhere.evidence.snp import abi
 from elsewhere.evidence.snp.certs import decode_hwid, parse_cert_table
+from elsewhere.evidence.snp.der import der_ia5, der_integer
 from elsewhere.evidence.snp.emulate import EmulatedSnpPlatform
 from elsewhere.evidence.snp.hcl import parse_hcl
 
@@ -159,3 +161,60 @@ def test_hostile_certificate_table(data: st.DataObject) -> None:
     if result.verified:
         parsed = parse_cert_table(bytes(mutated))
         assert parsed.ark == platform.ark_der and parsed.vcek == platform.vcek_der
+
+
+def _vek_with(oid: str, value: bytes) -> bytes:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    if not _EXT_KEY:
+        _EXT_KEY.append(ec.generate_private_key(ec.SECP384R1()))
+    key = _EXT_KEY[0]
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SEV-VCEK")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(dt.datetime(2024, 1, 1))
+        .not_valid_after(dt.datetime(2030, 1, 1))
+        .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), False)
+        .sign(key, hashes.SHA384())
+    )
+    return cert.public_bytes(Encoding.DER)
+
+
+_EXT_KEY: list[ec.EllipticCurvePrivateKey] = []
+
+
+@settings(max_examples=200)
+@given(
+    st.sampled_from(["1.3.6.1.4.1.3704.1.3.1", "1.3.6.1.4.1.3704.1.2", "1.3.6.1.4.1.3704.1.1"]),
+    st.one_of(
+        st.binary(max_size=12),
+        st.tuples(st.sampled_from([0x02, 0x16]), st.binary(max_size=8)).map(
+            lambda t: bytes([t[0], len(t[1])]) + t[1]
+        ),
+    ),
+)
+def test_amd_extension_value_is_strict_der_or_refused(oid: str, value: bytes) -> None:
+    from elsewhere.evidence.snp.certs import vek_info_der
+
+    try:
+        info, _ = vek_info_der(_vek_with(oid, value))
+    except InputError as error:
+        assert "\n" not in error.message and oid in error.message
+        return
+    # Accepted: the value is exactly one DER value of the declared type, so re-encoding what
+    # was decoded gives the same bytes (no BER lengths, padding or trailing bytes slipped by).
+    if oid.endswith(".3.1"):
+        assert der_integer(info.tcb["bootloader"]) == value
+    elif oid.endswith(".2"):
+        assert info.product_name is not None and der_ia5(info.product_name) == value
+    else:
+        assert info.struct_version is not None and der_integer(info.struct_version) == value

@@ -25,9 +25,20 @@ def parse_time(text: str, *, where: str = "--at") -> dt.datetime:
         raise InputError(
             "time", where, f"{text!r} is not an ISO 8601 time such as 2024-05-01T12:00:00Z"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    return to_utc(parsed, where)
+
+
+def to_utc(moment: dt.datetime, where: str = "time") -> dt.datetime:
+    """`moment` in UTC (naive = UTC); InputError when UTC would fall outside years 1-9999,
+    as 0001-01-01T00:00:00+01:00 does."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise InputError(
+            "time", where, f"{moment.isoformat()} is outside years 1-9999 once converted to UTC"
+        ) from None
 
 
 def iso(moment: dt.datetime) -> str:

@@ -23,12 +23,22 @@ from cryptography.utils import CryptographyDeprecationWarning
 from elsewhere.errors import InputError
 
 
+class CertificateWarning(ValueError):
+    """A warning cryptography printed for a certificate field (e.g. a 3-letter country name),
+    raised instead so the caller refuses the certificate in one line."""
+
+
 @contextmanager
 def quiet_serials() -> Iterator[None]:
-    """AMD issues VCEKs with serial number 0; cryptography warns about that, we accept it."""
+    """AMD issues VCEKs with serial number 0; cryptography warns about that, we accept it.
+    Any other warning about the certificate's contents becomes a `CertificateWarning`."""
     with warnings.catch_warnings():
+        warnings.simplefilter("error")
         warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
-        yield
+        try:
+            yield
+        except Warning as warning:
+            raise CertificateWarning(f"{type(warning).__name__}: {warning}") from None
 
 
 # What pyca/cryptography raises for hostile DER, often lazily on first use of a field.

@@ -14,6 +14,7 @@ from elsewhere.claims import VerificationResult
 from elsewhere.errors import InputError
 from elsewhere.evidence.anchors import TrustAnchor
 from elsewhere.evidence.detect import Detected, detect
+from elsewhere.timeutil import to_utc
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,7 @@ class EvidenceOptions:
     def verification_time(self) -> dt.datetime:
         if self.at is None:
             return dt.datetime.now(dt.UTC)
-        if self.at.tzinfo is None:
-            return self.at.replace(tzinfo=dt.UTC)
-        return self.at.astimezone(dt.UTC)
+        return to_utc(self.at, "verification time")
 
 
 def verify_evidence(data: bytes, options: EvidenceOptions | None = None) -> VerificationResult:

@@ -22,7 +22,13 @@ from cryptography.x509.oid import SignatureAlgorithmOID
 
 from elsewhere.claims import Failure
 from elsewhere.evidence.anchors import TrustAnchor, load_der
-from elsewhere.evidence.snp.certs import VekInfo, common_name, vek_info
+from elsewhere.evidence.snp.certs import (
+    VekInfo,
+    common_name,
+    envelope_problems,
+    parse_certificate,
+    vek_info_der,
+)
 from elsewhere.evidence.snp.roots import RootMatch, match_root
 
 AMD_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
@@ -83,12 +89,10 @@ def _issuer_of(
 def chain_context(
     vek_der: bytes, others: tuple[bytes, ...], emulated_roots: tuple[TrustAnchor, ...]
 ) -> ChainContext:
-    vek_cert = load_der(vek_der, "VEK certificate")
-    vek = vek_info(vek_cert)
-    pool = tuple(
-        load_der(der, "chain certificate") for der in dict.fromkeys(others) if der != vek_der
-    )
-    failures: list[Failure] = []
+    vek, vek_cert = vek_info_der(vek_der)
+    pool_ders = tuple(der for der in dict.fromkeys(others) if der != vek_der)
+    pool = tuple(load_der(der, "chain certificate") for der in pool_ders)
+    failures: list[Failure] = [_envelope(vek.kind, problem) for problem in vek.envelope]
     windows = [_window(vek.kind, vek_cert)]
     ask_name = "ASVK" if vek.kind == "VLEK" else "ASK"
     issuer_cn = common_name(vek_cert.issuer) or vek_cert.issuer.rfc4514_string()
@@ -112,6 +116,7 @@ def chain_context(
             )
         )
     if ask is not None:
+        failures.extend(_envelopes(ask_name, pool_ders[pool.index(ask)]))
         windows.append(_window(ask_name, ask))
         expected_prefix = "SEV-VLEK-" if vek.kind == "VLEK" else "SEV-"
         cn = common_name(ask.subject) or ""
@@ -130,6 +135,7 @@ def chain_context(
                 )
             )
         else:
+            failures.extend(_envelopes("ARK", pool_ders[pool.index(ark)]))
             windows.append(_window("ARK", ark))
             if not ok:
                 failures.append(
@@ -160,6 +166,15 @@ def chain_context(
         root=root,
         generation=generation,
     )
+
+
+def _envelope(label: str, problem: str) -> Failure:
+    return Failure(f"{label} certificate envelope", problem, "unsigned parts equal to the signed")
+
+
+def _envelopes(label: str, der: bytes) -> list[Failure]:
+    problems = envelope_problems(parse_certificate(der, f"{label} certificate"))
+    return [_envelope(label, problem) for problem in problems]
 
 
 def _check_root(

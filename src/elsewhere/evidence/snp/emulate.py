@@ -40,9 +40,8 @@ from elsewhere.evidence.snp.certs import (
     OID_STRUCT_VERSION,
     TCB_OIDS,
     build_cert_table,
-    der_ia5,
-    der_integer,
 )
+from elsewhere.evidence.snp.der import der_ia5, der_integer
 from elsewhere.privatefile import write_private
 
 

@@ -3,7 +3,9 @@
 Layout (little-endian): a 32-byte header ("HCLA", version, size, request type, reserved), the
 0x4A0-byte hardware report at 0x20, then at 0x4C0 the runtime data header (data size, version,
 report type 2 = SNP / 4 = TDX, hash type, variable-data size) and the variable data (JSON with
-the vTPM key). The hardware report binds that JSON: REPORT_DATA starts with its hash.
+the vTPM key), then zero padding. The hardware report binds that JSON: REPORT_DATA starts
+with its hash. Nothing binds the headers or the padding, so `parse_hcl` holds them to the
+exact values the layout allows (sizes that match, reserved and padding zero).
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ class HclReport:
     runtime_version: int
     hash_type: int
     var_data: bytes
+
+    @property
+    def size(self) -> int:
+        """Bytes the report uses; anything after them is zero padding."""
+        return VAR_DATA_OFFSET + len(self.var_data)
 
     @property
     def hash_name(self) -> str:
@@ -74,6 +81,8 @@ def parse_hcl(data: bytes) -> HclReport:
             f"offset {RUNTIME_OFFSET + 16:#x} (var_data_size)",
             f"runtime data of {var_size} bytes runs past the end ({len(data)} bytes)",
         )
+    end = VAR_DATA_OFFSET + var_size
+    _check_unsigned_layout(data, end, _size, _data_size, var_size)
     return HclReport(
         version=version,
         request_type=request_type,
@@ -82,3 +91,33 @@ def parse_hcl(data: bytes) -> HclReport:
         hash_type=hash_type,
         var_data=data[VAR_DATA_OFFSET : VAR_DATA_OFFSET + var_size],
     )
+
+
+def _check_unsigned_layout(data: bytes, end: int, size: int, data_size: int, var_size: int) -> None:
+    """No signature or hash covers the header, the runtime data header or the bytes after the
+    runtime data. Where the layout fixes them (sizes, reserved, padding) they must be exactly
+    that, so two different byte strings never carry the same signed report and runtime data."""
+    what = "Azure HCL report"
+    if size != end:
+        raise ParseError(
+            what, "offset 0x8 (report size)", f"says {size} bytes, the contents use {end}"
+        )
+    reserved = data[0x10:HEADER_SIZE]
+    if any(reserved):
+        first = 0x10 + next(i for i, b in enumerate(reserved) if b)
+        raise ParseError(what, f"offset {first:#x}", "reserved header byte is not zero (unsigned)")
+    if data_size != _RUNTIME.size + var_size:
+        raise ParseError(
+            what,
+            f"offset {RUNTIME_OFFSET:#x} (runtime data_size)",
+            f"says {data_size} bytes, the runtime data is {_RUNTIME.size + var_size}",
+        )
+    tail = data[end:]
+    if any(tail):
+        first = end + next(i for i, b in enumerate(tail) if b)
+        raise ParseError(
+            what,
+            f"offset {first:#x}",
+            f"non-zero byte after the runtime data (ends at {end:#x}): only zero padding "
+            "may follow, nothing signs it",
+        )

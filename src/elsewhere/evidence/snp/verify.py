@@ -33,8 +33,9 @@ POLICY_RESERVED_ONE = 1 << 17
 KNOWN_PLATFORM_BITS = 0b1011_1111  # bit 6 is set on real Turin parts but not yet named
 _RESERVED_ZERO = tuple(
     (name, bytes(abi.BYTES_SIZES[name]))
-    for name in ("reserved_04c", "reserved_18b", "reserved_208", "signature_reserved")
+    for name in ("reserved_04c", "reserved_18b", "reserved_208")
 )
+_UNSIGNED_ZERO = bytes(abi.BYTES_SIZES["signature_reserved"])
 
 
 def verify_snp_evidence(detected: Detected, options: EvidenceOptions) -> VerificationResult:
@@ -126,7 +127,7 @@ def verify_report(
         failures.extend(_signature_checks(report, data, context))
         failures.extend(_binding_checks(report, context, generation))
     if hcl is not None:
-        failures.extend(_hcl_checks(report, hcl))
+        failures.extend(_hcl_checks(report, hcl, notices))
 
     emulated = bool(context and context.root and context.root.emulated)
     if emulated:
@@ -182,6 +183,18 @@ def _signature_checks(
     if report.signature_algo != abi.SIG_ALGO_ECDSA_P384_SHA384:
         failures.append(
             Failure("SIGNATURE_ALGO", str(report.signature_algo), "1 (ECDSA P-384 with SHA-384)")
+        )
+    if report.signature_reserved != _UNSIGNED_ZERO:
+        # After the signature and outside what it covers: the ABI leaves it reserved (zero),
+        # so bytes there would be unsigned content riding along with a valid report.
+        at = abi.OFFSETS["signature_reserved"]
+        first = next(i for i, b in enumerate(report.signature_reserved) if b)
+        failures.append(
+            Failure(
+                "unsigned bytes",
+                f"non-zero byte at {at + first:#05x} in the reserved area after the signature",
+                f"zero (0x{at:03x}-0x{abi.REPORT_SIZE - 1:03x} is not signed)",
+            )
         )
     r, s = report.signature_ints()
     if not (0 < r < abi.P384_ORDER and 0 < s < abi.P384_ORDER):
@@ -252,7 +265,7 @@ def _binding_checks(
     return failures
 
 
-def _hcl_checks(report: AttestationReport, hcl: HclReport) -> list[Failure]:
+def _hcl_checks(report: AttestationReport, hcl: HclReport, notices: list[str]) -> list[Failure]:
     failures = []
     digest = hcl.var_data_digest()
     if report.report_data[: len(digest)] != digest:
@@ -263,6 +276,10 @@ def _hcl_checks(report: AttestationReport, hcl: HclReport) -> list[Failure]:
                 f"{hcl.hash_name} of the HCL runtime data = {digest.hex()}",
             )
         )
+    notices.append(
+        f"Azure HCL header (version {hcl.version}, request type {hcl.request_type}) and runtime "
+        f"data version {hcl.runtime_version} are not signed; only the runtime data is bound"
+    )
     if report.vmpl != 0:
         # Only the paravisor at VMPL 0 vouches for the runtime data it hashes.
         failures.append(Failure("VMPL", str(report.vmpl), "0 (HCL paravisor)"))
