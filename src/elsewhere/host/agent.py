@@ -73,6 +73,7 @@ class HostAgent:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=capacity, thread_name_prefix=f"keep-{name}")
         self.stopping = threading.Event()
+        self._stop_requested = False  # set by a signal handler: a plain flag, no lock
 
     def register(self) -> str:
         answer = self.client.register(self.name, self.attester.kind, self.capacity)
@@ -108,12 +109,17 @@ class HostAgent:
         """Poll until `stop()`; the control plane unreachable is logged and retried."""
         if self.host_id is None:
             self.register()
-        while not self.stopping.is_set():
+        while not (self.stopping.is_set() or self._stop_requested):
             try:
                 self.poll_once()
             except ElsewhereError as error:
                 log.warning("%s: poll failed: %s", self.name, error.message)
             self.stopping.wait(poll_interval or min(self.interval, 1.0))
+
+    def request_stop(self) -> None:
+        """Ask `run()` to return after its current poll (at most one interval). Safe from a
+        signal handler: it takes no lock, so it cannot deadlock with the interrupted code."""
+        self._stop_requested = True
 
     def stop(self) -> None:
         """Stop polling, stop the keeps still running (their placements are re-queued when
