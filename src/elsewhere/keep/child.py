@@ -1,11 +1,14 @@
-"""The keep's own process: `python -m elsewhere.keep.child`, started by `run_module`
-(keep/runtime.py) for each run, so the host side can kill a guest that does not stop.
+"""The keep's own process, forked for each run by the keep launcher (keep/launcher.py), which
+has only imported this module: a process that holds nothing of the agent's memory (no keys,
+no other keep's data), cheap to start, and one the host side (keep/runtime.py) can kill
+when its guest does not stop.
 
-Wire protocol, over the child's stdin and stdout (both pipes to the host side only):
+Protocol, messages (`multiprocessing.connection`) over one Unix socket pair that only the
+two ends hold:
 
-- in: one JSON line `{"root": scratch dir, "module_len": n, "config": {...}}`, then the n
-  module bytes; afterwards any number of `{"stop": reason}` lines. End of input means the
-  host side is gone: the keep removes its scratch directory (its secrets) and exits at once.
+- in: a JSON message `{"root": scratch dir, "config": {...}}`, then the module bytes;
+  afterwards any number of `{"stop": reason}`. The pipe closing means the host side is gone:
+  the keep removes its scratch directory (its secrets) and exits at once.
 - out: `{"event": "running"}` just before `_start` runs (the host's wall-time clock starts),
   then one of `{"result": KeepResult JSON}` or `{"error": kind, "message": ...}`.
 
@@ -19,10 +22,10 @@ import json
 import os
 import shutil
 import signal
-import sys
 import threading
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final, NoReturn
 
 from elsewhere.errors import ElsewhereError
 from elsewhere.keep.config import KeepConfig
@@ -31,7 +34,6 @@ from elsewhere.keep.result import InvalidModule, KeepError, WorkloadRefused
 from elsewhere.keep.sandbox import run_staged
 from elsewhere.keep.stop import KeepStop
 
-MAX_HEADER: Final = 1 << 24  # args, env and limits; the module follows as raw bytes
 EXIT_ORPHANED: Final = 3
 
 
@@ -71,49 +73,55 @@ def error_kind(error: ElsewhereError) -> tuple[str, str]:
 
 
 class _Channel:
-    """JSON lines to the host side, from the main thread and the stop watcher alike."""
+    """Messages to the host side, from the main thread and the stop watcher alike."""
 
-    def __init__(self, out: IO[bytes]) -> None:
-        self._out, self._lock = out, threading.Lock()
+    def __init__(self, conn: Connection) -> None:
+        self._conn, self._lock = conn, threading.Lock()
 
     def send(self, doc: dict[str, Any]) -> None:
         with self._lock:
-            self._out.write(json.dumps(doc).encode() + b"\n")
-            self._out.flush()
+            self._conn.send_bytes(json.dumps(doc).encode())
 
 
-def _watch(source: IO[bytes], stop: KeepStop, root: Path) -> None:
-    for line in source:
+def _orphaned(root: Path | None) -> NoReturn:
+    # The host side is gone (killed, crashed): nothing it staged may outlive it.
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
+    os._exit(EXIT_ORPHANED)
+
+
+def _watch(conn: Connection, stop: KeepStop, root: Path) -> None:
+    while True:
         try:
-            reason = json.loads(line).get("stop")
+            message = conn.recv_bytes()
+        except (EOFError, OSError):
+            _orphaned(root)
+        try:
+            reason = json.loads(message).get("stop")
         except (ValueError, AttributeError):
             continue
         if reason is not None:
             stop.stop(str(reason))
-    # The host side is gone (killed, crashed): nothing it staged may outlive it.
-    shutil.rmtree(root, ignore_errors=True)
-    os._exit(EXIT_ORPHANED)
 
 
-def main() -> int:
+def serve(conn: Connection) -> None:
+    """The keep process's main: one run, then `os._exit` (no interpreter shutdown: the
+    stop watcher is blocked reading, and wasmtime's runtime threads must not be finalised)."""
     # Ctrl-C and the agent's own signals are the host side's to handle; it ends this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    channel = _Channel(os.fdopen(os.dup(1), "wb"))
-    # fd 1 goes nowhere: nothing but the channel may write to the host side's pipe.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.close(devnull)
-    source = sys.stdin.buffer
+    channel = _Channel(conn)
     try:
-        header = json.loads(source.readline(MAX_HEADER))
-        data = source.read(int(header["module_len"]))
+        header = json.loads(conn.recv_bytes())
+        data = conn.recv_bytes()
         config = config_from_wire(header["config"])
         root = Path(header["root"])
+    except (EOFError, OSError):
+        _orphaned(None)
     except (ValueError, KeyError, TypeError, ElsewhereError) as error:
         channel.send({"error": "input", "message": f"keep request: {type(error).__name__}"})
-        return 2
+        os._exit(2)
     stop = KeepStop()
-    threading.Thread(target=_watch, args=(source, stop, root), daemon=True).start()
+    threading.Thread(target=_watch, args=(conn, stop, root), daemon=True).start()
     try:
         result = run_staged(
             data, config, root, stop=stop, on_start=lambda: channel.send({"event": "running"})
@@ -123,12 +131,4 @@ def main() -> int:
         channel.send({"error": kind, "message": message})
     else:
         channel.send({"result": result.to_json()})
-    return 0
-
-
-if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    # Not a normal interpreter exit: the stop watcher is blocked reading stdin, and
-    # wasmtime's runtime threads must not be finalised by interpreter shutdown.
-    os._exit(code)
+    os._exit(0)

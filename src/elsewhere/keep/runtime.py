@@ -2,7 +2,7 @@
 
 The flow is the trust flow: copy the module bytes into memory the caller cannot change, check
 their SHA-384 against the digest the evidence binds, validate, then run it in the keep's own
-process (`python -m elsewhere.keep.child`), which checks the digest again, compiles *there*
+process (keep/child.py, forked by keep/launcher.py), which checks the digest again, compiles *there*
 (never a precompiled artefact: wasmtime does not verify those, and a mapped file can be
 rewritten under a running instance), instantiates with WASI and nothing else, runs `_start`.
 
@@ -23,16 +23,15 @@ import contextlib
 import json
 import os
 import select
-import subprocess
-import sys
+import signal
 import time
 from collections.abc import Mapping
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Final
 
-import elsewhere
 from elsewhere.keep.child import config_to_wire
 from elsewhere.keep.config import KeepConfig
+from elsewhere.keep.launcher import launcher
 from elsewhere.keep.limits import KILL_GRACE_S, KeepLimits
 from elsewhere.keep.result import (
     InvalidModule,
@@ -56,8 +55,6 @@ __all__ = [
     "one_line",
     "run_module",
 ]
-
-_PACKAGE_ROOT: Final = str(Path(elsewhere.__file__).resolve().parent.parent)
 
 
 def run_module(
@@ -117,8 +114,9 @@ def _wake(fd: int) -> None:
     os.write(fd, b"!")  # the supervisor's select sees it and handles the stop in its thread
 
 
-def _describe(code: int) -> str:
-    return f"signal {-code}" if code < 0 else f"exit code {code}"
+def _kill(pidfd: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it has already ended
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
 
 
 class _Supervisor:
@@ -133,81 +131,60 @@ class _Supervisor:
         self.stop_sent = False
 
     def run(self) -> KeepResult:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
-        process = subprocess.Popen(
-            [sys.executable, "-P", "-m", "elsewhere.keep.child"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            start_new_session=True,  # a terminal's Ctrl-C is the agent's, not the keep's
-        )
+        conn, pidfd = launcher().fork()
         wake_r, wake_w = os.pipe()
         try:
-            assert process.stdin is not None and process.stdout is not None
-            header = {"root": str(self.root), "module_len": len(self.data)}
-            header["config"] = config_to_wire(self.config)
-            self._send(process.stdin, json.dumps(header).encode() + b"\n" + self.data)
+            header = {"root": str(self.root), "config": config_to_wire(self.config)}
+            self._send(conn, json.dumps(header).encode())
+            self._send(conn, self.data)
             self.stop.attach(lambda: _wake(wake_w))
-            return self._watch(process, process.stdin, process.stdout.fileno(), wake_r)
+            return self._watch(conn, pidfd, wake_r)
         finally:
             self.stop.detach()
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            for stream in (process.stdin, process.stdout):
-                if stream is not None:
-                    with contextlib.suppress(OSError):  # BrokenPipe: a dead child's stdin
-                        stream.close()
-            os.close(wake_r)
-            os.close(wake_w)
+            _kill(pidfd)  # a no-op when it already ended; then wait until it has
+            select.select([pidfd], [], [])
+            conn.close()
+            for fd in (pidfd, wake_r, wake_w):
+                os.close(fd)
 
     @staticmethod
-    def _send(stream: IO[bytes], payload: bytes) -> None:
-        try:
-            stream.write(payload)
-            stream.flush()
-        except (BrokenPipeError, ValueError):
-            pass  # the process is gone; its exit is seen on its output
+    def _send(conn: Connection, payload: bytes) -> None:
+        with contextlib.suppress(OSError):  # the process is gone: its exit shows on the pipe
+            conn.send_bytes(payload)
 
-    def _watch(
-        self, process: subprocess.Popen[bytes], feed: IO[bytes], answers: int, wake: int
-    ) -> KeepResult:
-        buffer = b""
+    def _watch(self, conn: Connection, pidfd: int, wake: int) -> KeepResult:
         while True:
             timeout = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
-            ready, _, _ = select.select([answers, wake], [], [], timeout)
+            ready, _, _ = select.select([conn.fileno(), wake], [], [], timeout)
             if wake in ready:
                 os.read(wake, 64)
-                self._stop_asked(feed)
-            if answers in ready:
-                chunk = os.read(answers, 1 << 20)
-                if not chunk:
-                    return self._crashed(process)
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    answer = self._answer(line)
-                    if answer is not None:
-                        return answer
+                self._stop_asked(conn)
+            if conn.fileno() in ready:
+                try:
+                    message = conn.recv_bytes()
+                except (EOFError, OSError):
+                    return self._crashed()
+                answer = self._answer(message)
+                if answer is not None:
+                    return answer
             if self.deadline is not None and time.monotonic() >= self.deadline:
-                process.kill()
+                _kill(pidfd)
                 return self._killed()
 
-    def _stop_asked(self, feed: IO[bytes]) -> None:
+    def _stop_asked(self, conn: Connection) -> None:
         if self.stop_sent:
             return
         self.stop_sent = True
-        self._send(feed, json.dumps({"stop": self.stop.reason}).encode() + b"\n")
+        self._send(conn, json.dumps({"stop": self.stop.reason}).encode())
         self._arm(time.monotonic() + KILL_GRACE_S, "stopped")
 
     def _arm(self, when: float, why: str) -> None:
         if self.deadline is None or when < self.deadline:
             self.deadline, self.why = when, why
 
-    def _answer(self, line: bytes) -> KeepResult | None:
+    def _answer(self, message: bytes) -> KeepResult | None:
         try:
-            doc = json.loads(line)
+            doc = json.loads(message)
         except ValueError:
             raise KeepError("the keep's process answered with something other than JSON") from None
         if doc.get("event") == "running":
@@ -219,12 +196,12 @@ class _Supervisor:
         if "result" in doc:
             return KeepResult.from_json(doc["result"])
         if "error" in doc:
-            kind, message = doc["error"], str(doc.get("message", ""))
+            kind, why = doc["error"], str(doc.get("message", ""))
             if kind == "refused":
-                raise WorkloadRefused(message)
+                raise WorkloadRefused(why)
             if kind == "invalid-module":
-                raise InvalidModule(message)
-            raise KeepError(f"the keep could not run the workload: {message}")
+                raise InvalidModule(why)
+            raise KeepError(f"the keep could not run the workload: {why}")
         raise KeepError("the keep's process sent an answer this host does not know")
 
     def _elapsed(self) -> float:
@@ -244,7 +221,6 @@ class _Supervisor:
         )
         return _ended(self.config, "wall-time-exceeded", trap, self._elapsed(), killed=True)
 
-    def _crashed(self, process: subprocess.Popen[bytes]) -> KeepResult:
-        code = process.wait()
-        trap = f"the keep's process ended without a result ({_describe(code)})"
+    def _crashed(self) -> KeepResult:
+        trap = "the keep's process ended without a result"
         return _ended(self.config, "crashed", trap, self._elapsed(), killed=False)
