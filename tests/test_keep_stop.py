@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from elsewhere.keep.config import KeepConfig
+from elsewhere.keep.launcher import launcher
 from elsewhere.keep.limits import KILL_GRACE_S, KeepLimits
 from elsewhere.keep.runtime import KeepResult, run_module
 from elsewhere.keep.scratch import LOCK_NAME, PREFIX, Scratch, scratch_base, sweep_leftovers
@@ -121,10 +122,11 @@ def test_a_stop_ends_a_guest_blocked_in_poll_oneoff() -> None:
 
 def test_the_keep_process_cleans_up_when_its_host_side_dies(tmp_path: Path) -> None:
     """SIGKILL of the process that ran run_module: its keep sees the pipe close, removes
-    the secrets and exits (it does not sleep on, holding them)."""
+    the secrets and exits (it does not sleep on, holding them); the forkserver goes too."""
     script = f"""
 import hashlib, sys
 from elsewhere.keep.config import KeepConfig
+from elsewhere.keep.launcher import launcher
 from elsewhere.keep.limits import KeepLimits
 from elsewhere.keep.runtime import run_module
 from elsewhere.keep.stop import KeepStop
@@ -142,17 +144,27 @@ run_module(module, config, secrets={{"k": b"s"}}, stop=stop)
         assert host.stdout is not None and host.stdout.readline() == "running\n"
         [scratch] = scratch_base().glob(f"{PREFIX}{host.pid}-*")
         assert (scratch / "secrets" / "k").read_bytes() == b"s"
-        keeps = [p for p in Path("/proc").glob("[0-9]*") if _parent(p) == host.pid]
-        assert len(keeps) == 1
-        host.kill()
+        keeps = _descendants(host.pid) - {host.pid}
+        assert keeps  # the forkserver and the keep it forked
     finally:
+        host.kill()
         host.wait(OUTER_TIMEOUT_S)
-    keep_pid = int(keeps[0].name)
     deadline = time.monotonic() + OUTER_TIMEOUT_S
-    while _alive(keep_pid) and time.monotonic() < deadline:
-        time.sleep(0.05)  # not our child: nothing to wait on but its /proc entry
-    assert not _alive(keep_pid)
+    while any(_alive(pid) for pid in keeps) and time.monotonic() < deadline:
+        time.sleep(0.05)  # not our children: nothing to wait on but their /proc entries
+    assert not any(_alive(pid) for pid in keeps)
     assert not scratch.exists()
+
+
+def _descendants(pid: int) -> set[int]:
+    found, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for proc in Path("/proc").glob("[0-9]*"):
+            if _parent(proc) == parent and int(proc.name) not in found:
+                found.add(int(proc.name))
+                frontier.append(int(proc.name))
+    return found
 
 
 def _parent(proc: Path) -> int | None:
@@ -207,3 +219,17 @@ def test_the_sweep_removes_only_abandoned_directories_this_uid_owns(tmp_path: Pa
     finally:
         live.close()
     assert not live.root.exists()
+
+
+def test_a_dead_launcher_is_replaced() -> None:
+    """The launcher is this process's child; if it dies, the next keep starts a new one
+    instead of every keep failing from then on."""
+    module = sleeper("0")
+    config = KeepConfig(workload_digest=hashlib.sha384(module).digest())
+    assert run_module(module, config).ok
+    first = launcher()
+    assert _parent(Path(f"/proc/{first._process.pid}")) == os.getpid()
+    first._process.kill()
+    first._process.wait(OUTER_TIMEOUT_S)
+    assert run_module(module, config).ok
+    assert launcher() is not first and not launcher().gone
