@@ -6,7 +6,9 @@ report_data = binding(nonce, keep public key, workload digest, policy digest), s
 "affirming", open the wrapped secrets with the keep key, run the module with its args, env,
 stdin, secrets (read-only files under /secrets) and limits, and report the result with the
 keep's isolation report — output sealed to the tenant's key when the deployment gave one.
-Polling is the heartbeat: keeps run on worker threads so a long run never silences the host.
+Polling is the heartbeat: each keep runs in its own process (keep/runtime.py), watched by a
+worker thread, so a long run never silences the host, and a withdrawn or timed-out keep is
+killed even when its guest is blocked in a WASI call.
 """
 
 from __future__ import annotations
@@ -123,7 +125,8 @@ class HostAgent:
 
     def stop(self) -> None:
         """Stop polling, stop the keeps still running (their placements are re-queued when
-        the control plane misses this host's heartbeat), and wait for them to end."""
+        the control plane misses this host's heartbeat), and wait for them to end: at most
+        KILL_GRACE_S per keep, after which its process is killed and its secrets removed."""
         self.stopping.set()
         with self._lock:
             running = list(self._busy.values())
