@@ -1,9 +1,11 @@
 """Keep benchmark: keep starts per second and HPKE seal+open per second, each beside its floor.
 
-- keep start: `run_module` on the secret-greeter example (digest check, validate, compile,
-  stage a secret, instantiate, run, clean up) against its floors in the same run, on the
-  keep's engine settings (fuel + epochs): wasmtime compile alone, and instantiate + run of
-  an already-compiled module with the secret staged once.
+- keep start: `run_module` on the secret-greeter example (digest check, validate, stage a
+  secret, start the keep's process, compile, instantiate, run, clean up) against, in the
+  same run: the same steps in this process (`sandbox.run_staged`, what a keep start cost
+  before keeps got their own process; it cannot kill a guest blocked in a WASI call), and
+  the floors on the keep's engine settings (fuel + epochs): wasmtime compile alone, and
+  instantiate + run of an already-compiled module with the secret staged once.
 - HPKE: seal + open (1 KiB) per suite against the KEM alone: an X25519 key generation +
   exchange pair for DHKEM(X25519) (what seal + open need at least), ML-KEM-768
   encapsulate + decapsulate plus the X25519 pair for the hybrid.
@@ -30,7 +32,10 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from elsewhere.crypto.hpke import MLKEM768_X25519, X25519, KeepKey, seal
 from elsewhere.keep.config import KeepConfig
-from elsewhere.keep.runtime import keep_engine, run_module
+from elsewhere.keep.limits import KeepLimits
+from elsewhere.keep.runtime import check_module, keep_engine, run_module
+from elsewhere.keep.sandbox import run_staged
+from elsewhere.keep.scratch import Scratch
 from elsewhere.keep.wat import wat_to_wasm
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,6 +79,13 @@ def keep_figures() -> dict[str, float]:
         result = run_module(wasm, config, stdin=b"bench\n", secrets=secret)
         assert result.ok, result
 
+    def in_process() -> None:
+        data = check_module(wasm, config.workload_digest, config.limits)
+        with Scratch() as scratch:
+            scratch.stage(b"bench\n", secret, KeepLimits())
+            result = run_staged(data, config, scratch.root)
+        assert result.ok, result
+
     engine = keep_engine(config.limits)  # the keep's own engine settings (fuel, epochs)
     module = wasmtime.Module(engine, wasm)
     linker = wasmtime.Linker(engine)
@@ -101,14 +113,20 @@ def keep_figures() -> dict[str, float]:
     print(f"module: secret-greeter, {len(wasm)} bytes")
     found = rates(
         {
-            "keep start (check+compile+instantiate+run)": keep_start,
+            "keep start (own process: check+compile+run)": keep_start,
+            "same, in this process (no kill possible)": in_process,
             "floor: wasmtime compile alone (keep config)": lambda: wasmtime.Module(engine, wasm),
             "floor: instantiate+run, precompiled": instantiate_run,
         }
     )
     shutil.rmtree(staged)
-    keep, compile_only, floor_run = found.values()
-    return {"keep_start_per_s": keep, "compile_per_s": compile_only, "run_per_s": floor_run}
+    keep, here, compile_only, floor_run = found.values()
+    return {
+        "keep_start_per_s": keep,
+        "in_process_per_s": here,
+        "compile_per_s": compile_only,
+        "run_per_s": floor_run,
+    }
 
 
 def hpke_figures() -> dict[str, float]:
@@ -161,6 +179,7 @@ def main() -> int:
     started = time.perf_counter()
     figures = {**keep_figures(), **hpke_figures()}
     ratios = {
+        "keep_start_vs_in_process": figures["keep_start_per_s"] / figures["in_process_per_s"],
         "keep_start_vs_compile": figures["keep_start_per_s"] / figures["compile_per_s"],
         "keep_start_vs_run": figures["keep_start_per_s"] / figures["run_per_s"],
         "hpke_x25519_vs_floor": figures["hpke_x25519_per_s"] / figures["floor_x25519_pair_per_s"],

@@ -126,6 +126,15 @@ def test_workload_boundaries_follow_the_config() -> None:
     assert "filesystem: none" in "\n".join(bare.host_from_workload.details)
 
 
+def test_the_report_says_how_wall_time_and_stops_are_enforced() -> None:
+    """The promise is what the keep does: a process the host kills, not only an epoch."""
+    report = isolation_report(config(limits=KeepLimits(wall_time_s=2)), None)
+    text = "\n".join(report.workload_from_workload.details)
+    assert "wall time at most 2 s: enforced by an epoch interrupt" in text
+    assert "killing the keep's process 1 s later" in text and "blocked in a WASI call" in text
+    assert "a stop from the host" in text and "in the keep's own process" in text
+
+
 def test_json_and_rendering() -> None:
     report = isolation_report(config(), result(emulated=True))
     doc = json.loads(json.dumps(report.to_json()))

@@ -1,6 +1,8 @@
 """Attesters: how a keep obtains evidence binding its report_data (base: Evidence, the
-Attester protocol, make_attester; nil; configfs for SEV-SNP / TDX hardware; emulated)."""
+Attester protocol; registry: make_attester; nil; configfs for SEV-SNP / TDX hardware;
+emulated)."""
 
-from elsewhere.attest.base import Attester, AttesterKind, AttestError, Evidence, make_attester
+from elsewhere.attest.base import Attester, AttesterKind, AttestError, Evidence
+from elsewhere.attest.registry import make_attester
 
 __all__ = ["AttestError", "Attester", "AttesterKind", "Evidence", "make_attester"]

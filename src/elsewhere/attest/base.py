@@ -1,4 +1,4 @@
-"""What a keep's attester produces, and how to pick one.
+"""What a keep's attester produces: `Evidence`, the `Attester` protocol, `AttesterKind`.
 
 An attester turns 64 bytes of report_data (elsewhere.crypto.binding) into `Evidence` the
 control plane verifies. Kinds:
@@ -9,7 +9,9 @@ control plane verifies. Kinds:
   elsewhere.evidence (development and tests). No hardware protection.
 - ``sev-snp`` / ``tdx``: real hardware through Linux configfs-tsm.
 
-The attester only *produces* evidence; nothing here decides whether it is good.
+The attester only *produces* evidence; nothing here decides whether it is good. This module
+imports none of the attesters (they import it); `elsewhere.attest.registry.make_attester`
+picks one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
 
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
@@ -113,36 +114,3 @@ def check_report_data(report_data: bytes) -> bytes:
     if not isinstance(report_data, bytes | bytearray) or len(report_data) != REPORT_DATA_LEN:
         raise AttestError("report_data must be exactly 64 bytes (see elsewhere.crypto.binding)")
     return bytes(report_data)
-
-
-def make_attester(kind: str, state_dir: Path | None = None, **options: Any) -> Attester:
-    """The attester for `kind` (an AttesterKind value).
-
-    `state_dir` holds persistent state of emulated platforms (their keys), so a host keeps
-    one emulated identity across restarts. Options: for ``sev-snp`` / ``tdx``,
-    ``configfs_root`` (default /sys/kernel/config/tsm/report), ``privlevel`` (SNP VMPL),
-    ``fs`` (a TsmFs, for tests); emulated kinds pass their options to the emulator.
-    """
-    try:
-        which = AttesterKind(kind)
-    except ValueError:
-        raise ConfigError(
-            "attester", repr(kind), f"unknown kind; use one of {', '.join(AttesterKind)}"
-        ) from None
-    if which is AttesterKind.NIL:
-        from elsewhere.attest.nil import NilAttester
-
-        _no_options(which, options)
-        return NilAttester()
-    if which in (AttesterKind.SEV_SNP, AttesterKind.TDX):
-        from elsewhere.attest.configfs import ConfigfsAttester
-
-        return ConfigfsAttester(which, **options)
-    from elsewhere.attest.emulated import make_emulated
-
-    return make_emulated(which, state_dir, **options)
-
-
-def _no_options(kind: AttesterKind, options: dict[str, Any]) -> None:
-    if options:
-        raise ConfigError("attester", kind.value, f"takes no options, got {sorted(options)}")

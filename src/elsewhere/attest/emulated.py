@@ -18,6 +18,8 @@ from typing import Any
 from elsewhere.attest.base import Attester, AttesterKind, Evidence, check_report_data
 from elsewhere.errors import ConfigError
 from elsewhere.evidence.anchors import TrustAnchor
+from elsewhere.evidence.dcap.emulate import EmulatedTdxPlatform
+from elsewhere.evidence.snp.emulate import EmulatedSnpPlatform
 from elsewhere.paths import state_dir as default_state_dir
 
 
@@ -32,8 +34,6 @@ class EmulatedSnpAttester:
         tcb: Mapping[str, int] | None = None,
         debug: bool = False,
     ) -> None:
-        from elsewhere.evidence.snp.emulate import EmulatedSnpPlatform
-
         if (directory / "platform.json").exists():
             self.platform = EmulatedSnpPlatform.load(directory)
         else:
@@ -78,8 +78,6 @@ class EmulatedTdxAttester:
         mrtd: bytes | None = None,
         rtmrs: tuple[bytes, bytes, bytes, bytes] | None = None,
     ) -> None:
-        from elsewhere.evidence.dcap.emulate import EmulatedTdxPlatform
-
         if (directory / "platform.json").exists():
             self.platform = EmulatedTdxPlatform.load(directory)
         else:

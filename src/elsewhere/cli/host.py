@@ -8,9 +8,13 @@ and it stays the host's credential (restarts re-register as the same host).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import socket
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from elsewhere.attest import AttesterKind, make_attester
@@ -21,6 +25,11 @@ from elsewhere.control.db import write
 from elsewhere.crypto.hpke import DEFAULT_SUITE, SUITES, suite_named
 from elsewhere.errors import EXIT_OK
 from elsewhere.host.agent import HostAgent, Outcome
+from elsewhere.keep.scratch import sweep_leftovers
+
+# Each ends the agent the same way: stop polling, stop (and if need be kill) every keep,
+# remove every keep's secrets, exit 0. SIGKILL cannot be caught: the next start sweeps.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def register(commands: Any) -> None:
@@ -86,12 +95,29 @@ def run_host(args: argparse.Namespace) -> int:
         on_outcome=_print,
         suite=suite_named(args.suite),
     )
-    host_id = agent.register()
-    print(f"host {args.name} registered as {host_id}; polling {args.control}")
-    try:
-        agent.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        agent.stop()
+    for left in sweep_leftovers():
+        print(f"removed {left}: a keep's scratch directory left by an agent that did not stop")
+    with _stopping_on_signals(agent):
+        try:
+            host_id = agent.register()
+            print(f"host {args.name} registered as {host_id}; polling {args.control}", flush=True)
+            agent.run()
+        finally:
+            agent.stop()
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(agent: HostAgent) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP ask the agent to stop: its loop ends, then `stop()` runs.
+    Only a flag (no lock, no exception), so a signal never cuts the clean-up short."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        agent.request_stop()
+
+    previous = {number: signal.signal(number, handle) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -6,7 +6,9 @@ report_data = binding(nonce, keep public key, workload digest, policy digest), s
 "affirming", open the wrapped secrets with the keep key, run the module with its args, env,
 stdin, secrets (read-only files under /secrets) and limits, and report the result with the
 keep's isolation report — output sealed to the tenant's key when the deployment gave one.
-Polling is the heartbeat: keeps run on worker threads so a long run never silences the host.
+Polling is the heartbeat: each keep runs in its own process (keep/runtime.py), watched by a
+worker thread, so a long run never silences the host, and a withdrawn or timed-out keep is
+killed even when its guest is blocked in a WASI call.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class HostAgent:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=capacity, thread_name_prefix=f"keep-{name}")
         self.stopping = threading.Event()
+        self._stop_requested = False  # set by a signal handler: a plain flag, no lock
 
     def register(self) -> str:
         answer = self.client.register(self.name, self.attester.kind, self.capacity)
@@ -108,16 +111,22 @@ class HostAgent:
         """Poll until `stop()`; the control plane unreachable is logged and retried."""
         if self.host_id is None:
             self.register()
-        while not self.stopping.is_set():
+        while not (self.stopping.is_set() or self._stop_requested):
             try:
                 self.poll_once()
             except ElsewhereError as error:
                 log.warning("%s: poll failed: %s", self.name, error.message)
             self.stopping.wait(poll_interval or min(self.interval, 1.0))
 
+    def request_stop(self) -> None:
+        """Ask `run()` to return after its current poll (at most one interval). Safe from a
+        signal handler: it takes no lock, so it cannot deadlock with the interrupted code."""
+        self._stop_requested = True
+
     def stop(self) -> None:
         """Stop polling, stop the keeps still running (their placements are re-queued when
-        the control plane misses this host's heartbeat), and wait for them to end."""
+        the control plane misses this host's heartbeat), and wait for them to end: at most
+        KILL_GRACE_S per keep, after which its process is killed and its secrets removed."""
         self.stopping.set()
         with self._lock:
             running = list(self._busy.values())

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING, Tee, VerificationResult
 from elsewhere.keep.config import SECRETS_GUEST_DIR, KeepConfig
-from elsewhere.keep.limits import MIB
+from elsewhere.keep.limits import KILL_GRACE_S, MIB
 from elsewhere.timeutil import iso
 
 REPORT_SCHEMA: Final = "elsewhere.isolation/1"
@@ -90,15 +90,20 @@ class IsolationReport:
 def _workload_from_workload(config: KeepConfig) -> Boundary:
     limits = config.limits
     details = [
-        f"own wasmtime {_wasmtime_version()} Store and linear memory; module compiled inside "
-        "the keep from bytes matching the workload digest",
+        f"own wasmtime {_wasmtime_version()} Store and linear memory, in the keep's own "
+        "process; module compiled inside the keep from bytes matching the workload digest",
         f"linear memory at most {limits.memory_bytes / MIB:g} MiB, "
         f"{limits.instances} instance(s), {limits.tables} table(s)",
         f"fuel at most {limits.fuel:,} units" if limits.fuel else "fuel: not metered",
-        f"wall time at most {limits.wall_time_s:g} s (epoch interruption)"
+        f"wall time at most {limits.wall_time_s:g} s: enforced by an epoch interrupt, and by "
+        f"killing the keep's process {KILL_GRACE_S:g} s later if the guest has not ended "
+        "(e.g. blocked in a WASI call)"
         if limits.wall_time_s
         else "wall time: not limited",
-        f"stdout and stderr kept up to {limits.max_output_bytes:,} bytes each",
+        f"a stop from the host (placement withdrawn, agent shutting down): epoch interrupt, "
+        f"then the keep's process killed after {KILL_GRACE_S:g} s",
+        f"stdout and stderr kept up to {limits.max_output_bytes:,} bytes each "
+        "(lost if the process is killed)",
     ]
     if not limits.fuel and not limits.wall_time_s:
         details.append("no CPU limit: the workload can run until the host stops it")

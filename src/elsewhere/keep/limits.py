@@ -9,6 +9,10 @@ from elsewhere.errors import ConfigError
 
 MIB = 1 << 20
 GIB = 1 << 30
+# How long a keep may take to end after its wall-time limit or a host's stop (its epoch
+# interrupt) before the host kills its process: a guest blocked in a WASI call never sees
+# the interrupt.
+KILL_GRACE_S = 1.0
 # What wasmtime and WebAssembly can honour at all: a wasm32 memory holds at most 4 GiB, fuel
 # and table sizes are unsigned 64- and 32-bit counters. A larger figure is refused when the
 # deployment is made, not when a host tries to set it (where it would overflow).
@@ -33,7 +37,8 @@ class KeepLimits:
     - `memory_bytes`: the most linear memory the instance may hold (Store.set_limits);
       `memory.grow` beyond it returns -1, a module whose minimum exceeds it does not start.
     - `fuel`: Wasm instructions (approximately) the run may execute (Config.consume_fuel).
-    - `wall_time_s`: seconds of execution before an epoch interrupt stops the guest.
+    - `wall_time_s`: seconds of execution before an epoch interrupt stops the guest; the
+      host kills the keep's process KILL_GRACE_S later if it has not ended.
     - `max_output_bytes`: stdout and stderr each keep at most this many bytes; the rest is
       counted and dropped, so a chatty workload cannot fill host memory or disk.
     - `max_module_bytes`, `max_stdin_bytes`, `max_secret_bytes`: input size caps.
