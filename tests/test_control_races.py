@@ -16,16 +16,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from control_helpers import Env, control_plane, database_url, deploy_valued, postgres_database
+from control_helpers import (
+    DEMO_POLICY,
+    Env,
+    control_plane,
+    database_url,
+    deploy_valued,
+    greeter_wasm,
+    postgres_database,
+)
 from elsewhere.control import recheck as recheck_module
-from elsewhere.control import riskplace
+from elsewhere.control import riskplace, scheduler
 from elsewhere.control.auth import Kind
+from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.db import placements, write
-from elsewhere.control.deployments import stop_deployment
+from elsewhere.control.deployments import DeployRequest, create_deployment, stop_deployment
+from elsewhere.control.policies import store_policy
+from elsewhere.control.tenants import create_tenant
+from elsewhere.control.workloads import store_workload
 from elsewhere.host.client import Client
 from test_control_recheck import FEED, released_keep
+from test_control_scheduler import host as sched_host
 
 __all__ = ["database_url"]
 
@@ -176,3 +189,27 @@ def test_an_eviction_of_a_keep_that_completed_meanwhile_is_not_logged(
         assert [d for d in view["decisions"] if d["kind"] == "recheck"] == []
         kinds = [env.cp.ledger.entry(i)["kind"] for i in range(env.cp.ledger.size)]
         assert "host.eviction" not in kinds and "advisory.import" in kinds
+
+
+def test_a_requeue_of_a_placement_that_ended_changes_nothing(tmp_path: Path) -> None:
+    """Re-queueing (host lost, drain ended, eviction) only moves a placement still live on its
+    host; the caller logs only when it did."""
+    cp = ControlPlane.open(ControlConfig.for_dir(tmp_path))
+    try:
+        with write(cp.engine) as conn:
+            tenant = create_tenant(conn, "acme").id
+            digest = store_workload(conn, tenant, "g.wasm", greeter_wasm())["digest"]
+            store_policy(conn, tenant, DEMO_POLICY)
+            genoa, turin = sched_host(conn, "genoa", None), sched_host(conn, "turin", None)
+            create_deployment(conn, tenant, DeployRequest(workload=digest, replicas=1))
+            [(placement, chosen)] = scheduler.schedule(conn, dt.timedelta(hours=1))
+            other = turin if chosen == genoa else genoa
+            assert not scheduler.requeue(conn, placement, "moved", host_id=other)
+            conn.execute(
+                update(placements).where(placements.c.id == placement).values(state="completed")
+            )
+            assert not scheduler.requeue(conn, placement, "too late")
+            row = conn.execute(select(placements).where(placements.c.id == placement)).one()
+            assert (row.state, row.host_id, row.attempt) == ("completed", chosen, 0)
+    finally:
+        cp.close()
