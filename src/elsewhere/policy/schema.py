@@ -19,7 +19,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
-    ValidationError,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -43,7 +42,7 @@ from elsewhere.policy.values import (
 )
 
 T = TypeVar("T")
-_NOT_STRINGS = "expected a list of strings"
+NOT_STRINGS = "expected a list of strings"
 # Field aliases of the shape load.py never shows: dropped from a problem's key path.
 HIDDEN = "·"
 
@@ -73,7 +72,7 @@ def _item(convert: Callable[[str], T]) -> Callable[[object], T]:
 
     def check(value: object) -> T:
         if not isinstance(value, str):
-            raise ValueError(_NOT_STRINGS)
+            raise ValueError(NOT_STRINGS)
         return convert(value)
 
     return check
@@ -345,84 +344,3 @@ class PolicyDocument(_Model):
 def _at(key: str, reason: str) -> PydanticCustomError:
     """A problem of a table that belongs to one of its keys."""
     return PydanticCustomError("policy", "{reason}", {"key": key, "reason": reason})
-
-
-def _model_at(path: tuple[str, ...]) -> type[BaseModel] | None:
-    """The model of the table at `path` (aliases as in the file), if it is one."""
-    model: type[BaseModel] = PolicyDocument
-    for part in path:
-        found = None
-        for name, field in model.model_fields.items():
-            if part in (name, field.alias):
-                found = field.annotation
-        args = getattr(found, "__args__", None) or (found,)
-        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-        if not models:
-            return None
-        model = models[0]
-    return model
-
-
-Problem = tuple[tuple[str, ...], str]
-_SECTIONS = {alias: rank for rank, alias in enumerate(PolicyDocument.model_fields)}
-# Sections keyed by TEE and then by free names: their problems are shown in file order.
-_FREE = frozenset({"tcb", "flags", "measurements", "identity", "identity_min"})
-
-
-def problems(
-    error: ValidationError, line: Callable[[tuple[str, ...]], int | None]
-) -> list[Problem]:
-    """Each problem as (key path as in the file, reason): list indices, dict-key markers and
-    hidden fields dropped; a key that is wrong hides its value's problems; in the order the
-    hand-written reader used (unknown keys of a table before its values; sections in order;
-    the free-form sections in file order); no repeats."""
-    found: list[tuple[tuple[int, int, int, int], Problem]] = []
-    bad_keys: set[tuple[str, ...]] = set()
-    items = error.errors(include_url=False)
-    for item in items:
-        if item["loc"][-1:] == ("[key]",):
-            bad_keys.add(_path(item["loc"]))
-    for index, item in enumerate(items):
-        path, reason = _problem(item)
-        is_key = item["loc"][-1:] == ("[key]",)
-        if any(path[: len(k)] == k and (len(path) > len(k) or not is_key) for k in bad_keys):
-            continue  # its key (or an enclosing one) is already refused
-        unknown = item["type"] == "extra_forbidden"
-        section = -1 if unknown and len(path) == 1 else _SECTIONS.get(path[0], 0) if path else 0
-        first = 0 if unknown and len(path) == 2 and path[0] not in _FREE else 1
-        at = (line(path) or 0) if path and path[0] in _FREE else 0
-        problem = (path, reason)
-        if all(p != problem for _, p in found):
-            found.append(((section, first, at, index), problem))
-    # A list with a non-string in it is reported as that, not also item by item.
-    mixed = {path for _, (path, reason) in found if reason == _NOT_STRINGS}
-    return [
-        (path, reason)
-        for _, (path, reason) in sorted(found)
-        if path not in mixed or reason == _NOT_STRINGS
-    ]
-
-
-def _path(loc: tuple[int | str, ...]) -> tuple[str, ...]:
-    return tuple(p for p in loc if isinstance(p, str) and p != "[key]" and not p.startswith(HIDDEN))
-
-
-def _problem(item: Any) -> Problem:
-    path = _path(item["loc"])
-    kind = item["type"]
-    if kind == "extra_forbidden":
-        model = _model_at(path[:-1])
-        reason = getattr(model, "unknown_reason", None)
-        if reason is None and model is not None:
-            allowed = sorted(f.alias or n for n, f in model.model_fields.items())
-            reason = f"unknown key; allowed: {', '.join(allowed)}"
-        return path, reason or "unknown key"
-    if kind == "value_error":
-        return path, str(item["ctx"]["error"])
-    if kind == "policy":
-        return (*path, item["ctx"]["key"]), item["ctx"]["reason"]
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return path, f"expected a table, found {_type(item['input'])}"
-    if kind == "list_type":
-        return path, _NOT_STRINGS
-    return path, str(item["msg"])
