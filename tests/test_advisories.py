@@ -122,3 +122,22 @@ def test_cli_import_and_list(
     bad.write_text('{"schema": "elsewhere.advisories/1", "advisories": [{"id": "X"}]}')
     assert main(["advisories", "import", str(bad)]) == 2
     assert "advisories[0] (X).vendor: expected a non-empty string" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("affected", "where", "why"),
+    [
+        ({"tee": None}, "affected[0].tee", "expected sev-snp, tdx or sgx"),
+        ({"tee": "sgx", "fmspc": None}, "affected[0].fmspc", "expected a non-empty string"),
+        ({"bogus": 1}, "affected[0].bogus", "unknown key"),  # before "needs at least one of"
+        ({"introduced_in": 1}, "affected[0]", "needs at least one of tee, generation, fmspc"),
+        ({"tee": "sgx", "fixed_in": {"Bad": 1}}, "fixed_in.Bad", "component names are lower"),
+    ],
+)
+def test_affected_entries_say_where_and_why(
+    affected: dict[str, object], where: str, why: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_feed(_feed(_entry(affected=[affected])), "feed.json")
+    assert where in caught.value.message
+    assert why in caught.value.message

@@ -255,3 +255,50 @@ def test_keep_key_suites_load_and_leave_other_digests_alone() -> None:
         with pytest.raises(PolicyError) as error:
             parse_policy(HEADER + f"[binding]\n{body}\n")
         assert message in str(error.value) and "binding.keep_key_suites" in str(error.value)
+
+
+# The normal-form digests the hand-written loader (commit 2f42ef9) gave the examples: validating
+# with pydantic must not change what any existing policy means, nor so its digest.
+PINNED = {
+    "demo-emulated.toml": "5309349289aa2fef69773767e56c9c3d491b3acfcdec52c889109e6fe18cb5e5"
+    "7fb04d97870d6a8ed16eadcdce27bf9d",
+    "refuse-milan.toml": "d3b6890669ea5418849d6d8bd958b633a8330707747f01946fdf7e115fa82d31"
+    "cc2e564303eb1cd57d2929ddcf5f15e5",
+    "strict-intel.toml": "4091acca1be39a1d4c938d5573c50ce83fb788514348f2abc5743da61b789d72"
+    "2fb8e1f7d639cca176c74f0210483433",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_example_digests_are_unchanged(name: str) -> None:
+    assert load_policy(EXAMPLES / name).digest == "sha384:" + PINNED[name]
+
+
+def test_a_problem_repeated_in_one_list_is_reported_once() -> None:
+    issues = _issues(HEADER + '[platforms]\nrefuse = ["ARM:X", "ARM:X", "AMD:Mlan"]\n')
+    assert issues == [
+        "p.toml:5: platforms.refuse: 'ARM:X': vendor must be AMD or Intel, as 'AMD' or 'AMD:Milan'",
+        "p.toml:5: platforms.refuse: 'Mlan': not a known AMD generation (Milan, Genoa, Turin)",
+    ]
+
+
+def test_every_problem_of_every_section_at_once() -> None:
+    """Problems in several tables, of several kinds, all collected in one pass."""
+    issues = _issues(
+        HEADER + "typo = 1\n"  # 4
+        "[tee]\naccept = [1]\n"  # 5, 6
+        "[tcb.nil]\nsnp = 1\n"  # 7, 8
+        "[advisories]\nseverity_threshold = true\n"  # 9, 10
+        '[identity_min.tdx]\n"Bad-Name" = 1\n'  # 11, 12
+        "[patching]\nlow = 'soon'\n"  # 13, 14
+    )
+    assert [i.split(": ", 2)[:2] for i in issues] == [
+        ["p.toml:4", "typo"],
+        ["p.toml:6", "tee.accept"],
+        ["p.toml:7", "tcb.nil"],
+        ["p.toml:10", "advisories.severity_threshold"],
+        ["p.toml:12", "identity_min.tdx.Bad-Name"],
+        ["p.toml:14", "patching.low"],
+    ]
+    assert issues[1].endswith("expected a list of strings")
+    assert issues[3].endswith("expected a severity, found a boolean")

@@ -18,8 +18,9 @@ log = logging.getLogger("elsewhere.control")
 
 
 def tick(cp: ControlPlane) -> None:
-    """One round, in one transaction."""
+    """One round, in one transaction, never beside another round (`scheduler.serialise`)."""
     with write(cp.engine) as conn:
+        scheduler.serialise(conn)
         for host_id in scheduler.reap(conn, cp.config.heartbeat_timeout):
             log.warning("host %s lost: its keeps are rescheduled", host_id)
         scheduler.expire_drains(conn)

@@ -138,23 +138,54 @@ def _recheck(
             advisories=advisories,
         )
         for verdict in verdicts:
-            actions.append(_apply(cp, conn, verdict, info[verdict.placement_id]))
+            done = _apply(cp, conn, verdict, info[verdict.placement_id])
+            if done is not None:
+                actions.append(done)
     return actions
 
 
-def _apply(cp: ControlPlane, conn: Connection, verdict: PatchDecision, row: Any) -> dict[str, Any]:
+def _still_running(conn: Connection, row: Any) -> bool:
+    """Whether the keep still runs there, holding its row until the warning commits."""
+    found = conn.execute(
+        select(placements.c.id)
+        .where(
+            placements.c.id == row.id,
+            placements.c.host_id == row.host_id,
+            placements.c.state == "released",
+        )
+        .with_for_update()
+    ).first()
+    return found is not None
+
+
+def _apply(
+    cp: ControlPlane, conn: Connection, verdict: PatchDecision, row: Any
+) -> dict[str, Any] | None:
+    """Carry out one verdict; None when the keep is no longer running (nothing done)."""
     reasons = [str(r) for r in verdict.reasons]
     reason = "; ".join(reasons)[:400]
     advisory_ids = sorted({r.found.split(" ")[0] for r in verdict.reasons if r.severity})
     action = {Action.EVICT: "evict", Action.DRAIN: "drain", Action.KEEP: "warn"}[verdict.action]
+    # An eviction or drain is logged only if it happened: the keep may have completed (or been
+    # evicted by a concurrent re-check) since it was read.
     if verdict.action is Action.EVICT:
-        scheduler.requeue(conn, row.id, f"evicted from {row.host_name}: {reason}")
+        note = f"evicted from {row.host_name}: {reason}"
+        if not scheduler.requeue(conn, row.id, note, host_id=row.host_id):
+            return None
     elif verdict.action is Action.DRAIN:
-        conn.execute(
+        drained = conn.execute(
             update(placements)
-            .where(placements.c.id == row.id)
+            .where(
+                placements.c.id == row.id,
+                placements.c.host_id == row.host_id,
+                placements.c.state == "released",
+            )
             .values(drain_deadline=verdict.deadline, note=f"draining {row.host_name}: {reason}")
         )
+        if drained.rowcount != 1:
+            return None
+    elif not _still_running(conn, row):
+        return None  # no warning about a keep that has ended
     if verdict.action is Action.KEEP:
         index = audit.record_warning(
             cp.ledger, conn, row.host_name, reason, [row.deployment_id], advisory_ids

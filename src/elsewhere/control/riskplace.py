@@ -7,6 +7,9 @@ risk, refused when the risk exceeds the tenant's remaining budget or a cap binds
 is stored on the placement (status) and, for a placement, logged in the ledger in the same
 transaction. One replica per chip in a round; more replicas than chips stack on the next
 round, each still within the caps (outstanding exposure counts every live replica).
+Rounds never overlap (`scheduler.serialise`), so the committed risk a round checks against the
+budget is the committed risk when its placements commit: concurrent deployments of a tenant
+cannot together exceed its budget.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from elsewhere.control.db import deployments, placements, tenants
 from elsewhere.control.scheduler import (
     LIVE_STATES,
     HostView,
+    take,
     waiting_note,
 )
 from elsewhere.errors import ElsewhereError, InputError
@@ -235,13 +239,16 @@ def assigner(cp: ControlPlane) -> Any:
                 for row, decision in zip(remaining, decisions, strict=True):
                     values: dict[str, Any] = {"risk": _decision_json(decision, names)}
                     if decision.placed and decision.host_id is not None and decision.risk:
-                        placed_any = True
-                        committed = committed + decision.risk
-                        outstanding[decision.host_id] += float(impact.amount)
-                        values |= {"host_id": decision.host_id, "state": "assigned", "note": None}
-                        values["updated_at"] = now
-                        _log(cp, conn, row, decision, hosts_now, names)
-                        assigned.append((row.id, decision.host_id))
+                        values |= {"host_id": decision.host_id, "note": None, "updated_at": now}
+                        # Logged and counted only if the row was still pending (the pass is
+                        # serialised, but a stop may have taken the placement meanwhile).
+                        if take(conn, row.id, values=values):
+                            placed_any = True
+                            committed = committed + decision.risk
+                            outstanding[decision.host_id] += float(impact.amount)
+                            _log(cp, conn, row, decision, hosts_now, names)
+                            assigned.append((row.id, decision.host_id))
+                        continue
                     elif _retry(decision):
                         retry.append(row)
                         continue

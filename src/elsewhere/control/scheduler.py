@@ -7,6 +7,12 @@ platform likelihood), then the lowest load per unit of capacity. A host's last v
 any, must satisfy the deployment's policy (`eligible` hook) — the keep is still attested before
 any secret is released, this only avoids sending work where it would be refused anyway.
 `reap` marks hosts without a heartbeat for `timeout` as lost and re-queues their keeps.
+
+Passes never overlap: `serialise` holds one lock for the pass's transaction (PostgreSQL: a
+transaction-level advisory lock; SQLite: the write transaction is already exclusive, BEGIN
+IMMEDIATE, and every read of the pass is inside it). Each state change is a conditional UPDATE
+and only a change that matched its row counts (is logged, adds load or committed risk): a
+placement a request stopped meanwhile, or a keep that completed, is left as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.control import reputation
@@ -27,6 +33,16 @@ from elsewhere.timeutil import utcnow
 LIVE_STATES = ("assigned", "released")
 # Decisions that keep a host out of a deployment (under the policy they were made with).
 EXCLUDING_ACTIONS = ("refuse", "evict", "drain")
+# The key of the PostgreSQL advisory lock that one scheduling pass holds at a time.
+SCHEDULER_LOCK = 0x656C7365_0001  # "else", 1
+
+
+def serialise(conn: Connection) -> None:
+    """Wait until no other scheduling pass runs, and keep others out until `conn`'s transaction
+    ends. Taking it twice in one transaction is fine (PostgreSQL counts it; released at the
+    end). On SQLite `write()` already admits one writer at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(SCHEDULER_LOCK)))
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,7 @@ def schedule(
 ) -> list[tuple[str, str]]:
     """Assign pending placements; returns (placement id, host id) pairs assigned. With
     `assign`, each deployment's pending replicas go to it at once, with the accepted hosts."""
+    serialise(conn)
     now = utcnow()
     pending = conn.execute(
         select(
@@ -143,11 +160,8 @@ def schedule(
                 h.name,
             ),
         )
-        conn.execute(
-            update(placements)
-            .where(placements.c.id == row.id, placements.c.state == "pending")
-            .values(host_id=best.id, state="assigned", note=None, updated_at=now)
-        )
+        if not take(conn, row.id, values={"host_id": best.id, "note": None, "updated_at": now}):
+            continue  # no longer pending (stopped meanwhile): nothing happened
         load[best.id] += 1
         per_deployment[(row.deployment_id, best.id)] += 1
         assigned.append((row.id, best.id))
@@ -166,11 +180,27 @@ def waiting_note(previous: str | None, why: str) -> str:
 WAITING_SEPARATOR = " | waiting: "
 
 
-def requeue(conn: Connection, placement_id: str, note: str) -> None:
-    """Send a placement back to the queue (another host will be chosen)."""
-    conn.execute(
+def take(conn: Connection, placement_id: str, *, values: dict[str, Any]) -> bool:
+    """Move a pending placement to `assigned` with `values`; False if it was not pending any
+    more (then nothing changed, and nothing may be logged or counted for it)."""
+    moved = conn.execute(
         update(placements)
-        .where(placements.c.id == placement_id)
+        .where(placements.c.id == placement_id, placements.c.state == "pending")
+        .values(state="assigned", **values)
+    )
+    return moved.rowcount == 1
+
+
+def requeue(conn: Connection, placement_id: str, note: str, *, host_id: str | None = None) -> bool:
+    """Send a live placement (on `host_id`, if given) back to the queue (another host will be
+    chosen); False if it was not live there any more (completed, stopped, re-queued, moved):
+    then nothing changed."""
+    live = [placements.c.id == placement_id, placements.c.state.in_(LIVE_STATES)]
+    if host_id is not None:
+        live.append(placements.c.host_id == host_id)
+    moved = conn.execute(
+        update(placements)
+        .where(*live)
         .values(
             state="pending",
             host_id=None,
@@ -181,6 +211,7 @@ def requeue(conn: Connection, placement_id: str, note: str) -> None:
             updated_at=utcnow(),
         )
     )
+    return moved.rowcount == 1
 
 
 def reap(conn: Connection, timeout: dt.timedelta) -> list[str]:
@@ -191,22 +222,32 @@ def reap(conn: Connection, timeout: dt.timedelta) -> list[str]:
             hosts.c.state == "active", hosts.c.last_seen <= now - timeout
         )
     ).all()
+    reaped = []
     for host in lost:
-        conn.execute(update(hosts).where(hosts.c.id == host.id).values(state="lost"))
+        marked = conn.execute(
+            update(hosts)
+            .where(
+                hosts.c.id == host.id,
+                hosts.c.state == "active",
+                hosts.c.last_seen <= now - timeout,  # not if a heartbeat just came in
+            )
+            .values(state="lost")
+        )
+        if marked.rowcount != 1:
+            continue
+        reaped.append(host.id)
         stranded = conn.execute(
             select(placements.c.id, placements.c.state).where(
                 and_(placements.c.host_id == host.id, placements.c.state.in_(LIVE_STATES))
             )
         ).all()
-        reputation.record_lost(conn, host.id, [p.id for p in stranded if p.state == "released"])
-        for placement_id in [p.id for p in stranded]:
-            requeue(
-                conn,
-                placement_id,
-                f"rescheduled: host {host.name} lost (no heartbeat for "
-                f"{int(timeout.total_seconds())} s)",
-            )
-    return [h.id for h in lost]
+        note = (
+            f"rescheduled: host {host.name} lost (no heartbeat for "
+            f"{int(timeout.total_seconds())} s)"
+        )
+        moved = [p for p in stranded if requeue(conn, p.id, note, host_id=host.id)]
+        reputation.record_lost(conn, host.id, [p.id for p in moved if p.state == "released"])
+    return reaped
 
 
 def expire_drains(conn: Connection) -> list[str]:
@@ -221,6 +262,5 @@ def expire_drains(conn: Connection) -> list[str]:
             )
         ).scalars()
     )
-    for placement_id in due:
-        requeue(conn, placement_id, "rescheduled: drain period of its host ended")
-    return due
+    note = "rescheduled: drain period of its host ended"
+    return [placement_id for placement_id in due if requeue(conn, placement_id, note)]

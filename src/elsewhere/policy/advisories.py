@@ -1,7 +1,8 @@
 """Security advisories: parse and validate a JSON feed, and match advisories to claims.
 
 Pure: no storage here (store.py keeps a local copy; the control plane keeps its own). The feed
-schema is documented in docs/policy.md. Two ways an advisory reaches a host:
+schema is documented in docs/policy.md and validated by the pydantic models of feedschema.py.
+Two ways an advisory reaches a host:
 
 - by ID: Intel's TCB evaluation already lists the advisories a platform is exposed to, and the
   DCAP verifier puts them in Claims.advisory_ids; the feed supplies their severity;
@@ -13,27 +14,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from elsewhere.claims import Claims, Tee, Vendor
 from elsewhere.errors import InputError
+from elsewhere.policy.feedschema import AdvisoryDoc, FeedDocument, Tcb, first_problem
 from elsewhere.policy.model import Severity, generation_matches
 
 FEED_SCHEMA = "elsewhere.advisories/1"
 MAX_FEED_BYTES = 16 << 20
-_ID = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
-_CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
-_FMSPC = re.compile(r"^[0-9a-f]{12}$")
-_COMPONENT = re.compile(r"^[a-z][a-z0-9_]*$")
-_ADVISORY_KEYS = frozenset(
-    {"id", "vendor", "title", "severity", "published", "cves", "affected", "note", "url"}
-)
-_AFFECTED_KEYS = frozenset({"tee", "generation", "fmspc", "introduced_in", "fixed_in"})
 MEMO_LIMIT = 4096
-Tcb = tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True)
@@ -202,133 +196,48 @@ class AdvisorySet:
         return {"schema": FEED_SCHEMA, "advisories": [a.to_json() for a in self.advisories]}
 
 
-class _Feed:
-    """Validation state: every problem is reported with its JSON path."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, where: str, why: str) -> InputError:
-        return InputError(f"advisory feed {self.source}", where, why)
-
-    def string(self, obj: Mapping[str, Any], key: str, where: str, required: bool = True) -> str:
-        value = obj.get(key)
-        if value is None and not required:
-            return ""
-        if not isinstance(value, str) or (required and not value.strip()):
-            raise self.fail(f"{where}.{key}", "expected a non-empty string")
-        return value
-
-    def tcb(self, value: object, where: str) -> Tcb:
-        if not isinstance(value, dict) or not value:
-            raise self.fail(where, "expected an object of component: version")
-        out = []
-        for component, version in value.items():
-            if not _COMPONENT.match(component):
-                raise self.fail(f"{where}.{component}", "component names are lower case")
-            if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-                raise self.fail(f"{where}.{component}", "expected a whole number >= 0")
-            out.append((component, version))
-        return tuple(sorted(out))
-
-    def affected(self, obj: object, where: str) -> Affected:
-        if not isinstance(obj, dict):
-            raise self.fail(where, "expected an object")
-        unknown = set(obj) - _AFFECTED_KEYS
-        if unknown:
-            raise self.fail(f"{where}.{sorted(unknown)[0]}", "unknown key")
-        if not {"tee", "generation", "fmspc"} & set(obj):
-            raise self.fail(where, "needs at least one of tee, generation, fmspc")
-        tee = None
-        if "tee" in obj:
-            try:
-                tee = Tee(obj["tee"])
-            except ValueError:
-                raise self.fail(f"{where}.tee", "expected sev-snp, tdx or sgx") from None
-        generation = self.string(obj, "generation", where) if "generation" in obj else None
-        fmspc = None
-        if "fmspc" in obj:
-            fmspc = self.string(obj, "fmspc", where).lower()
-            if not _FMSPC.match(fmspc):
-                raise self.fail(f"{where}.fmspc", "expected 12 hex digits")
-        introduced = (
-            self.tcb(obj["introduced_in"], f"{where}.introduced_in")
-            if ("introduced_in" in obj)
-            else ()
-        )
-        fixed = self.tcb(obj["fixed_in"], f"{where}.fixed_in") if "fixed_in" in obj else ()
-        return Affected(tee, generation, fmspc, introduced, fixed)
-
-    def advisory(self, obj: object, where: str) -> Advisory:
-        if not isinstance(obj, dict):
-            raise self.fail(where, "expected an object")
-        unknown = set(obj) - _ADVISORY_KEYS
-        if unknown:
-            raise self.fail(f"{where}.{sorted(unknown)[0]}", "unknown key")
-        advisory_id = self.string(obj, "id", where).upper()
-        if not _ID.match(advisory_id):
-            raise self.fail(f"{where}.id", f"{advisory_id!r} is not an advisory ID")
-        where = f"{where} ({advisory_id})"
-        vendor = {"amd": Vendor.AMD, "intel": Vendor.INTEL}.get(
-            self.string(obj, "vendor", where).lower()
-        )
-        if vendor is None:
-            raise self.fail(f"{where}.vendor", "expected AMD or Intel")
-        try:
-            severity = Severity(self.string(obj, "severity", where))
-        except ValueError:
-            raise self.fail(f"{where}.severity", f"expected {', '.join(Severity)}") from None
-        try:
-            published = dt.date.fromisoformat(self.string(obj, "published", where))
-        except ValueError:
-            raise self.fail(f"{where}.published", "expected a date YYYY-MM-DD") from None
-        cves = obj.get("cves", [])
-        if not isinstance(cves, list) or not all(
-            isinstance(c, str) and _CVE.match(c) for c in cves
-        ):
-            raise self.fail(f"{where}.cves", "expected a list of IDs like CVE-2023-31315")
-        affected = obj.get("affected", [])
-        if not isinstance(affected, list):
-            raise self.fail(f"{where}.affected", "expected a list")
-        return Advisory(
-            id=advisory_id,
-            vendor=vendor,
-            title=self.string(obj, "title", where),
-            severity=severity,
-            published=published,
-            cves=tuple(cves),
-            affected=tuple(
-                self.affected(a, f"{where}.affected[{i}]") for i, a in enumerate(affected)
-            ),
-            note=self.string(obj, "note", where, required=False),
-            url=self.string(obj, "url", where, required=False),
-        )
-
-
 def parse_feed(data: bytes | str, source: str = "<feed>") -> AdvisorySet:
     """Parse and validate a feed document; raise InputError naming the JSON path and reason."""
-    feed = _Feed(source)
+
+    def fail(where: str, why: str) -> InputError:
+        return InputError(f"advisory feed {source}", where, why)
+
     if len(data) > MAX_FEED_BYTES:
-        raise feed.fail("", f"larger than {MAX_FEED_BYTES} bytes")
+        raise fail("", f"larger than {MAX_FEED_BYTES} bytes")
     try:
         doc = json.loads(data)
     except RecursionError:
-        raise feed.fail("", "not JSON: nested too deeply") from None
+        raise fail("", "not JSON: nested too deeply") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         where = f"line {error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
-        raise feed.fail(where, f"not JSON: {getattr(error, 'msg', error)}") from None
+        raise fail(where, f"not JSON: {getattr(error, 'msg', error)}") from None
     if not isinstance(doc, dict) or doc.get("schema") != FEED_SCHEMA:
-        raise feed.fail("schema", f'expected an object with "schema": "{FEED_SCHEMA}"')
-    unknown = set(doc) - {"schema", "advisories", "note"}
-    if unknown:
-        raise feed.fail(sorted(unknown)[0], "unknown key")
-    items = doc.get("advisories")
-    if not isinstance(items, list):
-        raise feed.fail("advisories", "expected a list")
-    advisories = [feed.advisory(item, f"advisories[{i}]") for i, item in enumerate(items)]
+        raise fail("schema", f'expected an object with "schema": "{FEED_SCHEMA}"')
+    try:
+        feed = FeedDocument.model_validate(doc)
+    except ValidationError as error:
+        raise fail(*first_problem(error, doc)) from None
+    advisories = [_advisory(item) for item in feed.advisories]
     seen: set[str] = set()
     for i, advisory in enumerate(advisories):
         if advisory.id in seen:
-            raise feed.fail(f"advisories[{i}].id", f"{advisory.id} appears twice")
+            raise fail(f"advisories[{i}].id", f"{advisory.id} appears twice")
         seen.add(advisory.id)
     return AdvisorySet(tuple(advisories))
+
+
+def _advisory(doc: AdvisoryDoc) -> Advisory:
+    return Advisory(
+        id=doc.id,
+        vendor=doc.vendor,
+        title=doc.title,
+        severity=doc.severity,
+        published=doc.published,
+        cves=doc.cves,
+        affected=tuple(
+            Affected(a.tee, a.generation, a.fmspc, a.introduced_in, a.fixed_in)
+            for a in doc.affected
+        ),
+        note=doc.note,
+        url=doc.url,
+    )

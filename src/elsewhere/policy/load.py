@@ -1,7 +1,9 @@
 """TOML policy file -> Policy, with every problem located by file, line and key.
 
-Every problem in the file is collected, not only the first; unknown keys are errors, because a
-typo that silently did nothing would weaken the policy without anyone noticing.
+tomllib parses; the pydantic models of schema.py validate the document and collect every
+problem, not only the first, each with its key path; the Locator finds the path's line. Unknown
+keys are errors, because a typo that silently did nothing would weaken the policy without
+anyone noticing. The Policy built here is the normal form its digest is taken of.
 """
 
 from __future__ import annotations
@@ -11,45 +13,27 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from elsewhere.claims import Tee, Vendor
+from pydantic import BaseModel, ValidationError
+
+from elsewhere.claims import Tee
 from elsewhere.errors import ConfigError
 from elsewhere.policy.locate import Locator
 from elsewhere.policy.model import (
     DEFAULT_PATCHING,
     HARDWARE_TEES,
-    OTHER,
-    SCHEMA_VERSION,
     AllowList,
     FlagRule,
     IdentityMinimum,
     PlatformMatch,
     Policy,
-    Severity,
     TcbMinimum,
 )
-from elsewhere.policy.values import (
-    NAME,
-    SNP_COMPONENTS,
-    canonical_generation,
-    parse_advisory_id,
-    parse_duration,
-    parse_hex,
-    parse_intel_status,
-    parse_patch_rule,
-    parse_platform,
-    parse_severity,
-    parse_suite_name,
-    parse_tee,
-    tcb_component_valid,
-)
+from elsewhere.policy.schema import HIDDEN, NOT_STRINGS, PolicyDocument
 
 MAX_POLICY_BYTES = 1 << 20
 _SYNTAX_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
-
-T = TypeVar("T")
-Path_ = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -79,63 +63,6 @@ class PolicyError(ConfigError):
         super().__init__("policy", issues[0].where, issues[0].reason + more)
 
 
-class _Reader:
-    def __init__(self, file: str, text: str) -> None:
-        self.file = file
-        self.locator = Locator(text)
-        self.issues: list[Issue] = []
-
-    def fail(self, path: Path_, reason: str) -> None:
-        self.issues.append(Issue(self.file, self.locator.line(path), ".".join(path), reason))
-
-    def table(self, doc: dict[str, Any], path: Path_, allowed: frozenset[str]) -> dict[str, Any]:
-        value = doc.get(path[-1], {})
-        if not isinstance(value, dict):
-            self.fail(path, f"expected a table, found {type(value).__name__}")
-            return {}
-        for key in value:
-            if allowed and key not in allowed:
-                self.fail((*path, key), f"unknown key; allowed: {', '.join(sorted(allowed))}")
-        return value
-
-    def get(self, table: dict[str, Any], path: Path_, kind: type[T], default: T, what: str) -> T:
-        value = table.get(path[-1], default)
-        if isinstance(value, bool) and kind is not bool:
-            self.fail(path, f"expected {what}, found a boolean")
-            return default
-        if not isinstance(value, kind):
-            self.fail(path, f"expected {what}, found {type(value).__name__}")
-            return default
-        return value
-
-    def strings(self, table: dict[str, Any], path: Path_) -> list[str]:
-        value = table.get(path[-1], [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(path, "expected a list of strings")
-            return []
-        return value
-
-    def listed(self, table: dict[str, Any], path: Path_, convert: Callable[[str], T]) -> list[T]:
-        """A list of strings at `path`, each converted; failures recorded, not raised."""
-        return self.each(self.strings(table, path), path, convert)
-
-    def each(self, values: list[str], path: Path_, convert: Callable[[str], T]) -> list[T]:
-        out = []
-        for value in values:
-            try:
-                out.append(convert(value))
-            except ValueError as error:
-                self.fail(path, str(error))
-        return out
-
-
-TOP_KEYS = frozenset(
-    {"version", "name", "revision", "description", "tee", "platforms", "tcb", "intel"}
-    | {"advisories", "flags", "measurements", "identity", "identity_min", "binding"}
-    | {"freshness", "patching"}
-)
-
-
 def parse_policy(text: str, file: str = "<policy>") -> Policy:
     """Parse and validate policy TOML text; raise PolicyError listing every problem."""
     try:
@@ -148,245 +75,164 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
         line = int(at.group(1)) if at else None
         column = f", column {at.group(2)}" if at else ""
         raise PolicyError((Issue(file, line, "", f"TOML syntax: {message}{column}"),)) from None
-    r = _Reader(file, text)
-    for key in doc:
-        if key not in TOP_KEYS:
-            r.fail((key,), f"unknown key; allowed: {', '.join(sorted(TOP_KEYS))}")
+    try:
+        checked = PolicyDocument.model_validate(doc)
+    except ValidationError as error:
+        locator = Locator(text)
+        raise PolicyError(
+            tuple(
+                Issue(file, locator.line(path), ".".join(path), reason)
+                for path, reason in problems(error, locator.line)
+            )
+        ) from None
+    except RecursionError:  # a structure too deep for the validator
+        raise PolicyError((Issue(file, None, "", "nested too deeply"),)) from None
+    return _policy(checked)
 
-    version = doc.get("version")
-    if version is None:
-        r.fail(("version",), f"missing: the schema version, `version = {SCHEMA_VERSION}`")
-    elif version != SCHEMA_VERSION or isinstance(version, bool):
-        r.fail(("version",), f"schema version {version!r} not supported; expected {SCHEMA_VERSION}")
-    name = r.get(doc, ("name",), str, "", "a string")
-    revision = r.get(doc, ("revision",), str, "", "a string")
-    for key, value in (("name", name), ("revision", revision)):
-        if key in doc and not value.strip():
-            r.fail((key,), "must not be empty")
-        elif key not in doc:
-            r.fail((key,), f'missing: the policy {key} you choose, e.g. {key} = "..."')
-    description = r.get(doc, ("description",), str, "", "a string")
 
-    tee = r.table(doc, ("tee",), frozenset({"accept", "allow_debug", "allow_emulated"}))
-    tees = tuple(HARDWARE_TEES)
-    if "accept" in tee:
-        tees = tuple(sorted(set(r.listed(tee, ("tee", "accept"), parse_tee))))
-    allow_debug = r.get(tee, ("tee", "allow_debug"), bool, False, "true or false")
-    allow_emulated = r.get(tee, ("tee", "allow_emulated"), bool, False, "true or false")
-
-    platforms = r.table(doc, ("platforms",), frozenset({"accept", "refuse"}))
-    accept_p = r.listed(platforms, ("platforms", "accept"), parse_platform)
-    refuse_p = r.listed(platforms, ("platforms", "refuse"), parse_platform)
-    for both in sorted(set(accept_p) & set(refuse_p), key=PlatformMatch.sort_key):
-        r.fail(("platforms", "refuse"), f"{both} is both accepted and refused")
-
-    tcb_minimums = _tcb(r, doc)
-    intel = r.table(doc, ("intel",), frozenset({"tcb_status"}))
-    statuses: tuple[str, ...] = ("UpToDate",)
-    if "tcb_status" in intel:
-        path = ("intel", "tcb_status")
-        statuses = tuple(sorted(set(r.listed(intel, path, parse_intel_status))))
-
-    adv = r.table(
-        doc,
-        ("advisories",),
-        frozenset({"refuse", "allow", "severity_threshold", "unknown_severity"}),
+def _policy(d: PolicyDocument) -> Policy:
+    """The normal form: every collection sorted and de-duplicated, defaults filled in."""
+    tees = tuple(HARDWARE_TEES) if d.tee.accept is None else tuple(sorted(set(d.tee.accept)))
+    statuses = (
+        ("UpToDate",) if d.intel.tcb_status is None else tuple(sorted(set(d.intel.tcb_status)))
     )
-    refuse_a = set(r.listed(adv, ("advisories", "refuse"), parse_advisory_id))
-    allow_a = set(r.listed(adv, ("advisories", "allow"), parse_advisory_id))
-    for dup in sorted(refuse_a & allow_a):
-        r.fail(("advisories", "allow"), f"{dup} is both refused and allowed")
-    threshold = None
-    if "severity_threshold" in adv:
-        path = ("advisories", "severity_threshold")
-        found = r.each([r.get(adv, path, str, "low", "a severity")], path, parse_severity)
-        threshold = found[0] if found else None
-    unknown = Severity.HIGH
-    if "unknown_severity" in adv:
-        path = ("advisories", "unknown_severity")
-        found = r.each([r.get(adv, path, str, "high", "a severity")], path, parse_severity)
-        unknown = found[0] if found else unknown
-
-    flag_rules = tuple(sorted(FlagRule(*f) for f in _per_tee(r, doc, "flags", _flag_problem)))
-    allow_lists = _allow_lists(r, doc, "measurements", parse_hex) + _allow_lists(
-        r, doc, "identity", None
-    )
-    identity_minimums = tuple(
-        sorted(IdentityMinimum(*m) for m in _per_tee(r, doc, "identity_min", _minimum_problem))
-    )
-    binding = r.table(doc, ("binding",), frozenset({"require_report_data", "keep_key_suites"}))
-    require_rd = r.get(binding, ("binding", "require_report_data"), bool, False, "true or false")
-    suites = r.listed(binding, ("binding", "keep_key_suites"), parse_suite_name)
-    if binding.get("keep_key_suites") == []:
-        r.fail(("binding", "keep_key_suites"), "an empty list would refuse every keep")
-    fresh = r.table(doc, ("freshness",), frozenset({"max_age"}))
-    max_age = None
-    if "max_age" in fresh:
-        try:
-            max_age = parse_duration(fresh["max_age"])
-        except ValueError as error:
-            r.fail(("freshness", "max_age"), str(error))
-
-    patch_keys = frozenset({*(s.value for s in Severity), OTHER})
-    patching_doc = r.table(doc, ("patching",), patch_keys)
     patching = []
     for key, default in DEFAULT_PATCHING:
-        rule = default
-        if key in patching_doc:
-            try:
-                rule = parse_patch_rule(patching_doc[key])
-            except ValueError as error:
-                r.fail(("patching", key), str(error))
-        patching.append((key, rule))
-
-    if r.issues:
-        raise PolicyError(tuple(r.issues))
+        rule = d.patching.rule(key)
+        patching.append((key, default if rule is None else rule))
     return Policy(
-        name=name,
-        revision=revision,
-        description=description,
+        name=d.name,
+        revision=d.revision,
+        description=d.description,
         tees=tees,
-        allow_debug=allow_debug,
-        allow_emulated=allow_emulated,
-        platform_accept=tuple(sorted(set(accept_p), key=PlatformMatch.sort_key)),
-        platform_refuse=tuple(sorted(set(refuse_p), key=PlatformMatch.sort_key)),
-        tcb_minimums=tcb_minimums,
+        allow_debug=d.tee.allow_debug,
+        allow_emulated=d.tee.allow_emulated,
+        platform_accept=tuple(sorted(set(d.platforms.accept), key=PlatformMatch.sort_key)),
+        platform_refuse=tuple(sorted(set(d.platforms.refuse), key=PlatformMatch.sort_key)),
+        tcb_minimums=_tcb(d),
         intel_tcb_statuses=statuses,
-        advisories_refuse=tuple(sorted(refuse_a)),
-        advisories_allow=tuple(sorted(allow_a)),
-        severity_threshold=threshold,
-        unknown_severity=unknown,
-        flags=flag_rules,
-        allow_lists=tuple(sorted(allow_lists)),
-        identity_minimums=identity_minimums,
-        require_report_data=require_rd,
-        keep_key_suites=tuple(sorted(set(suites))),
-        max_age=max_age,
+        advisories_refuse=tuple(sorted(set(d.advisories.refuse))),
+        advisories_allow=tuple(sorted(set(d.advisories.allow))),
+        severity_threshold=d.advisories.severity_threshold,
+        unknown_severity=d.advisories.unknown_severity,
+        flags=tuple(sorted(FlagRule(*f) for f in _per_tee(d.flags))),
+        allow_lists=tuple(
+            sorted(
+                [AllowList("measurements", *f) for f in _per_tee(d.measurements)]
+                + [AllowList("identity", *f) for f in _per_tee(d.identity)]
+            )
+        ),
+        identity_minimums=tuple(sorted(IdentityMinimum(*m) for m in _per_tee(d.identity_min))),
+        require_report_data=d.binding.require_report_data,
+        keep_key_suites=tuple(sorted(set(d.binding.keep_key_suites))),
+        max_age=d.freshness.max_age,
         patching=tuple(patching),
     )
 
 
-def _hardware_tee(r: _Reader, path: Path_) -> Tee | None:
-    try:
-        tee = Tee(path[-1])
-    except ValueError:
-        tee = None
-    if tee not in HARDWARE_TEES:
-        r.fail(path, f"expected a TEE: {', '.join(t.value for t in HARDWARE_TEES)}")
-        return None
-    return tee
+_TEE_FIELDS = ((Tee.SEV_SNP, "sev_snp"), (Tee.TDX, "tdx"), (Tee.SGX, "sgx"))
 
 
-def _component(r: _Reader, table: dict[str, Any], path: Path_, tee: Tee) -> int | None:
-    if not tcb_component_valid(tee, path[-1]):
-        known = (
-            ", ".join(sorted(SNP_COMPONENTS))
-            if tee is Tee.SEV_SNP
-            else "sgx_comp_00..15, tdx_comp_00..15, pcesvn"
-        )
-        r.fail(path, f"not a {tee} TCB component ({known})")
-        return None
-    value = table[path[-1]]
-    if isinstance(value, bool) or not isinstance(value, int):
-        r.fail(path, f"expected a whole number, found {type(value).__name__}")
-        return None
-    if not 0 <= value <= 0xFFFF:
-        r.fail(path, f"{value} is out of range 0..65535")
-        return None
-    return value
-
-
-def _tcb(r: _Reader, doc: dict[str, Any]) -> tuple[TcbMinimum, ...]:
+def _tcb(d: PolicyDocument) -> tuple[TcbMinimum, ...]:
     out: list[TcbMinimum] = []
-    for tee_name, table in r.table(doc, ("tcb",), frozenset()).items():
-        path = ("tcb", tee_name)
-        tee = _hardware_tee(r, path)
-        if tee is None or not isinstance(table, dict):
-            if tee is not None:
-                r.fail(path, "expected a table of component = minimum")
+    for tee, field in _TEE_FIELDS:
+        table: Any = getattr(d.tcb, field)
+        if table is None:
             continue
-        for key, value in table.items():
-            if isinstance(value, dict):  # [tcb.sev-snp.Genoa]: minimums for one generation
-                vendor = Vendor.AMD if tee is Tee.SEV_SNP else Vendor.INTEL
-                try:
-                    generation = canonical_generation(vendor, key)
-                except ValueError as error:
-                    r.fail((*path, key), str(error))
-                    continue
-                for component in value:
-                    found = _component(r, value, (*path, key, component), tee)
-                    if found is not None:
-                        out.append(TcbMinimum(tee, generation, component, found))
-            else:
-                found = _component(r, table, (*path, key), tee)
-                if found is not None:
-                    out.append(TcbMinimum(tee, None, key, found))
+        out.extend(TcbMinimum(tee, None, k, v) for k, v in table.components.items())
+        for generation, minimums in table.generations.items():
+            out.extend(TcbMinimum(tee, generation, k, v) for k, v in minimums.items())
     return tuple(sorted(out, key=TcbMinimum.sort_key))
 
 
-def _per_tee(
-    r: _Reader, doc: dict[str, Any], section: str, problem: Callable[[object], str | None]
-) -> list[tuple[Tee, str, Any]]:
-    """[section.<tee>] name = value tables; `problem` says what is wrong with a value."""
+def _per_tee(section: Any) -> list[tuple[Tee, str, Any]]:
+    """(TEE, name, value) of a [<section>.<tee>] name = value section."""
     out: list[tuple[Tee, str, Any]] = []
-    for tee_name, table in r.table(doc, (section,), frozenset()).items():
-        path = (section, tee_name)
-        tee = _hardware_tee(r, path)
-        if tee is None:
-            continue
-        if not isinstance(table, dict):
-            r.fail(path, "expected a table of name = value")
-            continue
-        for name, value in table.items():
-            why = "names are lower case letters, digits and _" if not NAME.match(name) else None
-            why = why or problem(value)
-            if why:
-                r.fail((*path, name), why)
-            else:
-                out.append((tee, name, value))
+    for tee, field in _TEE_FIELDS:
+        table: dict[str, Any] | None = getattr(section, field)
+        out.extend((tee, name, value) for name, value in (table or {}).items())
     return out
 
 
-def _flag_problem(value: object) -> str | None:
-    return None if isinstance(value, bool) else "expected the required value, true or false"
+def _model_at(path: tuple[str, ...]) -> type[BaseModel] | None:
+    """The model of the table at `path` (aliases as in the file), if it is one."""
+    model: type[BaseModel] = PolicyDocument
+    for part in path:
+        found = None
+        for name, field in model.model_fields.items():
+            if part in (name, field.alias):
+                found = field.annotation
+        args = getattr(found, "__args__", None) or (found,)
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not models:
+            return None
+        model = models[0]
+    return model
 
 
-def _minimum_problem(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return "expected a whole number >= 0"
-    return None
+Problem = tuple[tuple[str, ...], str]
+_SECTIONS = {alias: rank for rank, alias in enumerate(PolicyDocument.model_fields)}
+# Sections keyed by TEE and then by free names: their problems are shown in file order.
+_FREE = frozenset({"tcb", "flags", "measurements", "identity", "identity_min"})
 
 
-def _allow_lists(
-    r: _Reader, doc: dict[str, Any], section: str, convert: Callable[[str], str] | None
-) -> list[AllowList]:
-    out: list[AllowList] = []
-    for tee_name, table in r.table(doc, (section,), frozenset()).items():
-        path = (section, tee_name)
-        tee = _hardware_tee(r, path)
-        if tee is None:
-            continue
-        if not isinstance(table, dict):
-            r.fail(path, "expected a table of name = [allowed values]")
-            continue
-        for name, values in table.items():
-            where = (*path, name)
-            if not NAME.match(name):
-                r.fail(where, "names are lower case letters, digits and _")
-            elif not isinstance(values, list) or not values:
-                r.fail(where, "expected a non-empty list of allowed values")
-            elif convert is not None:
-                if not all(isinstance(v, str) for v in values):
-                    r.fail(where, "expected a list of hex strings")
-                    continue
-                allowed = r.each(values, where, convert)
-                out.append(AllowList(section, tee, name, tuple(sorted(set(allowed)))))
-            elif all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
-                # identity values compare as text so that 0 and "0" cannot disagree
-                out.append(AllowList(section, tee, name, tuple(sorted({str(v) for v in values}))))
-            else:
-                r.fail(where, "expected a list of whole numbers or strings")
-    return out
+def problems(
+    error: ValidationError, line: Callable[[tuple[str, ...]], int | None]
+) -> list[Problem]:
+    """Each problem as (key path as in the file, reason): list indices, dict-key markers and
+    hidden fields dropped; a key that is wrong hides its value's problems; in the order the
+    hand-written reader used (unknown keys of a table before its values; sections in order;
+    the free-form sections in file order); no repeats."""
+    found: list[tuple[tuple[int, int, int, int], Problem]] = []
+    bad_keys: set[tuple[str, ...]] = set()
+    items = error.errors(include_url=False)
+    for item in items:
+        if item["loc"][-1:] == ("[key]",):
+            bad_keys.add(_path(item["loc"]))
+    for index, item in enumerate(items):
+        path, reason = _problem(item)
+        is_key = item["loc"][-1:] == ("[key]",)
+        if any(path[: len(k)] == k and (len(path) > len(k) or not is_key) for k in bad_keys):
+            continue  # its key (or an enclosing one) is already refused
+        unknown = item["type"] == "extra_forbidden"
+        section = -1 if unknown and len(path) == 1 else _SECTIONS.get(path[0], 0) if path else 0
+        first = 0 if unknown and len(path) == 2 and path[0] not in _FREE else 1
+        at = (line(path) or 0) if path and path[0] in _FREE else 0
+        problem = (path, reason)
+        if all(p != problem for _, p in found):
+            found.append(((section, first, at, index), problem))
+    # A list with a non-string in it is reported as that, not also item by item.
+    mixed = {path for _, (path, reason) in found if reason == NOT_STRINGS}
+    return [
+        (path, reason)
+        for _, (path, reason) in sorted(found)
+        if path not in mixed or reason == NOT_STRINGS
+    ]
+
+
+def _path(loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    return tuple(p for p in loc if isinstance(p, str) and p != "[key]" and not p.startswith(HIDDEN))
+
+
+def _problem(item: Any) -> Problem:
+    path = _path(item["loc"])
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(path[:-1])
+        reason = getattr(model, "unknown_reason", None)
+        if reason is None and model is not None:
+            allowed = sorted(f.alias or n for n, f in model.model_fields.items())
+            reason = f"unknown key; allowed: {', '.join(allowed)}"
+        return path, reason or "unknown key"
+    if kind == "value_error":
+        return path, str(item["ctx"]["error"])
+    if kind == "policy":
+        return (*path, item["ctx"]["key"]), item["ctx"]["reason"]
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return path, f"expected a table, found {type(item['input']).__name__}"
+    if kind == "list_type":
+        return path, NOT_STRINGS
+    return path, str(item["msg"])
 
 
 def load_policy(path: Path | str) -> Policy:
