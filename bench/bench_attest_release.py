@@ -44,11 +44,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from control_helpers import DEMO_POLICY, attest_body, greeter_wasm, postgres_available  # noqa: E402
 from elsewhere.attest import make_attester  # noqa: E402
-from elsewhere.control.auth import Kind, create_credential  # noqa: E402
 from elsewhere.control.config import ControlConfig, ControlPlane  # noqa: E402
-from elsewhere.control.db import write  # noqa: E402
-from elsewhere.control.server import free_port  # noqa: E402
-from elsewhere.control.tenants import create_tenant  # noqa: E402
+from elsewhere.control.serve.server import free_port  # noqa: E402
+from elsewhere.control.store.tables import write  # noqa: E402
+from elsewhere.control.tenancy.auth import Kind, create_credential  # noqa: E402
+from elsewhere.control.tenancy.tenants import create_tenant  # noqa: E402
 from elsewhere.crypto.hpke import KeepKey  # noqa: E402
 from elsewhere.host.client import Client  # noqa: E402
 
