@@ -22,9 +22,11 @@ from elsewhere.control.scheduling.assign import (
     settings,
     tenant_budget,
 )
+from elsewhere.control.scheduling.eligibility import eligibility
 from elsewhere.control.scheduling.scheduler import EXCLUDING_ACTIONS, HostView, active_hosts
 from elsewhere.control.store.tables import decisions, placements, policies
 from elsewhere.control.trust import reputation
+from elsewhere.control.trust.policies import current_advisories
 from elsewhere.timeutil import iso, utcnow
 
 
@@ -102,9 +104,6 @@ def risk_document(
 
 def accepted_hosts(cp: ControlPlane, conn: Connection, deployment: Any) -> list[HostView]:
     """The live hosts the scheduler would offer this deployment now (policy first)."""
-    from elsewhere.control.scheduling.eligibility import eligibility
-    from elsewhere.control.trust.policies import current_advisories
-
     document, digest = conn.execute(
         select(policies.c.document, policies.c.digest).where(policies.c.id == deployment.policy_id)
     ).one()
