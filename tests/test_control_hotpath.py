@@ -180,7 +180,9 @@ def test_a_stuck_read_frees_the_event_loop_and_times_out_in_one_line(tmp_path: P
             tmp_path,
             url,
             heartbeat_timeout=dt.timedelta(minutes=10),
-            statement_timeout=dt.timedelta(seconds=1),
+            # Long enough that /healthz, answered on a blocked event loop only after the
+            # statement ended, would find the read no longer waiting.
+            statement_timeout=dt.timedelta(seconds=20),
         ) as env,
     ):
         agent, placement = env.waiting_placement()
@@ -194,10 +196,11 @@ def test_a_stuck_read_frees_the_event_loop_and_times_out_in_one_line(tmp_path: P
             )
             asking.start()
             wait_for(lambda: _waiting_on_a_lock(locker) > 0, timeout=30)
-            health = httpx.get(f"{env.url}/healthz", timeout=30)
-            asking.join(timeout=60)
+            health = httpx.get(f"{env.url}/healthz", timeout=60)
+            still_waiting = _waiting_on_a_lock(locker) > 0 and asking.is_alive()
+            asking.join(timeout=90)
             locker.rollback()
-        assert health.status_code == 200
+        assert health.status_code == 200 and still_waiting
         assert answers and answers[0].status_code == 503
         assert "statement timed out" in answers[0].json()["error"]
         issued = agent.client.http.post(f"/v1/placements/{placement}/nonce")
