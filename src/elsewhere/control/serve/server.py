@@ -20,7 +20,8 @@ import uvicorn
 
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http.app import create_asgi
-from elsewhere.control.serve.workers import WORKER_SETTINGS, Supervisor, reuseport_available
+from elsewhere.control.serve.worker_app import WORKER_SETTINGS
+from elsewhere.control.serve.workers import Supervisor, reuseport_available
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -71,7 +72,7 @@ def serve_workers(
     if reuseport_available():
         return Supervisor(host, port, workers, access_log=access_log).run()
     uvicorn.run(
-        "elsewhere.control.serve.workers:worker_app",
+        "elsewhere.control.serve.worker_app:worker_app",
         factory=True,
         host=host,
         port=port,

@@ -21,7 +21,6 @@ can read the control plane's keys anyway (docs/control-plane.md, threat model).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -31,20 +30,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
-from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.http.app import create_asgi
-from elsewhere.control.http.limits import RequestLimits
 from elsewhere.errors import ConfigError
-from elsewhere.evidence.anchors import TrustAnchor
 
 log = logging.getLogger("elsewhere.control")
-WORKER_SETTINGS = "ELSEWHERE_SERVE_SETTINGS"
 STARTUP_SECONDS = 30.0  # a worker that dies sooner than this after its start failed to start
 
 
@@ -77,27 +70,14 @@ def _exit_with(supervisor: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def worker_app() -> RequestLimits:
-    """The app of one worker process (settings from the parent, in the environment)."""
-    settings = json.loads(os.environ[WORKER_SETTINGS])
-    anchors = [
-        TrustAnchor.emulated_root(Path(root).read_bytes(), root) for root in settings["roots"]
-    ]
-    config = ControlConfig.for_dir(
-        Path(settings["data_dir"]),
-        settings["database"],
-        trust_emulated=bool(anchors),
-        **settings.get("risk", {}),
-    )
-    cp = ControlPlane.open(config, migrate=False)
-    cp.emulated_anchors = tuple(anchors)
-    return create_asgi(cp)
-
-
 def _worker(host: str, port: int, access_log: bool, supervisor: int) -> None:
     """One worker process: its socket first (so the kernel counts it at once), then the app."""
     threading.Thread(target=_exit_with, args=(supervisor,), daemon=True).start()
     sock = listening_socket(host, port)
+    # Imported only now, in the worker: the socket is counted before the seconds the app's
+    # imports take, and the supervisor (and any other spawned target) stays light.
+    from elsewhere.control.serve.worker_app import worker_app
+
     config = uvicorn.Config(
         worker_app(),
         log_level="info",
