@@ -16,17 +16,24 @@ Because this shared machine's speed moves by tens of percent, the run measures i
 raw P-384 verifies per second, at the start and the end) and states each operation's work in
 those units, with the machine speed at which two busy cores would reach the target; and, from
 the ratio to the floor (which has held steadier), the floor at which they would.
+
+A/B: each measurement runs twice in the same run, against the same machine load, once with
+the server of the commit this layering started from (BASE_COMMIT, extracted with `git archive`
+to a temporary directory and run with PYTHONPATH on it) and once with this tree's; the bench
+prints both figures and their ratio, on SQLite and on PostgreSQL, with two workers.
 Last line: one JSON object.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -44,11 +51,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from control_helpers import DEMO_POLICY, attest_body, greeter_wasm, postgres_available  # noqa: E402
 from elsewhere.attest import make_attester  # noqa: E402
-from elsewhere.control.auth import Kind, create_credential  # noqa: E402
 from elsewhere.control.config import ControlConfig, ControlPlane  # noqa: E402
-from elsewhere.control.db import write  # noqa: E402
-from elsewhere.control.server import free_port  # noqa: E402
-from elsewhere.control.tenants import create_tenant  # noqa: E402
+from elsewhere.control.serve.server import free_port  # noqa: E402
+from elsewhere.control.store.transactions import write  # noqa: E402
+from elsewhere.control.tenancy.auth import Kind, create_credential  # noqa: E402
+from elsewhere.control.tenancy.tenants import create_tenant  # noqa: E402
 from elsewhere.crypto.hpke import KeepKey  # noqa: E402
 from elsewhere.host.client import Client  # noqa: E402
 
@@ -115,14 +122,44 @@ class Lean:
 THREADS = 32
 SECONDS = 6.0
 TARGET = 400
-# uvicorn worker processes; with more workers than cores, one worker's fsync / writer-lock
-# wait overlaps another's CPU work.
-WORKERS = (1, 2, 4)
+# uvicorn worker processes of the A/B (two cores: one worker each).
+WORKERS = 2
+# The commit the layered control plane (control/http, broker, store, ...) started from: its
+# hand-written ASGI fast path is the figure the framework routes are compared with.
+BASE_COMMIT = "2f42ef9"
+ROUNDS = 2  # base, layered, layered, base: the machine's drift falls on both alike
+
+
+def base_sources() -> tuple[Path, str]:
+    """src/ of BASE_COMMIT (extracted once per machine) and the commit's full hash."""
+    full = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", BASE_COMMIT],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    target = Path(tempfile.gettempdir()) / f"elsewhere-base-{full[:12]}"
+    if not (target / "src" / "elsewhere" / "__init__.py").is_file():
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", full, "src"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(target, filter="data")
+    return target / "src", full
+
+
+def head_commit() -> str:
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
 
 
 @contextmanager
 def server(
-    tmp: Path, database: str | None, workers: int
+    tmp: Path, database: str | None, workers: int, sources: Path
 ) -> Iterator[tuple[str, str, str, Any, int]]:
     data = tmp / "cp"
     cp = ControlPlane.open(ControlConfig.for_dir(data, database))
@@ -140,7 +177,8 @@ def server(
         command += ["--database", database]
     log = tmp / "serve.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=sink)
+        environment = os.environ | {"PYTHONPATH": str(sources)}
+        process = subprocess.Popen(command, stdout=sink, stderr=sink, env=environment)
     url = f"http://127.0.0.1:{port}"
     try:
         # Every worker must be accepting before the clients connect: keep-alive connections
@@ -224,10 +262,12 @@ def run_clients(
     return len(flat), flat
 
 
-def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
+def measure(
+    database: str | None, label: str, workers: int, sources: Path, tree: str
+) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory() as directory,
-        server(Path(directory), database, workers) as (
+        server(Path(directory), database, workers, sources) as (
             url,
             tenant_token,
             host_token,
@@ -276,6 +316,7 @@ def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
     latencies.sort()
     result = {
         "database": label,
+        "tree": tree,
         "workers": workers,
         "ops_per_s": round(rate, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
@@ -295,7 +336,7 @@ def measure(database: str | None, label: str, workers: int) -> dict[str, Any]:
         "load_average": round(os.getloadavg()[0], 2),
     }
     print(
-        f"{label:10} x{workers} {result['ops_per_s']:7.1f} attest+release/s  "
+        f"{label:10} {tree:8} x{workers} {result['ops_per_s']:7.1f} attest+release/s  "
         f"p50 {result['p50_ms']} ms  "
         f"p99 {result['p99_ms']} ms  | floor (2 x /healthz) {result['floor_ops_per_s']:.1f}/s  "
         f"ratio {result['ratio_to_floor']:.2f}  (target {TARGET}/s)\n"
@@ -326,14 +367,41 @@ def main() -> int:
     print(f"attest-and-release over loopback HTTP, {THREADS} client threads, {SECONDS:.0f} s each")
     speed_before = p384_verify_rate()
     print(f"machine speed: {speed_before:.0f} raw P-384 verifies/s on one core")
-    results = [measure(None, "sqlite", workers) for workers in WORKERS]
-    for workers in WORKERS:
-        pg = postgres_available()  # a fresh database for each run
-        if pg is None:
-            print("postgresql: skipped (no server at 127.0.0.1:5432)")
-            break
-        with pg as url:
-            results.append(measure(url, "postgresql", workers))
+    base, base_full = base_sources()
+    trees = {"base": base, "layered": ROOT / "src"}
+    head = head_commit()
+    print(f"base {base_full} (server from {base}); layered {head}")
+    results = []
+    for label in ("sqlite", "postgresql"):
+        for round_ in range(ROUNDS):
+            for tree in ("base", "layered") if round_ % 2 == 0 else ("layered", "base"):
+                if label == "sqlite":
+                    results.append(measure(None, label, WORKERS, trees[tree], tree))
+                    continue
+                pg = postgres_available()  # a fresh database for each run
+                if pg is None:
+                    print("postgresql: skipped (no server at 127.0.0.1:5432)")
+                    break
+                with pg as url:
+                    results.append(measure(url, label, WORKERS, trees[tree], tree))
+    comparison = []
+    for label in ("sqlite", "postgresql"):
+        rates = {
+            tree: [r["ops_per_s"] for r in results if r["database"] == label and r["tree"] == tree]
+            for tree in trees
+        }
+        if not rates["base"] or not rates["layered"]:
+            continue
+        old, new = statistics.median(rates["base"]), statistics.median(rates["layered"])
+        ratio = round(new / old, 3) if old else None
+        comparison.append(
+            {"database": label, "workers": WORKERS, "base_ops_per_s": old}
+            | {"layered_ops_per_s": new, "ratio": ratio, "needed": 0.9}
+        )
+        print(
+            f"A/B {label:10} x{WORKERS}: base {BASE_COMMIT} {old:.1f}/s, layered {new:.1f}/s, "
+            f"ratio {ratio} (needed >= 0.9; medians of {ROUNDS} runs each)"
+        )
     speed_after = p384_verify_rate()
     print(f"machine speed: {speed_after:.0f} raw P-384 verifies/s on one core (at the end)")
     # The work of one operation in units of this machine's own P-384 verify (all cores' CPU
@@ -366,6 +434,9 @@ def main() -> int:
         "target_ops_per_s": TARGET,
         "cpus": os.cpu_count(),
         "p384_verify_per_s": [round(speed_before), round(speed_after)],
+        "base_commit": base_full,
+        "layered_commit": head,
+        "ab": comparison,
         "results": results,
     }
     print(json.dumps(summary))

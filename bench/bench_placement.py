@@ -29,7 +29,8 @@ import numpy as np
 from elsewhere.risk import bounds
 from elsewhere.risk.baserates import PlatformSummary
 from elsewhere.risk.betaq import upper_bound_array
-from elsewhere.risk.placement import HostCandidate, PlacementEngine, PlacementRequest
+from elsewhere.risk.inputs import HostCandidate, PlacementRequest
+from elsewhere.risk.placement import PlacementEngine
 from elsewhere.risk.quantities import YEAR, Money, MoneyRate, Rate
 from elsewhere.risk.reputation import ReputationSnapshot
 

@@ -16,17 +16,17 @@ from typing import Any
 import pytest
 
 from elsewhere.attest import make_attester
-from elsewhere.control.auth import Kind, create_credential
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import write
-from elsewhere.control.policies import digest_bytes
-from elsewhere.control.server import ThreadedServer
-from elsewhere.control.tenants import create_tenant
+from elsewhere.control.serve.server import ThreadedServer
+from elsewhere.control.store.transactions import write
+from elsewhere.control.tenancy.auth import Kind, create_credential
+from elsewhere.control.tenancy.tenants import create_tenant
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import KeepKey
 from elsewhere.host.agent import HostAgent, Outcome
 from elsewhere.host.client import Client, b64
 from elsewhere.keep.wat import wat_to_wasm
+from elsewhere.wire import digest_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

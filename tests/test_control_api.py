@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from control_helpers import DEMO_POLICY, control_plane, database_url, greeter_wasm, wait_for
 from elsewhere.cli import main
-from elsewhere.control import api_tenant
-from elsewhere.control.auth import Kind, hash_token
-from elsewhere.control.db import credentials, read
-from elsewhere.control.tokens import b64url_decode, public_key_from_jwk, verify
+from elsewhere.control.broker.tokens import b64url_decode, public_key_from_jwk, verify
+from elsewhere.control.http import tenant_routes as api_tenant
+from elsewhere.control.store.tables import credentials
+from elsewhere.control.store.transactions import read
+from elsewhere.control.tenancy.auth import Kind, hash_token
 from elsewhere.errors import VerificationFailed
 from elsewhere.host.client import ApiFailure
 

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
-from elsewhere.control.commit import Claim, Staged, defer
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import read, tenants
+from elsewhere.control.store.commit import Claim, Staged, defer
+from elsewhere.control.store.tables import tenants
+from elsewhere.control.store.transactions import read
 from elsewhere.ledger.entries import PolicyVersion
 from elsewhere.ledger.log import encode_entry
 from elsewhere.timeutil import utcnow

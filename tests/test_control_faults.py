@@ -25,11 +25,12 @@ from control_helpers import (
     wait_for,
 )
 from elsewhere.attest import make_attester
-from elsewhere.control.auth import Kind, create_credential
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import decisions, nonces, placements, read, reputation_events, write
-from elsewhere.control.server import free_port
-from elsewhere.control.tenants import create_tenant
+from elsewhere.control.serve.server import free_port
+from elsewhere.control.store.tables import decisions, nonces, placements, reputation_events
+from elsewhere.control.store.transactions import read, write
+from elsewhere.control.tenancy.auth import Kind, create_credential
+from elsewhere.control.tenancy.tenants import create_tenant
 from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import ApiFailure, Client
 from elsewhere.ledger.log import Ledger

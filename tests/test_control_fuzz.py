@@ -122,8 +122,8 @@ def test_secret_name_that_is_a_slash_is_a_4xx_not_a_redirect(
 def test_the_hot_path_front_answers_raw_hostile_requests_in_one_line(
     tmp_path: Path, database_url: str | None
 ) -> None:
-    """The ASGI front (control/fastpath.py) parses paths, headers and bodies itself: any bytes
-    as a body, any placement segment, any Authorization value — a 4xx with one JSON line."""
+    """The hot routes (control/http/host_routes.py, behind http/limits.py): any bytes as a
+    body, any placement segment, any Authorization value — a 4xx with one JSON line."""
     with control_plane(tmp_path, database_url, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
         agent, placement = env.waiting_placement()
         http = agent.client.http

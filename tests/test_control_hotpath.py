@@ -1,35 +1,38 @@
-"""The attest-and-release hot path: the ASGI front (control/fastpath.py) must answer exactly as
-the documented FastAPI routes would — same statuses, same one-line errors, same bodies — and
-SQLite reads run without a snapshot transaction where the statements are independent."""
+"""The attest-and-release hot path, through the framework routes (control/http/host_routes.py)
+behind the request checks (http/limits.py): statuses and one-line errors, body limits, the
+event loop free while a request's database read waits, and SQLite reads without a snapshot
+transaction where the statements are independent."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Connection
 
-from control_helpers import control_plane
+from control_helpers import control_plane, postgres_available, wait_for
 from elsewhere.attest import make_attester
 from elsewhere.claims import platform_document
-from elsewhere.control import context as context_module
-from elsewhere.control.app import create_app
-from elsewhere.control.auth import Kind
+from elsewhere.control.broker import context as context_module
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import placements, read, tenants, write
-from elsewhere.control.fastpath import MAX_API_BODY, MAX_BODY, FastPath
-from elsewhere.control.tenants import create_tenant
+from elsewhere.control.http.limits import MAX_API_BODY, MAX_BODY, RequestLimits
+from elsewhere.control.store.tables import placements, tenants
+from elsewhere.control.store.transactions import read, write
+from elsewhere.control.tenancy.auth import Kind
+from elsewhere.control.tenancy.tenants import create_tenant
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 
 
-def test_hot_calls_are_served_by_the_front_and_answer_like_the_api(tmp_path: Path) -> None:
+def test_hot_calls_answer_in_one_line(tmp_path: Path) -> None:
     with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
-        assert isinstance(env.server.server.config.app, FastPath)
+        assert isinstance(env.server.server.config.app, RequestLimits)
         agent, placement = env.waiting_placement()
         http = agent.client.http
         for path in (f"/v1/placements/{placement}/nonce", f"/v1/placements/{placement}/attest"):
@@ -97,9 +100,9 @@ def test_attest_reads_join_secrets_only_when_the_learned_names_still_hold(tmp_pa
             assert found == expected
 
 
-def test_front_refuses_oversized_and_malformed_bodies_in_one_line(tmp_path: Path) -> None:
-    """The front reads at most MAX_BODY bytes (Content-Length checked before reading), answers
-    /healthz as the documented route does, and hands every other path to the FastAPI app."""
+def test_hot_routes_refuse_oversized_and_malformed_bodies_in_one_line(tmp_path: Path) -> None:
+    """A hot route reads at most MAX_BODY bytes (Content-Length checked before reading); the
+    API documents the hot routes, and an unknown path below them is a one-line 404."""
     with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
         agent, placement = env.waiting_placement()
         http = agent.client.http
@@ -117,7 +120,7 @@ def test_front_refuses_oversized_and_malformed_bodies_in_one_line(tmp_path: Path
         with socket.create_connection(("127.0.0.1", env.server.port)) as raw:
             raw.sendall(f"POST {attest} HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n".encode())
             answer = raw.recv(4096)
-        assert answer.startswith(b"HTTP/1.1 4")  # refused by uvicorn or the front, never 2xx/5xx
+        assert answer.startswith(b"HTTP/1.1 4")  # refused by uvicorn or the checks, never 2xx/5xx
         not_utf8 = http.post(attest, content=b"\xff\xfe{")
         assert not_utf8.status_code == 422 and "\n" not in not_utf8.json()["error"]
         health = httpx.get(f"{env.url}/healthz")
@@ -165,43 +168,45 @@ def test_platform_claims_are_the_same_for_every_keep_of_a_platform(tmp_path: Pat
     assert platforms[0]["chip_id"] and platforms[0]["tcb"]
 
 
-def test_the_documented_routes_answer_as_the_front_does(tmp_path: Path) -> None:
-    """The FastAPI routes for nonce and attest stay as the API's documentation and serve an
-    app run without the front: the same requests get the same statuses and error lines."""
-    with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
+def test_a_stuck_read_frees_the_event_loop_and_times_out_in_one_line(tmp_path: Path) -> None:
+    """A nonce request whose read waits on a lock runs on a worker thread: /healthz answers
+    meanwhile, and the statement timeout ends the wait with a one-line 503."""
+    pg = postgres_available()
+    if pg is None:
+        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
+    with (
+        pg as url,
+        control_plane(
+            tmp_path,
+            url,
+            heartbeat_timeout=dt.timedelta(minutes=10),
+            # Long enough that /healthz, answered on a blocked event loop only after the
+            # statement ended, would find the read no longer waiting.
+            statement_timeout=dt.timedelta(seconds=20),
+        ) as env,
+    ):
         agent, placement = env.waiting_placement()
-        token = {"Authorization": agent.client.http.headers["Authorization"]}
-        tenant = {"Authorization": f"Bearer {env.token(Kind.TENANT)}"}
-        nonce, attest = (f"/v1/placements/{placement}/{call}" for call in ("nonce", "attest"))
-        json_body = {"Content-Type": "application/json"}
-        requests: list[tuple[str, dict[str, str], bytes]] = [
-            (nonce, {}, b""),
-            (attest, tenant, b"{}"),
-            ("/v1/placements/pl_nope/nonce", token, b""),
-            (attest, token, b'{"keep_public_key": "", "evidence": ""}'),
-            (attest, token, b'{"nonce": "00", "keep_public_key": "", "evidence": ""}'),
-            # Malformed JSON: compared for status only below; the front names the parser's
-            # reason, the FastAPI route says "JSON decode error".
-            (attest, token, b"{"),
-        ]
+        answers: list[httpx.Response] = []
+        with env.cp.engine.connect() as locker:
+            locker.execute(text("LOCK TABLE cp_placements IN ACCESS EXCLUSIVE MODE"))
+            asking = threading.Thread(
+                target=lambda: answers.append(
+                    agent.client.http.post(f"/v1/placements/{placement}/nonce", timeout=60)
+                )
+            )
+            asking.start()
+            wait_for(lambda: _waiting_on_a_lock(locker) > 0, timeout=30)
+            health = httpx.get(f"{env.url}/healthz", timeout=60)
+            still_waiting = _waiting_on_a_lock(locker) > 0 and asking.is_alive()
+            asking.join(timeout=90)
+            locker.rollback()
+        assert health.status_code == 200 and still_waiting
+        assert answers and answers[0].status_code == 503
+        assert "statement timed out" in answers[0].json()["error"]
+        issued = agent.client.http.post(f"/v1/placements/{placement}/nonce")
+        assert issued.status_code == 200  # the lock gone, the same request is answered
 
-        async def documented() -> list[httpx.Response]:
-            app = create_app(env.cp, background=False)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
-                answers = [
-                    await api.post(path, headers=headers | json_body, content=body)
-                    for path, headers, body in requests
-                ]
-                answers.append(await api.post(nonce, headers=token))
-            return answers
 
-        answers = asyncio.run(documented())
-        for (path, headers, body), api in zip(requests, answers, strict=False):
-            front = httpx.post(f"{env.url}{path}", headers=headers | json_body, content=body)
-            assert api.status_code == front.status_code, path
-            assert "\n" not in api.json()["error"]
-            if body != b"{":
-                assert api.json() == front.json(), path
-        issued = answers[-1].json()
-        assert set(issued) == {"nonce", "expires_at", "workload_digest", "policy_digest"}
+def _waiting_on_a_lock(conn: Connection) -> int:
+    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    return int(conn.execute(text(query)).scalar_one())

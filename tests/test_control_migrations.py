@@ -10,7 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 
 from control_helpers import database_url
-from elsewhere.control.db import CONTROL_TABLES, open_engine
+from elsewhere.control.store.tables import CONTROL_TABLES
+from elsewhere.control.store.transactions import open_engine
 from elsewhere.db import upgrade
 
 __all__ = ["database_url"]

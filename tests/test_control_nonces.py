@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from elsewhere.control.nonces import NONCE_BYTES, NonceIssuer
+from elsewhere.control.broker.nonces import NONCE_BYTES, NonceIssuer
 
 
 def test_a_fresh_nonce_is_usable_only_by_its_placement_and_host() -> None:

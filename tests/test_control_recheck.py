@@ -12,7 +12,7 @@ import pytest
 
 from control_helpers import DEMO_POLICY, Env, attest_body, control_plane, database_url, wait_for
 from elsewhere.cli import main
-from elsewhere.control.auth import Kind
+from elsewhere.control.tenancy.auth import Kind
 from elsewhere.host.agent import Outcome
 from elsewhere.host.client import ApiFailure, Client
 from elsewhere.keep.wat import wat_to_wasm
@@ -125,7 +125,7 @@ def test_low_severity_advisory_keeps_the_keep_with_a_logged_warning(tmp_path: Pa
 
 
 def test_waiting_note_keeps_why_the_replica_moved() -> None:
-    from elsewhere.control.scheduler import waiting_note
+    from elsewhere.control.scheduling.scheduler import waiting_note
 
     evicted = "evicted from genoa: AMD-SB-9999"
     first = waiting_note(evicted, "no eligible host")

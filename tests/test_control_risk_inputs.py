@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from control_helpers import control_plane, settled, wait_for
-from elsewhere.control.riskplace import budget_text, money_text
+from elsewhere.control.scheduling.assign import budget_text, money_text
 from elsewhere.errors import InputError
 from elsewhere.risk.quantities import YEAR
 

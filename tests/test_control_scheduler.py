@@ -11,16 +11,17 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from control_helpers import DEMO_POLICY, greeter_wasm
-from elsewhere.control import scheduler
-from elsewhere.control.auth import Credential, Kind, create_credential
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import credentials, hosts, placements, write
-from elsewhere.control.deployments import DeployRequest, create_deployment
-from elsewhere.control.hosts import register
-from elsewhere.control.placement import eligibility, risk_rank
-from elsewhere.control.policies import store_policy
-from elsewhere.control.tenants import create_tenant
-from elsewhere.control.workloads import store_workload
+from elsewhere.control.scheduling import scheduler
+from elsewhere.control.scheduling.eligibility import eligibility, risk_rank
+from elsewhere.control.store.tables import credentials, hosts, placements
+from elsewhere.control.store.transactions import write
+from elsewhere.control.tenancy.auth import Credential, Kind, create_credential
+from elsewhere.control.tenancy.deployments import DeployRequest, create_deployment
+from elsewhere.control.tenancy.hosts import register
+from elsewhere.control.tenancy.tenants import create_tenant
+from elsewhere.control.tenancy.workloads import store_workload
+from elsewhere.control.trust.policies import store_policy
 from elsewhere.policy.advisories import AdvisorySet
 
 TIMEOUT = dt.timedelta(seconds=30)

@@ -21,8 +21,8 @@ from control_helpers import (
     wait_for,
 )
 from elsewhere.cli import main
-from elsewhere.control.auth import Kind
-from elsewhere.control.reputation import current_book
+from elsewhere.control.tenancy.auth import Kind
+from elsewhere.control.trust.reputation import current_book
 from elsewhere.host.client import Client
 from elsewhere.risk.reputation import ReputationSnapshot
 from elsewhere.timeutil import parse_time

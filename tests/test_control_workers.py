@@ -1,6 +1,6 @@
-"""`serve --workers N` (control/workers.py): a socket per worker spreads keep-alive connections
-over the workers; a busy port is one line and exit 2; workers do not outlive their supervisor,
-even one killed with SIGKILL."""
+"""`serve --workers N` (control/serve/workers.py): a socket per worker spreads keep-alive
+connections over the workers; a busy port is one line and exit 2; workers do not outlive their
+supervisor, even one killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from control_helpers import wait_for
-from elsewhere.control import workers
-from elsewhere.control.server import free_port
-from elsewhere.control.workers import Supervisor
+from elsewhere.control.serve import workers
+from elsewhere.control.serve.server import free_port
+from elsewhere.control.serve.workers import Supervisor
 
 pytestmark = pytest.mark.skipif(
     not hasattr(socket, "SO_REUSEPORT") or not Path("/proc/net/tcp").exists(),

@@ -22,15 +22,16 @@ from control_helpers import (
     settled,
     wait_for,
 )
-from elsewhere.control.auth import Kind
-from elsewhere.control.tokens import public_key_from_jwk, verify
+from elsewhere.control.broker.tokens import public_key_from_jwk, verify
+from elsewhere.control.tenancy.auth import Kind
 from elsewhere.crypto.hpke import X25519
 from elsewhere.crypto.keyfile import TenantKey
 from elsewhere.evidence.dcap.cache import import_collateral
-from elsewhere.host.agent import RESULT_INFO, HostAgent, result_aad
+from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import ApiFailure, Client, b64
 from elsewhere.ledger.bundle import verify_bundle
 from elsewhere.ledger.note import Verifier
+from elsewhere.wire import RESULT_INFO, result_aad
 
 __all__ = ["database_url"]
 SECRET = b"s3cret-XYZZY-0451"

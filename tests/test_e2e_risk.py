@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from control_helpers import Env, attest_body, control_plane, deploy_valued, settled, wait_for
 from elsewhere.cli import main
-from elsewhere.control.auth import Kind
-from elsewhere.control.db import hosts, read
+from elsewhere.control.store.tables import hosts
+from elsewhere.control.store.transactions import read
+from elsewhere.control.tenancy.auth import Kind
 from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import Client, b64
 from elsewhere.ledger.bundle import verify_bundle

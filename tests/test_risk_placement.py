@@ -16,13 +16,8 @@ from elsewhere.errors import InputError
 from elsewhere.risk.baserates import PlatformSummary, load_baserates
 from elsewhere.risk.betaq import upper_bound
 from elsewhere.risk.guard import GuardConfig
-from elsewhere.risk.placement import (
-    HostCandidate,
-    PlacementConfig,
-    PlacementEngine,
-    PlacementRequest,
-    place,
-)
+from elsewhere.risk.inputs import HostCandidate, PlacementRequest
+from elsewhere.risk.placement import PlacementConfig, PlacementEngine, place
 from elsewhere.risk.quantities import YEAR, CurrencyMismatch, Money, MoneyRate, Rate
 from elsewhere.risk.records import Reason
 from elsewhere.risk.reputation import ReputationSnapshot

@@ -1,21 +1,17 @@
-"""Typed errors. Each carries a one-line message a user can act on and the CLI exit code.
-
-Exit codes: 0 verified / accepted, 1 evidence parsed but failed verification or was refused
-by policy, 2 unusable input (malformed, truncated, oversized, bad configuration).
+"""Typed errors. Each carries a one-line message a user can act on; what it means to a
+caller is decided at the edge, in ONE place each: HTTP statuses in `control/http/errors.py`,
+CLI exit codes in `cli/exitcodes.py`. Library code raises by meaning, never by status.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
+# Only for keep/runtime.py's `WorkloadRefused.exit_code` (that module is another change's to
+# edit); nothing reads the attribute: cli/exitcodes.py maps WorkloadRefused itself.
 EXIT_REFUSED = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERNAL = 3
 
 
 class ElsewhereError(Exception):
     """Base of every error Elsewhere raises on purpose."""
-
-    exit_code: int = EXIT_BAD_INPUT
 
     def __init__(self, message: str) -> None:
         # One line, always: a message with newlines would break the CLI contract.
@@ -42,11 +38,33 @@ class ConfigError(InputError):
     """A configuration or policy file that is not valid."""
 
 
-class TrustAnchorError(ElsewhereError):
-    """A certificate chain or root that cannot be used to verify anything."""
-
-
 class VerificationFailed(ElsewhereError):
     """Raised only where a caller asked for verified evidence and it was not verified."""
 
-    exit_code = EXIT_REFUSED
+
+# Domain errors of the control plane's services: what went wrong, by meaning.
+
+
+class NotFound(ElsewhereError):
+    """No such object for this caller (another tenant's or host's object looks the same)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"{what} not found")
+
+
+class Conflict(ElsewhereError):
+    """The object exists but its state forbids the request (a used nonce, a placement no
+    longer assigned, a result already reported)."""
+
+
+class Unauthenticated(ElsewhereError):
+    """No credential, or one that is invalid or revoked."""
+
+
+class Forbidden(ElsewhereError):
+    """A valid credential of the wrong kind for this request."""
+
+
+class TooLarge(ElsewhereError):
+    """A request or value larger than the limit that applies to it."""

@@ -14,7 +14,8 @@ import traceback
 from collections.abc import Sequence
 
 from elsewhere import __version__
-from elsewhere.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ElsewhereError
+from elsewhere.cli.exitcodes import EXIT_BAD_INPUT, EXIT_INTERNAL, exit_code
+from elsewhere.errors import ElsewhereError
 
 # Every command, and the module that registers it. Only the chosen command's module is
 # imported (the others pull in FastAPI, SQLAlchemy, wasmtime, matplotlib: about a second);
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args))
     except ElsewhereError as error:
         print(f"elsewhere: {error.message}", file=sys.stderr)
-        return error.exit_code
+        return exit_code(error)
     except KeyboardInterrupt:
         print("elsewhere: interrupted", file=sys.stderr)
         return 130

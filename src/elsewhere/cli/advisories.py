@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
+from elsewhere.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
 from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_table
-from elsewhere.errors import EXIT_BAD_INPUT, EXIT_OK
 from elsewhere.policy.advisories import Advisory, parse_feed
 from elsewhere.policy.store import AdvisoryStore
 

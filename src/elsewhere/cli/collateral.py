@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.table import render_table
-from elsewhere.errors import EXIT_OK
 from elsewhere.evidence.anchors import TrustAnchor
 from elsewhere.evidence.dcap import cache
 from elsewhere.evidence.dcap.collateral import load_collateral

@@ -22,13 +22,14 @@ from typing import Any
 
 from elsewhere.attest import make_attester
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
+from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.results import render_isolation, risk_line
-from elsewhere.control.auth import Kind, create_credential
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import write
-from elsewhere.control.server import ThreadedServer
-from elsewhere.control.tenants import create_tenant
-from elsewhere.errors import EXIT_OK, EXIT_REFUSED, ConfigError
+from elsewhere.control.serve.server import ThreadedServer
+from elsewhere.control.store.transactions import write
+from elsewhere.control.tenancy.auth import Kind, create_credential
+from elsewhere.control.tenancy.tenants import create_tenant
+from elsewhere.errors import ConfigError
 from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import Client, b64
 from elsewhere.keep.wat import wat_to_wasm

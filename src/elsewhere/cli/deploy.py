@@ -9,12 +9,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.inputs import MAX_UPLOAD_BYTES, read_input
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import render_table
-from elsewhere.control.riskplace import budget_text, money_text
+from elsewhere.control.scheduling.assign import budget_text, money_text
 from elsewhere.crypto.keyfile import load_public_key
-from elsewhere.errors import EXIT_OK, InputError
+from elsewhere.errors import InputError
 from elsewhere.host.client import b64
 
 

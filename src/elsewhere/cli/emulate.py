@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from elsewhere.claims import EMULATED_WARNING
-from elsewhere.errors import EXIT_OK, InputError
+from elsewhere.cli.exitcodes import EXIT_OK
+from elsewhere.errors import InputError
 from elsewhere.evidence.snp.emulate import GENERATIONS, EmulatedSnpPlatform
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from elsewhere.claims import VerificationResult
+from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_pairs, render_table
-from elsewhere.errors import EXIT_OK, EXIT_REFUSED
 from elsewhere.evidence import EvidenceOptions, TrustAnchor, verify_evidence
 from elsewhere.evidence.dcap.collateral import load_collateral
 from elsewhere.timeutil import iso, parse_time

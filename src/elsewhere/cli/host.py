@@ -19,11 +19,11 @@ from typing import Any
 
 from elsewhere.attest import AttesterKind, make_attester
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
+from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.serve import add_client_args, add_store_args, client, open_plane
-from elsewhere.control.auth import Kind, create_credential
-from elsewhere.control.db import write
+from elsewhere.control.store.transactions import write
+from elsewhere.control.tenancy.auth import Kind, create_credential
 from elsewhere.crypto.hpke import DEFAULT_SUITE, SUITES, suite_named
-from elsewhere.errors import EXIT_OK
 from elsewhere.host.agent import HostAgent, Outcome
 from elsewhere.keep.scratch import sweep_leftovers
 

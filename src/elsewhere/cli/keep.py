@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.inputs import MAX_UPLOAD_BYTES, read_input
 from elsewhere.crypto.hpke import SUITES, suite_named
 from elsewhere.crypto.keyfile import TenantKey
-from elsewhere.errors import EXIT_OK, EXIT_REFUSED
 from elsewhere.keep.config import KeepConfig, check_secret_name
 from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits

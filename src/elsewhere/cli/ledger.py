@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from elsewhere import paths
+from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.inputs import read_input
 from elsewhere.db import DEFAULT_SQLITE_NAME
-from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
+from elsewhere.errors import InputError
 from elsewhere.ledger import tiles
 from elsewhere.ledger.bundle import verify_bundle
 from elsewhere.ledger.canonical import canonical_bytes

@@ -7,9 +7,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import render_table
-from elsewhere.errors import EXIT_OK, InputError
+from elsewhere.errors import InputError
 
 
 def register(commands: Any) -> None:

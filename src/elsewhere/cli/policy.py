@@ -8,9 +8,10 @@ import sys
 from typing import Any
 
 from elsewhere.cli.evidence import options_from_args
+from elsewhere.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_pairs, render_table
-from elsewhere.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED, InputError
+from elsewhere.errors import InputError
 from elsewhere.evidence import verify_evidence
 from elsewhere.policy.advisories import AdvisorySet, parse_feed
 from elsewhere.policy.evaluate import Decision, compile_policy

@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.crypto.keyfile import TenantKey
-from elsewhere.errors import EXIT_OK, EXIT_REFUSED
-from elsewhere.host.agent import RESULT_INFO, result_aad
+from elsewhere.wire import RESULT_INFO, result_aad
 
 BOUNDARIES = ("workload_from_workload", "host_from_workload", "workload_from_host")
 

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.results import render_risk
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import render_pairs, render_table
-from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
+from elsewhere.errors import InputError
 from elsewhere.risk.baserates import load_baserates
 from elsewhere.risk.records import Decision
 

@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.errors import EXIT_OK, ConfigError
+from elsewhere.errors import ConfigError
 from elsewhere.evidence.anchors import TrustAnchor
 from elsewhere.host.client import Client
 
@@ -134,7 +135,7 @@ def emulated_anchors(paths: list[Path]) -> list[TrustAnchor]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from elsewhere.control.server import serve, serve_workers
+    from elsewhere.control.serve.server import serve, serve_workers
 
     if args.workers < 1:
         raise ConfigError("--workers", str(args.workers), "at least 1")

@@ -7,12 +7,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.serve import add_store_args, open_plane
 from elsewhere.cli.table import render_table
-from elsewhere.control.auth import Kind, create_credential, list_credentials, revoke_credential
-from elsewhere.control.db import read, write
-from elsewhere.control.tenants import create_tenant, list_tenants, new_tenant_token
-from elsewhere.errors import EXIT_OK
+from elsewhere.control.store.transactions import read, write
+from elsewhere.control.tenancy.auth import (
+    Kind,
+    create_credential,
+    list_credentials,
+    revoke_credential,
+)
+from elsewhere.control.tenancy.tenants import create_tenant, list_tenants, new_tenant_token
 
 
 def register(commands: Any) -> None:

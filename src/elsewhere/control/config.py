@@ -9,14 +9,13 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from elsewhere import paths
-from elsewhere.control.auth import Credential
-from elsewhere.control.commit import GroupCommitter
-from elsewhere.control.db import open_engine
-from elsewhere.control.hotreads import HotReads
-from elsewhere.control.nonces import NonceIssuer
-from elsewhere.control.reputation import ReputationCache
-from elsewhere.control.secrets import Kek, load_kek
-from elsewhere.control.tokens import Signer, load_signer
+from elsewhere.control.broker.nonces import NonceIssuer
+from elsewhere.control.broker.secrets import Kek, load_kek
+from elsewhere.control.broker.tokens import Signer, load_signer
+from elsewhere.control.store.commit import GroupCommitter
+from elsewhere.control.store.transactions import open_engine
+from elsewhere.control.tenancy.auth import Credential
+from elsewhere.control.trust.reputation import ReputationCache
 from elsewhere.db import DEFAULT_SQLITE_NAME, upgrade
 from elsewhere.evidence.anchors import TrustAnchor
 from elsewhere.ledger.keyfile import create_key_file
@@ -45,6 +44,8 @@ class ControlConfig:
     heartbeat_timeout: dt.timedelta = dt.timedelta(seconds=15)
     result_token_ttl: dt.timedelta = dt.timedelta(hours=1)
     maintenance_interval: float = 1.0
+    # The longest one database statement may run (PostgreSQL cancels it; the request is a 503).
+    statement_timeout: dt.timedelta = dt.timedelta(seconds=15)
     trust_emulated: bool = False
     ledger_origin: str = "elsewhere.local/control-plane"
     # Risk placement (docs/control-plane.md): one currency for every impact, budget and
@@ -79,19 +80,19 @@ class ControlPlane:
     ledger: Ledger
     nonces: NonceIssuer
     committer: GroupCommitter
-    hot_reads: HotReads
-    # Process-local state: configuration given at start, and caches of database rows.
+    # Process-local state: configuration given at start, and caches of rows that can be
+    # re-read (none of them decides anything another worker would decide otherwise).
     emulated_anchors: tuple[TrustAnchor, ...] = ()
     auth_cache: dict[str, tuple[Credential, float]] = field(default_factory=dict)
     host_ids: dict[str, str] = field(default_factory=dict)
-    host_claims: dict[str, str] = field(default_factory=dict)
     reputation_cache: ReputationCache = field(default_factory=ReputationCache)
 
     @classmethod
     def open(cls, config: ControlConfig, *, migrate: bool = True) -> ControlPlane:
         if migrate:
             upgrade(config.database_url)
-        engine = open_engine(config.database_url)
+        timeout_ms = int(config.statement_timeout.total_seconds() * 1000)
+        engine = open_engine(config.database_url, statement_timeout_ms=timeout_ms)
         key_path = config.data_dir / LEDGER_KEY_FILE
         if not key_path.exists():
             create_key_file(key_path, config.ledger_origin)
@@ -105,10 +106,8 @@ class ControlPlane:
             ledger=ledger,
             nonces=NonceIssuer(kek.key),
             committer=GroupCommitter(engine, ledger),
-            hot_reads=HotReads(engine),
         )
 
     def close(self) -> None:
         self.committer.close()
-        self.hot_reads.close()
         self.engine.dispose()

@@ -12,7 +12,7 @@ from elsewhere.db.engine import normalise_url
 # Version directories, one per component, each its own Alembic branch.
 VERSION_PACKAGES: tuple[str, ...] = (
     # "elsewhere.ledger.migrations", ...
-    "elsewhere.control.migrations",
+    "elsewhere.control.store.migrations",
     "elsewhere.ledger.migrations",
 )
 

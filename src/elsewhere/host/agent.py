@@ -23,8 +23,6 @@ from typing import Any
 
 from elsewhere.attest import Attester
 from elsewhere.claims import VerificationResult
-from elsewhere.control.attest import SECRET_INFO, secret_aad
-from elsewhere.control.policies import digest_bytes
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import DEFAULT_SUITE, HpkeSuite, KeepKey, seal
 from elsewhere.errors import ElsewhereError
@@ -34,14 +32,9 @@ from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits
 from elsewhere.keep.runtime import KeepResult, run_module
 from elsewhere.keep.stop import KeepStop
+from elsewhere.wire import RESULT_INFO, SECRET_INFO, digest_bytes, result_aad, secret_aad
 
 log = logging.getLogger("elsewhere.host")
-
-RESULT_INFO = b"elsewhere/result/v1"
-
-
-def result_aad(placement: str, stream: str) -> bytes:
-    return b"elsewhere/result-aad/v1\x00" + placement.encode() + b"\x00" + stream.encode()
 
 
 @dataclass

@@ -260,10 +260,3 @@ def verify_note(
     if require_one and not good:
         raise VerificationFailed("no signature by a known key")
     return good
-
-
-def cosignature_time(signature: Signature) -> int:
-    """The timestamp a v1 cosignature carries (parsing only; not a verification)."""
-    if len(signature.signature) != 72:
-        raise ParseError("cosignature", signature.name, "must be 8 + 64 bytes")
-    return int(struct.unpack(">Q", signature.signature[:8])[0])

@@ -21,8 +21,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from elsewhere.db import bulk
-from elsewhere.db.bulk import BulkInsert
 from elsewhere.errors import ElsewhereError
 from elsewhere.ledger import merkle
 from elsewhere.ledger.merkle import NodeId
@@ -52,10 +50,11 @@ _MOVE = (
     )
     .values(size=bindparam("new_size"), root=bindparam("new_root"), updated_at=bindparam("at"))
 )
-_ENTRIES, _HASHES = BulkInsert(ledger_entries), BulkInsert(ledger_hashes)
-# Every append runs these: compiled once, run on the driver (db/bulk.py).
-_LOCK_ON_DRIVER, _MOVE_ON_DRIVER = bulk.Prepared(_LOCK), bulk.Prepared(_MOVE)
-_NODES_PG = "SELECT id, hash FROM ledger_hashes WHERE id = ANY(%b::bigint[])"
+_ENTRIES, _HASHES = insert(ledger_entries), insert(ledger_hashes)
+_NODES = select(ledger_hashes.c.id, ledger_hashes.c.hash).where(
+    ledger_hashes.c.id.in_(bindparam("ids", expanding=True))
+)
+_NODES_PER_STATEMENT = 500  # SQLite caps the parameters of one statement
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,6 @@ class _State:
 
 class LedgerCorrupt(ElsewhereError):
     """The stored tree disagrees with itself or with a checkpoint the log signed."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -127,8 +124,8 @@ class Store:
     def lock(conn: Connection) -> State:
         """Take the log's write lock inside `conn`'s transaction and read the state (one
         statement: UPDATE … RETURNING)."""
-        _, rows = _LOCK_ON_DRIVER.run(conn, {})
-        row = _State(*rows[0]) if rows else None
+        found = conn.execute(_LOCK).first()
+        row = None if found is None else _State(*found)
         if row is None:
             raise ElsewhereError("ledger: not initialised (run `elsewhere ledger init`)")
         return State(row.origin, int(row.size), bytes(row.root))
@@ -142,15 +139,9 @@ class Store:
         by_key = {merkle.stored_index(n.level, n.index): n for n in nodes}
         keys = list(by_key)
         rows: list[Any] = []
-        if conn.dialect.name == "postgresql":
-            rows = bulk.driver_rows(conn, _NODES_PG, (keys,))
-        else:  # in slices: SQLite caps the parameters of one statement
-            for start in range(0, len(keys), 500):
-                part = keys[start : start + 500]
-                sql = (
-                    f"SELECT id, hash FROM ledger_hashes WHERE id IN ({', '.join('?' * len(part))})"
-                )
-                rows += bulk.driver_rows(conn, sql, tuple(part))
+        for start in range(0, len(keys), _NODES_PER_STATEMENT):
+            part = keys[start : start + _NODES_PER_STATEMENT]
+            rows += conn.execute(_NODES, {"ids": part}).all()
         found = {by_key[int(key)]: bytes(value) for key, value in rows}
         if len(found) != len(nodes):
             missing = sorted(set(nodes) - set(found))[:3]
@@ -189,23 +180,15 @@ class Store:
             new_root = merkle.fold_border(new_border)
             if not self._move(conn, first, old_root, first + len(datas), new_root):
                 raise LedgerCorrupt("ledger: the log grew while this append held its lock")
-        if conn.dialect.name == "postgresql":  # one statement per table (db/bulk.py)
-            count = len(datas)
-            _ENTRIES.run_columns(
-                conn, ("idx", "kind", "data"), (range(first, first + count), kinds, datas)
-            )
-            _HASHES.run_columns(conn, ("id", "hash"), tuple(zip(*new_nodes, strict=True)))
-        else:
-            # Straight to the driver's executemany (a loop in C): at bulk sizes SQLAlchemy's
-            # per-row parameter processing would cost more than the database itself.
-            conn.exec_driver_sql(
-                "INSERT INTO ledger_entries (idx, kind, data) VALUES (?, ?, ?)",
-                [
-                    (first + n, kind, data)
-                    for n, (data, kind) in enumerate(zip(datas, kinds, strict=True))
-                ],
-            )
-            conn.exec_driver_sql("INSERT INTO ledger_hashes (id, hash) VALUES (?, ?)", new_nodes)
+        # SQLAlchemy's executemany: pipelined by psycopg, a loop in C on SQLite.
+        conn.execute(
+            _ENTRIES,
+            [
+                {"idx": first + n, "kind": kind, "data": data}
+                for n, (data, kind) in enumerate(zip(datas, kinds, strict=True))
+            ],
+        )
+        conn.execute(_HASHES, [{"id": key, "hash": value} for key, value in new_nodes])
         # Remembered before the commit: if it rolls back, the row keeps the old size and the
         # next append's first statement finds no match and reads the state afresh.
         self._border = (first + len(datas), new_root, tuple(new_border))
@@ -215,8 +198,8 @@ class Store:
     def _move(conn: Connection, size: int, root: bytes, new_size: int, new_root: bytes) -> bool:
         """Move the state row from (size, root) to (new_size, new_root); False if it held
         anything else."""
-        count, _ = _MOVE_ON_DRIVER.run(
-            conn,
+        moved = conn.execute(
+            _MOVE,
             {
                 "old_size": size,
                 "old_root": root,
@@ -225,7 +208,7 @@ class Store:
                 "at": utcnow(),
             },
         )
-        return count == 1
+        return int(moved.rowcount) == 1
 
     @staticmethod
     def read_all_hashes(conn: Connection, count: int) -> list[bytes]:

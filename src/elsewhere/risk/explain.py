@@ -21,12 +21,8 @@ from typing import Any
 from elsewhere.errors import InputError
 from elsewhere.risk.baserates import PlatformLikelihood, PlatformSummary, load_baserates
 from elsewhere.risk.guard import Exposure, GuardConfig, annual_basis, max_exposure
-from elsewhere.risk.placement import (
-    HostCandidate,
-    PlacementConfig,
-    PlacementRequest,
-    place,
-)
+from elsewhere.risk.inputs import HostCandidate, PlacementRequest
+from elsewhere.risk.placement import PlacementConfig, place
 from elsewhere.risk.quantities import (
     YEAR,
     MoneyRate,

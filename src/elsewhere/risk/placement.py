@@ -20,68 +20,21 @@ host; ties go to the host with less outstanding exposure, then to the earlier ho
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import numpy as np
 
-from elsewhere.claims import Claims
 from elsewhere.errors import ConfigError, InputError
 from elsewhere.risk.baserates import BaseRates, PlatformLikelihood, PlatformSummary, load_baserates
 from elsewhere.risk.betaq import upper_bound
 from elsewhere.risk.bounds import bound_table
 from elsewhere.risk.guard import GuardConfig, annual_basis
+from elsewhere.risk.inputs import HostCandidate, PlacementRequest
 from elsewhere.risk.quantities import YEAR, CurrencyMismatch, Money, MoneyRate, Rate
 from elsewhere.risk.records import Decision, Reason, Refusal, money_of
-from elsewhere.risk.reputation import ReputationBook, ReputationSnapshot
-
-
-@dataclass(frozen=True)
-class HostCandidate:
-    """A host policy accepted, with what placement needs to weigh it."""
-
-    host_id: str
-    platform: PlatformSummary
-    reputation: ReputationSnapshot
-    collateral: Money | None = None  # posted by the operator of this key
-    outstanding: Money | None = None  # value already placed on this key
-
-    @classmethod
-    def from_claims(
-        cls,
-        host_id: str,
-        claims: Claims,
-        book: ReputationBook,
-        at: dt.datetime,
-        *,
-        collateral: Money | None = None,
-        outstanding: Money | None = None,
-    ) -> HostCandidate:
-        """From verified claims and the reputation book (keyed by chip id when there is one)."""
-        snapshot = book.snapshot(book.key_for(host_id, claims.chip_id), at)
-        return cls(host_id, PlatformSummary.from_claims(claims), snapshot, collateral, outstanding)
-
-
-@dataclass(frozen=True)
-class PlacementRequest:
-    deployment_id: str
-    tenant: str
-    impact: Money  # what compromise of the workload would cost
-    replicas: int
-    budget: MoneyRate  # the tenant's risk budget (annualised here)
-    committed: MoneyRate | None = None  # risk the tenant already carries (annualised here)
-    keeps_per_year: Rate = field(default_factory=lambda: Rate(1, YEAR))
-
-    def __post_init__(self) -> None:
-        if self.replicas < 1:
-            raise InputError("placement", self.deployment_id, "replicas must be at least 1")
-        if not Decimal("1e-6") <= self.impact.amount <= Decimal("1e15"):
-            raise InputError(
-                "placement", self.deployment_id, "impact must be between 1e-6 and 1e15"
-            )
+from elsewhere.risk.reputation import ReputationSnapshot
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,11 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from elsewhere.risk.baserates import PlatformLikelihood
+from elsewhere.risk.inputs import HostCandidate, PlacementRequest
 from elsewhere.risk.quantities import YEAR, Money, MoneyRate, Rate
-
-if TYPE_CHECKING:
-    from elsewhere.risk.placement import HostCandidate, PlacementRequest
 
 SCHEMA = "elsewhere.risk.placement/1"
 

@@ -1,0 +1,35 @@
+"""CLI exit codes, decided here and only here from what an error means.
+
+0 verified / accepted, 1 evidence parsed but failed verification or was refused by policy (or
+a ledger that disagrees with itself, or a module that is not the bound workload), 2 unusable
+input (malformed, truncated, oversized, bad configuration), 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from elsewhere.errors import ElsewhereError, VerificationFailed
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+# Refusals defined in modules a command may not have loaded (wasmtime, SQLAlchemy): looked up
+# among the loaded modules, so `elsewhere --help` does not import them. An error of a module
+# that is not loaded cannot have been raised.
+_REFUSALS_ELSEWHERE = (
+    ("elsewhere.ledger.store", "LedgerCorrupt"),
+    ("elsewhere.keep.runtime", "WorkloadRefused"),
+)
+
+
+def exit_code(error: ElsewhereError) -> int:
+    if isinstance(error, VerificationFailed):
+        return EXIT_REFUSED
+    for module_name, name in _REFUSALS_ELSEWHERE:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(error, getattr(module, name)):
+            return EXIT_REFUSED
+    return EXIT_BAD_INPUT

@@ -1,0 +1,313 @@
+"""Attest and release: evidence → verify → report_data binding → policy → ledger → HPKE wrap.
+
+The CPU work (verification, policy, token signing, wrapping) happens before the write
+transaction; the state change then happens in ONE transaction: the nonce is consumed, the
+placement moves (released, or back to the queue when refused), the decision row and its ledger
+entries are written. Either all of it commits or none of it: a release is never made without
+its ledger entry, and a nonce is never spent on a release that did not happen.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import bindparam, update
+from sqlalchemy.engine import Connection
+
+from elsewhere.claims import Claims, Tee, Vendor, VerificationResult, platform_document
+from elsewhere.control.broker import nonces
+from elsewhere.control.broker.context import (
+    Context,
+    attest_reads,
+    load_context,
+    remember_secret_names,
+)
+from elsewhere.control.broker.secrets import open_secrets
+from elsewhere.control.config import ControlPlane
+from elsewhere.control.scheduling import scheduler
+from elsewhere.control.store.commit import Claim, Staged, defer
+from elsewhere.control.store.ids import from_b64, new_id
+from elsewhere.control.store.tables import decisions, hosts, placements
+from elsewhere.control.trust import audit, reputation
+from elsewhere.control.trust.policies import evaluator
+from elsewhere.crypto.binding import report_data
+from elsewhere.crypto.hpke import PublicKey, seal
+from elsewhere.errors import Conflict, InputError
+from elsewhere.evidence.api import EvidenceOptions, verify_evidence
+from elsewhere.ledger.log import encode_entry
+from elsewhere.timeutil import utcnow
+from elsewhere.wire import SECRET_INFO, digest_bytes, secret_aad
+
+
+class AttestRequest(BaseModel):
+    nonce: str = Field(description="hex, as issued by POST /v1/placements/{id}/nonce")
+    keep_public_key: str = Field(description="base64 tagged HPKE public key of the keep")
+    evidence: str = Field(description="base64 evidence (SNP report, TDX quote, nil/emulated)")
+    certificates: str | None = Field(
+        None, description="base64 certificate table / auxblob (SNP VCEK chain), if separate"
+    )
+    format: str | None = Field(
+        None, description='"none" for the nil host (no evidence); else detected from the bytes'
+    )
+    report_data: str | None = Field(
+        None, description="hex; only the nil host sends it (nothing vouches for it)"
+    )
+
+
+_MOVE = (
+    update(placements)
+    .where(
+        placements.c.id == bindparam("p_id"),
+        placements.c.host_id == bindparam("p_host"),
+        placements.c.state.in_(scheduler.LIVE_STATES),
+    )
+    .values(
+        state=bindparam("p_state"),
+        keep_key_digest=bindparam("p_key"),
+        updated_at=bindparam("p_now"),
+    )
+)
+_DECISION = decisions.insert()
+# What the scheduler keeps per host (hosts.last_claims), written in SQL only when it changed:
+# no process cache decides whether to write it (a cache is per worker, and a job that runs
+# again after a failed batch must write again).
+_HOST_CLAIMS = (
+    update(hosts)
+    .where(
+        hosts.c.id == bindparam("h_id"),
+        hosts.c.last_claims.is_distinct_from(bindparam("h_claims")),
+    )
+    .values(last_claims=bindparam("h_claims"))
+)
+
+
+def issue_nonce(cp: ControlPlane, placement_id: str, host_id: str) -> dict[str, Any]:
+    context = load_context(cp, placement_id, host_id)
+    remember_secret_names(placement_id, context.secret_names)
+    value, expires = cp.nonces.issue(placement_id, host_id, cp.config.nonce_ttl)
+    return {
+        "nonce": value.hex(),
+        "expires_at": expires.isoformat(),
+        "workload_digest": context.workload_digest,
+        "policy_digest": context.policy_digest,
+    }
+
+
+def nil_result(report_data_hex: str, at: dt.datetime) -> VerificationResult:
+    """What a nil host presents: no evidence, so no claim but the TEE kind is vouched for."""
+    claims = Claims(
+        vendor=Vendor.NONE,
+        tee=Tee.NIL,
+        generation=None,
+        report_version=0,
+        signer="none",
+        debug=False,
+        smt=None,
+        report_data=report_data_hex.lower()[:128],
+    )
+    return VerificationResult(claims=claims, failures=(), verified_at=at, evidence_kind="none")
+
+
+def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOptions:
+    anchors = cp.emulated_anchors if cp.config.trust_emulated else ()
+    return EvidenceOptions(cert_table=certificates, trusted_emulated_roots=anchors)
+
+
+@dataclass(frozen=True)
+class Release:
+    """An attest request verified, decided and (if accepted) wrapped: what is left is its
+    transaction (`job` after `claims`, in the group committer) and the answer's ledger index."""
+
+    job: Callable[[Connection], Staged]
+    claims: tuple[Claim, ...]
+    answer: dict[str, Any]
+
+    def response(self, ledger_index: int | None) -> dict[str, Any]:
+        return self.answer | {"ledger_index": ledger_index}
+
+
+def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestRequest) -> Release:
+    """Everything before the transaction: reads, verification, binding, nonce, policy, the
+    result token and the wrapped secrets (CPU work, outside any lock)."""
+    # First: another host's placement is a 404, whatever the body. The three reads do not
+    # depend on each other (the release transaction checks the placement again).
+    context, advisories, sealed = attest_reads(cp, placement_id, host_id)
+    try:
+        nonce = bytes.fromhex(request.nonce)
+    except ValueError:
+        raise InputError("nonce", "value", "not hex") from None
+    keep_key = PublicKey.parse(from_b64("keep_public_key", request.keep_public_key))
+    evidence = from_b64("evidence", request.evidence)
+    certificates = (
+        None if request.certificates is None else from_b64("certificates", request.certificates)
+    )
+    unusable = cp.nonces.why_unusable(nonce, placement_id, host_id)
+    if unusable:
+        raise Conflict(unusable)
+
+    now = utcnow()
+    if request.format == "none":
+        result = nil_result(request.report_data or "", now)
+    else:  # InputError (malformed, unknown format) → 400
+        result = verify_evidence(evidence, evidence_options(cp, certificates))
+    expected = report_data(
+        nonce,
+        keep_key.encode(),
+        bytes.fromhex(context.workload_digest),
+        digest_bytes(context.policy_digest),
+    )
+    decision = evaluator(context.policy_document, advisories).evaluate(
+        result, at=now, expected_report_data=expected.hex(), keep_key_suite=keep_key.suite.name
+    )
+    reasons = [str(r) for r in decision.reasons]
+    verdict = "affirming" if decision.accepted else "contraindicated"
+    keep_key_digest = "sha256:" + keep_key.fingerprint()
+    claims = result.claims
+    token = cp.signer.sign(
+        {
+            "iss": cp.config.issuer,
+            "iat": int(now.timestamp()),
+            "exp": int((now + cp.config.result_token_ttl).timestamp()),
+            "jti": new_id("ear"),
+            "eat_profile": "tag:elsewhere.dev,2025:ear/1",
+            "eat_nonce": nonce.hex(),
+            "verdict": verdict,
+            "tee": claims.tee.value,
+            "vendor": claims.vendor.value,
+            "generation": claims.generation,
+            "tcb_status": claims.tcb_status,
+            "tcb": dict(claims.tcb),
+            "emulated": claims.emulated,
+            "protection": result.protection,
+            "workload_digest": "sha384:" + context.workload_digest,
+            "policy_digest": context.policy_digest,
+            "keep_key_digest": keep_key_digest,
+            "keep_key_suite": keep_key.suite.name,  # what the secrets are wrapped with
+            "placement": placement_id,
+            "deployment": context.deployment_id,
+            "host": context.host_name,
+            "reasons": reasons,
+        }
+    )
+    wrapped: dict[str, str] = {}
+    if decision.accepted:
+        values = open_secrets(cp.kek, sealed, list(context.secret_names))
+        wrapped = {
+            # The parsed key, not its bytes: no second parse of the ML-KEM key (~20 µs).
+            name: base64.b64encode(
+                seal(keep_key, value, info=SECRET_INFO, aad=secret_aad(placement_id, name))
+            ).decode()
+            for name, value in values.items()
+        }
+        del values
+
+    job, rows = _transaction(
+        cp, context, result, evidence, nonce, keep_key_digest, decision.accepted, reasons, token
+    )
+    answer = {
+        "verdict": verdict,
+        "accepted": decision.accepted,
+        "reasons": reasons,
+        "protection": result.protection,
+        "verification": result.to_json(),
+        "token": token,
+        "secrets": wrapped,
+    }
+    return Release(job, rows, answer)
+
+
+def _transaction(
+    cp: ControlPlane,
+    context: Context,
+    result: VerificationResult,
+    evidence: bytes,
+    nonce: bytes,
+    keep_key_digest: str,
+    accepted: bool,
+    reasons: list[str],
+    token: str,
+) -> tuple[Callable[[Connection], Staged], tuple[Claim, ...]]:
+    claims_document = result.claims.to_json()
+    claims_json = json.dumps(claims_document, sort_keys=True)
+    # What the scheduler keeps per host (hosts.last_claims): the same for every keep of an
+    # unchanged platform, so the host's row changes only when its platform changes.
+    platform_json = json.dumps(platform_document(claims_document), sort_keys=True)
+
+    encoded = [
+        encode_entry(entry)
+        for entry in audit.attestation_entries(
+            context=context,
+            evidence=evidence,
+            claims_json=claims_json,
+            accepted=accepted,
+            reasons=reasons,
+            tee=result.claims.tee.value,
+            emulated=result.claims.emulated,
+            keep_key_digest=keep_key_digest,
+        )
+    ]
+    datas, kinds = [d for d, _ in encoded], [k for _, k in encoded]
+
+    # Written first, for the whole batch at once (control/store/commit.py): the nonce is spent and
+    # the placement moved, or the release is refused.
+    claims = (
+        Claim(
+            nonces.SPEND,
+            nonces.spent_row(nonce, context.placement_id, context.host_id),
+            nonce.hex(),
+            Conflict("nonce already used or expired (replay refused)"),
+        ),
+        Claim(
+            _MOVE,
+            {
+                "p_id": context.placement_id,
+                "p_host": context.host_id,
+                "p_state": "released" if accepted else "assigned",
+                "p_key": keep_key_digest if accepted else None,
+                "p_now": utcnow(),
+            },
+            context.placement_id,
+            Conflict("placement is not assigned to this host any more"),
+        ),
+    )
+
+    def job(conn: Connection) -> Staged:
+        if not accepted:
+            scheduler.requeue(
+                conn,
+                context.placement_id,
+                f"refused on {context.host_name}: " + "; ".join(reasons)[:400],
+            )
+        defer(  # the host's reputation: refusal, TCB rollback, churn (control/reputation)
+            reputation.INSERT, reputation.observation(context.host_id, result, accepted, reasons)
+        )
+        if result.verified:
+            defer(_HOST_CLAIMS, {"h_id": context.host_id, "h_claims": platform_json})
+        decision = {
+            "id": new_id("dec"),
+            "placement_id": context.placement_id,
+            "deployment_id": context.deployment_id,
+            "host_id": context.host_id,
+            "kind": "attest",
+            "verdict": "affirming" if accepted else "contraindicated",
+            "action": "release" if accepted else "refuse",
+            "reasons": json.dumps(reasons),
+            "claims": claims_json,
+            "policy_digest": context.policy_digest,
+            "token": token,
+            "created_at": utcnow(),
+        }
+
+        def finish(conn: Connection, index: int) -> int:
+            defer(_DECISION, decision | {"ledger_index": index})
+            return index
+
+        return Staged(datas, kinds, finish)
+
+    return job, claims

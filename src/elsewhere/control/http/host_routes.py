@@ -1,0 +1,118 @@
+"""Host-agent endpoints: register, poll (heartbeat + assignments), fetch the module, ask for a
+nonce, submit evidence, report the result. A host sees only its own placements."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from elsewhere.control.broker import attest as broker
+from elsewhere.control.broker.results import ResultRequest, store_result
+from elsewhere.control.config import ControlPlane
+from elsewhere.control.http.deps import HostCred, Plane, blocking
+from elsewhere.control.scheduling import assign as riskplace
+from elsewhere.control.store.transactions import read, write
+from elsewhere.control.tenancy import hosts as host_store
+from elsewhere.control.tenancy.auth import Credential
+from elsewhere.errors import NotFound
+
+router = APIRouter(prefix="/v1", tags=["host"])
+
+
+class RegisterRequest(BaseModel):
+    name: str = Field(max_length=200)
+    attester: str = Field(max_length=32)
+    capacity: int = 4
+
+
+def host_of(cp: ControlPlane, cred: Credential) -> str:
+    """The host a credential registered (fixed once registered, so remembered)."""
+    known = cp.host_ids
+    if cred.id not in known:
+        with read(cp.engine) as conn:
+            known[cred.id] = host_store.host_of(conn, cred)
+    return known[cred.id]
+
+
+@router.post("/hosts/register")
+def register(cp: Plane, cred: HostCred, request: RegisterRequest) -> dict[str, Any]:
+    with write(cp.engine) as conn:
+        host_id = host_store.register(conn, cred, request.name, request.attester, request.capacity)
+    return {
+        "host": host_id,
+        "heartbeat_seconds": max(1.0, cp.config.heartbeat_timeout.total_seconds() / 3),
+    }
+
+
+@router.get("/hosts/me/assignments")
+def poll(cp: Plane, cred: HostCred) -> dict[str, Any]:
+    """Heartbeat; the host's assigned, not yet attested placements (`assignments`), and the
+    placements whose keeps it may keep running (`running`): any other keep it must stop."""
+    host_id = host_of(cp, cred)
+    with write(cp.engine) as conn:
+        host_store.heartbeat(conn, host_id)
+        return {
+            "host": host_id,
+            "assignments": host_store.assignments(conn, host_id),
+            "running": host_store.running(conn, host_id),
+        }
+
+
+@router.get(
+    "/placements/{placement_id}/workload",
+    response_class=Response,
+    responses={200: {"content": {"application/wasm": {}}}},
+)
+def workload(cp: Plane, cred: HostCred, placement_id: str) -> Response:
+    host_id = host_of(cp, cred)
+    with read(cp.engine) as conn:
+        wasm = host_store.workload_for(conn, host_id, placement_id)
+    if wasm is None:
+        raise NotFound("placement")
+    return Response(content=wasm, media_type="application/wasm")
+
+
+async def _host_id(request: Request, cp: ControlPlane, cred: Credential) -> str:
+    host_id = cp.host_ids.get(cred.id)
+    return host_id if host_id is not None else await blocking(request, host_of, cp, cred)
+
+
+# The two calls of every attest-and-release. Async endpoints: their blocking work (reads,
+# verification, wrapping) runs on the app's bounded thread limiter, and the only wait — the
+# group commit's fsync — is awaited on its future, so no thread sits blocked per request.
+# Plain JSON responses: no response validation needed.
+@router.post("/placements/{placement_id}/nonce", response_class=JSONResponse)
+async def nonce(request: Request, cp: Plane, cred: HostCred, placement_id: str) -> JSONResponse:
+    """A single-use nonce (short expiry) for this placement's evidence, and the workload and
+    policy digests the keep must bind with it."""
+    host_id = await _host_id(request, cp, cred)
+    return JSONResponse(await blocking(request, broker.issue_nonce, cp, placement_id, host_id))
+
+
+@router.post("/placements/{placement_id}/attest", response_class=JSONResponse)
+async def attest(
+    request: Request,
+    cp: Plane,
+    cred: HostCred,
+    placement_id: str,
+    body: broker.AttestRequest,
+) -> JSONResponse:
+    """Verify evidence, check the binding and the nonce, apply the tenant's policy, log the
+    decision; on "affirming" return the secrets wrapped to the keep key."""
+    host_id = await _host_id(request, cp, cred)
+    release = await blocking(request, broker.decide, cp, placement_id, host_id, body)
+    index = await asyncio.wrap_future(cp.committer.submit(release.job, release.claims))
+    return JSONResponse(release.response(index))
+
+
+@router.post("/placements/{placement_id}/result", status_code=204)
+def result(cp: Plane, cred: HostCred, placement_id: str, request: ResultRequest) -> Response:
+    host_id = host_of(cp, cred)
+    with write(cp.engine) as conn:
+        impact = riskplace.settings(cp.config).default_impact
+        store_result(conn, placement_id, host_id, request, impact)
+    return Response(status_code=204)

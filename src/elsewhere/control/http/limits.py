@@ -1,0 +1,127 @@
+"""What every request is checked for before any route sees it (pure ASGI, in front of the app):
+no control character in its path or query, a body no longer than the limit of its route, and
+an unexpected error answered in one line rather than re-raised to uvicorn (whose traceback
+would print the exception's message, which may carry request data such as a secret).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from elsewhere.control.http.errors import error_answer
+from elsewhere.control.tenancy.workloads import MAX_WASM_BYTES
+from elsewhere.errors import ElsewhereError, InputError, TooLarge
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# An attest request carries evidence and its certificates in base64: a few KiB for SEV-SNP
+# (report and VCEK chain), up to tens of KiB for a TDX quote with its PCK chain or Azure's HCL.
+MAX_BODY = 1 << 20
+# Any other request: the largest legitimate body is a workload upload (raw bytes).
+MAX_API_BODY = MAX_WASM_BYTES + 4096
+_HOT = re.compile(r"^/v1/placements/[^/]+/(nonce|attest)$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
+
+
+def body_limit(method: str, path: str) -> int:
+    return MAX_BODY if method == "POST" and _HOT.match(path) else MAX_API_BODY
+
+
+class RequestLimits:
+    """`RequestLimits(app)` is the ASGI application the server runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            refused = control_character(scope["path"], scope.get("query_string", b""))
+            if refused:
+                raise ElsewhereError(refused)
+            limit = body_limit(scope["method"], scope["path"])
+            _check_length(scope, limit)
+            await self.app(scope, _counted(receive, limit), tracked)
+        except Exception as error:
+            if not started:
+                await _send_error(send, error)
+
+
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(f"request body larger than {limit} bytes")
+
+
+def _check_length(scope: Scope, limit: int) -> None:
+    """The declared length, checked before the body is read."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if not value.isdigit():
+                raise InputError("Content-Length", "", "not a number")
+            if int(value) > limit:
+                raise _too_large(limit)
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    """`receive` counting the bytes as they come (a chunked body has no declared length); too
+    many raise 413 inside the app, whose error handler answers it in one line. An HTTP
+    exception, because FastAPI turns any other error while reading a body into a 400."""
+    size = 0
+
+    async def counted() -> Message:
+        nonlocal size
+        message = await receive()
+        size += len(message.get("body", b""))
+        if size > limit:
+            raise StarletteHTTPException(413, _too_large(limit).message)
+        return message
+
+    return counted
+
+
+def control_character(path: str, query: bytes) -> str | None:
+    """Why the request's path or query is refused, if it holds a control character: no id or
+    name has one, and PostgreSQL cannot even compare text holding a NUL (it raised, and the
+    answer was a 500)."""
+    found = _CONTROL.search(path)
+    if found:
+        return (
+            f"request path: control character {found.group()!r} at offset {found.start()}; "
+            "no id or name contains one"
+        )
+    if query:
+        decoded = unquote_to_bytes(query.replace(b"+", b" "))
+        hit = _CONTROL_BYTES.search(decoded)
+        if hit:
+            return (
+                f"query string: control character {hit.group()!r} at offset {hit.start()} "
+                "(decoded); no parameter contains one"
+            )
+    return None
+
+
+async def _send_error(send: Send, error: Exception) -> None:
+    status, message = error_answer(error)
+    content = json.dumps({"error": " ".join(message.split())}, separators=(",", ":")).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})

@@ -1,0 +1,2 @@
+"""Where work runs: placement state, policy eligibility per host, risk-based assignment, the
+risk document, and the maintenance round."""

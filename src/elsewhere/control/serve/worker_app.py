@@ -1,0 +1,32 @@
+"""The app one worker process of `serve --workers N` serves: its ControlPlane built from the
+settings the supervisor's parent left in the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from elsewhere.control.config import ControlConfig, ControlPlane
+from elsewhere.control.http.app import create_asgi
+from elsewhere.control.http.limits import RequestLimits
+from elsewhere.evidence.anchors import TrustAnchor
+
+WORKER_SETTINGS = "ELSEWHERE_SERVE_SETTINGS"
+
+
+def worker_app() -> RequestLimits:
+    """The app of one worker process (settings from the parent, in the environment)."""
+    settings = json.loads(os.environ[WORKER_SETTINGS])
+    anchors = [
+        TrustAnchor.emulated_root(Path(root).read_bytes(), root) for root in settings["roots"]
+    ]
+    config = ControlConfig.for_dir(
+        Path(settings["data_dir"]),
+        settings["database"],
+        trust_emulated=bool(anchors),
+        **settings.get("risk", {}),
+    )
+    cp = ControlPlane.open(config, migrate=False)
+    cp.emulated_anchors = tuple(anchors)
+    return create_asgi(cp)

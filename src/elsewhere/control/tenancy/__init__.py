@@ -1,0 +1,1 @@
+"""Tenants, their credentials, workloads, deployments, and the hosts that register."""

@@ -1,0 +1,158 @@
+"""Hosts: registration with a host token, heartbeats, and the work each host is given.
+
+Design: the operator creates a host token (`elsewhere host-token create`); the first host
+agent to register with it becomes that token's host, and the token stays its credential (an
+agent that restarts registers again and gets the same host back). A token never names two
+hosts; revoking it cuts the host off.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from elsewhere.attest import AttesterKind
+from elsewhere.control.store.ids import new_id
+from elsewhere.control.store.tables import (
+    credentials,
+    deployments,
+    hosts,
+    placements,
+    policies,
+    workloads,
+)
+from elsewhere.control.tenancy.auth import Credential
+from elsewhere.errors import InputError
+from elsewhere.timeutil import iso, utcnow
+
+ATTESTERS = tuple(kind.value for kind in AttesterKind)
+
+
+def register(
+    conn: Connection, credential: Credential, name: str, attester: str, capacity: int
+) -> str:
+    if attester not in ATTESTERS:
+        raise InputError("attester", attester, f"unknown TEE; one of {', '.join(ATTESTERS)}")
+    if not name or len(name) > 200 or not name.isprintable():
+        raise InputError("host name", repr(name)[:40], "give 1 to 200 printable characters")
+    if not 1 <= capacity <= 1024:
+        raise InputError("capacity", str(capacity), "between 1 and 1024")
+    now = utcnow()
+    existing = conn.execute(
+        select(hosts.c.id).where(hosts.c.credential_id == credential.id)
+    ).scalar()
+    values = {
+        "name": name,
+        "attester": attester,
+        "capacity": capacity,
+        "state": "active",
+        "last_seen": now,
+    }
+    if existing:
+        conn.execute(update(hosts).where(hosts.c.id == existing).values(**values))
+        return str(existing)
+    host_id = new_id("host")
+    conn.execute(
+        hosts.insert().values(id=host_id, credential_id=credential.id, registered_at=now, **values)
+    )
+    conn.execute(
+        update(credentials).where(credentials.c.id == credential.id).values(subject=host_id)
+    )
+    return host_id
+
+
+def host_of(conn: Connection, credential: Credential) -> str:
+    host_id = conn.execute(
+        select(hosts.c.id).where(hosts.c.credential_id == credential.id)
+    ).scalar()
+    if host_id is None:
+        raise InputError("host", "token", "not registered yet (POST /v1/hosts/register)")
+    return str(host_id)
+
+
+def heartbeat(conn: Connection, host_id: str) -> None:
+    conn.execute(
+        update(hosts).where(hosts.c.id == host_id).values(last_seen=utcnow(), state="active")
+    )
+
+
+def assignments(conn: Connection, host_id: str) -> list[dict[str, Any]]:
+    """Work assigned to this host that it has not finished, with what the keep must bind."""
+    rows = conn.execute(
+        select(
+            placements.c.id,
+            placements.c.state,
+            placements.c.deployment_id,
+            deployments.c.spec,
+            deployments.c.result_key,
+            workloads.c.digest,
+            policies.c.digest.label("policy_digest"),
+        )
+        .join(deployments, deployments.c.id == placements.c.deployment_id)
+        .join(workloads, workloads.c.id == deployments.c.workload_id)
+        .join(policies, policies.c.id == deployments.c.policy_id)
+        .where(placements.c.host_id == host_id, placements.c.state == "assigned")
+        .order_by(placements.c.updated_at)
+    ).all()
+    out = []
+    for r in rows:
+        spec = json.loads(r.spec)
+        out.append(
+            {
+                "placement": r.id,
+                "deployment": r.deployment_id,
+                "workload_digest": r.digest,
+                "policy_digest": r.policy_digest,
+                "args": spec.get("args", []),
+                "env": spec.get("env", {}),
+                "stdin": spec.get("stdin", ""),
+                "secrets": spec.get("secrets", []),
+                "limits": spec.get("limits", {}),
+                "result_key": (
+                    base64.b64encode(r.result_key).decode() if r.result_key is not None else None
+                ),
+            }
+        )
+    return out
+
+
+def running(conn: Connection, host_id: str) -> list[str]:
+    """The placements whose keeps this host may keep running (released to it, draining
+    included). A keep whose placement is not here any more was withdrawn: evicted by a
+    re-check, its drain period over, or its deployment stopped; the host stops it."""
+    rows = conn.execute(
+        select(placements.c.id).where(
+            placements.c.host_id == host_id, placements.c.state == "released"
+        )
+    ).all()
+    return [r.id for r in rows]
+
+
+def workload_for(conn: Connection, host_id: str, placement_id: str) -> bytes | None:
+    row = conn.execute(
+        select(workloads.c.wasm)
+        .join(deployments, deployments.c.workload_id == workloads.c.id)
+        .join(placements, placements.c.deployment_id == deployments.c.id)
+        .where(placements.c.id == placement_id, placements.c.host_id == host_id)
+    ).first()
+    return None if row is None else bytes(row.wasm)
+
+
+def host_views(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(hosts).order_by(hosts.c.registered_at)).all()
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "attester": r.attester,
+            "state": r.state,
+            "capacity": r.capacity,
+            "last_seen": iso(r.last_seen),
+            "last_claims": json.loads(r.last_claims) if r.last_claims else None,
+        }
+        for r in rows
+    ]
