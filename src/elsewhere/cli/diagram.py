@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from elsewhere.errors import EXIT_OK, EXIT_REFUSED, InputError
+from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
+from elsewhere.errors import InputError
 
 FORMATS = ("svg", "mermaid", "dot", "table")
 

@@ -80,7 +80,6 @@ ENGLISH: dict[str, str] = {
     "channel.call": "Python call",
     "channel.configfs": "configfs-tsm (Linux)",
     "channel.offline": "files imported by the operator",
-    "channel.wasi": "WASI",
     # Data categories.
     "data.secret": "tenant secrets",
     "data.workload": "tenant workload and results",

@@ -127,7 +127,6 @@ class Channel(StrEnum):
     CALL = "call"  # a Python call in one process
     CONFIGFS = "configfs"  # Linux configfs-tsm, to the CPU's firmware
     OFFLINE = "offline"  # files carried by hand: downloads, bundles
-    WASI = "wasi"  # wasmtime's WASI: args, env, stdio, preopened files
 
 
 class Data(StrEnum):
