@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "collateral": "elsewhere.cli.collateral",
     "demo": "elsewhere.cli.demo",
     "deploy": "elsewhere.cli.deploy",
+    "ear": "elsewhere.cli.ear",
     "emulate": "elsewhere.cli.emulate",
     "evidence": "elsewhere.cli.evidence",
     "host": "elsewhere.cli.host",
