@@ -16,6 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc.jwk import ECKey
 
 from elsewhere.ear import jws
 from elsewhere.ear.result import PROFILE as EAT_PROFILE
@@ -70,8 +71,12 @@ class Signer:
         )
         return b64url(hashlib.sha256(der).digest()[:16])
 
+    @functools.cached_property
+    def _jose_key(self) -> ECKey:
+        return jws.signing_key(self.key)
+
     def sign(self, claims: dict[str, Any]) -> str:
-        return jws.sign(claims, self.key, self.kid)
+        return jws.sign(claims, self._jose_key, self.kid)
 
 
 def load_signer(data_dir: Path) -> Signer:
