@@ -1,37 +1,72 @@
 # Two commands on a fresh machine with Python 3.11 and make:
 #   make demo   - the main job, on the embedded default (SQLite, local hosts)
-#   make test   - ruff, mypy and the whole suite
+#   make test   - ruff, import contracts, vulture, mypy, the dependency audit and the whole suite
 #   make diagrams - regenerate docs/architecture/ and the README's diagram from the model
+# Installs come from the lock files in requirements/ (exact versions and hashes): `make demo`
+# installs only the runtime set, `make test` adds the dev tools. `make lock` refreshes them
+# after a dependency changes in pyproject.toml (UPGRADE=1 to move every pin to the newest).
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME_LOCK := requirements/runtime.txt
+DEV_LOCK := requirements/dev.txt
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+# Locked and hashed: pip installs exactly these files, nothing resolved at install time.
+PIP_LOCKED := $(BIN)/python -m pip install --require-hashes --no-deps --progress-bar on
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --quiet $(if $(UPGRADE),--upgrade)
 
-.PHONY: demo test lint typecheck bench diagrams graphviz fuzz fuzz-snp fuzz-dcap clean
+.PHONY: demo test lint typecheck audit bench lock diagrams graphviz fuzz fuzz-snp fuzz-dcap clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(RUNTIME): $(RUNTIME_LOCK) pyproject.toml | $(BIN)/python
+	@echo "== installing the runtime dependencies from $(RUNTIME_LOCK)"
+	$(PIP_LOCKED) -r $(RUNTIME_LOCK)
+	@echo "== installing elsewhere itself (editable)"
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+		echo "the lock misses a dependency of pyproject.toml: run make lock"; exit 1; }
+	touch $@
+
+$(DEV): $(RUNTIME) $(DEV_LOCK)
+	@echo "== installing the dev tools from $(DEV_LOCK)"
+	$(PIP_LOCKED) -r $(DEV_LOCK)
+	touch $@
+
+demo: $(RUNTIME)
 	$(BIN)/elsewhere demo
 
-lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+lint: $(DEV)
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	PYTHONPATH=src $(BIN)/lint-imports
 	$(BIN)/vulture
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(BIN)/mypy
 
-test: lint typecheck
+# Fails on a known vulnerability in a locked version; warns when the database is unreachable.
+audit: $(DEV)
+	$(BIN)/python tools/audit.py $(DEV_LOCK)
+
+test: lint typecheck audit
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(DEV)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# uv from the dev lock, without installing the project: a lock that misses a new dependency
+# must not stop its own refresh.
+$(BIN)/uv: | $(BIN)/python
+	$(PIP_LOCKED) -r $(DEV_LOCK)
+
+# Needs the network (PyPI). Keeps existing pins unless UPGRADE=1.
+lock: $(BIN)/uv
+	$(UV_COMPILE) -o $(RUNTIME_LOCK)
+	$(UV_COMPILE) --extra dev --extra charts -o $(DEV_LOCK)
 
 # Debian's graphviz provides dot, which lays out the SVGs (the PyPI package only writes DOT).
 APT_GRAPHVIZ := apt-get install -y --no-install-recommends graphviz
@@ -41,16 +76,16 @@ graphviz:
 	@command -v dot >/dev/null 2>&1 || $(SUDO) $(APT_GRAPHVIZ) \
 	  || { $(SUDO) apt-get update && $(SUDO) $(APT_GRAPHVIZ); }
 
-diagrams: $(STAMP) graphviz
+diagrams: $(DEV) graphviz
 	$(BIN)/elsewhere diagram publish --readme README.md --dir docs/architecture
 
 # Long coverage-guided runs (atheris) over the evidence parsers and verifiers; FUZZ_SECONDS
 # per target (300 by default). Crashes land in the temporary corpus directory each prints.
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-snp fuzz-dcap
-fuzz-snp: $(STAMP)
+fuzz-snp: $(DEV)
 	$(BIN)/python fuzz/snp_report.py -max_total_time=$(FUZZ_SECONDS)
-fuzz-dcap: $(STAMP)
+fuzz-dcap: $(DEV)
 	$(BIN)/python fuzz/dcap_quote.py -max_total_time=$(FUZZ_SECONDS) -timeout=10
 
 clean:

@@ -15,7 +15,8 @@ tcb_date, tcb_evaluation_data_number, att_key_type, user_data, platform_status
 claims_digest, previous_digest, feed_digest
 # Fields of the collateral, feed and policy documents that pydantic validates and nothing reads.
 tcbType, schema_, sev_snp
+# AR4SI's table of values (draft-ietf-rats-ar4si), kept whole though we assign only some.
+VERIFIER_MALFUNCTION, NO_CLAIM, UNEXPECTED_EVIDENCE
 # Other changes' areas, reported to their owners rather than deleted here:
-EAT_PROFILE  # control/broker/tokens.py (EAR tokens)
 window_problem  # evidence/dcap/roots.py
 quarantine  # risk/reputation.py: ReputationBook API read by the risk CLI

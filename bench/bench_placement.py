@@ -28,7 +28,7 @@ import numpy as np
 
 from elsewhere.risk import bounds
 from elsewhere.risk.baserates import PlatformSummary
-from elsewhere.risk.betaq import upper_bound_array
+from elsewhere.risk.beta import upper_bound_array
 from elsewhere.risk.inputs import HostCandidate, PlacementRequest
 from elsewhere.risk.placement import PlacementEngine
 from elsewhere.risk.quantities import YEAR, Money, MoneyRate, Rate

@@ -26,6 +26,8 @@ from elsewhere.control.broker.tokens import public_key_from_jwk, verify
 from elsewhere.control.tenancy.auth import Kind
 from elsewhere.crypto.hpke import X25519
 from elsewhere.crypto.keyfile import TenantKey
+from elsewhere.ear.ar4si import Tier
+from elsewhere.ear.result import parse
 from elsewhere.evidence.dcap.cache import import_collateral
 from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import ApiFailure, Client, b64
@@ -72,11 +74,16 @@ def test_deploy_refuses_milan_and_nil_releases_to_genoa(
 
         # The attestation-result token verifies with the published key and binds the keep.
         jwk = tenant.json("GET", "/.well-known/jwks.json")["keys"][0]
-        claims = verify(accepted[0]["token"], public_key_from_jwk(jwk))
-        assert claims["verdict"] == "affirming" and claims["generation"] == "Genoa"
+        result = parse(verify(accepted[0]["token"], public_key_from_jwk(jwk)))
+        keep = result.submod("keep")
+        # released under the policy, but emulated hardware is not affirmed: a warning
+        assert result.status is Tier.WARNING and keep.vector["hardware"] == 97
+        claims = keep.extension
+        assert claims["generation"] == "Genoa"
         assert claims["workload_digest"] == "sha384:" + digest and claims["emulated"] is True
         assert claims["keep_key_digest"] in {p["keep_key_digest"] for p in view["placements"]}
         assert claims["keep_key_suite"] == "mlkem768-x25519"  # the quantum-resistant default
+        assert claims["ledger"]["origin"] == tenant.json("GET", "/v1/ledger/key")["origin"]
 
         # Each decision's ledger entry is provable offline with only the log's public key.
         verifier = Verifier.parse(tenant.json("GET", "/v1/ledger/key")["vkey"])
@@ -196,8 +203,10 @@ def test_the_host_command_runs_keeps_with_the_kem_it_is_given(tmp_path: Path) ->
         assert "I hold secret greeting-key: 11 bytes" in stdout  # b"demo-secret"
         (decision,) = [d for d in view["decisions"] if d["verdict"] == "affirming"]
         jwk = tenant.json("GET", "/.well-known/jwks.json")["keys"][0]
-        claims = verify(decision["token"], public_key_from_jwk(jwk))
+        result = parse(verify(decision["token"], public_key_from_jwk(jwk)))
+        claims = result.submod("keep").extension
         policy = tenant.json("GET", "/v1/policy")
+        assert result.submod("keep").policy_ids == (policy["digest"],)
         assert claims["keep_key_suite"] == "x25519"
         assert (claims["tee"], claims["vendor"], claims["generation"]) == (
             "sev-snp",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,23 @@ def test_simulate_con_man_writes_csv_and_png(
     assert lines[0].startswith("step,time,strategy,request,granted")
     assert len(lines) == 1 + 3 * 200
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_simulate_png_without_matplotlib_says_which_extra_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """matplotlib is the optional `charts` extra: its absence is one line and exit 2, before
+    the simulation runs, and nothing is written."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what `import` sees when absent
+    png = tmp_path / "t.png"
+    code = main(["risk", "simulate", str(EXAMPLES / "con-man.toml"), "--png", str(png)])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        "elsewhere: --png: needs matplotlib, which is not installed "
+        "(pip install 'elsewhere[charts]')"
+    ]
+    assert captured.out == "" and not png.exists()
 
 
 def test_simulate_json_summary(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from elsewhere.errors import InputError
-from elsewhere.risk.betaq import upper_bound
+from elsewhere.risk.beta import upper_bound
 from elsewhere.risk.guard import (
     Bound,
     GuardConfig,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from elsewhere.errors import InputError
 from elsewhere.risk.baserates import PlatformSummary, load_baserates
-from elsewhere.risk.betaq import upper_bound
+from elsewhere.risk.beta import upper_bound
 from elsewhere.risk.guard import GuardConfig
 from elsewhere.risk.inputs import HostCandidate, PlacementRequest
 from elsewhere.risk.placement import PlacementConfig, PlacementEngine, place

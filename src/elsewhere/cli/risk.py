@@ -175,6 +175,10 @@ def _simulate(args: argparse.Namespace) -> int:
     from elsewhere.risk.simulate import Row, load_scenario, run, summarise
 
     scenario = load_scenario(args.scenario)
+    if args.png is not None:  # the optional extra, checked before the simulation runs
+        from elsewhere.risk.chart import require_matplotlib
+
+        require_matplotlib()
     rows = run(scenario)
     summary = summarise(rows)
     if args.csv is not None:

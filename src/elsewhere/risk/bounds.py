@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from elsewhere.risk.betaq import FloatArray, upper_bound_array
+from elsewhere.risk.beta import FloatArray, upper_bound_array
 
 _RATIO = 1.2  # coarse: fewer cells to compute on first use; exact q settles the rest
 _START = 1e-2

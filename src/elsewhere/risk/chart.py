@@ -16,7 +16,20 @@ LABELS = {
 }
 
 
+def require_matplotlib() -> None:
+    """matplotlib is the optional `charts` extra: say so in one line, before any work."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError(
+            "--png",
+            "",
+            "needs matplotlib, which is not installed (pip install 'elsewhere[charts]')",
+        ) from None
+
+
 def render_png(rows: list[Row], path: Path, title: str, currency: str) -> None:
+    require_matplotlib()
     import matplotlib
 
     matplotlib.use("Agg")

@@ -28,7 +28,7 @@ import numpy as np
 
 from elsewhere.errors import ConfigError, InputError
 from elsewhere.risk.baserates import BaseRates, PlatformLikelihood, PlatformSummary, load_baserates
-from elsewhere.risk.betaq import upper_bound
+from elsewhere.risk.beta import upper_bound
 from elsewhere.risk.bounds import bound_table
 from elsewhere.risk.guard import GuardConfig, annual_basis
 from elsewhere.risk.inputs import HostCandidate, PlacementRequest

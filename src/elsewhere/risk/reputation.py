@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from elsewhere.errors import ConfigError, InputError
-from elsewhere.risk.betaq import upper_bound
+from elsewhere.risk.beta import upper_bound
 from elsewhere.risk.cusum import BernoulliCusum, CusumConfig
 from elsewhere.risk.quantities import CurrencyMismatch, Money, parse_money
 from elsewhere.timeutil import iso, parse_time

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from elsewhere.errors import ConfigError
-from elsewhere.risk.betaq import upper_bound
+from elsewhere.risk.beta import upper_bound
 from elsewhere.risk.cusum import BernoulliCusum, CusumConfig
 from elsewhere.risk.guard import Bound, GuardConfig, RiskBasis, max_exposure, per_keep_basis
 from elsewhere.risk.quantities import (

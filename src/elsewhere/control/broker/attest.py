@@ -38,6 +38,8 @@ from elsewhere.control.trust import audit, reputation
 from elsewhere.control.trust.policies import evaluator
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import PublicKey, seal
+from elsewhere.ear.appraisal import Appraisal, LedgerRef
+from elsewhere.ear.result import build as ear_claims
 from elsewhere.errors import Conflict, InputError
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 from elsewhere.ledger.log import encode_entry
@@ -162,38 +164,43 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
         bytes.fromhex(context.workload_digest),
         digest_bytes(context.policy_digest),
     )
-    decision = evaluator(context.policy_document, advisories).evaluate(
+    policy = evaluator(context.policy_document, advisories)
+    decision = policy.evaluate(
         result, at=now, expected_report_data=expected.hex(), keep_key_suite=keep_key.suite.name
     )
     reasons = [str(r) for r in decision.reasons]
     verdict = "affirming" if decision.accepted else "contraindicated"
     keep_key_digest = "sha256:" + keep_key.fingerprint()
-    claims = result.claims
+    # The EAR result (elsewhere/ear). The ledger index is assigned by the group commit,
+    # after this token is signed: the token names the log; the decision row has the index.
+    appraisal = Appraisal(
+        result=result,
+        accepted=decision.accepted,
+        failed_rules=tuple(r.rule for r in decision.reasons),
+        measurements_pinned=any(
+            a.section == "measurements" and a.tee is result.claims.tee
+            for a in policy.policy.allow_lists
+        ),
+        advisories=decision.advisories,
+        policy_digest=context.policy_digest,
+        workload_digest="sha384:" + context.workload_digest,
+        keep_key_digest=keep_key_digest,
+        keep_key_suite=keep_key.suite.name,  # what the secrets are wrapped with
+        nonce=nonce,
+        reasons=tuple(reasons),
+        placement=placement_id,
+        deployment=context.deployment_id,
+        host=context.host_name,
+        ledger=LedgerRef(cp.ledger.origin),
+    )
     token = cp.signer.sign(
-        {
-            "iss": cp.config.issuer,
-            "iat": int(now.timestamp()),
-            "exp": int((now + cp.config.result_token_ttl).timestamp()),
-            "jti": new_id("ear"),
-            "eat_profile": "tag:elsewhere.dev,2025:ear/1",
-            "eat_nonce": nonce.hex(),
-            "verdict": verdict,
-            "tee": claims.tee.value,
-            "vendor": claims.vendor.value,
-            "generation": claims.generation,
-            "tcb_status": claims.tcb_status,
-            "tcb": dict(claims.tcb),
-            "emulated": claims.emulated,
-            "protection": result.protection,
-            "workload_digest": "sha384:" + context.workload_digest,
-            "policy_digest": context.policy_digest,
-            "keep_key_digest": keep_key_digest,
-            "keep_key_suite": keep_key.suite.name,  # what the secrets are wrapped with
-            "placement": placement_id,
-            "deployment": context.deployment_id,
-            "host": context.host_name,
-            "reasons": reasons,
-        }
+        ear_claims(
+            appraisal,
+            issuer=cp.config.issuer,
+            issued_at=int(now.timestamp()),
+            expires_at=int((now + cp.config.result_token_ttl).timestamp()),
+            token_id=new_id("ear"),
+        )
     )
     wrapped: dict[str, str] = {}
     if decision.accepted:

@@ -1,11 +1,8 @@
-"""Attestation-result tokens: JWT (JWS compact serialisation, ES256) built with pyca/cryptography.
+"""Attestation-result tokens: EAR (draft-ietf-rats-ear-04) as ES256 JWTs, via `elsewhere.ear`.
 
-Claims follow the IETF RATS attestation-result work (EAT, draft-ietf-rats-ear): `eat_profile`,
-`iat`, `exp`, `iss`, `eat_nonce`, and `verdict` with EAR's status values ("affirming",
-"contraindicated"); plus what the relying party needs to tie the result to one keep: TEE,
-generation, TCB status, workload digest, policy digest, keep key digest. docs/control-plane.md
-lists them. The signing key is an ECDSA P-256 key in the data directory (PEM, mode 0600); its
-public half is served as a JWK at /.well-known/jwks.json.
+This module keeps only the control plane's key handling: the signing key is an ECDSA P-256 key
+in the data directory (PEM, mode 0600); its public half is served as a JWK at
+/.well-known/jwks.json. Claims, signing and verification are `elsewhere.ear` (docs/claims.md).
 """
 
 from __future__ import annotations
@@ -13,23 +10,28 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
+from joserfc.jwk import ECKey
 
+from elsewhere.ear import jws
+from elsewhere.ear.result import PROFILE as EAT_PROFILE
 from elsewhere.errors import ConfigError, VerificationFailed
 from elsewhere.privatefile import read_or_create_private
 
-EAT_PROFILE = "tag:elsewhere.dev,2025:ear/1"
+__all__ = [
+    "EAT_PROFILE",
+    "Signer",
+    "b64url",
+    "b64url_decode",
+    "load_signer",
+    "public_key_from_jwk",
+    "verify",
+]
 KEY_FILE = "ear-signing-key.pem"
 
 
@@ -69,16 +71,12 @@ class Signer:
         )
         return b64url(hashlib.sha256(der).digest()[:16])
 
+    @functools.cached_property
+    def _jose_key(self) -> ECKey:
+        return jws.signing_key(self.key)
+
     def sign(self, claims: dict[str, Any]) -> str:
-        header = {"alg": "ES256", "typ": "JWT", "kid": self.kid}
-        signing_input = (
-            b64url(json.dumps(header, separators=(",", ":")).encode())
-            + "."
-            + b64url(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
-        )
-        der = self.key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
-        r, s = decode_dss_signature(der)
-        return signing_input + "." + b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+        return jws.sign(claims, self._jose_key, self.kid)
 
 
 def load_signer(data_dir: Path) -> Signer:
@@ -110,27 +108,6 @@ def public_key_from_jwk(jwk: dict[str, str]) -> ec.EllipticCurvePublicKey:
 def verify(
     token: str, key: ec.EllipticCurvePublicKey, *, now: float | None = None
 ) -> dict[str, Any]:
-    """Check an ES256 JWS compact token and return its claims; raise VerificationFailed."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise VerificationFailed("token is not a JWS compact serialisation (three parts)")
-    try:
-        header = json.loads(b64url_decode(parts[0]))
-        claims = json.loads(b64url_decode(parts[1]))
-        signature = b64url_decode(parts[2])
-    except ValueError:
-        raise VerificationFailed("token parts are not base64url JSON") from None
-    if not isinstance(header, dict) or header.get("alg") != "ES256":
-        raise VerificationFailed("token algorithm is not ES256")
-    if len(signature) != 64 or not isinstance(claims, dict):
-        raise VerificationFailed("token signature is not 64 bytes (r ‖ s)")
-    der = encode_dss_signature(
-        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    )
-    try:
-        key.verify(der, f"{parts[0]}.{parts[1]}".encode("ascii"), ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        raise VerificationFailed("token signature does not verify") from None
-    if now is not None and float(claims.get("exp", 0)) < now:
-        raise VerificationFailed("token expired")
-    return claims
+    """Check an ES256 JWT and return its claims; `exp` is always enforced (at `now`, default
+    the current time). Raises VerificationFailed."""
+    return jws.verify(token, key, now=now)

@@ -1,0 +1,115 @@
+"""`elsewhere ear verify TOKEN --jwks FILE`: check an attestation result offline.
+
+The signature against a saved JWKS (the control plane's /.well-known/jwks.json), `exp` always
+(at --at, default now), then the EAR shape; prints the status, the AR4SI vector and our claims.
+Exit 0: verified and released (affirming or warning); 1: refused, expired, forged or
+contraindicated; 2: unusable input (a JWKS or token file that cannot be read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
+from elsewhere.ear import jws
+from elsewhere.ear.ar4si import Tier, describe
+from elsewhere.ear.result import EarResult, parse
+from elsewhere.errors import InputError
+
+
+def register(commands: Any) -> None:
+    ear = commands.add_parser("ear", help="EAR attestation results (draft-ietf-rats-ear)")
+    sub = ear.add_subparsers(title="ear commands", metavar="COMMAND")
+    verify = sub.add_parser("verify", help="verify a result token offline against a JWKS")
+    verify.add_argument("token", help="the token, a file holding it, or - for standard input")
+    verify.add_argument("--jwks", type=Path, required=True, help="saved JWKS (jwks.json)")
+    verify.add_argument("--at", help="check exp at this ISO 8601 time instead of now")
+    verify.add_argument("--json", action="store_true", help="print the verified claims as JSON")
+    verify.set_defaults(handler=run_verify)
+
+
+def _read_token(text: str) -> str:
+    if text == "-":
+        return sys.stdin.read().strip()
+    if text.count(".") == 2 and "/" not in text:
+        return text.strip()
+    try:
+        return Path(text).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError("token", text, f"not a token and not a readable file ({error})") from None
+
+
+def _at(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError("--at", text, "not an ISO 8601 time") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _iso(seconds: int | None) -> str:
+    if seconds is None:
+        return "never"
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def render(ear: EarResult) -> list[str]:
+    lines = [
+        f"status: {ear.status.value} (profile {ear.profile})",
+        f"verifier: {ear.developer} {ear.build}; issued {_iso(ear.issued_at)}, "
+        f"expires {_iso(ear.expires_at)}",
+    ]
+    for sub in ear.submods:
+        lines.append(f"submod {sub.name}: {sub.status.value}")
+        for claim, value in sub.vector.items():
+            lines.append(f"  {claim} {value} ({describe(claim, value)})")
+        lines.extend(f"  policy: {p}" for p in sub.policy_ids)
+        ours = sub.extension
+        if ours:
+            lines.append(
+                f"  {ours.get('tee')} {ours.get('vendor')} {ours.get('generation') or '-'}; "
+                f"TCB status {ours.get('tcb_status') or '-'}; {ours.get('protection')}"
+            )
+            lines.append(f"  workload {ours.get('workload_digest')}")
+            lines.append(f"  keep key {ours.get('keep_key_digest')} ({ours.get('keep_key_suite')})")
+            lines.append("  " + _ledger(ours.get("ledger")))
+            lines.extend(f"  reason: {r}" for r in ours.get("reasons") or [])
+    return lines
+
+
+def _ledger(ledger: object) -> str:
+    if not isinstance(ledger, dict):
+        return "ledger: not named"
+    text = f"ledger: {ledger.get('origin')}"
+    if "index" not in ledger:
+        return text + "; index not in the token (see the decision's ledger_index)"
+    text += f", index {ledger['index']}"
+    if "checkpoint_size" in ledger:
+        text += f", provable against the checkpoint of size {ledger['checkpoint_size']}"
+    return text
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    try:
+        jwks_text = args.jwks.read_bytes()
+    except OSError as error:
+        raise InputError("--jwks", str(args.jwks), error.strerror or "unreadable") from None
+    keys = jws.load_jwks(jwks_text, str(args.jwks))
+    claims = jws.verify(_read_token(args.token), keys, now=_at(args.at))
+    ear = parse(claims)
+    print(f"VERIFIED: signature ({args.jwks}) and exp")
+    if args.json:
+        print(json.dumps(claims, indent=2, sort_keys=True))
+    else:
+        print("\n".join(render(ear)))
+    if ear.status is Tier.CONTRAINDICATED:
+        print("elsewhere: the result is contraindicated (refused)", file=sys.stderr)
+        return EXIT_REFUSED
+    return EXIT_OK
