@@ -27,15 +27,17 @@ from control_helpers import (
     greeter_wasm,
     postgres_database,
 )
-from elsewhere.control import recheck as recheck_module
-from elsewhere.control import riskplace, scheduler
-from elsewhere.control.auth import Kind
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import placements, write
-from elsewhere.control.deployments import DeployRequest, create_deployment, stop_deployment
-from elsewhere.control.policies import store_policy
-from elsewhere.control.tenants import create_tenant
-from elsewhere.control.workloads import store_workload
+from elsewhere.control.scheduling import assign as riskplace
+from elsewhere.control.scheduling import scheduler
+from elsewhere.control.store.tables import placements
+from elsewhere.control.store.transactions import write
+from elsewhere.control.tenancy.auth import Kind
+from elsewhere.control.tenancy.deployments import DeployRequest, create_deployment, stop_deployment
+from elsewhere.control.tenancy.tenants import create_tenant
+from elsewhere.control.tenancy.workloads import store_workload
+from elsewhere.control.trust import recheck as recheck_module
+from elsewhere.control.trust.policies import store_policy
 from elsewhere.host.client import Client
 from test_control_recheck import FEED, released_keep
 from test_control_scheduler import host as sched_host

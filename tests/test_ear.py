@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from elsewhere.control.tokens import Signer
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from elsewhere.claims import Failure, Tee, VerificationResult
-from elsewhere.control import tokens
+from elsewhere.control.broker import tokens
+from elsewhere.control.broker.tokens import Signer
 from elsewhere.ear import jws
 from elsewhere.ear.appraisal import Appraisal, LedgerRef
 from elsewhere.ear.ar4si import Tier, tier

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from control_helpers import Env, control_plane, wait_for
-from elsewhere.control.auth import Kind
+from elsewhere.control.tenancy.auth import Kind
 from elsewhere.host.client import Client
 from elsewhere.keep.scratch import LOCK_NAME, PREFIX, scratch_base
 from elsewhere.keep.wat import wat_to_wasm
