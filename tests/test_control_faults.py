@@ -22,7 +22,6 @@ from control_helpers import (
     database_url,
     greeter_wasm,
     settled,
-    wait_for,
 )
 from elsewhere.attest import make_attester
 from elsewhere.control.auth import Kind, create_credential
@@ -33,6 +32,7 @@ from elsewhere.control.tenants import create_tenant
 from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import ApiFailure, Client
 from elsewhere.ledger.log import Ledger
+from waits import join, remaining, wait_for
 
 __all__ = ["database_url"]
 
@@ -44,7 +44,8 @@ def test_vanished_host_work_is_rescheduled(tmp_path: Path) -> None:
         deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
         assert tenant.deployment(deployment)["placements"][0]["host"] == "ghost"
         env.agent("genoa")
-        view = wait_for(settled(tenant, deployment), timeout=20)
+        env.silence(ghost)
+        view = wait_for(settled(tenant, deployment))
         placement = view["placements"][0]
         assert placement["host"] == "genoa" and placement["state"] == "completed"
         assert placement["attempt"] == 1
@@ -72,7 +73,8 @@ def test_a_host_lost_after_release_loses_the_keep_and_its_result(
         assert tenant.deployment(deployment)["placements"][0]["state"] == "released"
         # The ghost falls silent; a healthy host is there to take the work.
         env.agent("genoa", generation="Genoa")
-        view = wait_for(settled(tenant, deployment), timeout=20)
+        env.silence(ghost)
+        view = wait_for(settled(tenant, deployment))
         (moved,) = view["placements"]
         assert moved["host"] == "genoa" and moved["state"] == "completed"
         assert moved["attempt"] == 1  # the one re-queue, from the lost host
@@ -112,13 +114,15 @@ def _serve(
         [*command, "--trust-emulated-root", str(root)], stdout=log, stderr=subprocess.STDOUT
     )
     log.close()
-    wait_for(lambda: _up(port), timeout=20)
+    wait_for(lambda: _up(port, process))
     return process
 
 
-def _up(port: int) -> bool:
+def _up(port: int, process: subprocess.Popen[bytes]) -> bool:
+    """Readiness: /healthz answers (a server that exited fails at once, not at the timeout)."""
+    assert process.poll() is None, f"serve exited with {process.returncode} before answering"
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=remaining()).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -144,24 +148,32 @@ def test_sigkill_during_releases_loses_nothing(tmp_path: Path, database_url: str
     assigned = wait_for(lambda: len(host.assignments()) >= 40 and host.assignments())
     released: list[str] = []
     bodies: dict[str, dict[str, str]] = {}
+    # Set at the fifth acknowledged release (time to kill the server), or when the loop ends
+    # before that (then the test fails at once rather than at its outer timeout).
+    kill_now = threading.Event()
 
     def release_loop() -> None:
-        for assignment in assigned:
-            placement = assignment["placement"]
-            try:
+        try:
+            for assignment in assigned:
+                placement = assignment["placement"]
                 body = attest_body(host, attester, placement)
                 if host.attest(placement, body)["verdict"] == "affirming":
                     released.append(placement)
                     bodies[placement] = body
-            except Exception:  # the server died under us
-                return
+                    if len(released) >= 5:
+                        kill_now.set()
+        except Exception:  # the server died under us
+            return
+        finally:
+            kill_now.set()
 
     worker = threading.Thread(target=release_loop)
     worker.start()
-    wait_for(lambda: len(released) >= 5, timeout=30, every=0.005)
+    assert kill_now.wait(remaining())
+    assert len(released) >= 5, f"only {len(released)} releases before the loop ended"
     os.kill(server.pid, signal.SIGKILL)
-    server.wait()
-    worker.join(timeout=30)
+    server.wait(remaining())
+    join(worker)
 
     # Restart on the same data directory: committed state is all there and consistent.
     server = _serve(data, port, root, database_url)
@@ -199,7 +211,7 @@ def test_sigkill_during_releases_loses_nothing(tmp_path: Path, database_url: str
         assert replay.value.status == 409 and "replay refused" in replay.value.message
     finally:
         server.kill()
-        server.wait()
+        server.wait(remaining())
 
 
 def test_host_token_registers_one_host(tmp_path: Path) -> None:
@@ -239,7 +251,7 @@ def test_two_worker_processes_share_one_store(tmp_path: Path) -> None:
         deployment = tenant.deploy(
             {"workload": digest, "replicas": 6, "secrets": ["greeting-key"]}
         )["id"]
-        view = wait_for(settled(tenant, deployment), timeout=30)
+        view = wait_for(settled(tenant, deployment))
         assert all(p["state"] == "completed" for p in view["placements"])
         indexes = sorted(d["ledger_index"] for d in view["decisions"])
         assert len(set(indexes)) == 6  # one ledger, whichever worker logged each release
@@ -251,4 +263,4 @@ def test_two_worker_processes_share_one_store(tmp_path: Path) -> None:
         assert b"two-workers-secret-9f2c" not in log + stored
     finally:
         server.kill()
-        server.wait()
+        server.wait(remaining())

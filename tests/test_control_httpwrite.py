@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ import uvicorn
 
 from elsewhere.control.httpwrite import CoalescingHttpTools, _HeldHead
 from elsewhere.control.server import free_port
+from waits import join, remaining, wait_for
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
 
@@ -165,20 +165,18 @@ def port() -> Iterator[int]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "test server did not start"
-        time.sleep(0.01)
+    wait_for(lambda: server.started or not thread.is_alive(), every=0.01)
+    assert server.started, "test server did not start"
     try:
         yield chosen
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        join(thread)
 
 
 def request(port: int, head: bytes) -> bytes:
     """Everything the server sends until it closes the connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=remaining()) as sock:
         sock.sendall(head + b"Host: t\r\nConnection: close\r\n\r\n")
         chunks = []
         while chunk := sock.recv(1 << 20):
@@ -207,7 +205,7 @@ def test_a_body_in_many_parts_arrives_whole(port: int) -> None:
 def test_a_continue_goes_out_before_the_body_is_sent(port: int) -> None:
     """`Expect: 100-continue`: uvicorn writes the interim head when the app first reads the
     body, and the client sends the body only once it has that head."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=remaining()) as sock:
         sock.sendall(
             b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
             b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
@@ -227,7 +225,7 @@ def test_a_continue_goes_out_before_the_body_is_sent(port: int) -> None:
 def test_pipelined_requests_are_answered_in_order(port: int) -> None:
     first = b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n"
     second = b"POST /two HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz"
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=remaining()) as sock:
         sock.sendall(first + second)  # both in one segment: uvicorn answers one after the other
         chunks = []
         while chunk := sock.recv(1 << 16):
