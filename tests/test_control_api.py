@@ -224,5 +224,6 @@ def test_a_revoked_token_is_refused_within_the_cache_time(
         # Within the cache time (5 s, kept with the test's 1.5 s slack): no request sent later
         # than that was let through. Timed at the send, so slow answers on a loaded machine
         # cannot make a prompt refusal look late.
-        assert all(sent < 6.5 for sent in let_through), let_through
+        latest = max(let_through, default=0.0)
+        assert latest < 6.5, f"a request sent {latest:.2f} s after the revocation got through"
         assert "revoked" in tenant.http.get("/v1/whoami").json()["error"]

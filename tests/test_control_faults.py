@@ -4,6 +4,7 @@ is either complete (placement, decision, ledger entry, spent nonce) or absent.""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from control_helpers import (
     DEMO_POLICY,
@@ -26,12 +27,21 @@ from control_helpers import (
 from elsewhere.attest import make_attester
 from elsewhere.control.auth import Kind, create_credential
 from elsewhere.control.config import ControlConfig, ControlPlane
-from elsewhere.control.db import decisions, nonces, placements, read, reputation_events, write
+from elsewhere.control.db import (
+    decisions,
+    hosts,
+    nonces,
+    placements,
+    read,
+    reputation_events,
+    write,
+)
 from elsewhere.control.server import free_port
 from elsewhere.control.tenants import create_tenant
 from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import ApiFailure, Client
 from elsewhere.ledger.log import Ledger
+from elsewhere.timeutil import utcnow
 from waits import join, remaining, wait_for
 
 __all__ = ["database_url"]
@@ -127,6 +137,19 @@ def _up(port: int, process: subprocess.Popen[bytes]) -> bool:
         return False
 
 
+def _stay_live(data: Path, database: str | None) -> None:
+    """Keep the hosts live for the rest of the test: their last heartbeat moves an hour
+    ahead. `serve` has a 15 s heartbeat timeout and no flag for it; without this a slow
+    release loop or restart on a loaded machine would requeue the released keeps mid-test,
+    which is the heartbeat's job, not what this test is about."""
+    cp = ControlPlane.open(ControlConfig.for_dir(data, database))
+    try:
+        with write(cp.engine) as conn:
+            conn.execute(update(hosts).values(last_seen=utcnow() + dt.timedelta(hours=1)))
+    finally:
+        cp.close()
+
+
 def test_sigkill_during_releases_loses_nothing(tmp_path: Path, database_url: str | None) -> None:
     data = tmp_path / "cp"
     cp = ControlPlane.open(ControlConfig.for_dir(data, database_url))
@@ -144,8 +167,10 @@ def test_sigkill_during_releases_loses_nothing(tmp_path: Path, database_url: str
     tenant.put_secret("greeting-key", b"kill-9-secret")
     tenant.set_policy(DEMO_POLICY)
     host.register("genoa", "emulated-snp", 64)
+    _stay_live(data, database_url)
     deployment = tenant.deploy({"workload": digest, "replicas": 40, "secrets": ["greeting-key"]})
     assigned = wait_for(lambda: len(host.assignments()) >= 40 and host.assignments())
+    _stay_live(data, database_url)  # each poll above was a heartbeat: "now" again
     released: list[str] = []
     bodies: dict[str, dict[str, str]] = {}
     # Set at the fifth acknowledged release (time to kill the server), or when the loop ends
