@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from waits import start_clock
+
 # Timing-based deadlines make property tests flaky on a loaded 2-core CI machine; the tests
 # bound their own work instead. CI runs derandomised so a failure reproduces.
 settings.register_profile(
@@ -26,6 +28,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def vectors_path() -> Path:
     return Path(os.environ.get("ELSEWHERE_VECTORS", REPO_ROOT.parent / "shared" / "vectors"))
+
+
+@pytest.fixture(autouse=True)
+def outer_timeout() -> None:
+    """Every test's one outer timeout starts with the test (tests/waits.py)."""
+    start_clock()
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from elsewhere.attest import make_attester
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.serve.server import ThreadedServer
+from elsewhere.control.store.tables import hosts
 from elsewhere.control.store.transactions import write
 from elsewhere.control.tenancy.auth import Kind, create_credential
 from elsewhere.control.tenancy.tenants import create_tenant
@@ -26,7 +28,9 @@ from elsewhere.crypto.hpke import KeepKey
 from elsewhere.host.agent import HostAgent, Outcome
 from elsewhere.host.client import Client, b64
 from elsewhere.keep.wat import wat_to_wasm
+from elsewhere.timeutil import utcnow
 from elsewhere.wire import digest_bytes
+from waits import remaining, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -53,7 +57,7 @@ def postgres_database() -> Iterator[str]:
         import psycopg
 
         admin = psycopg.connect(
-            PG_ADMIN.replace("postgresql://", "postgresql://"), autocommit=True, connect_timeout=2
+            PG_ADMIN.replace("postgresql://", "postgresql://"), autocommit=True, connect_timeout=10
         )
     except Exception as error:  # no server: skip, saying why
         pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__})")
@@ -75,6 +79,10 @@ class Env:
     tmp: Path
     agents: list[HostAgent] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    # when each placement's outcome reached the test (time.monotonic()), for tests that
+    # bound how soon a keep stopped without sleeping to look
+    outcome_times: dict[str, float] = field(default_factory=dict)
+    loops: dict[str, threading.Thread] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -103,13 +111,33 @@ class Env:
             Client(self.url, self.token(Kind.HOST, name)),
             self.attester(kind, name, **options),
             name=name,
-            on_outcome=self.outcomes.append,
+            on_outcome=self._outcome,
         )
         agent.register()
         if start:
-            threading.Thread(target=agent.run, args=(0.1,), daemon=True).start()
+            loop = threading.Thread(target=agent.run, args=(0.1,), daemon=True)
+            loop.start()
+            self.loops[name] = loop
         self.agents.append(agent)
         return agent
+
+    def _outcome(self, outcome: Outcome) -> None:
+        self.outcome_times[outcome.placement] = time.monotonic()
+        self.outcomes.append(outcome)
+
+    def silence(self, agent: HostAgent) -> None:
+        """The host falls silent for longer than the heartbeat timeout: its agent stops (and
+        its poll loop ends, so no heartbeat is in flight), then its last heartbeat is moved
+        back past the timeout. The next maintenance round finds it lost, as it would once the
+        timeout elapsed, without the test racing a short timeout against a loaded machine."""
+        agent.stop()
+        loop = self.loops.pop(agent.name, None)
+        if loop is not None:
+            loop.join(remaining())
+            assert not loop.is_alive(), f"agent {agent.name} still polling"
+        gone = utcnow() - self.cp.config.heartbeat_timeout - dt.timedelta(seconds=1)
+        with write(self.cp.engine) as conn:
+            conn.execute(update(hosts).where(hosts.c.id == agent.host_id).values(last_seen=gone))
 
     def waiting_placement(self, name: str = "genoa") -> tuple[HostAgent, str]:
         """A registered host agent that is not running, and the placement it is assigned for
@@ -129,17 +157,6 @@ class Env:
         return tenant, digest
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(every)
-
-
 def settled(tenant: Client, deployment: str) -> Callable[[], dict[str, Any] | None]:
     def check() -> dict[str, Any] | None:
         view = tenant.deployment(deployment)
@@ -153,12 +170,14 @@ def settled(tenant: Client, deployment: str) -> Callable[[], dict[str, Any] | No
 def control_plane(tmp: Path, database_url: str | None = None, **config: Any) -> Iterator[Env]:
     options: dict[str, Any] = {
         "trust_emulated": True,
-        "heartbeat_timeout": dt.timedelta(seconds=2),
+        # Longer than any test: a registered host that does not poll (or polls late on a
+        # loaded machine) stays live. A test that needs a host lost says so: Env.silence.
+        "heartbeat_timeout": dt.timedelta(minutes=10),
         "maintenance_interval": 0.1,
     }
     options.update(config)
     cp = ControlPlane.open(ControlConfig.for_dir(tmp / "cp", database_url, **options))
-    server = ThreadedServer(cp).start()
+    server = ThreadedServer(cp).start(timeout=remaining())
     env = Env(cp, server, tmp)
     try:
         yield env
@@ -184,7 +203,7 @@ def postgres_available() -> contextlib.AbstractContextManager[str] | None:
     try:
         import psycopg
 
-        psycopg.connect(PG_ADMIN, connect_timeout=2).close()
+        psycopg.connect(PG_ADMIN, connect_timeout=10).close()
     except Exception:
         return None
     return postgres_database()

@@ -17,7 +17,7 @@ def pg_unreachable() -> str | None:
     try:
         import psycopg
 
-        with psycopg.connect(PG_BASE, connect_timeout=3):
+        with psycopg.connect(PG_BASE, connect_timeout=10):
             return None
     except Exception as error:  # any failure means: skip, and say why
         return f"PostgreSQL not reachable at {PG_BASE}: {type(error).__name__}"

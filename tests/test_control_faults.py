@@ -4,6 +4,7 @@ is either complete (placement, decision, ledger entry, spent nonce) or absent.""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from control_helpers import (
     DEMO_POLICY,
@@ -22,18 +23,19 @@ from control_helpers import (
     database_url,
     greeter_wasm,
     settled,
-    wait_for,
 )
 from elsewhere.attest import make_attester
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.serve.server import free_port
-from elsewhere.control.store.tables import decisions, nonces, placements, reputation_events
+from elsewhere.control.store.tables import decisions, hosts, nonces, placements, reputation_events
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy.auth import Kind, create_credential
 from elsewhere.control.tenancy.tenants import create_tenant
 from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import ApiFailure, Client
 from elsewhere.ledger.log import Ledger
+from elsewhere.timeutil import utcnow
+from waits import join, remaining, wait_for
 
 __all__ = ["database_url"]
 
@@ -45,7 +47,8 @@ def test_vanished_host_work_is_rescheduled(tmp_path: Path) -> None:
         deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
         assert tenant.deployment(deployment)["placements"][0]["host"] == "ghost"
         env.agent("genoa")
-        view = wait_for(settled(tenant, deployment), timeout=20)
+        env.silence(ghost)
+        view = wait_for(settled(tenant, deployment))
         placement = view["placements"][0]
         assert placement["host"] == "genoa" and placement["state"] == "completed"
         assert placement["attempt"] == 1
@@ -73,7 +76,8 @@ def test_a_host_lost_after_release_loses_the_keep_and_its_result(
         assert tenant.deployment(deployment)["placements"][0]["state"] == "released"
         # The ghost falls silent; a healthy host is there to take the work.
         env.agent("genoa", generation="Genoa")
-        view = wait_for(settled(tenant, deployment), timeout=20)
+        env.silence(ghost)
+        view = wait_for(settled(tenant, deployment))
         (moved,) = view["placements"]
         assert moved["host"] == "genoa" and moved["state"] == "completed"
         assert moved["attempt"] == 1  # the one re-queue, from the lost host
@@ -113,15 +117,30 @@ def _serve(
         [*command, "--trust-emulated-root", str(root)], stdout=log, stderr=subprocess.STDOUT
     )
     log.close()
-    wait_for(lambda: _up(port), timeout=20)
+    wait_for(lambda: _up(port, process))
     return process
 
 
-def _up(port: int) -> bool:
+def _up(port: int, process: subprocess.Popen[bytes]) -> bool:
+    """Readiness: /healthz answers (a server that exited fails at once, not at the timeout)."""
+    assert process.poll() is None, f"serve exited with {process.returncode} before answering"
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=remaining()).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _stay_live(data: Path, database: str | None) -> None:
+    """Keep the hosts live for the rest of the test: their last heartbeat moves an hour
+    ahead. `serve` has a 15 s heartbeat timeout and no flag for it; without this a slow
+    release loop or restart on a loaded machine would requeue the released keeps mid-test,
+    which is the heartbeat's job, not what this test is about."""
+    cp = ControlPlane.open(ControlConfig.for_dir(data, database))
+    try:
+        with write(cp.engine) as conn:
+            conn.execute(update(hosts).values(last_seen=utcnow() + dt.timedelta(hours=1)))
+    finally:
+        cp.close()
 
 
 def test_sigkill_during_releases_loses_nothing(tmp_path: Path, database_url: str | None) -> None:
@@ -141,28 +160,38 @@ def test_sigkill_during_releases_loses_nothing(tmp_path: Path, database_url: str
     tenant.put_secret("greeting-key", b"kill-9-secret")
     tenant.set_policy(DEMO_POLICY)
     host.register("genoa", "emulated-snp", 64)
+    _stay_live(data, database_url)
     deployment = tenant.deploy({"workload": digest, "replicas": 40, "secrets": ["greeting-key"]})
     assigned = wait_for(lambda: len(host.assignments()) >= 40 and host.assignments())
+    _stay_live(data, database_url)  # each poll above was a heartbeat: "now" again
     released: list[str] = []
     bodies: dict[str, dict[str, str]] = {}
+    # Set at the fifth acknowledged release (time to kill the server), or when the loop ends
+    # before that (then the test fails at once rather than at its outer timeout).
+    kill_now = threading.Event()
 
     def release_loop() -> None:
-        for assignment in assigned:
-            placement = assignment["placement"]
-            try:
+        try:
+            for assignment in assigned:
+                placement = assignment["placement"]
                 body = attest_body(host, attester, placement)
                 if host.attest(placement, body)["verdict"] == "affirming":
                     released.append(placement)
                     bodies[placement] = body
-            except Exception:  # the server died under us
-                return
+                    if len(released) >= 5:
+                        kill_now.set()
+        except Exception:  # the server died under us
+            return
+        finally:
+            kill_now.set()
 
     worker = threading.Thread(target=release_loop)
     worker.start()
-    wait_for(lambda: len(released) >= 5, timeout=30, every=0.005)
+    assert kill_now.wait(remaining())
+    assert len(released) >= 5, f"only {len(released)} releases before the loop ended"
     os.kill(server.pid, signal.SIGKILL)
-    server.wait()
-    worker.join(timeout=30)
+    server.wait(remaining())
+    join(worker)
 
     # Restart on the same data directory: committed state is all there and consistent.
     server = _serve(data, port, root, database_url)
@@ -200,7 +229,7 @@ def test_sigkill_during_releases_loses_nothing(tmp_path: Path, database_url: str
         assert replay.value.status == 409 and "replay refused" in replay.value.message
     finally:
         server.kill()
-        server.wait()
+        server.wait(remaining())
 
 
 def test_host_token_registers_one_host(tmp_path: Path) -> None:
@@ -240,7 +269,7 @@ def test_two_worker_processes_share_one_store(tmp_path: Path) -> None:
         deployment = tenant.deploy(
             {"workload": digest, "replicas": 6, "secrets": ["greeting-key"]}
         )["id"]
-        view = wait_for(settled(tenant, deployment), timeout=30)
+        view = wait_for(settled(tenant, deployment))
         assert all(p["state"] == "completed" for p in view["placements"])
         indexes = sorted(d["ledger_index"] for d in view["decisions"])
         assert len(set(indexes)) == 6  # one ledger, whichever worker logged each release
@@ -252,4 +281,4 @@ def test_two_worker_processes_share_one_store(tmp_path: Path) -> None:
         assert b"two-workers-secret-9f2c" not in log + stored
     finally:
         server.kill()
-        server.wait()
+        server.wait(remaining())

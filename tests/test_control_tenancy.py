@@ -57,7 +57,7 @@ def test_writes_by_one_tenant_never_touch_anothers(
         assert [s["name"] for s in alice.json("GET", "/v1/secrets")] == ["greeting-key"]
         # ... and Alice's keep still receives Alice's secret.
         env.agent("genoa", generation="Genoa")
-        view = wait_for(settled(alice, deployment), timeout=20)
+        view = wait_for(settled(alice, deployment))
         assert view["placements"][0]["state"] == "completed"
         stdout = base64.b64decode(view["placements"][0]["result"]["stdout"])
         assert b"greeting-key: 12 bytes" in stdout, stdout  # alice-secret, not bob-overwrites
@@ -128,13 +128,13 @@ def test_risk_document_shows_no_other_tenants_events(
         env.agent("genoa", generation="Genoa")
         alice, digest = env.setup_tenant()
         bob, bob_digest = env.setup_tenant()
-        mine = wait_for(settled(alice, deploy_valued(alice, digest, "300")), timeout=20)
-        theirs = wait_for(settled(bob, deploy_valued(bob, bob_digest, "777")), timeout=20)
+        mine = wait_for(settled(alice, deploy_valued(alice, digest, "300")))
+        theirs = wait_for(settled(bob, deploy_valued(bob, bob_digest, "777")))
         bob_placement = theirs["placements"][0]["id"]
         note = "bob-private-remark-5c1e"
         assert _status(bob, "POST", f"/v1/placements/{bob_placement}/reports", {"note": note})
         third = deploy_valued(alice, digest, "300")
-        decision = wait_for(settled(alice, third), timeout=20)["placements"][0]["risk"]
+        decision = wait_for(settled(alice, third))["placements"][0]["risk"]
         assert decision["bound"]["r"] == pytest.approx(2.0, abs=0.01)  # both keeps count
 
         doc = alice.json("GET", f"/v1/deployments/{third}/risk")

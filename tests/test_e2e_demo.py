@@ -81,7 +81,7 @@ def test_tenant_cli_against_a_live_control_plane(
         deploy = ["deploy", digest, "--secret", "greeting-key", "--arg", "greeting-key"]
         assert main([*deploy, "--result-key", str(pub), "--env", "GREETING=Hey", *api]) == 0
         deployment = capsys.readouterr().out.split()[1].rstrip(":")
-        wait_for(settled(tenant, deployment), timeout=20)
+        wait_for(settled(tenant, deployment))
         assert main(["results", deployment, "--key", str(key), *api]) == 0
         shown = capsys.readouterr().out
         assert "completed on genoa" in shown

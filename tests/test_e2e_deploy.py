@@ -20,7 +20,6 @@ from control_helpers import (
     control_plane,
     database_url,
     settled,
-    wait_for,
 )
 from elsewhere.control.broker.tokens import public_key_from_jwk, verify
 from elsewhere.control.tenancy.auth import Kind
@@ -34,6 +33,7 @@ from elsewhere.host.client import ApiFailure, Client, b64
 from elsewhere.ledger.bundle import verify_bundle
 from elsewhere.ledger.note import Verifier
 from elsewhere.wire import RESULT_INFO, result_aad
+from waits import remaining, wait_for
 
 __all__ = ["database_url"]
 SECRET = b"s3cret-XYZZY-0451"
@@ -58,7 +58,7 @@ def test_deploy_refuses_milan_and_nil_releases_to_genoa(
                 "stdin": b64(b"tester"),
             }
         )["id"]
-        view = wait_for(settled(tenant, deployment), timeout=30)
+        view = wait_for(settled(tenant, deployment))
         for placement in view["placements"]:
             assert placement["state"] == "completed" and placement["host"] == "genoa"
             out = base64.b64decode(placement["result"]["stdout"]).decode()
@@ -127,7 +127,7 @@ def test_results_sealed_to_the_tenant_key(tmp_path: Path) -> None:
                 "result_key": b64(key.public_bytes()),
             }
         )["id"]
-        view = wait_for(settled(tenant, deployment), timeout=20)
+        view = wait_for(settled(tenant, deployment))
         placement = view["placements"][0]
         result = placement["result"]
         assert result["sealed"] is True
@@ -167,7 +167,7 @@ def test_emulated_tdx_host_is_released(tmp_path: Path, monkeypatch: pytest.Monke
         deployment = tenant.deploy(
             {"workload": digest, "secrets": ["greeting-key"], "args": ["greeting-key"]}
         )["id"]
-        view = wait_for(settled(tenant, deployment), timeout=20)
+        view = wait_for(settled(tenant, deployment))
         placement = view["placements"][0]
         assert placement["state"] == "completed" and placement["host"] == "tdx-1"
         [decision] = view["decisions"]
@@ -191,10 +191,10 @@ def test_the_host_command_runs_keeps_with_the_kem_it_is_given(tmp_path: Path) ->
             tenant, digest = env.setup_tenant()
             body = {"workload": digest, "secrets": ["greeting-key"], "args": ["greeting-key"]}
             deployment = tenant.deploy(body)["id"]
-            view = wait_for(settled(tenant, deployment), timeout=30)
+            view = wait_for(settled(tenant, deployment))
         finally:
             host.send_signal(signal.SIGINT)
-            output = host.communicate(timeout=20)[0].decode()
+            output = host.communicate(timeout=remaining())[0].decode()
         assert host.returncode == 0, output
         assert "WARNING:" in output and "emulated" in output  # no hardware protection
         (placement,) = view["placements"]

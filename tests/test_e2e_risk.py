@@ -35,7 +35,7 @@ def _refused(tenant: Client, deployment: str) -> dict[str, Any]:
         risk = tenant.deployment(deployment)["placements"][0]["risk"]
         return risk if risk and risk["decision"] == "refused" else None
 
-    decision: dict[str, Any] = wait_for(check, timeout=10)
+    decision: dict[str, Any] = wait_for(check)
     return decision
 
 
@@ -84,7 +84,7 @@ def test_budget_refusal_and_placement_figures_in_the_ledger(
 
         # A small one is placed; its figures go to the ledger with the placement.
         small = deploy_valued(tenant, digest, "500")
-        done = wait_for(settled(tenant, small), timeout=20)
+        done = wait_for(settled(tenant, small))
         placed = done["placements"][0]
         assert placed["state"] == "completed" and placed["risk"]["decision"] == "placed"
         figures = placed["risk"]
@@ -139,8 +139,8 @@ def test_a_host_re_registering_keeps_its_chips_reputation(tmp_path: Path) -> Non
         doc = tenant.json("GET", f"/v1/deployments/{first['id']}/risk")
         key = doc["hosts"][0]["reputation_key"]  # once attested: the chip's key
         assert key.startswith("chip:")
-        genoa.stop()
-        wait_for(lambda: _host_state(env, "genoa") == "lost", timeout=10)
+        env.silence(genoa)
+        wait_for(lambda: _host_state(env, "genoa") == "lost")
 
         # Same machine (same emulated platform directory, so the same chip), a new name.
         again = HostAgent(
@@ -203,7 +203,7 @@ def test_cusum_quarantine_stops_placements_until_released(tmp_path: Path) -> Non
             assert listed["id"] == host_id and "CUSUM alarm" in listed["quarantined"]
             assert operator.json("POST", f"/v1/hosts/{host_id}/release")["released"]
             assert operator.json("GET", "/v1/hosts")[0]["quarantined"] is None
-            wait_for(lambda: any(a["placement"] for a in host.assignments()), timeout=10)
+            wait_for(lambda: any(a["placement"] for a in host.assignments()))
         finally:
             beat.set()
 

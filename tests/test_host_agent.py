@@ -16,6 +16,7 @@ from elsewhere.errors import InputError
 from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import Client
 from elsewhere.keep.stop import KeepStop
+from waits import join, wait_for
 
 
 def _agent(tmp_path: Path, body: bytes) -> tuple[HostAgent, list[int]]:
@@ -64,12 +65,12 @@ def test_the_loop_outlives_bad_answers(tmp_path: Path, caplog: pytest.LogCapture
     loop = threading.Thread(target=agent.run, args=(0.01,), daemon=True)
     loop.start()
     try:
-        while len(polls) < 3:
-            loop.join(0.01)
-            assert loop.is_alive()
+        # Three answers survived, or the loop died (then at once, not at the outer timeout).
+        wait_for(lambda: len(polls) >= 3 or not loop.is_alive(), every=0.01)
+        assert loop.is_alive()
     finally:
         agent.stop()
-        loop.join(5)
+        join(loop)
     assert "poll failed" in caplog.text and "not JSON" in caplog.text
 
 

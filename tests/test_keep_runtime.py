@@ -23,6 +23,7 @@ from elsewhere.keep.runtime import (
 )
 from elsewhere.keep.stop import KeepStop
 from elsewhere.keep.wat import build_wat_file, wat_to_wasm
+from waits import OUTER_TIMEOUT, remaining
 
 REPO = Path(__file__).resolve().parent.parent
 GREETER_WAT = REPO / "examples" / "workloads" / "secret-greeter.wat"
@@ -160,7 +161,7 @@ def test_wall_time_deadline_stops_an_infinite_loop() -> None:
     result = run_wat(LOOP, KeepLimits(fuel=None, wall_time_s=0.2))
     assert result.outcome == "wall-time-exceeded"
     assert result.fuel_consumed is None
-    assert 0.15 < time.perf_counter() - started < 5
+    assert 0.15 < time.perf_counter() - started < OUTER_TIMEOUT  # not before, but it ends
 
 
 def test_a_stop_from_another_thread_ends_the_run_and_its_secrets() -> None:
@@ -176,7 +177,7 @@ def test_a_stop_from_another_thread_ends_the_run_and_its_secrets() -> None:
     result = run_module(module, config, secrets={"k": b"s"}, stop=stop)
     assert result.outcome == "stopped" and result.exit_code is None
     assert result.trap == "stopped by the host: placement withdrawn"
-    assert 0.25 < time.perf_counter() - started < 5
+    assert 0.25 < time.perf_counter() - started < OUTER_TIMEOUT  # not before, but it ends
     assert set(base.glob("elsewhere-keep-*")) <= before  # nothing staged is left behind
     early = KeepStop()
     early.stop("already withdrawn")
@@ -323,14 +324,16 @@ for text in ({GREETER_WAT.read_text()!r}, {LOOP!r}):
     config = KeepConfig(workload_digest=digest, limits=KeepLimits(fuel=10**6))
     print(run_module(module, config).outcome)
 """
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    done = subprocess.run(  # a hang (an exit that never comes) fails at the outer timeout
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=remaining(),
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["exited", "fuel-exhausted"]
     assert "panicked" not in done.stderr
-    assert time.perf_counter() - started < 30
 
 
 def test_unbounded_recursion_traps_on_stack_overflow() -> None:

@@ -10,7 +10,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from elsewhere.ledger.checkpoint import SignedCheckpoint, open_checkpoint
 from elsewhere.ledger.keyfile import create_key_file
 from elsewhere.ledger.log import Ledger
 from ledger_support import database
+from waits import lines, remaining
 
 ORIGIN = "example.com/crash-test"
 WORKER = Path(__file__).with_name("ledger_crash_worker.py")
@@ -44,22 +44,23 @@ def _run_and_kill(
     )
     acked: dict[int, tuple[int, int]] = {}
     checkpoints: list[bytes] = []
-    deadline = time.monotonic() + 60
     assert process.stdout is not None
     try:
-        while len(acked) < acks_before_kill and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
+        # Read the worker's own acknowledgements as they come (EOF: it died by itself).
+        for line in lines(process.stdout):
             kind, _, rest = line.rstrip("\n").partition(" ")
             if kind == "ack":
                 index, worker_seed, sequence = map(int, rest.split())
                 acked[index] = (worker_seed, sequence)
             elif kind == "checkpoint":
                 checkpoints.append(json.loads(rest).encode())
+            if len(acked) >= acks_before_kill:
+                break
     finally:
         os.kill(process.pid, signal.SIGKILL)  # mid-append: it never stops between batches
-        _, errors = process.communicate(timeout=30)
+        process.wait(remaining())
+        assert process.stderr is not None
+        errors = process.stderr.read()
     assert process.returncode == -signal.SIGKILL, errors
     assert len(acked) >= acks_before_kill, f"worker acknowledged only {len(acked)}: {errors}"
     return acked, checkpoints

@@ -22,6 +22,7 @@ from elsewhere.ledger.log import Ledger
 from elsewhere.ledger.schema import ledger_entries, ledger_hashes
 from elsewhere.ledger.store import LedgerCorrupt, Store
 from ledger_support import database
+from waits import join
 
 ORIGIN = "example.com/elsewhere-test"
 
@@ -126,11 +127,11 @@ def test_concurrent_appenders_get_distinct_gapless_indexes(ledger: Ledger) -> No
         except BaseException as error:  # reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        join(thread)  # a deadlocked appender fails the test instead of hanging the suite
     assert not errors
     assert sorted(results) == list(range(120))
     assert ledger.audit() == 120
