@@ -28,6 +28,7 @@ from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy.auth import Kind
 from elsewhere.control.tenancy.tenants import create_tenant
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
+from waits import remaining
 
 
 def test_hot_calls_answer_in_one_line(tmp_path: Path) -> None:
@@ -191,14 +192,14 @@ def test_a_stuck_read_frees_the_event_loop_and_times_out_in_one_line(tmp_path: P
             locker.execute(text("LOCK TABLE cp_placements IN ACCESS EXCLUSIVE MODE"))
             asking = threading.Thread(
                 target=lambda: answers.append(
-                    agent.client.http.post(f"/v1/placements/{placement}/nonce", timeout=60)
+                    agent.client.http.post(f"/v1/placements/{placement}/nonce", timeout=remaining())
                 )
             )
             asking.start()
-            wait_for(lambda: _waiting_on_a_lock(locker) > 0, timeout=30)
-            health = httpx.get(f"{env.url}/healthz", timeout=60)
+            wait_for(lambda: _waiting_on_a_lock(locker) > 0)
+            health = httpx.get(f"{env.url}/healthz", timeout=remaining())
             still_waiting = _waiting_on_a_lock(locker) > 0 and asking.is_alive()
-            asking.join(timeout=90)
+            asking.join(timeout=remaining())
             locker.rollback()
         assert health.status_code == 200 and still_waiting
         assert answers and answers[0].status_code == 503

@@ -17,6 +17,7 @@ from control_helpers import attest_body, control_plane, database_url  # noqa: F4
 from elsewhere.control.broker import attest as broker
 from elsewhere.control.store.tables import hosts, placements
 from elsewhere.control.store.transactions import read
+from waits import remaining
 
 
 def test_a_release_rerun_after_a_failed_batch_still_writes_the_host_claims(
@@ -42,9 +43,9 @@ def test_a_release_rerun_after_a_failed_batch_still_writes_the_host_claims(
         env.cp.committer._commit(
             [(release.job, futures[0], release.claims), (failing, futures[1], ())]
         )
-        assert isinstance(futures[0].result(timeout=60), int)  # its ledger index
+        assert isinstance(futures[0].result(timeout=remaining()), int)  # its ledger index
         with pytest.raises(LookupError):
-            futures[1].result(timeout=60)
+            futures[1].result(timeout=remaining())
         with read(env.cp.engine) as conn:
             claims = conn.execute(
                 select(hosts.c.last_claims).where(hosts.c.id == host_id)

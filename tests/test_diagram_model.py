@@ -39,8 +39,12 @@ def _on_disk() -> set[str]:
 
 
 def _runtime_dependencies() -> set[str]:
+    """The dependencies and every optional extra but the dev tools (`charts` runs in production)."""
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    return {Requirement(line).name.lower() for line in project["dependencies"]}
+    extras = project.get("optional-dependencies", {})
+    lines = list(project["dependencies"])
+    lines += [line for name, group in extras.items() if name != "dev" for line in group]
+    return {Requirement(line).name.lower() for line in lines}
 
 
 def test_every_package_under_src_elsewhere_is_in_the_model() -> None:

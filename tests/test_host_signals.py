@@ -19,6 +19,7 @@ from elsewhere.control.tenancy.auth import Kind
 from elsewhere.host.client import Client
 from elsewhere.keep.scratch import LOCK_NAME, PREFIX, scratch_base
 from elsewhere.keep.wat import wat_to_wasm
+from waits import remaining
 
 SLEEP_FOREVER = """(module
   (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
@@ -61,14 +62,13 @@ def test_a_stop_signal_ends_the_keeps_and_removes_their_secrets(
         host = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             tenant, deployment = sleeping_deployment(env)
-            wait_for(lambda: released(tenant, deployment), timeout=30)
+            wait_for(lambda: released(tenant, deployment))
             secrets = wait_for(
-                lambda: list(scratch_base().glob(f"{PREFIX}{host.pid}-*/secrets/greeting-key")),
-                timeout=30,
+                lambda: list(scratch_base().glob(f"{PREFIX}{host.pid}-*/secrets/greeting-key"))
             )
             assert not leftover.exists()  # swept when the agent started
             host.send_signal(signum)
-            output = host.communicate(timeout=60)[0].decode()
+            output = host.communicate(timeout=remaining())[0].decode()
         finally:
             if host.poll() is None:
                 host.kill()
@@ -86,16 +86,14 @@ def test_deleting_a_deployment_ends_its_sleeping_keeps_and_frees_the_host(
     with control_plane(tmp_path) as env:
         agent = env.agent("genoa", generation="Genoa")
         tenant, deployment = sleeping_deployment(env, replicas=2)
-        wait_for(lambda: released(tenant, deployment, 2), timeout=30)
+        wait_for(lambda: released(tenant, deployment, 2))
         placements = {p["id"] for p in tenant.deployment(deployment)["placements"]}
         # both guests in their sleep (the heartbeat that carries the DELETE comes later)
-        wait_for(lambda: len(agent._busy) == 2, timeout=30)
+        wait_for(lambda: len(agent._busy) == 2)
         for keep in list(agent._busy.values()):
-            assert keep.started.wait(30)
+            assert keep.started.wait(remaining())
         tenant.request("DELETE", f"/v1/deployments/{deployment}")
-        wait_for(
-            lambda: len([o for o in env.outcomes if o.placement in placements]) == 2, timeout=30
-        )
+        wait_for(lambda: len([o for o in env.outcomes if o.placement in placements]) == 2)
         stopped = [o for o in env.outcomes if o.placement in placements]
         assert [o.verdict for o in stopped] == ["stopped", "stopped"]
         assert all("process killed" in (o.error or "") for o in stopped)

@@ -267,3 +267,41 @@ def test_cli_certificate_warning_is_one_line_exit_2(vectors: Path, tmp_path: Pat
     assert done.stderr.count("\n") == 1, done.stderr
     assert "not a usable X.509 certificate (UserWarning:" in done.stderr
     assert json.dumps(done.stdout) == '""'
+
+
+def test_the_ledger_digest_of_a_report_and_its_twin_is_one(vectors: Path) -> None:
+    from elsewhere.control.broker.context import Context
+    from elsewhere.control.trust.audit import attestation_entries
+
+    report, _, _ = _real(vectors)
+    high, low = _high_s_pair(report)
+    context = Context(
+        placement_id="pl_1",
+        deployment_id="dep_1",
+        tenant_id="ten_1",
+        host_id="host_1",
+        host_name="genoa",
+        state="assigned",
+        workload_digest="00" * 48,
+        policy_version=1,
+        policy_digest="sha384:" + "00" * 48,
+        policy_document="",
+        secret_names=("key",),
+        advisory_feeds=0,
+    )
+
+    def digests(evidence: bytes) -> set[str]:
+        entries = attestation_entries(
+            context=context,
+            evidence=evidence,
+            claims_json="{}",
+            accepted=True,
+            reasons=[],
+            tee="sev-snp",
+            emulated=False,
+            keep_key_digest="sha256:" + "00" * 32,
+        )
+        return {getattr(entry, "evidence_digest") for entry in entries}  # noqa: B009
+
+    assert digests(high) == digests(low) == digests(low.hex().encode())
+    assert len(digests(high)) == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from elsewhere.errors import InputError
 from elsewhere.evidence.detect import EvidenceFormat, detect
+from elsewhere.evidence.snp.canonical import canonical_hcl, canonical_report
 
 
 def canonical_evidence(data: bytes) -> bytes:
@@ -19,8 +20,6 @@ def canonical_evidence(data: bytes) -> bytes:
         detected = detect(data)
     except InputError:
         return bytes(data)
-    from elsewhere.evidence.snp.canonical import canonical_hcl, canonical_report
-
     try:
         if detected.format is EvidenceFormat.AZURE_HCL_SNP:
             return canonical_hcl(detected.data)

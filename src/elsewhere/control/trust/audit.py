@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
+from elsewhere.evidence.canonical import canonical_evidence
 from elsewhere.ledger.entries import (
     AdvisoryImport,
     AttestationDecision,
@@ -43,7 +44,8 @@ def attestation_entries(
     """The decision and, when accepted, one release entry per secret (appended by the
     group committer in the release's transaction)."""
     now = utcnow()
-    evidence_digest = digest(evidence)
+    # Over the canonical form: a report and its n - s twin (or hex text) are one evidence.
+    evidence_digest = digest(canonical_evidence(evidence))
     entries: list[LedgerEntry] = [
         AttestationDecision(
             at=now,
