@@ -1,0 +1,48 @@
+"""The API edge against hostile hosts and clients (issue #21, defects 4, 5 and 8), over real
+HTTP on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import update
+
+from control_helpers import control_plane, database_url, settled
+from elsewhere.control.store.tables import results
+from elsewhere.control.store.transactions import write
+from waits import remaining, wait_for
+
+__all__ = ["database_url"]
+
+DEEP = '{"a":' * 300 + "1" + "}" * 300  # about 600 bytes, 300 levels
+
+
+def test_a_deep_host_document_is_refused_and_an_old_one_does_not_break_the_view(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with control_plane(tmp_path, database_url) as env:
+        host = env.agent("genoa", start=False)
+        tenant, digest = env.setup_tenant()
+        placement = tenant.deploy({"workload": digest})
+        deployment = placement["id"]
+        (assigned,) = wait_for(host.client.assignments)
+        refused = host.client.http.request(
+            "POST",
+            f"/v1/placements/{assigned['placement']}/result",
+            content='{"isolation":' + DEEP + "}",
+            headers={"content-type": "application/json"},
+        )
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error.startswith("isolation:") and "deeper than" in error, error
+        for outcome in host.poll_once():
+            outcome.result(timeout=remaining())
+        wait_for(settled(tenant, deployment))
+        # A row stored before the edge bounded it: the view marks it and still answers.
+        with write(env.cp.engine) as conn:
+            conn.execute(update(results).values(host_isolation=DEEP))
+        answer = tenant.http.request("GET", f"/v1/deployments/{deployment}")
+        assert answer.status_code == 200, answer.text
+        (shown,) = answer.json()["placements"]
+        reported = shown["result"]["host_reported_isolation"]
+        assert reported["error"].startswith("unreadable host-reported document"), reported
