@@ -46,3 +46,35 @@ def test_a_deep_host_document_is_refused_and_an_old_one_does_not_break_the_view(
         (shown,) = answer.json()["placements"]
         reported = shown["result"]["host_reported_isolation"]
         assert reported["error"].startswith("unreadable host-reported document"), reported
+
+
+def test_a_lone_surrogate_or_nul_in_a_json_string_is_one_400(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with control_plane(tmp_path, database_url) as env:
+        host = env.agent("genoa", start=False)
+        tenant, _ = env.setup_tenant()
+        json_body = {"content-type": "application/json"}
+        surrogate = tenant.http.request(
+            "POST", "/v1/deployments", content=rb'{"workload": "\ud800"}', headers=json_body
+        )
+        assert surrogate.status_code == 400, surrogate.text
+        assert surrogate.json()["error"] == (
+            "request body: \\ud800 at byte 14 escapes a lone surrogate"
+        )
+        nul = host.client.http.request(
+            "POST",
+            "/v1/hosts/register",
+            content=rb'{"name": "g\u0000", "attester": "emulated-snp"}',
+            headers=json_body,
+        )
+        assert nul.status_code == 400, nul.text
+        assert "\\u0000 at byte 11 escapes NUL" in nul.json()["error"]
+        # A pair is one character, and an escaped backslash is no escape: both accepted.
+        fine = tenant.http.request(
+            "POST",
+            "/v1/deployments",
+            content=rb'{"workload": "\ud83d\ude00 \\u0000"}',
+            headers=json_body,
+        )
+        assert "no such workload" in fine.json()["error"], fine.text
