@@ -3,11 +3,14 @@ HTTP on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from sqlalchemy import update
 
-from control_helpers import control_plane, database_url, settled
+from control_helpers import attest_body, control_plane, database_url, settled
 from elsewhere.control.store.tables import results
 from elsewhere.control.store.transactions import write
 from waits import remaining, wait_for
@@ -78,3 +81,36 @@ def test_a_lone_surrogate_or_nul_in_a_json_string_is_one_400(
             headers=json_body,
         )
         assert "no such workload" in fine.json()["error"], fine.text
+
+
+def test_a_tdx_pck_name_retagged_as_bit_string_is_a_400_over_http(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """Fixed in evidence (tests/test_dcap_pck.py); over HTTP it must answer 4xx in one line,
+    not 500, with the policy allowing emulated TDX."""
+    with control_plane(tmp_path, database_url) as env:
+        host = env.agent("spr", kind="emulated-tdx", start=False)
+        tenant, digest = env.setup_tenant()
+        tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})
+        placement = wait_for(host.client.assignments)[0]["placement"]
+        platform = host.attester.platform
+        der = platform.certs["pck"]
+        name = x509.load_der_x509_certificate(der).subject
+        value = str(name.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value).encode()
+        at = der.find(b"\x0c" + bytes([len(value)]) + value)
+        retagged = der[:at] + b"\x03" + der[at + 1 :]
+        body = attest_body(host.client, host.attester, placement)
+        evidence = base64.b64decode(body["evidence"])
+        swapped = evidence.replace(_pem(der), _pem(retagged))
+        assert swapped != evidence
+        body["evidence"] = base64.b64encode(swapped).decode()
+        answer = host.client.http.request("POST", f"/v1/placements/{placement}/attest", json=body)
+        assert 400 <= answer.status_code < 500, answer.text
+        assert "\n" not in answer.json()["error"], answer.text
+        assert answer.status_code == 400 and "malformed certificate" in answer.text, answer.text
+
+
+def _pem(raw: bytes) -> bytes:
+    b64 = base64.b64encode(raw)
+    lines = b"".join(b64[i : i + 64] + b"\n" for i in range(0, len(b64), 64))
+    return b"-----BEGIN CERTIFICATE-----\n" + lines + b"-----END CERTIFICATE-----\n"
