@@ -13,7 +13,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
@@ -37,6 +37,12 @@ from elsewhere.risk.reputation import EventKind
 from elsewhere.timeutil import utcnow
 
 MAX_OUTPUT = 4 << 20
+# The host's own isolation report is a small, flat-ish document (tens of keys, a few KiB); a
+# deeper or larger one is refused at the edge, because every reader (the deployment view,
+# the CLI) walks it recursively and a 300-deep one broke the tenant's view for good (#21, 4).
+MAX_HOST_DEPTH = 8
+MAX_HOST_KEYS = 512
+MAX_HOST_BYTES = 16 << 10
 
 
 EVIDENCE_KIND = {"sev-snp": "sev-snp-report", "tdx": "tdx-dcap-quote", "sgx": "sgx-dcap-quote"}
@@ -53,6 +59,34 @@ class ResultRequest(BaseModel):
         "the control plane computes the report it shows)"
     )
     duration_ms: int | None = Field(None, ge=0)
+
+    @field_validator("isolation")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = host_document_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def host_document_problem(document: Any) -> str | None:
+    """Why a host-reported document is refused (too deep, too many keys, too large), or None.
+    Walked without recursion, so the check itself has no depth limit to hit."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    keys = 0
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_HOST_DEPTH:
+                return f"nested deeper than {MAX_HOST_DEPTH} levels"
+            children = list(node.values()) if isinstance(node, dict) else node
+            keys += len(children)
+            if keys > MAX_HOST_KEYS:
+                return f"more than {MAX_HOST_KEYS} keys and items"
+            stack.extend((child, depth + 1) for child in children)
+    if len(json.dumps(document)) > MAX_HOST_BYTES:
+        return f"larger than {MAX_HOST_BYTES} bytes as JSON"
+    return None
 
 
 def isolation(conn: Connection, placement_id: str, row: Any) -> dict[str, Any]:

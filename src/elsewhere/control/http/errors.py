@@ -56,6 +56,8 @@ def error_answer(error: Exception) -> tuple[int, str]:
         return error.status_code, str(error.detail)
     if isinstance(error, RequestValidationError):
         return 422, validation_message(error.errors())
+    if isinstance(error, UnicodeEncodeError):  # backstop for limits.bad_escape's scan
+        return 400, "request: a string holds a lone surrogate (not Unicode)"
     if isinstance(error, OperationalError):  # the store is down, or a statement timed out
         log.error("database error: %s", type(error.orig).__name__)
         return 503, "database unavailable or too slow (statement timed out); try again"

@@ -32,6 +32,16 @@ MAX_API_BODY = MAX_WASM_BYTES + 4096
 _HOT = re.compile(r"^/v1/placements/[^/]+/(nonce|attest)$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
+# Bodies taken as raw bytes (a module, a secret's value): any byte is theirs to hold.
+_RAW = re.compile(r"^/v1/(workloads|secrets/[^/]+)$")
+# A JSON (or TOML) escape that decodes to what no stored text may hold: a lone UTF-16
+# surrogate (no UTF-8 form: encoding it for the store raised, a 500) or NUL (PostgreSQL text
+# cannot hold one). Only an escape preceded by an even number of backslashes is one.
+_ESCAPE_HINT = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
+_BAD_ESCAPE = re.compile(
+    rb"(?<!\\)(?:\\\\)*(\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
 
 
 def body_limit(method: str, path: str) -> int:
@@ -61,7 +71,10 @@ class RequestLimits:
                 raise ElsewhereError(refused)
             limit = body_limit(scope["method"], scope["path"])
             _check_length(scope, limit)
-            await self.app(scope, _counted(receive, limit), tracked)
+            counted = _counted(receive, limit)
+            if scope["method"] in ("POST", "PUT", "PATCH") and not _RAW.match(scope["path"]):
+                counted = await _checked(counted)
+            await self.app(scope, counted, tracked)
         except Exception as error:
             if not started:
                 await _send_error(send, error)
@@ -96,6 +109,45 @@ def _counted(receive: Receive, limit: int) -> Receive:
         return message
 
     return counted
+
+
+async def _checked(receive: Receive) -> Receive:
+    """The whole body read (bounded by `_counted`), refused if it escapes a lone surrogate or
+    NUL, then handed to the app as one message: one check for every route's body."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    refused = bad_escape(body)
+    if refused:
+        raise ElsewhereError(refused)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()  # the disconnect, once the app waits for it
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def bad_escape(body: bytes) -> str | None:
+    """Why a body is refused, if a string in it escapes a lone surrogate or NUL."""
+    if not _ESCAPE_HINT.search(body):
+        return None  # the common case: one scan for a rare prefix
+    found = _BAD_ESCAPE.search(body)
+    if found is None:
+        return None
+    escape = found.group(1).decode()
+    why = "NUL, which no stored text holds" if escape == "\\u0000" else "a lone surrogate"
+    return f"request body: {escape} at byte {found.start(1)} escapes {why}"
 
 
 def control_character(path: str, query: bytes) -> str | None:

@@ -20,6 +20,7 @@ import uvicorn
 
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http.app import create_asgi
+from elsewhere.control.serve.edge import MAX_CONNECTIONS, uvicorn_options
 from elsewhere.control.serve.worker_app import WORKER_SETTINGS
 from elsewhere.control.serve.workers import Supervisor, reuseport_available
 
@@ -31,7 +32,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def uvicorn_config(
-    cp: ControlPlane, host: str, port: int, *, access_log: bool = True
+    cp: ControlPlane,
+    host: str,
+    port: int,
+    *,
+    access_log: bool = True,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> uvicorn.Config:
     return uvicorn.Config(
         create_asgi(cp),
@@ -40,6 +46,7 @@ def uvicorn_config(
         log_level="warning" if not access_log else "info",
         access_log=access_log,
         lifespan="on",
+        **uvicorn_options(max_connections),
     )
 
 
@@ -80,6 +87,7 @@ def serve_workers(
         lifespan="on",
         log_level="info",
         access_log=access_log,
+        **uvicorn_options(),
     )
     return 0
 
@@ -87,9 +95,18 @@ def serve_workers(
 class ThreadedServer:
     """uvicorn on a loopback port in a background thread; `stop()` shuts it down."""
 
-    def __init__(self, cp: ControlPlane, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        cp: ControlPlane,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self.host, self.port = host, port or free_port(host)
-        self.server = uvicorn.Server(uvicorn_config(cp, self.host, self.port, access_log=False))
+        config = uvicorn_config(
+            cp, self.host, self.port, access_log=False, max_connections=max_connections
+        )
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="elsewhere-api", daemon=True)
 
     @property

@@ -35,6 +35,7 @@ from typing import Any
 
 import uvicorn
 
+from elsewhere.control.serve.edge import BACKLOG, uvicorn_options
 from elsewhere.errors import ConfigError
 
 log = logging.getLogger("elsewhere.control")
@@ -53,7 +54,7 @@ def listening_socket(host: str, port: int, *, listen: bool = True) -> socket.soc
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         if listen:
-            sock.listen(2048)
+            sock.listen(BACKLOG)
     except OSError as error:
         sock.close()
         raise ConfigError(
@@ -83,6 +84,7 @@ def _worker(host: str, port: int, access_log: bool, supervisor: int) -> None:
         log_level="info",
         access_log=access_log,
         lifespan="on",
+        **uvicorn_options(),
     )
     uvicorn.Server(config).run(sockets=[sock])
 

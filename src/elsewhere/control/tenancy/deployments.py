@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from elsewhere.control.broker.results import host_document_problem
 from elsewhere.control.broker.secrets import missing_secrets
 from elsewhere.control.store.ids import from_b64, new_id
 from elsewhere.control.store.tables import (
@@ -250,7 +251,26 @@ def _placement_view(p: Any) -> dict[str, Any]:
             "stderr": base64.b64encode(p.stderr).decode(),
             "sealed": p.sealed,
             "isolation": json.loads(p.isolation),
-            "host_reported_isolation": json.loads(p.host_isolation) if p.host_isolation else None,
+            "host_reported_isolation": host_reported(p.host_isolation),
             "duration_ms": p.duration_ms,
         }
     return view
+
+
+UNREADABLE = "unreadable host-reported document"
+
+
+def host_reported(stored: str | None) -> Any:
+    """A stored host-reported document, or an explicit marker when it cannot be shown: rows
+    stored before the edge bounded them (#21, 4) may hold one too deep to load or answer, and
+    one such row must not fail the tenant's whole view."""
+    if stored is None:
+        return None
+    try:
+        document = json.loads(stored)
+    except (ValueError, RecursionError):
+        return {"error": f"{UNREADABLE}: not JSON"}
+    problem = host_document_problem(document)
+    if problem:
+        return {"error": f"{UNREADABLE}: {problem}"}
+    return document
