@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from elsewhere.errors import InputError
+from elsewhere.timeutil import iso
 
 CLAIMS_SCHEMA = "elsewhere.claims/1"
 
@@ -52,6 +53,8 @@ INTEL_TCB_STATUSES: tuple[str, ...] = (
     "TDRelaunchAdvisedConfigurationNeeded",
     "Revoked",
 )
+# What a policy accepts when it names no Intel TCB status: only a current platform.
+INTEL_DEFAULT_ACCEPTED_STATUSES: tuple[str, ...] = ("UpToDate",)
 # The statuses a TCB Info / QE Identity level may carry: the relaunch ones are verdicts only.
 INTEL_LEVEL_STATUSES = frozenset(INTEL_TCB_STATUSES) - {
     "TDRelaunchAdvised",
@@ -253,7 +256,7 @@ class VerificationResult:
             "schema": CLAIMS_SCHEMA,
             "evidence_kind": self.evidence_kind,
             "verified": self.verified,
-            "verified_at": self.verified_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "verified_at": iso(self.verified_at),
             "protection": self.protection,
             "failures": [f.to_json() for f in self.failures],
             "notices": list(self.notices),

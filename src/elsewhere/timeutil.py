@@ -42,4 +42,6 @@ def to_utc(moment: dt.datetime, where: str = "time") -> dt.datetime:
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    """The one text form of a time across the API and the CLI: ISO 8601 in UTC with `Z`
+    (a naive value, as SQLite returns it, is UTC)."""
+    return to_utc(moment).isoformat().replace("+00:00", "Z")

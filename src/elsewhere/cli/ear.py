@@ -20,6 +20,7 @@ from elsewhere.ear import jws
 from elsewhere.ear.ar4si import Tier, describe
 from elsewhere.ear.result import EarResult, parse
 from elsewhere.errors import InputError
+from elsewhere.timeutil import iso
 
 
 def register(commands: Any) -> None:
@@ -57,7 +58,7 @@ def _at(text: str | None) -> float | None:
 def _iso(seconds: int | None) -> str:
     if seconds is None:
         return "never"
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+    return iso(dt.datetime.fromtimestamp(seconds, dt.UTC))
 
 
 def render(ear: EarResult) -> list[str]:

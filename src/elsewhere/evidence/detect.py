@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from elsewhere.errors import ParseError
+from elsewhere.evidence.dcap.quote import ATT_KEY_ECDSA_P256, QUOTE_VERSIONS, TEE_SGX, TEE_TDX
 
 # A hex text form is at most this large (two characters a byte plus some whitespace), which
 # keeps a hostile multi-gigabyte "hex" file from being decoded at all.
@@ -19,10 +20,6 @@ MAX_EVIDENCE_BYTES = 1 << 20
 
 HCL_MAGIC = b"HCLA"
 SNP_MAX_VERSION = 0xFF  # SEV-SNP report versions are small integers; anything above is not SNP
-DCAP_VERSIONS = (3, 4, 5)
-DCAP_ATT_KEY_ECDSA_P256 = 2
-DCAP_TEE_SGX = 0x00000000
-DCAP_TEE_TDX = 0x00000081
 
 _HEX_CHARS = frozenset(b"0123456789abcdefABCDEF \t\r\n")
 
@@ -111,12 +108,12 @@ def _detect_dcap(data: bytes, from_hex: bool) -> Detected | None:
     if len(data) < 8:
         return None
     version, key_type, tee_type = struct.unpack_from("<HHI", data, 0)
-    if version not in DCAP_VERSIONS or key_type != DCAP_ATT_KEY_ECDSA_P256:
+    if version not in QUOTE_VERSIONS or key_type != ATT_KEY_ECDSA_P256:
         return None
-    if version == 3 or tee_type == DCAP_TEE_SGX:
+    if version == 3 or tee_type == TEE_SGX:
         # v3 quotes are SGX only; their tee_type bytes are reserved.
         return Detected(EvidenceFormat.DCAP_SGX, data, version, from_hex)
-    if tee_type == DCAP_TEE_TDX:
+    if tee_type == TEE_TDX:
         return Detected(EvidenceFormat.DCAP_TDX, data, version, from_hex)
     raise ParseError(
         "DCAP quote", "offset 0x4 (tee_type)", f"unknown TEE type {tee_type:#x} (0x0 SGX, 0x81 TDX)"

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from elsewhere.claims import Tee
+from elsewhere.claims import INTEL_DEFAULT_ACCEPTED_STATUSES, Tee
 from elsewhere.errors import ConfigError
 from elsewhere.policy.locate import Locator
 from elsewhere.policy.model import (
@@ -94,7 +94,9 @@ def _policy(d: PolicyDocument) -> Policy:
     """The normal form: every collection sorted and de-duplicated, defaults filled in."""
     tees = tuple(HARDWARE_TEES) if d.tee.accept is None else tuple(sorted(set(d.tee.accept)))
     statuses = (
-        ("UpToDate",) if d.intel.tcb_status is None else tuple(sorted(set(d.intel.tcb_status)))
+        INTEL_DEFAULT_ACCEPTED_STATUSES
+        if d.intel.tcb_status is None
+        else tuple(sorted(set(d.intel.tcb_status)))
     )
     patching = []
     for key, default in DEFAULT_PATCHING:

@@ -38,7 +38,7 @@ from elsewhere.risk.quantities import (
     to_decimal,
 )
 from elsewhere.risk.reputation import Event, EventKind, ReputationBook, ReputationConfig
-from elsewhere.timeutil import parse_time
+from elsewhere.timeutil import iso, parse_time
 
 SCHEMA = "elsewhere.risk.scenario/1"
 STRATEGIES = ("count", "guard", "guard+cusum")
@@ -91,7 +91,7 @@ class Row:
     )
 
     def csv(self) -> str:
-        at = self.at.isoformat().replace("+00:00", "Z")
+        at = iso(self.at)
         return (
             f"{self.step},{at},{self.strategy},{self.request:.2f},{self.granted:.2f},"
             f"{self.outcome},{self.loss:.2f},{self.cumulative_granted:.2f},"

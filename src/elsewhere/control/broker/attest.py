@@ -43,7 +43,7 @@ from elsewhere.ear.result import build as ear_claims
 from elsewhere.errors import Conflict, InputError
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 from elsewhere.ledger.log import encode_entry
-from elsewhere.timeutil import utcnow
+from elsewhere.timeutil import iso, utcnow
 from elsewhere.wire import SECRET_INFO, digest_bytes, secret_aad
 
 
@@ -95,7 +95,7 @@ def issue_nonce(cp: ControlPlane, placement_id: str, host_id: str) -> dict[str, 
     value, expires = cp.nonces.issue(placement_id, host_id, cp.config.nonce_ttl)
     return {
         "nonce": value.hex(),
-        "expires_at": expires.isoformat(),
+        "expires_at": iso(expires),
         "workload_digest": context.workload_digest,
         "policy_digest": context.policy_digest,
     }

@@ -33,7 +33,7 @@ from elsewhere.control.store.ids import new_id
 from elsewhere.control.store.tables import secrets as secrets_table
 from elsewhere.errors import ConfigError, ElsewhereError, InputError
 from elsewhere.privatefile import read_or_create_private
-from elsewhere.timeutil import utcnow
+from elsewhere.timeutil import iso, utcnow
 
 KEK_ENV = "ELSEWHERE_KEK"
 KEK_FILE = "kek"
@@ -130,7 +130,7 @@ def list_secrets(conn: Connection, tenant_id: str) -> list[dict[str, str]]:
         .where(secrets_table.c.tenant_id == tenant_id)
         .order_by(secrets_table.c.name)
     ).all()
-    return [{"id": r.id, "name": r.name, "created_at": r.created_at.isoformat()} for r in rows]
+    return [{"id": r.id, "name": r.name, "created_at": iso(r.created_at)} for r in rows]
 
 
 def delete_secret(conn: Connection, tenant_id: str, name: str) -> bool:

@@ -13,7 +13,7 @@ from elsewhere.control.store.ids import new_id
 from elsewhere.control.store.tables import tenants
 from elsewhere.control.tenancy.auth import Kind, create_credential
 from elsewhere.errors import InputError
-from elsewhere.timeutil import utcnow
+from elsewhere.timeutil import iso, utcnow
 
 NAME_MAX = 200
 
@@ -47,7 +47,7 @@ def new_tenant_token(conn: Connection, name: str) -> str:
 
 def list_tenants(conn: Connection) -> list[dict[str, str]]:
     rows = conn.execute(select(tenants).order_by(tenants.c.created_at)).all()
-    return [{"id": r.id, "name": r.name, "created_at": r.created_at.isoformat()} for r in rows]
+    return [{"id": r.id, "name": r.name, "created_at": iso(r.created_at)} for r in rows]
 
 
 def set_risk_budget(conn: Connection, tenant_id: str, budget: dict[str, Any]) -> None:
