@@ -17,7 +17,7 @@ PIP_LOCKED := $(BIN)/python -m pip install --require-hashes --no-deps --progress
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --quiet $(if $(UPGRADE),--upgrade)
 
-.PHONY: demo test lint typecheck audit bench lock diagrams graphviz fuzz fuzz-snp fuzz-dcap clean
+.PHONY: demo test lint typecheck audit bench lock diagrams graphviz fuzz fuzz-snp fuzz-dcap fuzz-documents clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,11 +82,13 @@ diagrams: $(DEV) graphviz
 # Long coverage-guided runs (atheris) over the evidence parsers and verifiers; FUZZ_SECONDS
 # per target (300 by default). Crashes land in the temporary corpus directory each prints.
 FUZZ_SECONDS ?= 300
-fuzz: fuzz-snp fuzz-dcap
+fuzz: fuzz-snp fuzz-dcap fuzz-documents
 fuzz-snp: $(DEV)
 	$(BIN)/python fuzz/snp_report.py -max_total_time=$(FUZZ_SECONDS)
 fuzz-dcap: $(DEV)
 	$(BIN)/python fuzz/dcap_quote.py -max_total_time=$(FUZZ_SECONDS) -timeout=10
+fuzz-documents: $(DEV)
+	$(BIN)/python fuzz/documents.py -max_total_time=$(FUZZ_SECONDS) -timeout=10
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
