@@ -8,6 +8,7 @@ consume_fuel, epoch_interruption, stdin_file, stdout_custom, stderr_custom, __tr
 should_exit, total_tokens, isolation_level
 impl, cache_ok, process_bind_param, process_result_value
 pytestmark
+_wasm, ctx  # a schemathesis serializer, registered by its decorator
 # Fields of parsed formats (SEV-SNP report ABI, DCAP quote and collateral, ledger entries):
 # named as their specifications name them, serialised or kept for readers of the structure.
 reserved_04c, reserved_18b, reserved_208, signature_reserved, HEADER_SIZE

@@ -52,7 +52,10 @@ def new_token(kind: Kind) -> str:
 
 
 def create_credential(conn: Connection, kind: Kind, name: str, subject: str | None = None) -> str:
-    """Store a new credential and return its token (the only time it exists in clear)."""
+    """Store a new credential and return its token (the only time it exists in clear).
+    A tenant credential names its tenant (`subject`); host and operator ones need none."""
+    if kind is Kind.TENANT and subject is None:
+        raise ValueError("a tenant credential needs the tenant it belongs to")
     token = new_token(kind)
     conn.execute(
         credentials.insert().values(
