@@ -23,6 +23,7 @@ from elsewhere import __version__
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http import host_routes as api_host
 from elsewhere.control.http import tenant_routes as api_tenant
+from elsewhere.control.http.deadlines import ReadDeadlines
 from elsewhere.control.http.deps import WORKER_THREADS
 from elsewhere.control.http.errors import install_error_handlers
 from elsewhere.control.http.limits import RequestLimits
@@ -72,6 +73,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
     return app
 
 
-def create_asgi(cp: ControlPlane, *, background: bool = True) -> RequestLimits:
-    """What the server runs: the FastAPI app behind the request checks (http/limits.py)."""
-    return RequestLimits(create_app(cp, background=background))
+def create_asgi(cp: ControlPlane, *, background: bool = True) -> ReadDeadlines:
+    """What the server runs: the FastAPI app behind the request checks (http/limits.py) and
+    the read deadlines (http/deadlines.py)."""
+    return ReadDeadlines(RequestLimits(create_app(cp, background=background)))

@@ -2,16 +2,18 @@
 `serve --workers N`, tests): one place, so the paths cannot drift (#21, 8).
 
 uvicorn 0.55 bounds a connection only once it has answered a request on it: the keep-alive
-timer starts when a response completes and stops at the next byte. Nothing times the read of
-a request's first headers or its body, and there is no hook short of subclassing its protocol
-classes (which this project does not do). So a slow client (slow-loris) or one that opens a
-connection and sends nothing holds a socket until it leaves; the reverse proxy in front closes
-that gap (docs/control-plane.md, "The edge"). What uvicorn does offer is applied here.
+timer starts when a response completes and stops at the next byte. The read of a request's
+head and of its body are bounded by this project (serve/connections.py wraps uvicorn's
+protocol; http/deadlines.py times the body), so a slow client (slow-loris) or one that opens a
+connection and sends nothing is answered 408 and closed. A reverse proxy in front still adds
+what a single process cannot (per-client limits; docs/control-plane.md, "The edge").
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from elsewhere.control.serve.connections import HeadDeadline
 
 # Seconds an idle keep-alive connection stays open after a response (hosts poll every few s).
 KEEP_ALIVE_SECONDS = 5
@@ -29,4 +31,5 @@ def uvicorn_options(max_connections: int = MAX_CONNECTIONS) -> dict[str, Any]:
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "limit_concurrency": max_connections,
         "backlog": BACKLOG,
+        "http": HeadDeadline,
     }
