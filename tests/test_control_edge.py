@@ -114,3 +114,29 @@ def _pem(raw: bytes) -> bytes:
     b64 = base64.b64encode(raw)
     lines = b"".join(b64[i : i + 64] + b"\n" for i in range(0, len(b64), 64))
     return b"-----BEGIN CERTIFICATE-----\n" + lines + b"-----END CERTIFICATE-----\n"
+
+
+def test_each_host_document_bound_refuses_on_its_own() -> None:
+    """Depth, key count and size each refuse a document the other two let through."""
+    from elsewhere.control.broker.results import (
+        MAX_HOST_BYTES,
+        MAX_HOST_DEPTH,
+        MAX_HOST_KEYS,
+        host_document_problem,
+    )
+
+    def nested(levels: int) -> dict[str, object]:
+        document: dict[str, object] = {"leaf": 1}
+        for _ in range(levels - 1):
+            document = {"a": document}
+        return document
+
+    assert host_document_problem(nested(MAX_HOST_DEPTH)) is None
+    assert "deeper than" in str(host_document_problem(nested(MAX_HOST_DEPTH + 1)))
+    assert host_document_problem({f"k{i}": i for i in range(MAX_HOST_KEYS)}) is None
+    many = host_document_problem({f"k{i}": i for i in range(MAX_HOST_KEYS + 1)})
+    assert "more than" in str(many)
+    # Few keys, shallow, but long strings: only the size bound sees it.
+    big = {"a": "x" * (MAX_HOST_BYTES // 2), "b": "y" * (MAX_HOST_BYTES // 2)}
+    assert "larger than" in str(host_document_problem(big))
+    assert host_document_problem({"a": "x" * (MAX_HOST_BYTES - 100)}) is None
