@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "demo": "elsewhere.cli.demo",
     "diagram": "elsewhere.cli.diagram",
     "deploy": "elsewhere.cli.deploy",
+    "deployment": "elsewhere.cli.deployment",
     "ear": "elsewhere.cli.ear",
     "emulate": "elsewhere.cli.emulate",
     "evidence": "elsewhere.cli.evidence",

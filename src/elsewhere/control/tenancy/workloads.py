@@ -47,7 +47,9 @@ def validate(wasm: bytes) -> None:
     except wasmtime.WasmtimeError as error:
         raise InputError("workload", "validation", str(error).splitlines()[0]) from None
     # The keep runs `_start` (a WASI command module); without it every replica would fail.
-    if not any(e.name == "_start" and isinstance(e.type, wasmtime.FuncType) for e in module.exports):
+    if not any(
+        e.name == "_start" and isinstance(e.type, wasmtime.FuncType) for e in module.exports
+    ):
         raise InputError(
             "workload", "exports", "no _start function (not a WASI command module; nothing to run)"
         )
@@ -147,8 +149,6 @@ def delete_workload(conn: Connection, tenant_id: str, ref: str) -> dict[str, Any
             "workload: a deployment still runs it (stop it first: elsewhere deployment stop ID)"
         )
     conn.execute(
-        update(workloads)
-        .where(workloads.c.id == found["id"])
-        .values(wasm=b"", deleted_at=utcnow())
+        update(workloads).where(workloads.c.id == found["id"]).values(wasm=b"", deleted_at=utcnow())
     )
     return found
