@@ -149,9 +149,7 @@ def render_result(result: VerificationResult) -> str:
         pairs.append(("host_data", claims.host_data))
     if snp or claims.chip_id is not None:
         pairs.append(("chip_id", claims.chip_id or "(masked / VLEK)"))
-    pairs.append(
-        ("flags", ", ".join(name for name, on in claims.flags.items() if on) or "(none)")
-    )
+    pairs.append(("flags", ", ".join(name for name, on in claims.flags.items() if on) or "(none)"))
     pairs += [(name, value) for name, value in claims.identity.items()]
     lines += ["", render_pairs(pairs)]
     if result.failures:

@@ -20,6 +20,7 @@ import uvicorn
 
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http.app import create_asgi
+from elsewhere.control.http.metrics import MULTIPROC_ENV
 from elsewhere.control.serve.edge import MAX_CONNECTIONS, uvicorn_options
 from elsewhere.control.serve.worker_app import WORKER_SETTINGS
 from elsewhere.control.serve.workers import Supervisor, reuseport_available
@@ -76,6 +77,7 @@ def serve_workers(
         "risk": risk or {},
     }
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
+    metrics_dir(data_dir)
     if reuseport_available():
         return Supervisor(host, port, workers, access_log=access_log).run()
     uvicorn.run(
@@ -90,6 +92,18 @@ def serve_workers(
         **uvicorn_options(),
     )
     return 0
+
+
+def metrics_dir(data_dir: Path) -> Path:
+    """Where the workers keep their Prometheus samples (multiprocess mode; http/metrics.py):
+    $PROMETHEUS_MULTIPROC_DIR if set, else `metrics/` in the data dir; emptied before the
+    workers start, so a scrape sums only this run's workers."""
+    path = Path(os.environ.get(MULTIPROC_ENV) or data_dir / "metrics")
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    return path
 
 
 class ThreadedServer:

@@ -130,7 +130,6 @@ def find_deployment(conn: Connection, tenant_id: str, deployment_id: str) -> Any
 
 # What a deployment can be: `active` while any replica has work ahead of it; then `completed`
 # (every replica finished), `failed` (every replica ended, one or more failed), or `stopped`.
-DEPLOYMENT_STATES = ("active", "completed", "failed", "stopped")
 
 
 def deployment_state(stored: str, placement_states: Iterable[str]) -> str:
