@@ -15,10 +15,7 @@ from elsewhere.cli.inputs import MAX_UPLOAD_BYTES, read_input
 from elsewhere.cli.results import render
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import add_json_flag, print_json, render_table
-from elsewhere.control.scheduling.assign import budget_text, money_text
-from elsewhere.crypto.keyfile import load_public_key
 from elsewhere.errors import InputError
-from elsewhere.host.client import b64
 
 
 def _leaf(sub: Any, name: str, help: str, handler: Any) -> argparse.ArgumentParser:
@@ -207,6 +204,10 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
+    from elsewhere.control.scheduling.assign import money_text
+    from elsewhere.crypto.keyfile import load_public_key
+    from elsewhere.host.client import b64
+
     limits: dict[str, Any] = {}
     for name, value in _pairs(args.limit, "--limit").items():
         try:
@@ -257,6 +258,8 @@ def _created(created: dict[str, Any]) -> None:
 
 
 def run_budget(args: argparse.Namespace) -> int:
+    from elsewhere.control.scheduling.assign import budget_text
+
     with client(args) as api:
         if args.budget:
             body = budget_text(args.budget, "risk budget").to_json()

@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import add_json_flag, print_json, render_table
-from elsewhere.host.client import Client
+
+if TYPE_CHECKING:
+    from elsewhere.host.client import Client
 
 # The deployment states that end (docs/cli.md); `active` is the only other one.
 ENDED = ("completed", "failed", "stopped")

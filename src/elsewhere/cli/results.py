@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import base64
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elsewhere.cli.deployment import exit_status, follow, placement_line, progress_printer
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import print_json
-from elsewhere.crypto.keyfile import TenantKey
-from elsewhere.wire import RESULT_INFO, result_aad
+
+if TYPE_CHECKING:
+    from elsewhere.crypto.keyfile import TenantKey
 
 BOUNDARIES = ("workload_from_workload", "host_from_workload", "workload_from_host")
 
@@ -36,6 +37,8 @@ def register(commands: Any) -> None:
 
 
 def output(result: dict[str, Any], placement: str, stream: str, key: TenantKey | None) -> str:
+    from elsewhere.wire import RESULT_INFO, result_aad
+
     data = base64.b64decode(result[stream])
     if result["sealed"]:
         if key is None:
@@ -137,6 +140,8 @@ def render(view: dict[str, Any], key: TenantKey | None) -> str:
 
 
 def run_results(args: argparse.Namespace) -> int:
+    from elsewhere.crypto.keyfile import TenantKey
+
     key = TenantKey.load(args.key) if args.key else None
     with client(args) as api:
         if args.follow:
