@@ -10,6 +10,7 @@ impl, cache_ok, process_bind_param, process_result_value
 # prometheus-client's Collector protocol; logging filters named in uvicorn's dictConfig
 # (control/serve/edge.py) and the record attributes they set.
 collect, RequestIdFilter, QuietPolls, levelno, levelname
+optionxform  # configparser's hook (tests/test_deploy_files.py: keys keep their case)
 pytestmark
 # Fields of parsed formats (SEV-SNP report ABI, DCAP quote and collateral, ledger entries):
 # named as their specifications name them, serialised or kept for readers of the structure.

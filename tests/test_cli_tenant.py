@@ -193,3 +193,31 @@ def test_a_replica_no_host_holds_reads_plainly() -> None:
     assert "replica 0: pending (waiting for a host)" in text and " on -" not in text
     text = render(_view(None, "pending", host=None, note="waiting: no host accepted"), None)
     assert "replica 0: pending — waiting: no host accepted" in text
+
+
+def test_the_host_agent_never_prints_exit_code_none(capsys: pytest.CaptureFixture[str]) -> None:
+    from elsewhere.cli.host import _print
+    from elsewhere.host.agent import Outcome
+
+    _print(Outcome("pl_1", "affirming", exit_code=None, error="trap: wasm `unreachable`"))
+    _print(Outcome("pl_2", "affirming", exit_code=3))
+    out = capsys.readouterr().out
+    assert "None" not in out
+    assert "pl_1: released, no exit code: trap: wasm `unreachable`" in out
+    assert "pl_2: released, exit code 3" in out
+
+
+def test_operator_store_commands_print_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ("--data-dir", str(tmp_path / "cp"))
+    made = _json(capsys, "tenant", "create", "acme", *store)
+    assert made["name"] == "acme" and made["token"].startswith("ewt_")
+    assert [t["name"] for t in _json(capsys, "tenant", "list", *store)] == ["acme"]
+    assert _json(capsys, "tenant", "token", "acme", *store)["token"].startswith("ewt_")
+    assert _json(capsys, "operator-token", "create", *store)["token"].startswith("ewo_")
+    assert _json(capsys, "host-token", "create", "--name", "h1", *store)["token"].startswith("ewh_")
+    tokens = _json(capsys, "token", "list", *store)
+    assert sorted(t["kind"] for t in tokens) == ["host", "operator", "tenant", "tenant"]
+    revoked = _json(capsys, "token", "revoke", tokens[0]["id"], *store)
+    assert revoked["id"] == tokens[0]["id"] and revoked["state"]

@@ -55,10 +55,12 @@ def register(commands: Any) -> None:
 
     deploy = _leaf(commands, "deploy", "deploy N replicas of a workload", run_deploy)
     deploy.add_argument("workload", help="SHA-384 digest (or 12+ digit prefix)")
-    deploy.add_argument("--replicas", type=int, default=1)
+    deploy.add_argument("--replicas", type=int, default=1, help="how many keeps (default 1)")
     deploy.add_argument("--secret", action="append", default=[], help="secret name (repeat)")
     deploy.add_argument("--arg", action="append", default=[], help="argument (repeat)")
-    deploy.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    deploy.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="environment (repeat)"
+    )
     deploy.add_argument("--stdin", type=Path, default=None, help="file given as stdin")
     deploy.add_argument(
         "--limit",
