@@ -60,8 +60,10 @@ def test_a_tenant_does_its_whole_job_from_the_cli(
         code, out, _ = _run(capsys, "deployment", "show", waiting, *alice)
         assert code == 0 and "replica 0: pending" in out and " on -" not in out, out
         # A workload a deployment still runs cannot be deleted (one line, 409).
+        size = env.cp.ledger.size
         code, _, err = _run(capsys, "workload", "delete", digest, *alice)
         assert code == 2 and "409" in err and "stop it first" in err and err.count("\n") == 1
+        assert env.cp.ledger.size == size  # refused: nothing changed, nothing logged
 
         # Bob sees and touches nothing of Alice's: 404, exactly like a missing one.
         assert _json(capsys, "deployment", "list", *bob) == []
@@ -221,3 +223,35 @@ def test_operator_store_commands_print_json(
     assert sorted(t["kind"] for t in tokens) == ["host", "operator", "tenant", "tenant"]
     revoked = _json(capsys, "token", "revoke", tokens[0]["id"], *store)
     assert revoked["id"] == tokens[0]["id"] and revoked["state"]
+
+
+def test_follow_backs_off_while_nothing_changes_and_sees_each_change(tmp_path: Path) -> None:
+    import time
+
+    from elsewhere.cli.deployment import FIRST_INTERVAL, LAST_INTERVAL, follow
+
+    with control_plane(tmp_path) as env:
+        tenant, digest = env.setup_tenant()
+        deployment = tenant.deploy({"workload": digest, "secrets": ["greeting-key"]})["id"]
+        intervals: list[float] = []
+        states: list[str] = []
+
+        def sleep(seconds: float) -> None:
+            intervals.append(seconds)
+            if len(intervals) == 6:  # a host arrives only after a while of nothing happening
+                env.agent("genoa", generation="Genoa")
+            time.sleep(min(seconds, 0.02))  # the test keeps its pace; the intervals are checked
+
+        def changed(view: dict[str, Any]) -> None:
+            states.append(view["placements"][0]["state"])
+
+        view = follow(tenant, deployment, changed, sleep)
+        assert view["state"] == "completed" and states[0] == "pending"
+        assert states[-1] == "completed" and len(states) >= 2
+        # Each wait doubles the one before (0.25, 0.5, 1, 2, 4, then 5 s at most) while nothing
+        # changes, and starts again from 0.25 s after a change.
+        assert intervals[0] == FIRST_INTERVAL
+        for before, after in zip(intervals, intervals[1:], strict=False):
+            assert after in (FIRST_INTERVAL, min(before * 2, LAST_INTERVAL)), intervals
+        assert max(intervals[:6]) >= 2.0, intervals  # it backed off while nothing changed
+        assert FIRST_INTERVAL in intervals[6:], intervals  # the host's progress reset it
