@@ -226,6 +226,7 @@ def test_operator_store_commands_print_json(
 
 
 def test_follow_backs_off_while_nothing_changes_and_sees_each_change(tmp_path: Path) -> None:
+    import itertools
     import time
 
     from elsewhere.cli.deployment import FIRST_INTERVAL, LAST_INTERVAL, follow
@@ -251,7 +252,7 @@ def test_follow_backs_off_while_nothing_changes_and_sees_each_change(tmp_path: P
         # Each wait doubles the one before (0.25, 0.5, 1, 2, 4, then 5 s at most) while nothing
         # changes, and starts again from 0.25 s after a change.
         assert intervals[0] == FIRST_INTERVAL
-        for before, after in zip(intervals, intervals[1:], strict=False):
+        for before, after in itertools.pairwise(intervals):
             assert after in (FIRST_INTERVAL, min(before * 2, LAST_INTERVAL)), intervals
         assert max(intervals[:6]) >= 2.0, intervals  # it backed off while nothing changed
         assert FIRST_INTERVAL in intervals[6:], intervals  # the host's progress reset it
