@@ -24,14 +24,16 @@ MAX_CONNECTIONS = 512
 BACKLOG = 2048
 
 
-def uvicorn_options(max_connections: int = MAX_CONNECTIONS) -> dict[str, Any]:
-    """The keyword arguments of `uvicorn.Config` that bound connections."""
-    return {
-        "log_config": log_config(),
+def uvicorn_options(max_connections: int = MAX_CONNECTIONS, *, logs: bool = True) -> dict[str, Any]:
+    """The keyword arguments of `uvicorn.Config` that bound connections, and (`logs`) the log
+    configuration below; a server in a thread of another program (tests, the demo) leaves that
+    program's logging as uvicorn's default would."""
+    options: dict[str, Any] = {
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "limit_concurrency": max_connections,
         "backlog": BACKLOG,
     }
+    return options | ({"log_config": log_config()} if logs else {})
 
 
 # The host agent's heartbeat: every host, every few seconds. At INFO it would bury every other

@@ -39,6 +39,7 @@ def uvicorn_config(
     *,
     access_log: bool = True,
     max_connections: int = MAX_CONNECTIONS,
+    logs: bool = True,
 ) -> uvicorn.Config:
     return uvicorn.Config(
         create_asgi(cp),
@@ -47,7 +48,7 @@ def uvicorn_config(
         log_level="warning" if not access_log else "info",
         access_log=access_log,
         lifespan="on",
-        **uvicorn_options(max_connections),
+        **uvicorn_options(max_connections, logs=logs),
     )
 
 
@@ -118,7 +119,7 @@ class ThreadedServer:
     ) -> None:
         self.host, self.port = host, port or free_port(host)
         config = uvicorn_config(
-            cp, self.host, self.port, access_log=False, max_connections=max_connections
+            cp, self.host, self.port, access_log=False, max_connections=max_connections, logs=False
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="elsewhere-api", daemon=True)
