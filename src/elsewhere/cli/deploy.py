@@ -47,7 +47,9 @@ def register(commands: Any) -> None:
     put.add_argument("name")
     put.add_argument("--file", type=Path, default=None)
     _leaf(ssub, "list", "list secret names (values are never shown)", run_secret_list)
-    sdelete = _leaf(ssub, "delete", "delete a secret: it is never released again", run_sdelete)
+    sdelete = _leaf(
+        ssub, "delete", "delete a secret: it is released to no keep from now on", run_sdelete
+    )
     sdelete.add_argument("name")
 
     policy = _leaf(commands, "set-policy", "set your trust policy (TOML file)", run_set_policy)
@@ -150,7 +152,7 @@ def run_sdelete(args: argparse.Namespace) -> int:
         print_json(answer)
         return EXIT_OK
     print(
-        f"secret {answer['name']} deleted: it is never released again "
+        f"secret {answer['name']} deleted: it is released to no keep from now on "
         f"[ledger #{answer['ledger_index']}]"
     )
     return EXIT_OK

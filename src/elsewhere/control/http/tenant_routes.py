@@ -111,8 +111,8 @@ def get_secrets(cp: Plane, cred: Tenant) -> list[dict[str, str]]:
 
 @router.delete("/secrets/{name}", tags=["tenant"])
 def delete_secret(cp: Plane, cred: Tenant, name: str) -> dict[str, Any]:
-    """Delete a secret: it is never released again (replicas not yet released that need it
-    are refused their release)."""
+    """Delete a secret: replicas that need it are refused their release from then on (an
+    attest that had read it already may still complete)."""
     tenant_id = _tenant(cred)
     with write(cp.engine) as conn:
         secret_id = secret_store.delete_secret(conn, tenant_id, name)
