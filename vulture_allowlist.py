@@ -7,6 +7,10 @@ those uses. Keep this short; anything else vulture reports is dead code to delet
 consume_fuel, epoch_interruption, stdin_file, stdout_custom, stderr_custom, __traceback__
 should_exit, total_tokens, isolation_level
 impl, cache_ok, process_bind_param, process_result_value
+# prometheus-client's Collector protocol; logging filters named in uvicorn's dictConfig
+# (control/serve/edge.py) and the record attributes they set.
+collect, RequestIdFilter, QuietPolls, levelno, levelname
+optionxform  # configparser's hook (tests/test_deploy_files.py: keys keep their case)
 pytestmark
 _wasm, ctx  # a schemathesis serializer, registered by its decorator
 # Fields of parsed formats (SEV-SNP report ABI, DCAP quote and collateral, ledger entries):

@@ -24,6 +24,7 @@ from elsewhere.control.broker import context as context_module
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.http.deadlines import ReadDeadlines
 from elsewhere.control.http.limits import MAX_API_BODY, MAX_BODY, RequestLimits
+from elsewhere.control.http.requestid import RequestIds
 from elsewhere.control.store.tables import placements, tenants
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy.auth import Kind
@@ -35,7 +36,8 @@ from waits import remaining
 def test_hot_calls_answer_in_one_line(tmp_path: Path) -> None:
     with control_plane(tmp_path, heartbeat_timeout=dt.timedelta(minutes=10)) as env:
         app = env.server.server.config.app
-        assert isinstance(app, ReadDeadlines) and isinstance(app.app, RequestLimits)
+        assert isinstance(app, RequestIds) and isinstance(app.app, ReadDeadlines)
+        assert isinstance(app.app.app, RequestLimits)
         agent, placement = env.waiting_placement()
         http = agent.client.http
         for path in (f"/v1/placements/{placement}/nonce", f"/v1/placements/{placement}/attest"):

@@ -67,11 +67,20 @@ def test_writes_by_one_tenant_never_touch_anothers(
             ("GET", f"/v1/deployments/{deployment}", None),
             ("GET", f"/v1/deployments/{deployment}/risk", None),
             ("DELETE", f"/v1/deployments/{deployment}", None),
+            ("POST", f"/v1/deployments/{deployment}/stop", None),
             ("POST", f"/v1/placements/{placement}/reports", {"note": "not mine"}),
             ("GET", f"/v1/workloads/{digest}", None),
+            ("DELETE", f"/v1/workloads/{digest}", None),
         ):
             assert _status(bob, method, path, body) == 404, path
-        assert alice.deployment(deployment)["state"] == "active"
+        assert bob.json("GET", "/v1/deployments") == []
+        # Bob deleting "his" greeting-key deletes his own; Alice's stays.
+        assert bob.json("DELETE", "/v1/secrets/greeting-key")["deleted"] is True
+        assert _status(bob, "DELETE", "/v1/secrets/greeting-key", None) == 404
+        assert [s["name"] for s in alice.json("GET", "/v1/secrets")] == ["greeting-key"]
+        # Every replica finished: the deployment ended, and nothing Bob did stopped it.
+        assert alice.deployment(deployment)["state"] == "completed"
+        assert [d["state"] for d in alice.json("GET", "/v1/deployments")] == ["completed"]
 
 
 def test_each_role_is_refused_on_the_others_routes(tmp_path: Path) -> None:

@@ -115,14 +115,42 @@ def test_command_table_names_what_each_module_registers() -> None:
     import argparse
     import importlib
 
-    from elsewhere.cli import COMMAND_MODULES, COMMANDS
+    from elsewhere.cli import COMMAND_MODULES, COMMANDS, SUMMARIES
 
     registered: dict[str, str] = {}
+    helps: dict[str, str | None] = {}
     for module in COMMAND_MODULES:
         commands = argparse.ArgumentParser().add_subparsers()
         importlib.import_module(module).register(commands)
         registered |= dict.fromkeys(commands.choices, module)
+        helps |= {action.dest: action.help for action in commands._choices_actions}
     assert registered == COMMANDS
+    assert helps == SUMMARIES  # what `elsewhere --help` lists without importing the modules
+
+
+def test_help_and_version_import_no_command_module() -> None:
+    import subprocess
+    import sys
+
+    from elsewhere import __version__
+
+    probe = (
+        "import sys, contextlib, io\n"
+        "from elsewhere.cli import main\n"
+        "out = io.StringIO()\n"
+        "for argv in (['--version'], ['--help'], ['no-such-command']):\n"
+        "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(out), "
+        "contextlib.redirect_stderr(out):\n"
+        "        main(argv)\n"
+        "loaded = [m for m in sys.modules if m.startswith('elsewhere.cli.') or m == 'httpx']\n"
+        "print(out.getvalue()); print('LOADED', loaded)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"elsewhere {__version__}" in shown and "deployment" in shown
+    assert "invalid choice: 'no-such-command'" in shown
+    assert "LOADED ['elsewhere.cli.exitcodes']" in shown, shown
 
 
 def test_a_command_imports_only_its_own_module() -> None:

@@ -26,7 +26,7 @@ def _verify(vectors: Path, case: object, *extra: str) -> list[str]:
 
 def test_verify_with_collateral_json(vectors: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = _verify(vectors, GCP, "--collateral", str(vectors / GCP.collateral), "--json")
-    assert main(args) == 0
+    assert main(args) == 1  # verified, but the TCB is OutOfDate: not attested as current
     doc = json.loads(capsys.readouterr().out)
     assert doc["verified"] and doc["claims"]["tcb_status"] == "OutOfDate"
     assert doc["claims"]["advisory_ids"] == list(GCP.advisories)
@@ -70,8 +70,25 @@ def test_import_list_then_verify_offline(vectors: Path, capsys: pytest.CaptureFi
     assert (entry["tee"], entry["fmspc"], entry["ca"]) == ("tdx", "00806f050000", "platform")
     assert main(["collateral", "list"]) == 0
     assert "00806f050000" in capsys.readouterr().out
-    assert main(_verify(vectors, GCP)) == 0
+    assert main(_verify(vectors, GCP)) == 1
     assert "OutOfDate" in capsys.readouterr().out
+
+
+def test_an_out_of_date_tcb_is_not_called_hardware_attested(
+    vectors: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_verify(vectors, GCP, "--collateral", str(vectors / GCP.collateral))) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("VERIFIED, TCB OutOfDate: tdx-dcap-quote")
+    (protection,) = [line for line in out.splitlines() if line.startswith("protection")]
+    assert "but TCB OutOfDate" in protection and "not attested as current" in protection
+    # SEV-SNP-only rows are not shown for a TDX quote.
+    rows = {line.split("  ")[0] for line in out.splitlines()}
+    assert not rows & {"smt", "host_data", "chip_id"}, rows
+    # An UpToDate TDX quote verifies with exit 0.
+    current = CASES[0]
+    assert main(_verify(vectors, current, "--collateral", str(vectors / current.collateral))) == 0
+    assert capsys.readouterr().out.startswith("VERIFIED: tdx-dcap-quote")
 
 
 def test_import_refused_and_unusable(

@@ -19,13 +19,14 @@ from elsewhere.errors import ElsewhereError
 
 # Every command, and the module that registers it. Only the chosen command's module is
 # imported (the others pull in FastAPI, SQLAlchemy, wasmtime, matplotlib: about a second);
-# help and unknown commands import them all. tests/test_core.py checks this table.
+# help and unknown commands import none. tests/test_core.py checks this table.
 COMMANDS: dict[str, str] = {
     "advisories": "elsewhere.cli.advisories",
     "collateral": "elsewhere.cli.collateral",
     "demo": "elsewhere.cli.demo",
     "diagram": "elsewhere.cli.diagram",
     "deploy": "elsewhere.cli.deploy",
+    "deployment": "elsewhere.cli.deployment",
     "ear": "elsewhere.cli.ear",
     "emulate": "elsewhere.cli.emulate",
     "evidence": "elsewhere.cli.evidence",
@@ -48,6 +49,37 @@ COMMANDS: dict[str, str] = {
     "workload": "elsewhere.cli.deploy",
 }
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
+# Each command's one-line help, for `elsewhere --help` and usage errors without importing any
+# command module (so they answer in a few tens of ms; bench/bench_cli_startup.py). test_core.py
+# checks it says what each module registers.
+SUMMARIES: dict[str, str] = {
+    "advisories": "import and list security advisories",
+    "collateral": "store Intel DCAP collateral for offline use",
+    "demo": "run the end-to-end demonstration (emulated)",
+    "deploy": "deploy N replicas of a workload",
+    "deployment": "list, show and stop your deployments",
+    "diagram": "diagrams of Elsewhere's own architecture",
+    "ear": "EAR attestation results (draft-ietf-rats-ear)",
+    "emulate": "emulated TEE platforms for development (no hardware protection)",
+    "evidence": "verify attestation evidence",
+    "host": "run a host agent: register, pull work, run keeps",
+    "host-token": "host registration tokens (operator)",
+    "keep": "build and run WebAssembly workloads in a local keep",
+    "ledger": "the tamper-evident log of trust decisions",
+    "operator": "operator actions on a running control plane",
+    "operator-token": "operator API tokens (advisories)",
+    "policy": "check trust policies and apply them to evidence",
+    "report-host": "report misbehaviour of the host that ran one of your placements",
+    "results": "show a deployment's results and decisions",
+    "risk": "risk-aware placement: explain, simulate",
+    "secret": "store secrets (released only to attested keeps)",
+    "serve": "run the control plane's HTTP API",
+    "set-policy": "set your trust policy (TOML file)",
+    "set-risk-budget": "set the annual risk you accept, e.g. 5000USD/yr",
+    "tenant": "create and list tenants (operator)",
+    "token": "list and revoke API tokens (operator)",
+    "workload": "upload, list and delete WebAssembly workloads",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,9 +98,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"elsewhere {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    modules = (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES
-    for name in modules:
-        importlib.import_module(name).register(commands)
+    if command not in COMMANDS:  # help, --version, or an unknown command: no module needed
+        for name, summary in SUMMARIES.items():
+            commands.add_parser(name, help=summary)
+        return parser
+    importlib.import_module(COMMANDS[command]).register(commands)
     return parser
 
 

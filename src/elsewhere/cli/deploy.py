@@ -1,6 +1,6 @@
-"""Tenant commands over the API: `workload upload|list`, `secret put|list`, `set-policy`,
-`deploy`, `set-risk-budget`, `report-host`. They read the control-plane URL and the tenant
-token from --control / --token or ELSEWHERE_CONTROL / ELSEWHERE_TOKEN."""
+"""Tenant commands over the API: `workload upload|list|delete`, `secret put|list|delete`,
+`set-policy`, `deploy [--wait]`, `set-risk-budget`, `report-host`. They read the control-plane
+URL and the tenant token from --control / --token or ELSEWHERE_CONTROL / ELSEWHERE_TOKEN."""
 
 from __future__ import annotations
 
@@ -9,50 +9,60 @@ import json
 from pathlib import Path
 from typing import Any
 
+from elsewhere.cli.deployment import exit_status, follow, progress_printer
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.inputs import MAX_UPLOAD_BYTES, read_input
+from elsewhere.cli.results import render
 from elsewhere.cli.serve import add_client_args, client
-from elsewhere.cli.table import render_table
-from elsewhere.control.scheduling.assign import budget_text, money_text
-from elsewhere.crypto.keyfile import load_public_key
+from elsewhere.cli.table import add_json_flag, print_json, render_table
 from elsewhere.errors import InputError
-from elsewhere.host.client import b64
+
+
+def _leaf(sub: Any, name: str, help: str, handler: Any) -> argparse.ArgumentParser:
+    """A tenant command: API client options and --json."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help)
+    add_json_flag(parser)
+    add_client_args(parser)
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def register(commands: Any) -> None:
-    workload = commands.add_parser("workload", help="upload and list WebAssembly workloads")
+    workload = commands.add_parser("workload", help="upload, list and delete WebAssembly workloads")
     wsub = workload.add_subparsers(title="workload commands", metavar="COMMAND")
-    upload = wsub.add_parser("upload", help="upload a .wasm module (validated; named by SHA-384)")
+    upload = _leaf(
+        wsub, "upload", "upload a .wasm module (validated; named by SHA-384)", run_upload
+    )
     upload.add_argument("file", type=Path)
     upload.add_argument("--name", default=None)
-    add_client_args(upload)
-    upload.set_defaults(handler=run_upload)
-    wlist = wsub.add_parser("list", help="list your workloads")
-    add_client_args(wlist)
-    wlist.set_defaults(handler=run_workloads)
+    _leaf(wsub, "list", "list your workloads", run_workloads)
+    wdelete = _leaf(
+        wsub, "delete", "delete a workload (refused while a deployment runs it)", run_wl_delete
+    )
+    wdelete.add_argument("workload", help="SHA-384 digest (or 12+ digit prefix) or workload id")
 
     secret = commands.add_parser("secret", help="store secrets (released only to attested keeps)")
     ssub = secret.add_subparsers(title="secret commands", metavar="COMMAND")
-    put = ssub.add_parser("put", help="store a secret from --file, or from standard input")
+    put = _leaf(ssub, "put", "store a secret from --file, or from standard input", run_secret_put)
     put.add_argument("name")
     put.add_argument("--file", type=Path, default=None)
-    add_client_args(put)
-    put.set_defaults(handler=run_secret_put)
-    slist = ssub.add_parser("list", help="list secret names (values are never shown)")
-    add_client_args(slist)
-    slist.set_defaults(handler=run_secret_list)
+    _leaf(ssub, "list", "list secret names (values are never shown)", run_secret_list)
+    sdelete = _leaf(
+        ssub, "delete", "delete a secret: it is released to no keep from now on", run_sdelete
+    )
+    sdelete.add_argument("name")
 
-    policy = commands.add_parser("set-policy", help="set your trust policy (TOML file)")
+    policy = _leaf(commands, "set-policy", "set your trust policy (TOML file)", run_set_policy)
     policy.add_argument("file", type=Path)
-    add_client_args(policy)
-    policy.set_defaults(handler=run_set_policy)
 
-    deploy = commands.add_parser("deploy", help="deploy N replicas of a workload")
+    deploy = _leaf(commands, "deploy", "deploy N replicas of a workload", run_deploy)
     deploy.add_argument("workload", help="SHA-384 digest (or 12+ digit prefix)")
-    deploy.add_argument("--replicas", type=int, default=1)
+    deploy.add_argument("--replicas", type=int, default=1, help="how many keeps (default 1)")
     deploy.add_argument("--secret", action="append", default=[], help="secret name (repeat)")
     deploy.add_argument("--arg", action="append", default=[], help="argument (repeat)")
-    deploy.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    deploy.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="environment (repeat)"
+    )
     deploy.add_argument("--stdin", type=Path, default=None, help="file given as stdin")
     deploy.add_argument(
         "--limit",
@@ -74,23 +84,26 @@ def register(commands: Any) -> None:
         help="what compromise of this workload would cost, e.g. 10000USD (the control plane's "
         "default if absent); sizes each placement's risk",
     )
-    add_client_args(deploy)
-    deploy.set_defaults(handler=run_deploy)
+    deploy.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the deployment until it ends, then print its results (exit 1 if a "
+        "replica failed)",
+    )
 
-    budget = commands.add_parser(
-        "set-risk-budget", help="set the annual risk you accept, e.g. 5000USD/yr"
+    budget = _leaf(
+        commands, "set-risk-budget", "set the annual risk you accept, e.g. 5000USD/yr", run_budget
     )
     budget.add_argument("budget", nargs="?", help="AMOUNT+CURRENCY[/PERIOD]; omit to show it")
-    add_client_args(budget)
-    budget.set_defaults(handler=run_set_budget)
 
-    report = commands.add_parser(
-        "report-host", help="report misbehaviour of the host that ran one of your placements"
+    report = _leaf(
+        commands,
+        "report-host",
+        "report misbehaviour of the host that ran one of your placements",
+        run_report,
     )
     report.add_argument("placement", help="placement id (from `elsewhere results`)")
     report.add_argument("--note", default="", help="what happened (one line)")
-    add_client_args(report)
-    report.set_defaults(handler=run_report)
 
 
 def run_upload(args: argparse.Namespace) -> int:
@@ -98,6 +111,9 @@ def run_upload(args: argparse.Namespace) -> int:
         stored = api.upload_workload(
             read_input(args.file, "workload", limit=MAX_UPLOAD_BYTES), args.name or args.file.name
         )
+    if args.json:
+        print_json(stored)
+        return EXIT_OK
     print(f"workload {stored['name']}: sha384:{stored['digest']} ({stored['size']} bytes)")
     return EXIT_OK
 
@@ -105,6 +121,9 @@ def run_upload(args: argparse.Namespace) -> int:
 def run_workloads(args: argparse.Namespace) -> int:
     with client(args) as api:
         rows = api.json("GET", "/v1/workloads")
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
     print(
         render_table(
             ("digest", "name", "size"), [(r["digest"][:24], r["name"], r["size"]) for r in rows]
@@ -113,10 +132,39 @@ def run_workloads(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_wl_delete(args: argparse.Namespace) -> int:
+    with client(args) as api:
+        answer = api.json("DELETE", f"/v1/workloads/{args.workload}")
+    if args.json:
+        print_json(answer)
+        return EXIT_OK
+    print(
+        f"workload {answer['name']} (sha384:{answer['digest'][:16]}…) deleted: it can no longer "
+        f"be deployed [ledger #{answer['ledger_index']}]"
+    )
+    return EXIT_OK
+
+
+def run_sdelete(args: argparse.Namespace) -> int:
+    with client(args) as api:
+        answer = api.json("DELETE", f"/v1/secrets/{args.name}")
+    if args.json:
+        print_json(answer)
+        return EXIT_OK
+    print(
+        f"secret {answer['name']} deleted: it is released to no keep from now on "
+        f"[ledger #{answer['ledger_index']}]"
+    )
+    return EXIT_OK
+
+
 def run_secret_put(args: argparse.Namespace) -> int:
     value = read_input(args.file or "-", "secret", limit=MAX_UPLOAD_BYTES)
     with client(args) as api:
         stored = api.put_secret(args.name, value)
+    if args.json:
+        print_json(stored)
+        return EXIT_OK
     print(f"secret {stored['name']} stored (encrypted at rest; released only to attested keeps)")
     return EXIT_OK
 
@@ -124,6 +172,9 @@ def run_secret_put(args: argparse.Namespace) -> int:
 def run_secret_list(args: argparse.Namespace) -> int:
     with client(args) as api:
         rows = api.json("GET", "/v1/secrets")
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
     print(render_table(("name", "created"), [(r["name"], r["created_at"]) for r in rows]))
     return EXIT_OK
 
@@ -134,6 +185,9 @@ def run_set_policy(args: argparse.Namespace) -> int:
     )
     with client(args) as api:
         answer = api.set_policy(document)
+    if args.json:
+        print_json(answer)
+        return EXIT_OK
     print(f"policy version {answer['version']}: {answer['digest']}")
     for action in answer["recheck"]:
         print(
@@ -154,6 +208,10 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
+    from elsewhere.control.scheduling.assign import money_text
+    from elsewhere.crypto.keyfile import load_public_key
+    from elsewhere.host.client import b64
+
     limits: dict[str, Any] = {}
     for name, value in _pairs(args.limit, "--limit").items():
         try:
@@ -175,23 +233,46 @@ def run_deploy(args: argparse.Namespace) -> int:
         body["impact"] = money_text(args.impact, "--impact").to_json()
     with client(args) as api:
         created = api.deploy(body)
+        if args.wait:
+            if not args.json:
+                _created(created)
+            view = follow(api, created["id"], (lambda _: None) if args.json else progress_printer())
+    if not args.wait:
+        if args.json:
+            print_json(created)
+        else:
+            _created(created)
+            print(f"follow it with: elsewhere results {created['id']} --follow")
+        return EXIT_OK
+    if args.json:
+        print_json(view)
+    else:
+        print(render(view, None))
+    return exit_status(view)
+
+
+def _created(created: dict[str, Any]) -> None:
     impact = created.get("impact")
     print(
         f"deployment {created['id']}: {created['replicas']} replica(s) of "
         f"sha384:{created['workload'][:16]}…"
-        + (f", impact {impact['amount']} {impact['currency']}" if impact else "")
+        + (f", impact {impact['amount']} {impact['currency']}" if impact else ""),
+        flush=True,
     )
-    print(f"follow it with: elsewhere results {created['id']}")
-    return EXIT_OK
 
 
-def run_set_budget(args: argparse.Namespace) -> int:
+def run_budget(args: argparse.Namespace) -> int:
+    from elsewhere.control.scheduling.assign import budget_text
+
     with client(args) as api:
         if args.budget:
             body = budget_text(args.budget, "risk budget").to_json()
             answer = api.json("PUT", "/v1/risk-budget", json=body)
         else:
             answer = api.json("GET", "/v1/risk-budget")
+    if args.json:
+        print_json(answer)
+        return EXIT_OK
     b = answer["budget"]
     print(
         f"risk budget: {b['amount']} {b['currency']} per {b['per']}"
@@ -205,6 +286,11 @@ def run_set_budget(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     with client(args) as api:
-        api.json("POST", f"/v1/placements/{args.placement}/reports", json={"note": args.note})
+        answer = api.json(
+            "POST", f"/v1/placements/{args.placement}/reports", json={"note": args.note}
+        )
+    if args.json:
+        print_json(answer)
+        return EXIT_OK
     print(f"reported the host of placement {args.placement}: it counts against its reputation")
     return EXIT_OK

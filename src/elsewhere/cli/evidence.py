@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from elsewhere.claims import VerificationResult
+from elsewhere.claims import Tee, VerificationResult
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_pairs, render_table
@@ -24,8 +24,9 @@ def register(commands: Any) -> None:
         "verify",
         help="verify SEV-SNP evidence or an Intel TDX / SGX DCAP quote offline",
         description="Verify attestation evidence offline: signatures, the certificate chain to a "
-        "pinned vendor root at --at, and the binding of TCB and chip id. Exit 0 verified, "
-        "1 parsed but not verified, 2 unusable input.",
+        "pinned vendor root at --at, and the binding of TCB and chip id. Exit 0 verified "
+        "(and, for Intel, TCB UpToDate), 1 parsed but not verified or verified on a platform "
+        "whose TCB status is not UpToDate, 2 unusable input.",
     )
     verify.add_argument("file", metavar="FILE", help="evidence file ('-' for stdin)")
     verify.add_argument(
@@ -89,24 +90,51 @@ def run_verify(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2, sort_keys=False))
     else:
         print(render_result(result))
-    return EXIT_OK if result.verified else EXIT_REFUSED
+    return EXIT_OK if result.verified and not out_of_date(result) else EXIT_REFUSED
+
+
+# Intel's TCB status of a platform that has every security update it needs.
+CURRENT_TCB = "UpToDate"
+
+
+def out_of_date(result: VerificationResult) -> str | None:
+    """The TCB status when the collateral says the platform is not current (Intel DCAP)."""
+    status = result.claims.tcb_status
+    return status if status is not None and status != CURRENT_TCB else None
+
+
+def protection_line(result: VerificationResult) -> str:
+    """What protects the workload; never plain "hardware-attested" on an out-of-date TCB."""
+    status = out_of_date(result)
+    if not result.verified or status is None:
+        return result.protection
+    return (
+        f"{result.protection}, but TCB {status}: the platform lacks security updates "
+        "(advisories below apply); not attested as current"
+    )
 
 
 def render_result(result: VerificationResult) -> str:
     """A readable summary: verdict, protection, claims, failed checks and notices."""
     claims = result.claims
+    snp = claims.tee is Tee.SEV_SNP
     verdict = "VERIFIED" if result.verified else f"NOT VERIFIED ({len(result.failures)} failed)"
+    if result.verified and out_of_date(result):
+        verdict = f"VERIFIED, TCB {out_of_date(result)}"
     lines = [f"{verdict}: {result.evidence_kind} at {iso(result.verified_at)}"]
     if claims.emulated:
         lines.append(f"WARNING: {result.protection}")
     pairs: list[tuple[str, object]] = [
-        ("protection", result.protection),
+        ("protection", protection_line(result)),
         ("vendor / tee", f"{claims.vendor.value} {claims.tee.value}"),
         ("generation", claims.generation or "unknown"),
         ("report version", claims.report_version),
         ("signer", claims.signer),
         ("debug", claims.debug),
-        ("smt", claims.smt),
+    ]
+    if snp or claims.smt is not None:  # SMT is in an SNP report's policy; TDX has none
+        pairs.append(("smt", claims.smt))
+    pairs += [
         ("tcb", ", ".join(f"{k}={v}" for k, v in claims.tcb.items())),
     ]
     if claims.fmspc is not None:  # Intel DCAP: platform TCB verdict from the collateral
@@ -116,12 +144,12 @@ def render_result(result: VerificationResult) -> str:
             ("advisory ids", ", ".join(claims.advisory_ids) or "(none)"),
         ]
     pairs += [(name, value) for name, value in claims.measurements.items()]
-    pairs += [
-        ("report_data", claims.report_data),
-        ("host_data", claims.host_data),
-        ("chip_id", claims.chip_id or "(masked / VLEK)"),
-        ("flags", ", ".join(name for name, on in claims.flags.items() if on) or "(none)"),
-    ]
+    pairs.append(("report_data", claims.report_data))
+    if snp or claims.host_data is not None:  # SEV-SNP fields only
+        pairs.append(("host_data", claims.host_data))
+    if snp or claims.chip_id is not None:
+        pairs.append(("chip_id", claims.chip_id or "(masked / VLEK)"))
+    pairs.append(("flags", ", ".join(name for name, on in claims.flags.items() if on) or "(none)"))
     pairs += [(name, value) for name, value in claims.identity.items()]
     lines += ["", render_pairs(pairs)]
     if result.failures:

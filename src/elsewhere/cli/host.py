@@ -21,6 +21,7 @@ from elsewhere.attest import AttesterKind, make_attester
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.serve import add_client_args, add_store_args, client, open_plane
+from elsewhere.cli.table import add_json_flag, print_json
 from elsewhere.control.store.transactions import write
 from elsewhere.control.tenancy.auth import Kind, create_credential
 from elsewhere.crypto.hpke import DEFAULT_SUITE, SUITES, suite_named
@@ -53,6 +54,7 @@ def register(commands: Any) -> None:
     sub = tokens.add_subparsers(title="host-token commands", metavar="COMMAND")
     create = sub.add_parser("create", help="print a new host token once")
     create.add_argument("--name", default="host")
+    add_json_flag(create)
     add_store_args(create)
     create.set_defaults(handler=run_token)
 
@@ -60,14 +62,23 @@ def register(commands: Any) -> None:
 def run_token(args: argparse.Namespace) -> int:
     cp = open_plane(args)
     with write(cp.engine) as conn:
-        print(f"token: {create_credential(conn, Kind.HOST, args.name)}")
+        token = create_credential(conn, Kind.HOST, args.name)
+    if args.json:
+        print_json({"name": args.name, "token": token})
+        return EXIT_OK
+    print(f"token: {token}")
     print("give it to one host: `elsewhere host --token …`; it becomes that host's credential")
     return EXIT_OK
 
 
 def _print(outcome: Outcome) -> None:
     if outcome.verdict == "affirming":
-        print(f"placement {outcome.placement}: released, exit code {outcome.exit_code}")
+        ended = (
+            f"exit code {outcome.exit_code}"
+            if outcome.exit_code is not None
+            else f"no exit code: {outcome.error or 'the keep ended without one'}"
+        )
+        print(f"placement {outcome.placement}: released, {ended}")
     else:
         why = "; ".join(outcome.reasons) or outcome.error or ""
         print(f"placement {outcome.placement}: {outcome.verdict}: {why}")

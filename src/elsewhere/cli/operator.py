@@ -9,7 +9,7 @@ from typing import Any
 
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.serve import add_client_args, client
-from elsewhere.cli.table import render_table
+from elsewhere.cli.table import add_json_flag, print_json, render_table
 from elsewhere.errors import InputError
 
 
@@ -20,9 +20,11 @@ def register(commands: Any) -> None:
         "advisories", help="import an advisory feed; running keeps are re-checked"
     )
     advisories.add_argument("feed", type=Path, help="elsewhere.advisories/1 JSON feed")
+    add_json_flag(advisories)
     add_client_args(advisories)
     advisories.set_defaults(handler=run_advisories)
     hosts = sub.add_parser("hosts", help="list hosts, their state and last verified platform")
+    add_json_flag(hosts)
     add_client_args(hosts)
     hosts.set_defaults(handler=run_hosts)
 
@@ -34,6 +36,9 @@ def run_advisories(args: argparse.Namespace) -> int:
         raise InputError("advisory feed", str(args.feed), error.strerror or "unreadable") from None
     with client(args) as api:
         answer = api.import_advisories(feed, args.feed.name)
+    if args.json:
+        print_json(answer)
+        return EXIT_OK
     print(f"imported {len(answer['imported'])} advisories [ledger #{answer['ledger_index']}]")
     for action in answer["recheck"]:
         print(
@@ -49,6 +54,9 @@ def run_advisories(args: argparse.Namespace) -> int:
 def run_hosts(args: argparse.Namespace) -> int:
     with client(args) as api:
         rows = api.json("GET", "/v1/hosts")
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
     table = []
     for h in rows:
         claims = h["last_claims"] or {}

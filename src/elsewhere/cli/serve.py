@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elsewhere.cli.exitcodes import EXIT_OK
-from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.errors import ConfigError
-from elsewhere.evidence.anchors import TrustAnchor
-from elsewhere.host.client import Client
+
+if TYPE_CHECKING:  # imported where used: `--help` of every command must not load them
+    from elsewhere.control.config import ControlPlane
+    from elsewhere.evidence.anchors import TrustAnchor
+    from elsewhere.host.client import Client
 
 
 def add_store_args(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,8 @@ def add_store_args(parser: argparse.ArgumentParser) -> None:
 
 
 def open_plane(args: argparse.Namespace, **config: Any) -> ControlPlane:
+    from elsewhere.control.config import ControlConfig, ControlPlane
+
     return ControlPlane.open(ControlConfig.for_dir(args.data_dir, args.database, **config))
 
 
@@ -52,6 +56,8 @@ def add_client_args(parser: argparse.ArgumentParser) -> None:
 def client(args: argparse.Namespace) -> Client:
     if not args.token:
         raise ConfigError("token", "--token", "give an API token (or set ELSEWHERE_TOKEN)")
+    from elsewhere.host.client import Client
+
     return Client(args.control, args.token)
 
 
@@ -124,6 +130,8 @@ def risk_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def emulated_anchors(paths: list[Path]) -> list[TrustAnchor]:
+    from elsewhere.evidence.anchors import TrustAnchor
+
     anchors = []
     for path in paths:
         try:

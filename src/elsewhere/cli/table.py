@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 
 def render_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -23,3 +25,14 @@ def render_pairs(pairs: Iterable[tuple[str, object]]) -> str:
     items = [(k, "" if v is None else str(v)) for k, v in pairs]
     width = max((len(k) for k, _ in items), default=0)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in items)
+
+
+def add_json_flag(parser: Any) -> None:
+    """`--json`: the command prints one JSON document instead (its shape: docs/cli.md)."""
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document (shape: docs/cli.md)"
+    )
+
+
+def print_json(document: object) -> None:
+    print(json.dumps(document, indent=2, sort_keys=True))

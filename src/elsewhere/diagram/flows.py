@@ -190,6 +190,9 @@ FLOWS: tuple[Flow, ...] = (
     _f("policy_canonical", "policy", "rfc8785", _at(_P), Data.DECISION, _CALL, _INP, _INP),
     _f("control_risk", "control", "risk", _at(_P), Data.DECISION, _CALL, _INP, _INP),
     _f("risk_chart", "risk", "matplotlib", _at(_P), Data.DECISION, _CALL, _INP, _INP),
+    _f(
+        "control_metrics", "control", "prometheus_client", _at(_P), Data.DECISION, _CALL, _INP, _INP
+    ),
     _f("risk_quantile", "risk", "scipy", _at(_P), Data.DECISION, _CALL, _INP, _INP),
     _f("risk_arrays", "risk", "numpy", _at(_P), Data.DECISION, _CALL, _INP, _INP),
     _f("control_ear", "control", "ear", _at(_P), Data.DECISION, _CALL, _SIG, _INP),

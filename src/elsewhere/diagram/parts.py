@@ -197,7 +197,17 @@ COMPONENTS: tuple[Component, ...] = (
         Unit.CONTROL_PLANE,
         _at(_P),
         "MIT",
-        distributions=("fastapi",),
+        distributions=("fastapi", "fastapi-offline"),
+    ),
+    _c(
+        "prometheus_client",
+        Kind.LIBRARY,
+        _EXT,
+        _T,
+        Unit.CONTROL_PLANE,
+        _at(_P),
+        "Apache-2.0",
+        distributions=("prometheus-client",),
     ),
     _c(
         "sqlalchemy",

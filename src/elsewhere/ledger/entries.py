@@ -171,6 +171,25 @@ class HostWarning(_Entry):
             raise InputError("ledger entry", "action", "must be 'keep'")
 
 
+@dataclass(frozen=True, kw_only=True)
+class TenantWithdrawal(_Entry):
+    """A tenant took back what it had granted: a deployment stopped (its keeps withdrawn), a
+    secret deleted (never released again), a workload deleted (never sent to a host again)."""
+
+    kind: ClassVar[str] = "tenant.withdrawal"
+    ACTIONS: ClassVar[tuple[str, ...]] = ("stop_deployment", "delete_secret", "delete_workload")
+    tenant: str
+    action: Literal["stop_deployment", "delete_secret", "delete_workload"]
+    subject: str  # the deployment id, secret id or workload digest
+    workloads: tuple[str, ...] = ()  # deployment ids it concerns
+    placements: tuple[str, ...] = ()  # the keeps withdrawn
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.action not in self.ACTIONS:
+            raise InputError("ledger entry", "action", f"must be one of {', '.join(self.ACTIONS)}")
+
+
 @dataclass(frozen=True)
 class Candidate:
     host: str
@@ -213,6 +232,7 @@ KINDS: dict[str, type[_Entry]] = {
         Eviction,
         HostWarning,
         Placement,
+        TenantWithdrawal,
     )
 }
 

@@ -133,13 +133,17 @@ def list_secrets(conn: Connection, tenant_id: str) -> list[dict[str, str]]:
     return [{"id": r.id, "name": r.name, "created_at": iso(r.created_at)} for r in rows]
 
 
-def delete_secret(conn: Connection, tenant_id: str, name: str) -> bool:
-    done = conn.execute(
-        delete(secrets_table).where(
+def delete_secret(conn: Connection, tenant_id: str, name: str) -> str | None:
+    """Delete a tenant's secret; its id, or None when it has none of that name."""
+    found = conn.execute(
+        select(secrets_table.c.id).where(
             secrets_table.c.tenant_id == tenant_id, secrets_table.c.name == name
         )
-    )
-    return bool(done.rowcount)
+    ).scalar()
+    if found is None:
+        return None
+    conn.execute(delete(secrets_table).where(secrets_table.c.id == found))
+    return str(found)
 
 
 def missing_secrets(conn: Connection, tenant_id: str, names: list[str]) -> list[str]:

@@ -1,4 +1,8 @@
-"""The HTTP API: a FastAPI application over one ControlPlane (OpenAPI at /openapi.json, /docs).
+"""The HTTP API: a FastAPI application over one ControlPlane (OpenAPI at /openapi.json; Swagger UI
+at /docs and ReDoc at /redoc, served from local files (fastapi-offline): they work offline).
+
+Every answer carries an `X-Request-ID` (http/requestid.py); `/metrics` answers Prometheus text
+(http/metrics.py).
 
 Every error answers `{"error": "<one line>"}` (statuses: http/errors.py, the one mapping):
 400 unusable input, 401 no valid token, 403 a token of the wrong kind, 404 anything the caller
@@ -18,6 +22,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from elsewhere import __version__
 from elsewhere.control.config import ControlPlane
@@ -27,6 +32,9 @@ from elsewhere.control.http.deadlines import ReadDeadlines
 from elsewhere.control.http.deps import WORKER_THREADS
 from elsewhere.control.http.errors import install_error_handlers
 from elsewhere.control.http.limits import RequestLimits
+from elsewhere.control.http.metrics import observe_commits
+from elsewhere.control.http.metrics import router as metrics_router
+from elsewhere.control.http.requestid import RequestIds
 from elsewhere.control.scheduling import maintenance
 
 
@@ -47,7 +55,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Elsewhere control plane",
         version=__version__,
         description="Tenants, workloads, secrets, policy, hosts, attestation and release.",
@@ -70,10 +78,13 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
 
     app.include_router(api_host.router)
     app.include_router(api_tenant.router)
+    app.include_router(metrics_router)
+    observe_commits(cp)
     return app
 
 
-def create_asgi(cp: ControlPlane, *, background: bool = True) -> ReadDeadlines:
-    """What the server runs: the FastAPI app behind the request checks (http/limits.py) and
-    the read deadlines (http/deadlines.py)."""
-    return ReadDeadlines(RequestLimits(create_app(cp, background=background)))
+def create_asgi(cp: ControlPlane, *, background: bool = True) -> RequestIds:
+    """What the server runs: the FastAPI app behind the request checks (http/limits.py), the
+    read deadlines (http/deadlines.py) and the request ids (outermost, so that even a refused
+    request's answer has one)."""
+    return RequestIds(ReadDeadlines(RequestLimits(create_app(cp, background=background))))

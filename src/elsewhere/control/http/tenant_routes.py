@@ -21,12 +21,13 @@ from elsewhere.control.tenancy.auth import Credential
 from elsewhere.control.tenancy.hosts import host_views
 from elsewhere.control.tenancy.tenants import set_risk_budget
 from elsewhere.control.tenancy.workloads import (
+    delete_workload,
     find_workload,
     list_workloads,
     store_workload,
     validate,
 )
-from elsewhere.control.trust import recheck, reputation
+from elsewhere.control.trust import audit, recheck, reputation
 from elsewhere.control.trust.policies import current_policy
 from elsewhere.errors import NotFound
 from elsewhere.timeutil import iso, utcnow
@@ -73,6 +74,21 @@ def get_workload(cp: Plane, cred: Tenant, ref: str) -> dict[str, Any]:
     return found | {"created_at": iso(found["created_at"])}
 
 
+@router.delete("/workloads/{ref}", tags=["tenant"])
+def remove_workload(cp: Plane, cred: Tenant, ref: str) -> dict[str, Any]:
+    """Delete a workload: its bytes are erased and it can no longer be deployed (409 while a
+    deployment still has replicas to run); past deployments keep naming its digest."""
+    tenant_id = _tenant(cred)
+    with write(cp.engine) as conn:
+        found = delete_workload(conn, tenant_id, ref)
+        index = audit.record_withdrawal(
+            cp.ledger, conn, tenant_id, "delete_workload", "sha384:" + found["digest"]
+        )
+    return {"digest": found["digest"], "name": found["name"], "deleted": True} | {
+        "ledger_index": index
+    }
+
+
 @router.put("/secrets/{name}", status_code=201, tags=["tenant"])
 def put_secret(
     cp: Plane,
@@ -93,12 +109,17 @@ def get_secrets(cp: Plane, cred: Tenant) -> list[dict[str, str]]:
         return secret_store.list_secrets(conn, _tenant(cred))
 
 
-@router.delete("/secrets/{name}", status_code=204, tags=["tenant"])
-def delete_secret(cp: Plane, cred: Tenant, name: str) -> Response:
+@router.delete("/secrets/{name}", tags=["tenant"])
+def delete_secret(cp: Plane, cred: Tenant, name: str) -> dict[str, Any]:
+    """Delete a secret: replicas that need it are refused their release from then on (an
+    attest that had read it already may still complete)."""
+    tenant_id = _tenant(cred)
     with write(cp.engine) as conn:
-        if not secret_store.delete_secret(conn, _tenant(cred), name):
+        secret_id = secret_store.delete_secret(conn, tenant_id, name)
+        if secret_id is None:
             raise NotFound("secret")
-    return Response(status_code=204)
+        index = audit.record_withdrawal(cp.ledger, conn, tenant_id, "delete_secret", secret_id)
+    return {"name": name, "id": secret_id, "deleted": True, "ledger_index": index}
 
 
 @router.put("/policy", tags=["tenant"])
@@ -195,11 +216,40 @@ def report_placement(cp: Plane, cred: Tenant, placement_id: str, report: Report)
     return {"placement": placement_id, "recorded": "tenant_report"}
 
 
-@router.delete("/deployments/{deployment_id}", status_code=204, tags=["tenant"])
-def stop_deployment(cp: Plane, cred: Tenant, deployment_id: str) -> Response:
+def _stop(cp: Any, tenant_id: str, deployment_id: str) -> dict[str, Any]:
     with write(cp.engine) as conn:
-        if not deps.stop_deployment(conn, _tenant(cred), deployment_id):
-            raise NotFound("deployment")
+        stopped = deps.stop_deployment(conn, tenant_id, deployment_id)
+        index = None
+        if stopped is not None:  # logged only when it withdrew something
+            index = audit.record_withdrawal(
+                cp.ledger,
+                conn,
+                tenant_id,
+                "stop_deployment",
+                deployment_id,
+                deployments=(deployment_id,),
+                placements=tuple(stopped),
+            )
+        view = deps.deployment_view(conn, tenant_id, deployment_id) or {}
+    return {
+        "id": deployment_id,
+        "state": view.get("state"),
+        "stopped": stopped or [],
+        "ledger_index": index,
+    }
+
+
+@router.post("/deployments/{deployment_id}/stop", tags=["tenant"])
+def stop_deployment(cp: Plane, cred: Tenant, deployment_id: str) -> dict[str, Any]:
+    """Stop a deployment: replicas still pending or running are withdrawn and their hosts stop
+    the keeps; `stopped` lists them (empty when it had ended already)."""
+    return _stop(cp, _tenant(cred), deployment_id)
+
+
+@router.delete("/deployments/{deployment_id}", status_code=204, tags=["tenant"])
+def delete_deployment(cp: Plane, cred: Tenant, deployment_id: str) -> Response:
+    """The same stop as POST …/stop, answered 204 (kept for clients of the first API)."""
+    _stop(cp, _tenant(cred), deployment_id)
     return Response(status_code=204)
 
 

@@ -11,6 +11,7 @@ what a single process cannot (per-client limits; docs/control-plane.md, "The edg
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from elsewhere.control.serve.connections import HeadDeadline
@@ -25,11 +26,67 @@ MAX_CONNECTIONS = 512
 BACKLOG = 2048
 
 
-def uvicorn_options(max_connections: int = MAX_CONNECTIONS) -> dict[str, Any]:
-    """The keyword arguments of `uvicorn.Config` that bound connections."""
-    return {
+def uvicorn_options(max_connections: int = MAX_CONNECTIONS, *, logs: bool = True) -> dict[str, Any]:
+    """The keyword arguments of `uvicorn.Config` that bound connections, and (`logs`) the log
+    configuration below; a server in a thread of another program (tests, the demo) leaves that
+    program's logging as uvicorn's default would."""
+    options: dict[str, Any] = {
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "limit_concurrency": max_connections,
         "backlog": BACKLOG,
         "http": HeadDeadline,
+    }
+    return options | ({"log_config": log_config()} if logs else {})
+
+
+# The host agent's heartbeat: every host, every few seconds. At INFO it would bury every other
+# line of the access log, so a successful one is logged at DEBUG (a failing one stays INFO).
+POLL_PATH = "/v1/hosts/me/assignments"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+class QuietPolls(logging.Filter):
+    """uvicorn.access filter: a 2xx/3xx heartbeat is demoted to DEBUG (below the handlers'
+    INFO, so not shown); uvicorn's access record args are (client, method, path, http, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        poll = (
+            isinstance(args, tuple) and len(args) == 5 and str(args[2]).split("?")[0] == POLL_PATH
+        )
+        if poll and str(args[4]).isdigit() and int(str(args[4])) < 400:  # type: ignore[index]
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's `log_config`: one format with the request id for uvicorn's and our loggers."""
+    handler = {
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+        "formatter": "plain",
+        "filters": ["request_id"],
+        "level": "INFO",
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {"()": "elsewhere.control.http.requestid.RequestIdFilter"},
+            "quiet_polls": {"()": "elsewhere.control.serve.edge.QuietPolls"},
+        },
+        "formatters": {"plain": {"format": LOG_FORMAT}},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {
+                "handlers": ["stderr"],
+                "level": "INFO",
+                "propagate": False,
+                "filters": ["quiet_polls"],
+            },
+            # No level of its own: it follows the root logger's (tests lower it to DEBUG).
+            "elsewhere": {"handlers": ["stderr"]},
+        },
     }

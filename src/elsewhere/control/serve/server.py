@@ -20,6 +20,7 @@ import uvicorn
 
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http.app import create_asgi
+from elsewhere.control.http.metrics import MULTIPROC_ENV
 from elsewhere.control.serve.edge import MAX_CONNECTIONS, uvicorn_options
 from elsewhere.control.serve.worker_app import WORKER_SETTINGS
 from elsewhere.control.serve.workers import Supervisor, reuseport_available
@@ -38,6 +39,7 @@ def uvicorn_config(
     *,
     access_log: bool = True,
     max_connections: int = MAX_CONNECTIONS,
+    logs: bool = True,
 ) -> uvicorn.Config:
     return uvicorn.Config(
         create_asgi(cp),
@@ -46,7 +48,7 @@ def uvicorn_config(
         log_level="warning" if not access_log else "info",
         access_log=access_log,
         lifespan="on",
-        **uvicorn_options(max_connections),
+        **uvicorn_options(max_connections, logs=logs),
     )
 
 
@@ -76,6 +78,7 @@ def serve_workers(
         "risk": risk or {},
     }
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
+    metrics_dir(data_dir)
     if reuseport_available():
         return Supervisor(host, port, workers, access_log=access_log).run()
     uvicorn.run(
@@ -92,6 +95,18 @@ def serve_workers(
     return 0
 
 
+def metrics_dir(data_dir: Path) -> Path:
+    """Where the workers keep their Prometheus samples (multiprocess mode; http/metrics.py):
+    $PROMETHEUS_MULTIPROC_DIR if set, else `metrics/` in the data dir; emptied before the
+    workers start, so a scrape sums only this run's workers."""
+    path = Path(os.environ.get(MULTIPROC_ENV) or data_dir / "metrics")
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    return path
+
+
 class ThreadedServer:
     """uvicorn on a loopback port in a background thread; `stop()` shuts it down."""
 
@@ -104,7 +119,7 @@ class ThreadedServer:
     ) -> None:
         self.host, self.port = host, port or free_port(host)
         config = uvicorn_config(
-            cp, self.host, self.port, access_log=False, max_connections=max_connections
+            cp, self.host, self.port, access_log=False, max_connections=max_connections, logs=False
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="elsewhere-api", daemon=True)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.http.app import create_asgi
-from elsewhere.control.http.deadlines import ReadDeadlines
+from elsewhere.control.http.requestid import RequestIds
 from elsewhere.evidence.anchors import TrustAnchor
 
 WORKER_SETTINGS = "ELSEWHERE_SERVE_SETTINGS"
 
 
-def worker_app() -> ReadDeadlines:
+def worker_app() -> RequestIds:
     """The app of one worker process (settings from the parent, in the environment)."""
     settings = json.loads(os.environ[WORKER_SETTINGS])
     anchors = [

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ class Staged:
 class GroupCommitter:
     def __init__(self, engine: Engine, ledger: Ledger) -> None:
         self.engine, self.ledger = engine, ledger
+        # Called with (seconds, jobs) after each batch committed (the /metrics histogram).
+        self.observers: list[Callable[[float, int], None]] = []
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._loop, name="elsewhere-commit", daemon=True)
         self.thread.start()
@@ -130,6 +133,7 @@ class GroupCommitter:
         replayed nonce, a placement taken away); when one does, the batch is rolled back and
         run again with a savepoint per job. Jobs are re-runnable: they only execute statements
         prepared by their caller."""
+        started = time.perf_counter()
         try:
             try:
                 outcomes = self._run(batch, savepoints=False)
@@ -143,6 +147,8 @@ class GroupCommitter:
             for _, future, _ in batch:
                 future.set_exception(error)
             return
+        for observe in self.observers:
+            observe(time.perf_counter() - started, len(batch))
         self._answer(outcomes)
 
     def _run(self, batch: list[Job], *, savepoints: bool) -> list[tuple[Future[Any], bool, Any]]:

@@ -90,6 +90,9 @@ workloads = Table(
     Column("size", Integer, nullable=False),
     Column("wasm", LargeBinary, nullable=False),
     Column("created_at", TS, nullable=False),
+    # Set by `DELETE /v1/workloads/…`: the module's bytes are erased, the row stays so that
+    # past deployments still name their workload; uploading the same bytes restores it.
+    Column("deleted_at", TS),
     UniqueConstraint("tenant_id", "digest", name="uq_cp_workloads_tenant_digest"),
 )
 
@@ -128,10 +131,16 @@ deployments = Table(
     Column("replicas", Integer, nullable=False),
     Column("spec", Text, nullable=False),  # JSON: args, env, stdin, secret names, limits
     Column("result_key", LargeBinary),  # tenant's HPKE public key: results sealed to it
-    Column("state", String(16), nullable=False),  # active | stopped
+    # active | stopped as stored; completed / failed are derived from the placements
+    # (tenancy/deployments.py `deployment_state`), so no writer has to remember them
+    Column("state", String(16), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("impact", Text),  # JSON money: what compromise would cost; None: the default
 )
+
+# A placement that still has work ahead of it, and one whose work is over.
+UNFINISHED_STATES = ("pending", "assigned", "released")
+ENDED_STATES = ("completed", "failed", "stopped")
 
 placements = Table(
     "cp_placements",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -14,6 +16,8 @@ from elsewhere.control.broker.results import host_document_problem
 from elsewhere.control.broker.secrets import missing_secrets
 from elsewhere.control.store.ids import from_b64, new_id
 from elsewhere.control.store.tables import (
+    ENDED_STATES,
+    UNFINISHED_STATES,
     decisions,
     deployments,
     hosts,
@@ -24,7 +28,7 @@ from elsewhere.control.store.tables import (
 from elsewhere.control.tenancy.workloads import find_workload
 from elsewhere.control.trust.policies import current_policy
 from elsewhere.crypto.hpke import PublicKey
-from elsewhere.errors import InputError
+from elsewhere.errors import InputError, NotFound
 from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.limits import KeepLimits
 from elsewhere.risk.quantities import Money
@@ -60,7 +64,9 @@ def create_deployment(
         raise InputError("workload", request.workload[:40], "no such workload (upload it first)")
     policy = current_policy(conn, tenant_id)
     if policy is None:
-        raise InputError("policy", "tenant", "no policy set (PUT /v1/policy first)")
+        raise InputError(
+            "policy", "tenant", "no policy set (set one first: elsewhere set-policy FILE)"
+        )
     # What the keep itself would refuse (a NUL in an argument or the environment, a secret name
     # that is not a plain file name, a bad limit) is refused now, before anything is stored or
     # looked up: ConfigError names the field.
@@ -122,21 +128,61 @@ def find_deployment(conn: Connection, tenant_id: str, deployment_id: str) -> Any
     ).first()
 
 
-def stop_deployment(conn: Connection, tenant_id: str, deployment_id: str) -> bool:
-    if find_deployment(conn, tenant_id, deployment_id) is None:
-        return False
+# What a deployment can be: `active` while any replica has work ahead of it; then `completed`
+# (every replica finished), `failed` (every replica ended, one or more failed), or `stopped`.
+
+
+def deployment_state(stored: str, placement_states: Iterable[str]) -> str:
+    """The deployment's state from its stored one and its placements' (docs/cli.md)."""
+    if stored == "stopped":
+        return "stopped"
+    states = list(placement_states)
+    if not states or any(s not in ENDED_STATES for s in states):
+        return "active"
+    return "failed" if "failed" in states else "completed"
+
+
+def stop_deployment(conn: Connection, tenant_id: str, deployment_id: str) -> list[str] | None:
+    """Stop a deployment: its unfinished replicas are withdrawn (hosts stop their keeps).
+    Returns the placements it stopped, or None when there was nothing to stop (stopped
+    already, or every replica finished). NotFound: not this tenant's deployment."""
+    row = find_deployment(conn, tenant_id, deployment_id)
+    if row is None:
+        raise NotFound("deployment")
+    if row.state == "stopped":
+        return None
+    unfinished = list(
+        conn.execute(
+            select(placements.c.id).where(
+                placements.c.deployment_id == deployment_id,
+                placements.c.state.in_(UNFINISHED_STATES),
+            )
+        ).scalars()
+    )
+    if not unfinished:
+        return None
     conn.execute(
         update(deployments).where(deployments.c.id == deployment_id).values(state="stopped")
     )
     conn.execute(
         update(placements)
-        .where(
-            placements.c.deployment_id == deployment_id,
-            placements.c.state.in_(("pending", "assigned", "released")),
-        )
+        .where(placements.c.id.in_(unfinished), placements.c.state.in_(UNFINISHED_STATES))
         .values(state="stopped", updated_at=utcnow())
     )
-    return True
+    return unfinished
+
+
+def _placement_states(conn: Connection, deployment_ids: list[str]) -> dict[str, list[str]]:
+    states: dict[str, list[str]] = {d: [] for d in deployment_ids}
+    if deployment_ids:
+        rows = conn.execute(
+            select(placements.c.deployment_id, placements.c.state).where(
+                placements.c.deployment_id.in_(deployment_ids)
+            )
+        ).all()
+        for r in rows:
+            states[r.deployment_id].append(r.state)
+    return states
 
 
 def list_deployments(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
@@ -153,13 +199,15 @@ def list_deployments(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
         .where(deployments.c.tenant_id == tenant_id)
         .order_by(deployments.c.created_at)
     ).all()
+    states = _placement_states(conn, [r.id for r in rows])
     return [
         {
             "id": r.id,
             "workload": r.digest,
             "workload_name": r.name,
             "replicas": r.replicas,
-            "state": r.state,
+            "state": deployment_state(r.state, states[r.id]),
+            "placements": dict(sorted(Counter(states[r.id]).items())),
             "created_at": iso(r.created_at),
         }
         for r in rows
@@ -221,7 +269,7 @@ def deployment_view(conn: Connection, tenant_id: str, deployment_id: str) -> dic
         "id": row.id,
         "workload": digest,
         "replicas": row.replicas,
-        "state": row.state,
+        "state": deployment_state(row.state, (p.state for p in places)),
         "spec": {k: v for k, v in json.loads(row.spec).items() if k != "stdin"},
         "sealed_results": row.result_key is not None,
         "impact": json.loads(row.impact) if row.impact else None,

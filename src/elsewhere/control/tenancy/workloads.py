@@ -6,13 +6,18 @@ import functools
 from typing import Any
 
 import wasmtime
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.store.ids import new_id
-from elsewhere.control.store.tables import workloads
+from elsewhere.control.store.tables import (
+    UNFINISHED_STATES,
+    deployments,
+    placements,
+    workloads,
+)
 from elsewhere.crypto.binding import workload_digest
-from elsewhere.errors import InputError
+from elsewhere.errors import Conflict, InputError, NotFound
 from elsewhere.timeutil import utcnow
 
 MAX_WASM_BYTES = 32 * 1024 * 1024
@@ -38,9 +43,16 @@ def validate(wasm: bytes) -> None:
             "workload", "header", "not a WebAssembly binary (no \\0asm magic; compile .wat first)"
         )
     try:
-        wasmtime.Module.validate(_engine(), wasm)
+        module = wasmtime.Module(_engine(), wasm)
     except wasmtime.WasmtimeError as error:
         raise InputError("workload", "validation", str(error).splitlines()[0]) from None
+    # The keep runs `_start` (a WASI command module); without it every replica would fail.
+    if not any(
+        e.name == "_start" and isinstance(e.type, wasmtime.FuncType) for e in module.exports
+    ):
+        raise InputError(
+            "workload", "exports", "no _start function (not a WASI command module; nothing to run)"
+        )
 
 
 def store_workload(
@@ -55,6 +67,18 @@ def store_workload(
     existing = find_workload(conn, tenant_id, digest)
     if existing is not None:
         return existing
+    deleted = conn.execute(
+        select(workloads.c.id).where(
+            workloads.c.tenant_id == tenant_id, workloads.c.digest == digest
+        )
+    ).first()
+    if deleted is not None:  # uploaded again after a delete: the same row, bytes restored
+        conn.execute(
+            update(workloads)
+            .where(workloads.c.id == deleted.id)
+            .values(wasm=wasm, name=name, deleted_at=None)
+        )
+        return find_workload(conn, tenant_id, digest) or {}
     workload_id = new_id("wl")
     now = utcnow()
     conn.execute(
@@ -82,7 +106,9 @@ _COLUMNS = (
 
 def find_workload(conn: Connection, tenant_id: str, ref: str) -> dict[str, Any] | None:
     """A tenant's workload by digest (or a unique digest prefix of 12+ hex digits) or by id."""
-    query = select(*_COLUMNS).where(workloads.c.tenant_id == tenant_id)
+    query = select(*_COLUMNS).where(
+        workloads.c.tenant_id == tenant_id, workloads.c.deleted_at.is_(None)
+    )
     ref = ref.strip().lower().removeprefix("sha384:")
     if ref.startswith("wl_"):
         rows = conn.execute(query.where(workloads.c.id == ref)).all()
@@ -95,6 +121,34 @@ def find_workload(conn: Connection, tenant_id: str, ref: str) -> dict[str, Any] 
 
 def list_workloads(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
-        select(*_COLUMNS).where(workloads.c.tenant_id == tenant_id).order_by(workloads.c.created_at)
+        select(*_COLUMNS)
+        .where(workloads.c.tenant_id == tenant_id, workloads.c.deleted_at.is_(None))
+        .order_by(workloads.c.created_at)
     ).all()
     return [dict(r._mapping) for r in rows]
+
+
+def delete_workload(conn: Connection, tenant_id: str, ref: str) -> dict[str, Any]:
+    """Erase a workload's bytes so it can no longer be deployed or sent to a host. NotFound:
+    no such workload of this tenant; Conflict: a deployment still has replicas to run."""
+    found = find_workload(conn, tenant_id, ref)
+    if found is None:
+        raise NotFound("workload")
+    live = conn.execute(
+        select(
+            exists().where(
+                deployments.c.workload_id == found["id"],
+                deployments.c.state == "active",
+                placements.c.deployment_id == deployments.c.id,
+                placements.c.state.in_(UNFINISHED_STATES),
+            )
+        )
+    ).scalar()
+    if live:
+        raise Conflict(
+            "workload: a deployment still runs it (stop it first: elsewhere deployment stop ID)"
+        )
+    conn.execute(
+        update(workloads).where(workloads.c.id == found["id"]).values(wasm=b"", deleted_at=utcnow())
+    )
+    return found

@@ -15,6 +15,7 @@ from elsewhere.ledger.entries import (
     LedgerEntry,
     PolicyVersion,
     SecretRelease,
+    TenantWithdrawal,
     digest,
 )
 from elsewhere.ledger.log import Ledger
@@ -139,5 +140,27 @@ def record_warning(
         reason=reason,
         workloads=tuple(workloads),
         advisory_ids=tuple(advisory_ids),
+    )
+    return append(ledger, conn, [entry])
+
+
+def record_withdrawal(
+    ledger: Ledger,
+    conn: Connection,
+    tenant_id: str,
+    action: str,
+    subject: str,
+    *,
+    deployments: tuple[str, ...] = (),
+    placements: tuple[str, ...] = (),
+) -> int:
+    """A tenant's stop or delete, in the transaction that made it (only when it changed)."""
+    entry = TenantWithdrawal(
+        at=utcnow(),
+        tenant=tenant_id,
+        action=action,  # type: ignore[arg-type]
+        subject=subject,
+        workloads=deployments,
+        placements=placements,
     )
     return append(ledger, conn, [entry])
