@@ -109,7 +109,10 @@ def erase(cp: Plane, cred: Tenant, body: SubjectRequest) -> dict[str, Any]:
     when the grace period ends (or k operators approve)."""
     hashed = vault_records.subject_key(cp.kek, _tenant(cred), body.subject)
     with write(cp.engine) as conn:
-        return erasure.request_erasure(conn, cp.ledger, settings(), _tenant(cred), hashed)
+        answer = erasure.request_erasure(conn, cp.ledger, settings(), _tenant(cred), hashed)
+    if answer["state"] == "erased":
+        erasure.flush(cp.engine)
+    return answer
 
 
 @router.post("/hold")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from elsewhere.control.broker.secrets import Kek
@@ -257,3 +257,19 @@ def receipt(conn: Connection, ledger: Ledger, kek: Kek, tenant_id: str, subject:
         erased_at=iso(row.erased_at),
     )
     return receipts.issue(body, salt, bundle, ledger.signer)
+
+
+VACUUMED = ("vault_records", "vault_subjects", "vault_purposes", "vault_approvals", "vault_epochs")
+
+
+def flush(engine: Engine, *, vacuum: bool = False) -> None:
+    """After an erasure committed: SQLite copies the WAL (holding the rows' earlier pages) into
+    the database file, whose freed cells secure_delete zeroed, and truncates it. On
+    PostgreSQL, with `vacuum`, VACUUM FULL rewrites the vault's tables without the dead rows
+    (the sweep does; plain VACUUM leaves their bytes in the pages)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif vacuum:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("VACUUM (FULL) " + ", ".join(VACUUMED))

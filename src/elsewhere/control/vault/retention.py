@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from elsewhere.control.broker.secrets import Kek
 from elsewhere.control.store.ids import new_id
 from elsewhere.control.store.transactions import read, write
-from elsewhere.control.vault.erasure import complete_due, shred
+from elsewhere.control.vault.erasure import complete_due, flush, shred
 from elsewhere.control.vault.records import subject_key
 from elsewhere.errors import InputError, NotFound
 from elsewhere.ledger.log import Ledger
@@ -133,4 +133,6 @@ def sweep(engine: Engine, ledger: Ledger, now: dt.datetime | None = None) -> Swe
                     )
                 )
         by_rule[rule_row.id] = count
+    if grace_ended or any(by_rule.values()):
+        flush(engine, vacuum=True)
     return SweepResult(grace_ended, by_rule)
