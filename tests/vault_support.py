@@ -34,8 +34,14 @@ def plane(tmp: Path, database_url: str | None) -> Iterator[tuple[ControlPlane, s
         cp.close()
 
 
-def put(cp: ControlPlane, tenant: str, subject: str, value: bytes, *purposes: str,
-        born: dt.date | None = None) -> records.Stored:
+def put(
+    cp: ControlPlane,
+    tenant: str,
+    subject: str,
+    value: bytes,
+    *purposes: str,
+    born: dt.date | None = None,
+) -> records.Stored:
     with write(cp.engine) as conn:
         return records.put_record(
             conn, cp.kek, tenant, subject, list(purposes or ("gift-matching",)), value, born
@@ -48,11 +54,15 @@ def key_material(cp: ControlPlane, tenant: str, subject_hash: str) -> dict[str, 
         row = conn.execute(
             select(vault_subjects).where(vault_subjects.c.subject_hash == subject_hash)
         ).one()
-        blobs = conn.execute(
-            select(vault_records.c.ciphertext).where(
-                vault_records.c.subject_hash == subject_hash
+        blobs = (
+            conn.execute(
+                select(vault_records.c.ciphertext).where(
+                    vault_records.c.subject_hash == subject_hash
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     data_key = bytearray(32)
     records.unwrap(cp.kek, row, data_key)
     found: dict[str, bytes] = {"data key": bytes(data_key), "wrapped key": bytes(row.wrapped_key)}

@@ -11,6 +11,7 @@ index for the receipt. Either all of it commits or none of it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets as random
 from collections.abc import Sequence
 from typing import Any
@@ -260,16 +261,33 @@ def receipt(conn: Connection, ledger: Ledger, kek: Kek, tenant_id: str, subject:
 
 
 VACUUMED = ("vault_records", "vault_subjects", "vault_purposes", "vault_approvals", "vault_epochs")
+_KEPT = re.compile(r"([0-9]+) dead row versions cannot be removed yet")
 
 
-def flush(engine: Engine, *, vacuum: bool = False) -> None:
+def flush(engine: Engine, *, vacuum: bool = False) -> int:
     """After an erasure committed: SQLite copies the WAL (holding the rows' earlier pages) into
     the database file, whose freed cells secure_delete zeroed, and truncates it. On
     PostgreSQL, with `vacuum`, VACUUM FULL rewrites the vault's tables without the dead rows
-    (the sweep does; plain VACUUM leaves their bytes in the pages)."""
+    (plain VACUUM leaves their bytes in the pages). Returns how many dead row versions
+    PostgreSQL had to keep because a transaction still running might see them (0: none)."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        elif vacuum:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("VACUUM (FULL) " + ", ".join(VACUUMED))
+            return 0
+        if not vacuum:
+            return 0
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        kept: list[int] = []
+
+        def notice(diagnostic: Any) -> None:
+            found = _KEPT.search(str(diagnostic.message_primary or ""))
+            kept.append(int(found.group(1)) if found else 0)
+
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.add_notice_handler(notice)
+        try:
+            conn.exec_driver_sql("VACUUM (FULL, VERBOSE) " + ", ".join(VACUUMED))
+        finally:
+            raw.remove_notice_handler(notice)
+        return sum(kept)

@@ -34,9 +34,19 @@ BATCH = 2000
 class SweepResult:
     grace_ended: int
     by_rule: dict[str, int]
+    # PostgreSQL: dead row versions VACUUM FULL had to keep (a transaction might still see
+    # them); the next sweep vacuums again while this is not 0.
+    unvacuumed: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"grace_ended": self.grace_ended, "by_rule": self.by_rule}
+        return {
+            "grace_ended": self.grace_ended,
+            "by_rule": self.by_rule,
+            "unvacuumed": self.unvacuumed,
+        }
+
+
+_left_over = {"rows": 0}  # per process: what the last sweep's VACUUM FULL could not remove
 
 
 def add_rule(
@@ -133,6 +143,7 @@ def sweep(engine: Engine, ledger: Ledger, now: dt.datetime | None = None) -> Swe
                     )
                 )
         by_rule[rule_row.id] = count
-    if grace_ended or any(by_rule.values()):
-        flush(engine, vacuum=True)
-    return SweepResult(grace_ended, by_rule)
+    unvacuumed = 0
+    if grace_ended or any(by_rule.values()) or _left_over["rows"]:
+        unvacuumed = _left_over["rows"] = flush(engine, vacuum=True)
+    return SweepResult(grace_ended, by_rule, unvacuumed)
