@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
@@ -24,9 +23,8 @@ router = APIRouter(prefix="/v1/vault", tags=["vault"])
 Subject = Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT_CHARS)]
 
 
-@cache
 def settings() -> VaultSettings:
-    return VaultSettings.from_env()
+    return VaultSettings.from_env()  # read per request: a few environment lookups
 
 
 class PutRecord(BaseModel):
