@@ -77,14 +77,14 @@ def test_sqlite_file_wal_journal_and_backups_hold_nothing_of_an_erased_subject(
     _no_replica_decrypts(url, tmp_path / "cp", tenant, subject_hash)
 
 
-def test_the_scan_finds_freed_bytes_when_secure_delete_is_off(tmp_path: Path) -> None:
-    """The scanner's own check: without secure_delete a deleted blob stays in the file."""
+def test_the_scan_finds_freed_bytes_when_zeroing_on_delete_is_off(tmp_path: Path) -> None:
+    """The scanner's own check: without zeroing on delete a deleted blob stays in the file."""
     path = tmp_path / "plain.db"
     canary = b"CANARY-" + bytes(range(32))
-    for secure, found in ((0, True), (1, False)):
+    for zeroing, found in ((0, True), (1, False)):
         path.unlink(missing_ok=True)
         db = sqlite3.connect(path)
-        db.execute(f"PRAGMA secure_delete={secure}")
+        db.execute(f"PRAGMA secure_delete={zeroing}"  # SQLite's name for zero-on-delete)
         db.execute("CREATE TABLE t (v BLOB)")
         db.execute("INSERT INTO t VALUES (?)", (canary,))
         db.execute("INSERT INTO t VALUES (?)", (b"x" * 100,))

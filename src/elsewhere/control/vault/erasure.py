@@ -2,10 +2,9 @@
 completion, and the subject's signed receipt.
 
 Completing an erasure, in ONE transaction: the records, purposes and approvals are deleted,
-the subject's wrapped data key and date of birth are overwritten with NULL (SQLite runs with
-secure_delete, so the freed cells are zeroed), the row becomes a tombstone (subject hash,
-state `erased`), and the `vault.erased` ledger entry is appended; the tombstone keeps its
-index for the receipt. Either all of it commits or none of it.
+the subject's wrapped data key and date of birth are overwritten with NULL (SQLite zeroes
+freed cells: db/engine.py), the row becomes a tombstone (subject hash, state `erased`), and
+the `vault.erased` ledger entry is appended; the tombstone keeps its index for the receipt. Either all of it commits or none of it.
 """
 
 from __future__ import annotations
@@ -266,7 +265,7 @@ _KEPT = re.compile(r"([0-9]+) dead row versions cannot be removed yet")
 
 def flush(engine: Engine, *, vacuum: bool = False) -> int:
     """After an erasure committed: SQLite copies the WAL (holding the rows' earlier pages) into
-    the database file, whose freed cells secure_delete zeroed, and truncates it. On
+    the database file, whose freed cells were zeroed on delete, and truncates it. On
     PostgreSQL, with `vacuum`, VACUUM FULL rewrites the vault's tables without the dead rows
     (plain VACUUM leaves their bytes in the pages). Returns how many dead row versions
     PostgreSQL had to keep because a transaction still running might see them (0: none)."""
