@@ -35,7 +35,7 @@ from sqlalchemy import delete, insert, select
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy.tenants import create_tenant
-from elsewhere.control.vault import erasure, records, retention
+from elsewhere.control.vault import erasure, retention
 from elsewhere.vault import keys
 from elsewhere.vault.model import State
 from elsewhere.vault.schema import vault_purposes, vault_records, vault_subjects

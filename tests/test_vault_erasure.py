@@ -120,22 +120,22 @@ def test_k_distinct_operators_skip_the_grace_period(
 ) -> None:
     with plane(tmp_path, database_url) as (cp, tenant):
         alice = put(cp, tenant, "alice", b"x")
-        with pytest.raises(Conflict, match="only a pending"):
-            with write(cp.engine) as conn:
-                erasure.approve(conn, cp.ledger, WEEK, tenant, alice.subject_hash, "op1")
+        with pytest.raises(Conflict, match="only a pending"), write(cp.engine) as conn:
+            erasure.approve(conn, cp.ledger, WEEK, tenant, alice.subject_hash, "op1")
         _erase(cp, tenant, alice.subject_hash, WEEK)
         with write(cp.engine) as conn:
             first = erasure.approve(conn, cp.ledger, WEEK, tenant, alice.subject_hash, "op1")
         assert first["state"] == "pending" and first["approvals"] == 1
-        with pytest.raises(Conflict, match="approved this erasure already"):
-            with write(cp.engine) as conn:
-                erasure.approve(conn, cp.ledger, WEEK, tenant, alice.subject_hash, "op1")
+        with (
+            pytest.raises(Conflict, match="approved this erasure already"),
+            write(cp.engine) as conn,
+        ):
+            erasure.approve(conn, cp.ledger, WEEK, tenant, alice.subject_hash, "op1")
         with write(cp.engine) as conn:
             second = erasure.approve(conn, cp.ledger, WEEK, tenant, alice.subject_hash, "op2")
         assert second["state"] == "erased"
-        with pytest.raises(NotFound):
-            with write(cp.engine) as conn:
-                erasure.approve(conn, cp.ledger, WEEK, tenant, "0" * 64, "op1")
+        with pytest.raises(NotFound), write(cp.engine) as conn:
+            erasure.approve(conn, cp.ledger, WEEK, tenant, "0" * 64, "op1")
 
 
 def test_retention_rules_by_age_and_by_last_use(tmp_path: Path, database_url: str | None) -> None:

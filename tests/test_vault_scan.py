@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import text
 
 from control_helpers import postgres_database
-from waits import wait_for
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.vault import backups, erasure, records
@@ -20,6 +19,7 @@ from elsewhere.errors import ConfigError
 from elsewhere.vault import keys
 from elsewhere.vault.schema import vault_subjects
 from vault_support import NO_GRACE, WEEK, hits, key_material, plane, put
+from waits import wait_for
 
 PLAINTEXT = [b"ALICE-PLAINTEXT-shoe-size-38", b"ALICE-PLAINTEXT-12-Elm-Street", b"A" * 3000]
 
@@ -84,7 +84,7 @@ def test_the_scan_finds_freed_bytes_when_zeroing_on_delete_is_off(tmp_path: Path
     for zeroing, found in ((0, True), (1, False)):
         path.unlink(missing_ok=True)
         db = sqlite3.connect(path)
-        db.execute(f"PRAGMA secure_delete={zeroing}"  # SQLite's name for zero-on-delete)
+        db.execute(f"PRAGMA secure_delete={zeroing}")  # SQLite's name for zero-on-delete
         db.execute("CREATE TABLE t (v BLOB)")
         db.execute("INSERT INTO t VALUES (?)", (canary,))
         db.execute("INSERT INTO t VALUES (?)", (b"x" * 100,))

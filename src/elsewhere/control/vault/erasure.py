@@ -4,7 +4,8 @@ completion, and the subject's signed receipt.
 Completing an erasure, in ONE transaction: the records, purposes and approvals are deleted,
 the subject's wrapped data key and date of birth are overwritten with NULL (SQLite zeroes
 freed cells: db/engine.py), the row becomes a tombstone (subject hash, state `erased`), and
-the `vault.erased` ledger entry is appended; the tombstone keeps its index for the receipt. Either all of it commits or none of it.
+the `vault.erased` ledger entry is appended; the tombstone keeps its index for the receipt.
+Either all of it commits or none of it.
 """
 
 from __future__ import annotations
