@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from elsewhere.control.broker.secrets import Kek
 from elsewhere.control.store.ids import new_id
 from elsewhere.control.store.tables import deployments
-from elsewhere.errors import InputError, NotFound
+from elsewhere.errors import Conflict, InputError, NotFound
 from elsewhere.timeutil import iso, utcnow
 from elsewhere.vault import keys
 from elsewhere.vault.model import (
@@ -68,19 +69,23 @@ def put_record(
     with keys.wiped() as data_key:
         if row is None:
             keys.new_key(data_key)
-            conn.execute(
-                insert(vault_subjects).values(
-                    tenant_id=tenant_id,
-                    subject_hash=hashed,
-                    state=State.ACTIVE.value,
-                    kek_id=kek.id,
-                    wrapped_key=keys.wrap_key(kek.key, data_key, tenant_id, hashed),
-                    hold=False,
-                    born_on=born_on,
-                    created_at=now,
-                    last_used_at=now,
-                )
-            )
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(vault_subjects).values(
+                            tenant_id=tenant_id,
+                            subject_hash=hashed,
+                            state=State.ACTIVE.value,
+                            kek_id=kek.id,
+                            wrapped_key=keys.wrap_key(kek.key, data_key, tenant_id, hashed),
+                            hold=False,
+                            born_on=born_on,
+                            created_at=now,
+                            last_used_at=now,
+                        )
+                    )
+            except IntegrityError:  # another request created it meanwhile
+                raise Conflict("subject was created by a concurrent request: retry") from None
             have: set[str] = set()
         else:
             usable(row.state)
