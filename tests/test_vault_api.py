@@ -186,3 +186,49 @@ def test_malformed_requests_answer_one_line(tmp_path: Path) -> None:
             == 400
         )
         assert _status(lambda: Client(env.url, "ewt_nope").json("GET", "/v1/vault/subjects")) == 401
+
+
+def test_rules_hold_and_sweep_over_http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ELSEWHERE_VAULT_GRACE_SECONDS", "0")
+    with control_plane(tmp_path) as env:
+        tenant = env.tenant()
+        operator = Client(env.url, env.token(Kind.OPERATOR, "op"))
+        body = {
+            "subject": "old-timer",
+            "purposes": ["gift-matching"],
+            "value": base64.b64encode(b"born long ago").decode(),
+            "born_on": "1990-01-01",
+        }
+        held = tenant.json("POST", "/v1/vault/records", json=body)
+        young = tenant.json(
+            "POST", "/v1/vault/records", json=body | {"subject": "kid", "born_on": "2020-01-01"}
+        )
+        rule = tenant.json(
+            "POST",
+            "/v1/vault/rules",
+            json={"scope": "purpose", "target": "gift-matching", "rule": "age:13"},
+        )
+        assert [r["id"] for r in tenant.json("GET", "/v1/vault/rules")] == [rule["id"]]
+        hold = tenant.json(
+            "POST",
+            "/v1/vault/hold",
+            json={"subject": "old-timer", "hold": True, "reason": "tax audit"},
+        )
+        assert hold["hold"] is True
+        assert _status(lambda: tenant.json("POST", "/v1/vault/sweep")) == 403
+        assert operator.json("POST", "/v1/vault/sweep")["by_rule"] == {rule["id"]: 0}
+        assert (
+            _status(lambda: tenant.json("POST", "/v1/vault/erase", json={"subject": "old-timer"}))
+            == 409
+        )
+        tenant.json(
+            "POST",
+            "/v1/vault/hold",
+            json={"subject": "old-timer", "hold": False, "reason": "audit closed"},
+        )
+        assert operator.json("POST", "/v1/vault/sweep")["by_rule"] == {rule["id"]: 1}
+        states = {r["subject"]: r["state"] for r in tenant.json("GET", "/v1/vault/subjects")}
+        assert states == {held["subject"]: "erased", young["subject"]: "active"}
+        tenant.request("DELETE", f"/v1/vault/rules/{rule['id']}")
+        assert tenant.json("GET", "/v1/vault/rules") == []
+        assert _status(lambda: tenant.request("DELETE", f"/v1/vault/rules/{rule['id']}")) == 404
