@@ -145,7 +145,9 @@ def erasure_rates(
         part = floor[i : i + batch]
         with write(cp.engine) as conn:
             for table in (vault_records, vault_purposes, vault_subjects):
-                conn.execute(delete(table).where(table.c.subject_hash.in_(part)))
+                conn.execute(
+                    delete(table).where(table.c.tenant_id == tenant, table.c.subject_hash.in_(part))
+                )
     floor_rate = len(floor) / (time.perf_counter() - start)
     return {
         "erasures_per_s": shred_rate,
