@@ -150,3 +150,22 @@ def test_an_expired_epoch_leaves_no_backup_that_opens(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="destroyed"):
             backups.restore(cp.engine, cp.kek, before.read_bytes())
         assert cp.ledger.audit() == cp.ledger.size
+
+
+@pytest.mark.postgres
+def test_vacuum_reports_rows_an_older_snapshot_still_sees(tmp_path: Path) -> None:
+    import psycopg
+
+    with postgres_database() as url, plane(tmp_path, url) as (cp, tenant):
+        alice = put(cp, tenant, "alice", b"ALICE-PLAINTEXT")
+        reader = psycopg.connect(url)  # a transaction that began before the erasure
+        reader.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # Its snapshot, taken on another table: VACUUM FULL need not wait for its lock.
+        reader.execute("SELECT count(*) FROM cp_tenants").fetchone()
+        try:
+            with write(cp.engine) as conn:
+                erasure.request_erasure(conn, cp.ledger, NO_GRACE, tenant, alice.subject_hash)
+            assert erasure.flush(cp.engine, vacuum=True) > 0  # kept for that snapshot
+        finally:
+            reader.close()
+        wait_for(lambda: erasure.flush(cp.engine, vacuum=True) == 0)

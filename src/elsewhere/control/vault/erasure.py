@@ -11,6 +11,7 @@ Either all of it commits or none of it.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import secrets as random
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from elsewhere.control.broker.secrets import Kek
 from elsewhere.control.vault.records import subject_key, subject_row
@@ -29,6 +30,7 @@ from elsewhere.vault import entries, receipts
 from elsewhere.vault.model import State, VaultSettings, due, may_request_erasure
 from elsewhere.vault.schema import vault_approvals, vault_purposes, vault_records, vault_subjects
 
+log = logging.getLogger("elsewhere.control")
 CHUNK = 500  # subject hashes per IN (…) (SQLite caps a statement's parameters)
 
 
@@ -269,7 +271,8 @@ def flush(engine: Engine, *, vacuum: bool = False) -> int:
     the database file, whose freed cells were zeroed on delete, and truncates it. On
     PostgreSQL, with `vacuum`, VACUUM FULL rewrites the vault's tables without the dead rows
     (plain VACUUM leaves their bytes in the pages). Returns how many dead row versions
-    PostgreSQL had to keep because a transaction still running might see them (0: none)."""
+    PostgreSQL had to keep because a transaction still running might see them (0: none;
+    at least 1 when VACUUM could not get its lock in time)."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -280,7 +283,9 @@ def flush(engine: Engine, *, vacuum: bool = False) -> int:
         kept: list[int] = []
 
         def notice(diagnostic: Any) -> None:
-            found = _KEPT.search(str(diagnostic.message_primary or ""))
+            # "… N dead row versions cannot be removed yet." is in the notice's detail.
+            said = f"{diagnostic.message_primary or ''} {diagnostic.message_detail or ''}"
+            found = _KEPT.search(said)
             kept.append(int(found.group(1)) if found else 0)
 
         raw = conn.connection.dbapi_connection
@@ -288,6 +293,11 @@ def flush(engine: Engine, *, vacuum: bool = False) -> int:
         raw.add_notice_handler(notice)
         try:
             conn.exec_driver_sql("VACUUM (FULL, VERBOSE) " + ", ".join(VACUUMED))
+        except DBAPIError as error:
+            # VACUUM FULL waits for every open reader of the tables: under the statement
+            # timeout it may not get its lock. Nothing was removed; the next sweep tries again.
+            log.warning("vault: VACUUM FULL did not run: %s", type(error.orig).__name__)
+            return max(1, sum(kept))
         finally:
             raw.remove_notice_handler(notice)
         return sum(kept)
