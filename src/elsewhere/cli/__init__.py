@@ -46,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "set-risk-budget": "elsewhere.cli.deploy",
     "tenant": "elsewhere.cli.tenant",
     "token": "elsewhere.cli.tenant",
+    "vault": "elsewhere.cli.vault",
     "workload": "elsewhere.cli.deploy",
 }
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))

@@ -40,6 +40,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows are overwritten with zeros, not left in free pages (vault erasure).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

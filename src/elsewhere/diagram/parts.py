@@ -129,6 +129,7 @@ COMPONENTS: tuple[Component, ...] = (
     _c("policy", Kind.LIBRARY, _OWN, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE, code=("policy",)),
     _c("risk", Kind.LIBRARY, _OWN, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE, code=("risk",)),
     _c("ledger", Kind.LIBRARY, _OWN, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE, code=("ledger",)),
+    _c("vault", Kind.LIBRARY, _NEW, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE, code=("vault",)),
     _c("db", Kind.LIBRARY, _OWN, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE, code=("db",)),
     _c("host", Kind.LIBRARY, _OWN, _U, Unit.HOST, _at(_P), _APACHE, code=("host",)),
     _c("attest", Kind.LIBRARY, _OWN, _U, Unit.HOST, _at(_P), _APACHE, code=("attest",)),

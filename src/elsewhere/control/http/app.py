@@ -28,6 +28,7 @@ from elsewhere import __version__
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http import host_routes as api_host
 from elsewhere.control.http import tenant_routes as api_tenant
+from elsewhere.control.http import vault_routes as api_vault
 from elsewhere.control.http.deadlines import ReadDeadlines
 from elsewhere.control.http.deps import WORKER_THREADS
 from elsewhere.control.http.errors import install_error_handlers
@@ -80,6 +81,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
     app.include_router(api_tenant.router)
     app.include_router(metrics_router)
     observe_commits(cp)
+    app.include_router(api_vault.router)
     return app
 
 
