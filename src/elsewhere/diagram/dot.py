@@ -64,7 +64,15 @@ def _node(graph: graphviz.Digraph, node: Node) -> None:
         id=f"node_{node.id}",
         **{"class": f"part prov_{node.provenance.value}"},
         **_part_attrs(PART[node.provenance], node.store),
+        **_link(node.link, node.tooltip),
     )
+
+
+def _link(link: str, tooltip: str) -> dict[str, str]:
+    """An SVG link (`<a xlink:href xlink:title>`) around a part or flow, when it has one."""
+    if not link:
+        return {}
+    return {"URL": graphviz.escape(link), "tooltip": graphviz.escape(tooltip), "target": "_top"}
 
 
 def _cluster(scene: Scene, group: Group, graph: graphviz.Digraph) -> None:
@@ -181,6 +189,7 @@ def to_dot(scene: Scene) -> graphviz.Digraph:
             style=line.style,
             penwidth=str(line.width),
             **{"class": f"flow strength_{edge.strength.value}"},
+            **_link(edge.link, edge.tooltip),
         )
     _legend(scene, graph)
     return graph

@@ -278,6 +278,37 @@ ENGLISH: dict[str, str] = {
     "flow.vendor_to_evidence": "pinned roots, collateral",
     "flow.control_proofs": "checkpoints, inclusion proofs",
     "flow.diagram_dot": "DOT source",
+    # The deployment diagram (elsewhere diagram deployment, the console's diagram page).
+    "deploy.title": "Deployment {id}",
+    "deploy.subtitle": "what happened: each host's verdict, each keep, each flow, "
+    "linked to the ledger entry that allowed it",
+    "deploy.tenant": "Tenant {tenant}",
+    "deploy.tenant.role": "deployed the workload under its policy",
+    "deploy.server.role": "deployment {id}: {state}",
+    "deploy.host": "host {host}",
+    "deploy.keep": "keep, replica {replica}",
+    "deploy.keep.role": "{state}; keep key {digest}…",
+    "deploy.zone.host": "UNTRUSTED: host {host}",
+    "deploy.zone.emulated": "NOT ATTESTED BY HARDWARE: emulated / nil",
+    "deploy.nil": "nil host: no TEE",
+    "deploy.emulated": "EMULATED {platform}",
+    "deploy.unknown": "unknown",
+    "deploy.none": "none",
+    "deploy.accepted": "ACCEPTED",
+    "deploy.refused": "REFUSED: {rule}",
+    "deploy.tcb": "TCB status: {status}",
+    "deploy.no_hardware": "no hardware protection",
+    "deploy.ledger": "ledger #{index} ({kind}), leaf hash {leaf}",
+    "deploy.unlinked": "no ledger entry (not a trust decision)",
+    "deploy.flow.deploy": "deployment request",
+    "deploy.flow.deploy.what": "workload, policy, secrets: {secrets}",
+    "deploy.flow.report": "results and decisions",
+    "deploy.flow.report.what": "each decision carries its ledger index and proof",
+    "deploy.flow.evidence": "evidence up: {verdict}",
+    "deploy.flow.secrets": "wrapped secrets down ({count})",
+    "deploy.flow.secrets.emulated": "HPKE to a keep key the host itself holds: emulated / nil, "
+    "no hardware protection",
+    "deploy.flow.result": "results back",
 }
 
 
