@@ -101,9 +101,10 @@
   }
 
   async function parseKey(text) {
-    const parts = text.trim().split("+");
-    if (parts.length !== 3) throw new Refused("pinned key: expected name+keyid+base64(type, key)");
-    const [name, keyHex, blob] = parts;
+    // name+keyid+base64: the base64 may itself hold '+', so split at the first two only.
+    const parts = text.trim().match(/^([^+]+)\+([^+]*)\+(.+)$/s);
+    if (!parts) throw new Refused("pinned key: expected name+keyid+base64(type, key)");
+    const [, name, keyHex, blob] = parts;
     if (!/^[0-9a-f]{8}$/.test(keyHex)) {
       throw new Refused("pinned key: key ID must be 8 lowercase hex digits");
     }
