@@ -23,9 +23,7 @@ from elsewhere.cli.demo import HOSTS, POLICY
 from elsewhere.host.client import Client, b64
 
 CHROMIUM = Path(os.environ.get("ELSEWHERE_CHROMIUM", "/usr/bin/chromium"))
-NPM_CACHE = Path(
-    os.environ.get("ELSEWHERE_NPM_CACHE", Path.home() / ".cache" / "elsewhere-npm")
-)
+NPM_CACHE = Path(os.environ.get("ELSEWHERE_NPM_CACHE", Path.home() / ".cache" / "elsewhere-npm"))
 AXE = NPM_CACHE / "node_modules" / "axe-core" / "axe.min.js"
 
 

@@ -88,9 +88,7 @@ def test_sign_in_needs_the_forms_csrf_token_and_a_tenant_or_operator_token(
         bad = browser.post("/ui/signin", data={"csrf": csrf, "token": "ewt_nope"})
         assert bad.status_code == 401 and error_line(bad.text) == "token: invalid or revoked"
         csrf = csrf_of(bad.text)
-        host = browser.post(
-            "/ui/signin", data={"csrf": csrf, "token": env.token(Kind.HOST, "h")}
-        )
+        host = browser.post("/ui/signin", data={"csrf": csrf, "token": env.token(Kind.HOST, "h")})
         assert host.status_code == 403 and "host token" in error_line(host.text)
         csrf = csrf_of(host.text)
         good = browser.post("/ui/signin", data={"csrf": csrf, "token": token})

@@ -100,13 +100,16 @@ def render(scene: Scene, form: str) -> str:
     from elsewhere.diagram.table import to_table
 
     if form == "svg":
-        out = to_svg(scene)
-    elif args.format == "mermaid":
-        out = to_mermaid(scene)
-    elif args.format == "dot":
-        out = to_dot(scene).source
-    else:
-        out = to_table(scene)
+        return to_svg(scene)
+    if form == "mermaid":
+        return to_mermaid(scene)
+    if form == "dot":
+        return str(to_dot(scene).source)
+    return to_table(scene)
+
+
+def _emit(scene: Scene, args: argparse.Namespace, what: str) -> int:
+    out = render(scene, args.format)
     if args.output is None:
         sys.stdout.write(out)
         return EXIT_OK
@@ -127,7 +130,7 @@ def _deployment(args: argparse.Namespace) -> int:
     base = (args.link_base or args.control).rstrip("/")
     with client(args) as api:
         view = api.deployment(args.deployment)
-        tenant = str(api.json("GET", "/v1/whoami").get("name") or "")
+        tenant = str(api.json("GET", "/v1/whoami").get("name") or "").removeprefix("tenant ")
         entries: dict[int, bytes] = {}
         for index in wanted_indexes(view):
             try:

@@ -66,7 +66,9 @@ class _Builder:
         badge = self.t(f"badge.{strength}")
         edge_id = f"e{len(self.edges)}"
         full = (*details, tip)
-        self.edges.append(Edge(edge_id, source, target, f"{badge} {label}", full, strength, link, tip))
+        self.edges.append(
+            Edge(edge_id, source, target, f"{badge} {label}", full, strength, link, tip)
+        )
 
     def node(self, node: Node) -> None:
         self.nodes.append(node)
@@ -79,7 +81,9 @@ class _Builder:
         ]
         party, own = Provenance.PARTY, Provenance.OWN
         tenant_name = f"{t('badge.party')} {t('deploy.tenant', tenant=s.tenant)}"
-        self.node(Node("tenant", tenant_name, (t("deploy.tenant.role"),), party, False, "unit_tenant"))
+        self.node(
+            Node("tenant", tenant_name, (t("deploy.tenant.role"),), party, False, "unit_tenant")
+        )
         server = f"{t('badge.own')} {t('component.server')}"
         details = (t("deploy.server.role", id=s.id, state=s.state),)
         self.node(Node("server", server, details, own, False, "unit_control_plane"))
@@ -138,9 +142,9 @@ class _Builder:
             trust = Trust.ATTESTED if attested else Trust.UNTRUSTED
             self.groups.append(Group(tee, label, group, trust))
             for keep in keeps:
-                self.keep(tee, node_id, keep)
+                self.keep(tee, keep)
 
-    def keep(self, group: str, host_node: str, keep: Keep) -> None:
+    def keep(self, group: str, keep: Keep) -> None:
         t = self.t
         allowed = self.s.allowed_by(keep)
         keep_id = f"keep_{keep.placement}"

@@ -65,7 +65,7 @@ def static(name: str) -> Response:
 
 @router.get("/deployments", response_class=HTMLResponse)
 def deployment_list(request: Request, cp: Plane, session: TenantSession) -> HTMLResponse:
-    rows = views.api.get_deployments(cp, session.credential)
+    rows = views.deployments(cp, session.credential)
     return page(request, "deployments.html", "Deployments", session=session, rows=rows)
 
 
@@ -115,7 +115,7 @@ def hosts(request: Request, cp: Plane, session: TenantSession) -> HTMLResponse:
 def results(request: Request, cp: Plane, session: TenantSession) -> HTMLResponse:
     shown = [
         views.deployment(cp, session.credential, d["id"])
-        for d in views.api.get_deployments(cp, session.credential)
+        for d in views.deployments(cp, session.credential)
     ]
     return page(request, "results.html", "Results", session=session, deployments=shown)
 

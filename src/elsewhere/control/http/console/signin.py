@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from elsewhere.control.http.console.render import HEADERS, ConsoleRoute, page
 from elsewhere.control.config import ControlPlane
+from elsewhere.control.http.console.render import HEADERS, ConsoleRoute, page
 from elsewhere.control.http.deps import Plane, blocking
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy.auth import Credential, Kind, authenticate

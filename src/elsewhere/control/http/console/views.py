@@ -41,6 +41,10 @@ def _output(result: dict[str, Any], stream: str) -> str:
     return shown if len(shown) <= SHOWN_OUTPUT else shown[:SHOWN_OUTPUT] + " … (cut)"
 
 
+def deployments(cp: ControlPlane, cred: Credential) -> list[dict[str, Any]]:
+    return api.get_deployments(cp, cred)
+
+
 def deployment(cp: ControlPlane, cred: Credential, deployment_id: str) -> dict[str, Any]:
     view = api.get_deployment(cp, cred, checked_deployment(deployment_id))
     for p in view["placements"]:
@@ -125,7 +129,9 @@ def ledger_entries(cp: ControlPlane, cred: Credential) -> tuple[list[EntryRow], 
     for index, data in enumerate(cp.ledger.entries_bytes(start, size), start):
         entry = json.loads(data)
         if entry.get("tenant") == tenant:
-            rows.append(EntryRow(index, str(entry.get("kind")), str(entry.get("at")), _summary(entry)))
+            rows.append(
+                EntryRow(index, str(entry.get("kind")), str(entry.get("at")), _summary(entry))
+            )
     return rows[::-1], start
 
 
