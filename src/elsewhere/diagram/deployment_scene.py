@@ -61,14 +61,15 @@ class _Builder:
         details: tuple[str, ...],
         strength: Strength,
         ref: LedgerRef | None,
+        back: bool = False,
     ) -> None:
         link, tip = self.linked(ref)
         badge = self.t(f"badge.{strength}")
         edge_id = f"e{len(self.edges)}"
-        full = (*details, tip)
-        self.edges.append(
-            Edge(edge_id, source, target, f"{badge} {label}", full, strength, link, tip)
-        )
+        # The drawn label names the entry by index; its leaf hash is in the link and tooltip.
+        short = (*details, self.t("deploy.ledger.short", index=ref.index)) if ref else details
+        label = f"{badge} {label}"
+        self.edges.append(Edge(edge_id, source, target, label, short, strength, link, tip, back))
 
     def node(self, node: Node) -> None:
         self.nodes.append(node)
@@ -105,6 +106,7 @@ class _Builder:
             (t("deploy.flow.report.what"),),
             Strength.INTEGRITY,
             None,
+            back=True,
         )
 
     def host(self, number: int, host: str) -> None:
@@ -134,6 +136,7 @@ class _Builder:
                 (t(protection),),
                 strength,
                 a.decision,
+                back=True,
             )
         if keeps:
             tee = f"tee_{number}"
@@ -173,6 +176,7 @@ class _Builder:
                 (t("protection.hpke-tenant" if sealed else "protection.clear"),),
                 Strength.CONFIDENTIAL if sealed else Strength.NONE,
                 allowed.decision if allowed else None,
+                back=True,
             )
 
 

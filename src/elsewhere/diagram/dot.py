@@ -179,9 +179,12 @@ def to_dot(scene: Scene) -> graphviz.Digraph:
             _cluster(scene, group, graph)
     for edge in scene.edges:
         line = STRENGTH_LINE[edge.strength]
+        # An answer flowing back is laid out like its request (dir=back), so the drawing reads
+        # left to right from the tenant to the hosts; its arrow still points where data goes.
+        ends = (edge.target, edge.source) if edge.back else (edge.source, edge.target)
         graph.edge(
-            edge.source,
-            edge.target,
+            *ends,
+            **({"dir": "back"} if edge.back else {}),
             label=_label(edge.label, edge.details, 30),
             id=f"flow_{edge.id}",
             color=line.colour,

@@ -312,6 +312,7 @@ ENGLISH: dict[str, str] = {
     "deploy.tcb": "TCB status: {status}",
     "deploy.no_hardware": "no hardware protection",
     "deploy.ledger": "ledger #{index} ({kind}), leaf hash {leaf}",
+    "deploy.ledger.short": "ledger #{index}",
     "deploy.unlinked": "no ledger entry (not a trust decision)",
     "deploy.flow.deploy": "deployment request",
     "deploy.flow.deploy.what": "workload, policy, secrets: {secrets}",

@@ -55,6 +55,7 @@ class Edge:
     strength: Strength
     link: str = ""  # the ledger entry that allowed the flow, "" for none
     tooltip: str = ""
+    back: bool = False  # laid out from target to source (an answer), arrow still to target
 
 
 @dataclass(frozen=True)
