@@ -16,11 +16,9 @@ from typing import Any
 
 import pytest
 
-from console_support import axe_core, chromium, demo_deployment
+from console_support import axe_core, chromium, demo_deployment, missing
 from control_helpers import control_plane
 from elsewhere.control.tenancy.auth import Kind
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 SCREENSHOTS = os.environ.get("ELSEWHERE_SCREENSHOTS")
 WAIT_MS = 20_000  # one page's own wait (the test's outer timeout still bounds the whole)
@@ -29,7 +27,12 @@ WAIT_MS = 20_000  # one page's own wait (the test's outer timeout still bounds t
 @pytest.fixture
 def browser() -> Iterator[Any]:
     executable = chromium()
-    with playwright_api.sync_playwright() as p:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("Playwright for Python is not installed (the dev extra)")
+        raise
+    with sync_playwright() as p:
         launched = p.chromium.launch(
             executable_path=str(executable), headless=True, args=["--no-sandbox"]
         )
