@@ -17,7 +17,7 @@ PIP_LOCKED := $(BIN)/python -m pip install --require-hashes --no-deps --progress
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --quiet $(if $(UPGRADE),--upgrade)
 
-.PHONY: demo test lint typecheck audit bench lock diagrams graphviz fuzz fuzz-snp fuzz-dcap fuzz-documents clean
+.PHONY: demo test lint typecheck audit bench lock diagrams graphviz chromium fuzz fuzz-snp fuzz-dcap fuzz-documents clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 graphviz:
 	@command -v dot >/dev/null 2>&1 || $(SUDO) $(APT_GRAPHVIZ) \
 	  || { $(SUDO) apt-get update && $(SUDO) $(APT_GRAPHVIZ); }
+
+# Debian's chromium for the console's browser tests (Playwright drives it; it downloads no
+# browser of its own), and npm, which installs axe-core at test time (tests/console_support.py).
+APT_CHROMIUM := apt-get install -y --no-install-recommends chromium $(if $(shell command -v npm),,npm)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || $(SUDO) $(APT_CHROMIUM) \
+	  || { $(SUDO) apt-get update && $(SUDO) $(APT_CHROMIUM); }
 
 diagrams: $(DEV) graphviz
 	$(BIN)/elsewhere diagram publish --readme README.md --dir docs/architecture

@@ -26,10 +26,15 @@ from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.results import render_isolation, risk_line
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.serve.server import ThreadedServer
-from elsewhere.control.store.transactions import write
+from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy.auth import Kind, create_credential
+from elsewhere.control.tenancy.deployments import list_deployments
+from elsewhere.control.tenancy.picture import deployment_snapshot
 from elsewhere.control.tenancy.tenants import create_tenant
-from elsewhere.errors import ConfigError
+from elsewhere.diagram.deployment_scene import deployment_scene
+from elsewhere.diagram.dot import to_svg
+from elsewhere.diagram.table import to_table
+from elsewhere.errors import ConfigError, InputError
 from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import Client, b64
 from elsewhere.keep.wat import wat_to_wasm
@@ -123,7 +128,9 @@ def _run(tmp: Path, replicas: int, step: Narrator) -> int:
             label = f"emulated AMD {gen} (SEV-SNP)" if gen else "nil (no TEE)"
             warning = EMULATED_WARNING if gen else NIL_WARNING
             step.say(f"{name:6} {label:28} — {warning}")
-        return _tenant_flow(tmp, server.url, tenant.token, replicas, step)
+        code = _tenant_flow(tmp, server.url, tenant.token, replicas, step)
+        _draw(cp, tenant.id, step)
+        return code
     finally:
         step("tear down: stop hosts and the control plane, delete the temporary directory")
         for agent in agents:
@@ -216,6 +223,23 @@ def _tenant_flow(tmp: Path, url: str, token: str, replicas: int, step: Narrator)
         )
     )
     return EXIT_OK if ok else EXIT_REFUSED
+
+
+def _draw(cp: ControlPlane, tenant_id: str, step: Narrator) -> None:
+    """The deployment diagram of this run, written where it outlives the temporary directory."""
+    with read(cp.engine) as conn:
+        deployment = list_deployments(conn, tenant_id)[-1]["id"]
+    snapshot = deployment_snapshot(cp.engine, cp.ledger, tenant_id, deployment)
+    if snapshot is None:  # the tenant's own deployment, just listed: cannot happen
+        return
+    scene = deployment_scene(snapshot)
+    path = Path(tempfile.gettempdir()) / f"elsewhere-demo-{deployment}.svg"
+    try:
+        content = to_svg(scene)
+    except InputError:  # no Graphviz here: the text alternative, which needs none
+        path, content = path.with_suffix(".md"), to_table(scene)
+    path.write_text(content, encoding="utf-8")
+    step(f"the deployment diagram of this run (EMULATED: no hardware protection): {path}")
 
 
 def _wait(api: Client, deployment: str, timeout: float = 20.0) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""`elsewhere diagram`: the architecture as Elsewhere's own model draws it.
+"""`elsewhere diagram`: the architecture as Elsewhere's own model draws it, and one deployment
+as the control plane and its ledger record it.
 
 `architecture` prints one level and view (SVG, Mermaid, DOT or a text table); `publish`
-writes (or, with --check, checks) the SVGs under docs/architecture/ and the README's block.
+writes (or, with --check, checks) the SVGs under docs/architecture/ and the README's block;
+`deployment` draws one of the caller's deployments through the API (tenant token).
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
+from elsewhere.cli.serve import add_client_args, client
 from elsewhere.errors import InputError
+
+if TYPE_CHECKING:
+    from elsewhere.diagram.scene import Scene
 
 FORMATS = ("svg", "mermaid", "dot", "table")
 
@@ -59,24 +65,51 @@ def register(commands: Any) -> None:
     publish.add_argument("--check", action="store_true", help="report stale files, exit 1")
     publish.set_defaults(handler=_publish)
 
+    deployment = sub.add_parser(
+        "deployment",
+        help="one deployment: each host's verdict, each keep, each flow, linked to the ledger",
+        description="Draw one of your deployments from the control plane's state and its "
+        "ledger (through the API, with your tenant token): the hosts with their TEE and "
+        "verdict (refusals with the rule), the keeps, and the flows that happened, each linked "
+        "to the ledger entry (index and leaf hash) that allowed it.",
+    )
+    deployment.add_argument("deployment", help="deployment id (dep_…)")
+    deployment.add_argument("--format", choices=FORMATS, default="svg", help="default svg")
+    deployment.add_argument("-o", "--output", type=Path, help="write to this file (default stdout)")
+    deployment.add_argument(
+        "--link-base",
+        help="URL the ledger links start with (default: the control plane's console, --control)",
+    )
+    add_client_args(deployment)
+    deployment.set_defaults(handler=_deployment)
+
 
 def _architecture(args: argparse.Namespace) -> int:
     from elsewhere.diagram import ELSEWHERE
-    from elsewhere.diagram.dot import to_dot, to_svg
-    from elsewhere.diagram.mermaid import to_mermaid
     from elsewhere.diagram.model import Level, View
     from elsewhere.diagram.scene import build_scene
-    from elsewhere.diagram.table import to_table
 
     scene = build_scene(ELSEWHERE, Level(args.level), View(args.view))
-    if args.format == "svg":
-        out = to_svg(scene)
-    elif args.format == "mermaid":
-        out = to_mermaid(scene)
-    elif args.format == "dot":
-        out = to_dot(scene).source
-    else:
-        out = to_table(scene)
+    return _emit(scene, args, f"{args.level}, {args.view}, {args.format}")
+
+
+def render(scene: Scene, form: str) -> str:
+    """The scene in one of FORMATS."""
+    from elsewhere.diagram.dot import to_dot, to_svg
+    from elsewhere.diagram.mermaid import to_mermaid
+    from elsewhere.diagram.table import to_table
+
+    if form == "svg":
+        return to_svg(scene)
+    if form == "mermaid":
+        return to_mermaid(scene)
+    if form == "dot":
+        return str(to_dot(scene).source)
+    return to_table(scene)
+
+
+def _emit(scene: Scene, args: argparse.Namespace, what: str) -> int:
+    out = render(scene, args.format)
     if args.output is None:
         sys.stdout.write(out)
         return EXIT_OK
@@ -84,8 +117,33 @@ def _architecture(args: argparse.Namespace) -> int:
         args.output.write_text(out, encoding="utf-8")
     except OSError as error:
         raise InputError(str(args.output), "write", str(error.strerror)) from None
-    print(f"wrote {args.output} ({args.level}, {args.view}, {args.format})", file=sys.stderr)
+    print(f"wrote {args.output} ({what})", file=sys.stderr)
     return EXIT_OK
+
+
+def _deployment(args: argparse.Namespace) -> int:
+    from elsewhere.diagram.deployment import snapshot_from_view, wanted_indexes
+    from elsewhere.diagram.deployment_scene import console_link, deployment_scene
+    from elsewhere.host.client import ApiFailure
+    from elsewhere.ledger.bundle import parse_bundle
+
+    base = (args.link_base or args.control).rstrip("/")
+    with client(args) as api:
+        view = api.deployment(args.deployment)
+        tenant = str(api.json("GET", "/v1/whoami").get("name") or "").removeprefix("tenant ")
+        entries: dict[int, bytes] = {}
+        for index in wanted_indexes(view):
+            try:
+                bundle = parse_bundle(api.ledger_bundle(index))
+            except ApiFailure as failure:
+                if failure.status == 404:  # not the caller's entry (or not yet written)
+                    continue
+                raise
+            if bundle.entry is not None:
+                entries[index] = bundle.entry
+    snapshot = snapshot_from_view(view, tenant, entries)
+    scene = deployment_scene(snapshot, link=lambda ref: base + console_link(ref))
+    return _emit(scene, args, f"deployment {snapshot.id}, {args.format}")
 
 
 def _publish(args: argparse.Namespace) -> int:

@@ -64,7 +64,15 @@ def _node(graph: graphviz.Digraph, node: Node) -> None:
         id=f"node_{node.id}",
         **{"class": f"part prov_{node.provenance.value}"},
         **_part_attrs(PART[node.provenance], node.store),
+        **_link(node.link, node.tooltip),
     )
+
+
+def _link(link: str, tooltip: str) -> dict[str, str]:
+    """An SVG link (`<a xlink:href xlink:title>`) around a part or flow, when it has one."""
+    if not link:
+        return {}
+    return {"URL": graphviz.escape(link), "tooltip": graphviz.escape(tooltip), "target": "_top"}
 
 
 def _cluster(scene: Scene, group: Group, graph: graphviz.Digraph) -> None:
@@ -171,9 +179,12 @@ def to_dot(scene: Scene) -> graphviz.Digraph:
             _cluster(scene, group, graph)
     for edge in scene.edges:
         line = STRENGTH_LINE[edge.strength]
+        # An answer flowing back is laid out like its request (dir=back), so the drawing reads
+        # left to right from the tenant to the hosts; its arrow still points where data goes.
+        ends = (edge.target, edge.source) if edge.back else (edge.source, edge.target)
         graph.edge(
-            edge.source,
-            edge.target,
+            *ends,
+            **({"dir": "back"} if edge.back else {}),
             label=_label(edge.label, edge.details, 30),
             id=f"flow_{edge.id}",
             color=line.colour,
@@ -181,6 +192,7 @@ def to_dot(scene: Scene) -> graphviz.Digraph:
             style=line.style,
             penwidth=str(line.width),
             **{"class": f"flow strength_{edge.strength.value}"},
+            **_link(edge.link, edge.tooltip),
         )
     _legend(scene, graph)
     return graph

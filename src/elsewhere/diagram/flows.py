@@ -92,6 +92,11 @@ FLOWS: tuple[Flow, ...] = (
     _f("cp_proofs", "control_plane", "auditor", _at(_X), Data.DECISION, _HTTP, _SIG, _PLAIN),
     # Containers: the processes and stores, and what crosses between them.
     _f("cli_upload", "tenant_cli", "server", _at(_N), Data.SECRET, _HTTP, _CLEAR, _PLAIN),
+    # The web console (/ui): a token once in a form, then a session cookie; pages; proofs the
+    # browser checks itself against the log key its user pinned.
+    _f("browser_signin", "browser", "server", _at(_N), Data.CREDENTIAL, _HTTP, _CLEAR, _PLAIN),
+    _f("console_pages", "server", "browser", _at(_N), Data.DECISION, _HTTP, _CLEAR, _PLAIN),
+    _f("console_proofs", "server", "browser", _at(_N), Data.PUBLIC, _HTTP, _SIG, _PLAIN),
     _f("server_results", "server", "tenant_cli", _at(_N), Data.WORKLOAD, _HTTP, _HT, _PLAIN),
     _f(
         "tenant_key_read",
@@ -183,6 +188,10 @@ FLOWS: tuple[Flow, ...] = (
     _f("httpx_wire", "httpx", "uvicorn", _at(_P), Data.SECRET, _HTTP, _CLEAR, _PLAIN),
     _f("uvicorn_fastapi", "uvicorn", "fastapi", _at(_P), Data.WORKLOAD, _CALL, _CLEAR, _INP),
     _f("fastapi_control", "fastapi", "control", _at(_P), Data.WORKLOAD, _CALL, _CLEAR, _INP),
+    _f("fastapi_console", "fastapi", "console", _at(_P), Data.CREDENTIAL, _CALL, _CLEAR, _INP),
+    _f("console_control", "console", "control", _at(_P), Data.DECISION, _CALL, _CLEAR, _INP),
+    _f("console_jinja2", "console", "jinja2", _at(_P), Data.DECISION, _CALL, _CLEAR, _INP),
+    _f("console_diagram", "console", "diagram", _at(_P), Data.DECISION, _CALL, _INP, _INP),
     _f("control_evidence", "control", "evidence", _at(_P), Data.HARDWARE_ID, _CALL, _SIG, _INP),
     _f("evidence_claims", "evidence", "claims", _at(_P), Data.HARDWARE_ID, _CALL, _INP, _INP),
     _f("evidence_crypto", "evidence", "cryptography", _at(_P), Data.HARDWARE_ID, _CALL, _INP, _INP),

@@ -76,6 +76,15 @@ COMPONENTS: tuple[Component, ...] = (
         _APACHE,
         at_rest=Protection.OWNER_ONLY,
     ),
+    _c(
+        "browser",
+        Kind.PROCESS,
+        _EXT,
+        _T,
+        Unit.TENANT,
+        _at(_N),
+        "the tenant's (Chromium: BSD-3-Clause)",
+    ),
     _c("server", Kind.PROCESS, _OWN, _T, Unit.CONTROL_PLANE, _at(_N), _APACHE),
     _c(
         "key_files",
@@ -156,6 +165,8 @@ COMPONENTS: tuple[Component, ...] = (
         code=("errors", "paths", "privatefile", "timeutil"),
     ),
     _c("diagram", Kind.LIBRARY, _NEW, _T, Unit.DOCS, _at(_P), _APACHE, code=("diagram",)),
+    # The web console is code of `control` (control/http/console): drawn apart, not listed twice.
+    _c("console", Kind.LIBRARY, _NEW, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE),
     _c("ear", Kind.LIBRARY, _NEW, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE, code=("ear",)),
     _c("wire", Kind.LIBRARY, _NEW, _T, Unit.LIBRARIES, _at(_P), _APACHE, code=("wire",)),
     # Other projects' libraries (components level).
@@ -209,6 +220,16 @@ COMPONENTS: tuple[Component, ...] = (
         _at(_P),
         "Apache-2.0",
         distributions=("prometheus-client",),
+    ),
+    _c(
+        "jinja2",
+        Kind.LIBRARY,
+        _EXT,
+        _T,
+        Unit.CONTROL_PLANE,
+        _at(_P),
+        "BSD-3-Clause",
+        distributions=("jinja2",),
     ),
     _c(
         "sqlalchemy",

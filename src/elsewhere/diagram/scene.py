@@ -33,6 +33,8 @@ class Node:
     provenance: Provenance
     store: bool
     group: str
+    link: str = ""  # where the part links to (a ledger entry), "" for none
+    tooltip: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class Edge:
     label: str  # with its strength badge
     details: tuple[str, ...]
     strength: Strength
+    link: str = ""  # the ledger entry that allowed the flow, "" for none
+    tooltip: str = ""
+    back: bool = False  # laid out from target to source (an answer), arrow still to target
 
 
 @dataclass(frozen=True)
@@ -168,10 +173,10 @@ def build_scene(model: Model, level: Level, view: View, words: Catalogue = ENGLI
         tuple(t for t in Trust if any(g.trust is t for g in groups)),
         words,
     )
-    return _described(scene)
+    return described(scene)
 
 
-def _described(scene: Scene) -> Scene:
+def described(scene: Scene) -> Scene:
     """The scene with its long description: every part and every flow in one sentence each,
     generated from the same scene so the text alternative says what the picture shows."""
     words = scene.words

@@ -15,6 +15,11 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
+def _with_tooltip(details: tuple[str, ...], tooltip: str) -> tuple[str, ...]:
+    # A part or flow's tooltip (a ledger entry, in deployment diagrams) is content too.
+    return (*details, tooltip) if tooltip and tooltip not in details else details
+
+
 def to_table(scene: Scene) -> str:
     words = scene.words
     groups = {g.id: g.label for g in scene.groups}
@@ -23,7 +28,7 @@ def to_table(scene: Scene) -> str:
     what = text(words, f"table.view.{scene.view}")
     out += [_row([text(words, "table.part"), text(words, "table.where"), what]), "|---|---|---|"]
     for n in scene.nodes:
-        out.append(_row([n.name, groups[n.group], "; ".join(n.details)]))
+        out.append(_row([n.name, groups[n.group], "; ".join(_with_tooltip(n.details, n.tooltip))]))
     out += [
         "",
         _row(
@@ -37,5 +42,14 @@ def to_table(scene: Scene) -> str:
         "|---|---|---|---|",
     ]
     for e in scene.edges:
-        out.append(_row([names[e.source], e.label, names[e.target], "; ".join(e.details)]))
+        out.append(
+            _row(
+                [
+                    names[e.source],
+                    e.label,
+                    names[e.target],
+                    "; ".join(_with_tooltip(e.details, e.tooltip)),
+                ]
+            )
+        )
     return "\n".join(out) + "\n"

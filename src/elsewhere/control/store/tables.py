@@ -234,6 +234,18 @@ reputation_events = Table(
     Index("ix_cp_reputation_events_key", "key"),
 )
 
+# Web console sessions (control/http/console): the cookie holds 256 random bits; only their
+# SHA-256 is stored, as with tokens. A session acts as the credential it was opened with.
+console_sessions = Table(
+    "cp_console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("credential_id", String(32), ForeignKey("cp_credentials.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+)
+
 CONTROL_TABLES = (
     tenants,
     credentials,
@@ -248,4 +260,5 @@ CONTROL_TABLES = (
     results,
     advisory_feeds,
     reputation_events,
+    console_sessions,
 )
