@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from elsewhere import __version__
 from elsewhere.cli.exitcodes import EXIT_BAD_INPUT, EXIT_INTERNAL, exit_code
 from elsewhere.errors import ElsewhereError
+from elsewhere.i18n import LANGUAGES, _, localize, resolve, set_language
 
 # Every command, and the module that registers it. Only the chosen command's module is
 # imported (the others pull in FastAPI, SQLAlchemy, wasmtime, matplotlib: about a second);
@@ -61,19 +62,53 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with a known `command`, only the module that registers it is imported."""
     parser = _Parser(
         prog="elsewhere",
-        description="Run WebAssembly workloads only on hosts whose hardware evidence satisfies "
-        "your policy.",
+        description=_(
+            "Run WebAssembly workloads only on hosts whose hardware evidence satisfies your policy."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"elsewhere {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    parser.add_argument(
+        "--lang",
+        metavar="LANG",
+        help=_(
+            "language of messages ({languages}); also after the command. Default: "
+            "ELSEWHERE_LANG, then LC_ALL, LC_MESSAGES, LANG, then English. JSON output and "
+            "reason codes do not change with it"
+        ).format(languages=", ".join(LANGUAGES)),
+    )
+    commands = parser.add_subparsers(title=_("commands"), metavar="COMMAND", parser_class=_Parser)
     modules = (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES
     for name in modules:
         importlib.import_module(name).register(commands)
     return parser
 
 
+def _take_lang(arguments: list[str]) -> tuple[list[str], str | None]:
+    """`--lang X` / `--lang=X` anywhere on the line (before or after the command), removed."""
+    rest: list[str] = []
+    chosen: str | None = None
+    items = iter(arguments)
+    for argument in items:
+        if argument == "--":
+            rest.append(argument)
+            rest.extend(items)
+            break
+        if argument == "--lang":
+            chosen = next(items, "")
+        elif argument.startswith("--lang="):
+            chosen = argument.removeprefix("--lang=")
+        else:
+            rest.append(argument)
+    return rest, chosen
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    arguments, chosen = _take_lang(list(sys.argv[1:] if argv is None else argv))
+    try:
+        set_language(resolve(chosen))
+    except ElsewhereError as error:
+        print(f"elsewhere: {error.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     command = next((a for a in arguments if not a.startswith("-")), None)
     parser = build_parser(command)
     args = parser.parse_args(arguments)
@@ -84,10 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args))
     except ElsewhereError as error:
-        print(f"elsewhere: {error.message}", file=sys.stderr)
+        print(f"elsewhere: {localize(error.message)}", file=sys.stderr)
         return exit_code(error)
     except KeyboardInterrupt:
-        print("elsewhere: interrupted", file=sys.stderr)
+        print("elsewhere: " + _("interrupted"), file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
@@ -95,8 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("ELSEWHERE_DEBUG"):
             traceback.print_exc()
         print(
-            f"elsewhere: internal error: {type(error).__name__}: {error}"
-            " (set ELSEWHERE_DEBUG=1 for the trace)",
+            "elsewhere: "
+            + _("internal error: {kind}: {error} (set ELSEWHERE_DEBUG=1 for the trace)").format(
+                kind=type(error).__name__, error=error
+            ),
             file=sys.stderr,
         )
         return EXIT_INTERNAL
