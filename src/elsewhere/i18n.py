@@ -166,15 +166,19 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 # Produced English text, translated by its template.
 
 
+_DEPTH = 3
+
+
 @dataclass(frozen=True)
 class _Template:
     pattern: re.Pattern[str]
     translated: str
     literal: int  # how much fixed text it has: the most specific template is tried first
+    worded: bool  # its fixed text has a word; "{a}, {b}" has none and would split any list
 
 
 def _template(msgid: str, msgstr: str) -> _Template | None:
-    regex, names, literal = [], set(), 0
+    regex, names, literal, worded = [], set(), 0, False
     try:
         parsed = list(string.Formatter().parse(msgid))
     except ValueError:
@@ -182,6 +186,7 @@ def _template(msgid: str, msgstr: str) -> _Template | None:
     for text, field, _spec, _conversion in parsed:
         regex.append(re.escape(text))
         literal += len(text)
+        worded = worded or any(c.isalpha() for c in text)
         if field is None:
             continue
         if not field.isidentifier():
@@ -190,7 +195,7 @@ def _template(msgid: str, msgstr: str) -> _Template | None:
         names.add(field)
     if not names:
         return None
-    return _Template(re.compile("".join(regex), re.DOTALL), msgstr, literal)
+    return _Template(re.compile("".join(regex), re.DOTALL), msgstr, literal, worded)
 
 
 @functools.cache
@@ -205,9 +210,12 @@ def _templates(language: str) -> tuple[_Template, ...]:
     return tuple(sorted(found, key=lambda t: -t.literal))
 
 
-def localize(text: str, depth: int = 3) -> str:
+def localize(text: str, depth: int = _DEPTH) -> str:
     """English `text` produced from a catalogued message (literal or template), in the current
-    language; text that matches no message is returned as it is (a name, a value, a digest)."""
+    language; text that matches no message is returned as it is (a name, a value, a digest).
+
+    The values a template captures are localized in turn, `depth` levels down; below the top,
+    only templates with a word in them apply (a value "a, b" is a list, not "{x}, {y}")."""
     language = current()
     if language == ENGLISH or not text:
         return text
@@ -217,6 +225,8 @@ def localize(text: str, depth: int = 3) -> str:
     if depth == 0:
         return text
     for template in _templates(language):
+        if not template.worded and depth < _DEPTH:
+            continue
         match = template.pattern.fullmatch(text)
         if match is not None:
             values = {k: localize(v, depth - 1) for k, v in match.groupdict().items()}

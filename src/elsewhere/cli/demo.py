@@ -233,7 +233,7 @@ def _tenant_flow(tmp: Path, url: str, token: str, replicas: int, step: Narrator)
         _("inclusion proof verified: entry #{index} = {kind} {verdict} on {host}").format(
             index=verified.index,
             kind=verified.entry["kind"],
-            verdict=verified.entry["verdict"],
+            verdict=word(verified.entry["verdict"]),
             host=verified.entry["host"],
         )
     )

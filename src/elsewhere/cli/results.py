@@ -30,6 +30,8 @@ WORDS = frozenset(
         N_("pending"),
         N_("running"),
         N_("affirming"),
+        N_("accepted"),
+        N_("refused"),
         N_("contraindicated"),
         N_("release"),
         N_("refuse"),

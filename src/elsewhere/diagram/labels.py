@@ -216,6 +216,10 @@ ENGLISH: dict[str, str] = {
     "component.wire.role": N_("labels and digests host and control plane share"),
     "component.matplotlib": N_("matplotlib"),
     "component.matplotlib.role": N_("risk charts (PNG)"),
+    "component.i18n": N_("i18n"),
+    "component.i18n.role": N_("messages in the reader's language (gettext)"),
+    "component.babel": N_("Babel"),
+    "component.babel.role": N_("message catalogues; ja_JP numbers, money, dates"),
     "component.graphviz": N_("graphviz + dot"),
     "component.graphviz.role": N_("lays out and draws these diagrams"),
     # Flows: what each one carries.
@@ -295,6 +299,8 @@ ENGLISH: dict[str, str] = {
     "flow.vendor_to_evidence": N_("pinned roots, collateral"),
     "flow.control_proofs": N_("checkpoints, inclusion proofs"),
     "flow.diagram_dot": N_("DOT source"),
+    "flow.cli_i18n": N_("messages, reasons, reports to show"),
+    "flow.i18n_babel": N_("catalogues, numbers and money to format"),
 }
 
 
