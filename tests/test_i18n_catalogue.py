@@ -1,7 +1,7 @@
 """The Japanese catalogue is complete and consistent: every message the source marks has a
 translation (a new, untranslated string fails here: run `make messages` and translate it), the
-placeholders of each translation are the English ones, the glossary's terms are used. (The careful-words
-rule in Japanese: tests/test_careful_claims.py.)"""
+placeholders of each translation are the English ones, the glossary's terms are used. (The
+careful-words rule in Japanese: tests/test_careful_claims.py.)"""
 
 from __future__ import annotations
 

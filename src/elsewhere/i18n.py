@@ -257,7 +257,16 @@ def money(amount: float | Decimal | str, currency: str) -> str:
     return format_currency(value, currency, locale=LOCALES[current()])
 
 
-def timestamp(moment: dt.datetime) -> str:
+def timestamp(iso: str) -> str:
+    """An ISO 8601 time from the API for a reader: as it is in English, CLDR's medium form
+    (UTC) in other locales; text that is not a time is left as it is."""
+    if current() == ENGLISH:
+        return iso
     from babel.dates import format_datetime
 
-    return format_datetime(moment, format="medium", locale=LOCALES[current()])
+    try:
+        moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    utc = moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return format_datetime(utc, format="medium", tzinfo=dt.UTC, locale=LOCALES[current()]) + " UTC"

@@ -12,7 +12,7 @@ from typing import Any
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.crypto.keyfile import TenantKey
-from elsewhere.i18n import N_, _, localize, money
+from elsewhere.i18n import N_, _, localize, money, timestamp
 from elsewhere.wire import RESULT_INFO, result_aad
 
 BOUNDARIES = {
@@ -168,9 +168,14 @@ def render(view: dict[str, Any], key: TenantKey | None) -> str:
             if d["reasons"]
             else _("every rule satisfied")
         )
+        verdict = f"{word(d['verdict'])} ({word(d['action'])})"
         lines.append(
-            f"    {d['at']} {d['host']}: {word(d['verdict'])} ({word(d['action'])}) — {why}"
-            + (f" [ledger #{d['ledger_index']}]" if d["ledger_index"] is not None else "")
+            f"    {timestamp(d['at'])} {d['host']}: {verdict} — {why}"
+            + (
+                " " + _("[ledger #{index}]").format(index=d["ledger_index"])
+                if d["ledger_index"] is not None
+                else ""
+            )
         )
     return "\n".join(lines)
 
