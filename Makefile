@@ -26,7 +26,7 @@ UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 
 # Message catalogues (Babel): .po files are committed, .mo files compiled here (git-ignored).
 LOCALE := src/elsewhere/locale
 PYBABEL := $(BIN)/pybabel
-BABEL_EXTRACT := $(PYBABEL) extract -F babel.cfg -k N_ --no-location --sort-output --omit-header
+BABEL_EXTRACT := PYTHONPATH=src $(PYBABEL) extract -F babel.cfg -k N_ --no-location --sort-output --omit-header
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -29,6 +29,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import IO, Any
 
 DOMAIN = "elsewhere"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -235,6 +236,34 @@ def localize(text: str, depth: int = _DEPTH) -> str:
             except (KeyError, IndexError, ValueError):
                 return text  # a broken translation must not hide the English
     return text
+
+
+# The command line's help: argparse's `help=`, `description=` and `epilog=` literals are messages
+# without a marker (the command modules stay plain argparse). `extract_cli_help` finds them for
+# pybabel (babel.cfg); elsewhere.cli's help formatter translates them when help is printed.
+
+HELP_KEYWORDS = frozenset({"help", "description", "epilog"})
+
+
+def extract_cli_help(
+    fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any
+) -> Iterator[Any]:
+    """A Babel extraction method for the command modules: their marked messages (Babel's
+    Python extractor) and each literal help, as (line, funcname, message, comments)."""
+    import ast
+
+    from babel.messages.extract import extract_python
+
+    source = fileobj.read()
+    yield from extract_python(io.BytesIO(source), keywords, comment_tags, options)
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                value = keyword.value
+                text = value.value if isinstance(value, ast.Constant) else None
+                if keyword.arg in HELP_KEYWORDS and isinstance(text, str) and text:
+                    yield value.lineno, "", text, ["argparse " + keyword.arg]
 
 
 # Numbers, money and dates in the reader's locale (Babel's CLDR data).

@@ -12,11 +12,12 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from elsewhere import __version__
 from elsewhere.cli.exitcodes import EXIT_BAD_INPUT, EXIT_INTERNAL, exit_code
 from elsewhere.errors import ElsewhereError
-from elsewhere.i18n import LANGUAGES, _, localize, resolve, set_language
+from elsewhere.i18n import LANGUAGES, N_, _, localize, resolve, set_language
 
 # Every command, and the module that registers it. Only the chosen command's module is
 # imported (the others pull in FastAPI, SQLAlchemy, wasmtime, matplotlib: about a second);
@@ -51,11 +52,55 @@ COMMANDS: dict[str, str] = {
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 
 
+# argparse's own words (its headings, its help actions, the errors it reports), as messages:
+# they reach the help formatter and `_Parser.error` already in English.
+_USAGE = N_("usage: ")
+_ARGPARSE_WORDS = frozenset(
+    (
+        N_("positional arguments"),
+        N_("options"),
+        N_("show this help message and exit"),
+        N_("show program's version number and exit"),
+        N_("the following arguments are required: {names}"),
+        N_("unrecognized arguments: {names}"),
+        N_("argument {argument}: invalid choice: {choice} (choose from {choices})"),
+        N_("argument {argument}: expected one argument"),
+        N_("argument {argument}: invalid {kind} value: {value}"),
+    )
+)
+
+
+class _Help(argparse.HelpFormatter):
+    """argparse's help in the current language: every help, description and heading is
+    English in the command modules and translated here, when help is printed."""
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(localize(heading) if heading else heading)
+
+    def add_text(self, text: str | None) -> None:
+        super().add_text(localize(text) if text else text)
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, _(_USAGE) if prefix is None else prefix)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        return _(text) if text in _ARGPARSE_WORDS else localize(text) if text else text
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line with exit code 2."""
+    """argparse that reports usage errors as one line with exit code 2, and helps in the
+    current language."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(
+            EXIT_BAD_INPUT,
+            f"{self.prog}: " + _("error: {error}").format(error=localize(message)) + "\n",
+        )
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
