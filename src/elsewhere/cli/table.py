@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
+
+
+def _width(text: str) -> int:
+    """Terminal columns: a wide (CJK) character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
 
 
 def render_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     body = [[("" if cell is None else str(cell)) for cell in row] for row in rows]
-    widths = [len(h) for h in header]
+    widths = [_width(h) for h in header]
     for row in body:
         for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+            widths[i] = max(widths[i], _width(cell))
+    lines = ["  ".join(_pad(h, w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     lines.extend(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in body
+        "  ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip() for row in body
     )
     return "\n".join(lines)
 
