@@ -13,6 +13,7 @@ from elsewhere.control.store.ids import new_id
 from elsewhere.control.store.tables import workloads
 from elsewhere.crypto.binding import workload_digest
 from elsewhere.errors import InputError
+from elsewhere.i18n import N_
 from elsewhere.timeutil import utcnow
 
 MAX_WASM_BYTES = 32 * 1024 * 1024
@@ -32,7 +33,11 @@ def digest_of(wasm: bytes) -> str:
 def validate(wasm: bytes) -> None:
     """Raise InputError unless `wasm` is a valid WebAssembly binary module."""
     if len(wasm) > MAX_WASM_BYTES:
-        raise InputError("workload", "size", f"{len(wasm)} bytes, at most {MAX_WASM_BYTES}")
+        raise InputError(
+            "workload",
+            "size",
+            N_("{size} bytes, at most {limit}").format(size=len(wasm), limit=MAX_WASM_BYTES),
+        )
     if not wasm.startswith(WASM_MAGIC):
         raise InputError(
             "workload", "header", "not a WebAssembly binary (no \\0asm magic; compile .wat first)"
