@@ -14,6 +14,7 @@ from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_pairs, render_table
 from elsewhere.evidence import EvidenceOptions, TrustAnchor, verify_evidence
 from elsewhere.evidence.dcap.collateral import load_collateral
+from elsewhere.i18n import _, localize
 from elsewhere.timeutil import iso, parse_time
 
 
@@ -95,14 +96,22 @@ def run_verify(args: argparse.Namespace) -> int:
 def render_result(result: VerificationResult) -> str:
     """A readable summary: verdict, protection, claims, failed checks and notices."""
     claims = result.claims
-    verdict = "VERIFIED" if result.verified else f"NOT VERIFIED ({len(result.failures)} failed)"
-    lines = [f"{verdict}: {result.evidence_kind} at {iso(result.verified_at)}"]
+    verdict = (
+        _("VERIFIED")
+        if result.verified
+        else _("NOT VERIFIED ({count} failed)").format(count=len(result.failures))
+    )
+    lines = [
+        _("{verdict}: {kind} at {time}").format(
+            verdict=verdict, kind=result.evidence_kind, time=iso(result.verified_at)
+        )
+    ]
     if claims.emulated:
-        lines.append(f"WARNING: {result.protection}")
+        lines.append(_("WARNING: {warning}").format(warning=localize(result.protection)))
     pairs: list[tuple[str, object]] = [
-        ("protection", result.protection),
+        (_("protection"), localize(result.protection)),
         ("vendor / tee", f"{claims.vendor.value} {claims.tee.value}"),
-        ("generation", claims.generation or "unknown"),
+        ("generation", claims.generation or _("unknown")),
         ("report version", claims.report_version),
         ("signer", claims.signer),
         ("debug", claims.debug),
@@ -112,21 +121,21 @@ def render_result(result: VerificationResult) -> str:
     if claims.fmspc is not None:  # Intel DCAP: platform TCB verdict from the collateral
         pairs += [
             ("fmspc", claims.fmspc),
-            ("tcb status", claims.tcb_status or "(none: see failed checks)"),
-            ("advisory ids", ", ".join(claims.advisory_ids) or "(none)"),
+            ("tcb status", claims.tcb_status or _("(none: see failed checks)")),
+            ("advisory ids", ", ".join(claims.advisory_ids) or _("(none)")),
         ]
     pairs += [(name, value) for name, value in claims.measurements.items()]
     pairs += [
         ("report_data", claims.report_data),
         ("host_data", claims.host_data),
-        ("chip_id", claims.chip_id or "(masked / VLEK)"),
-        ("flags", ", ".join(name for name, on in claims.flags.items() if on) or "(none)"),
+        ("chip_id", claims.chip_id or _("(masked / VLEK)")),
+        ("flags", ", ".join(name for name, on in claims.flags.items() if on) or _("(none)")),
     ]
     pairs += [(name, value) for name, value in claims.identity.items()]
     lines += ["", render_pairs(pairs)]
     if result.failures:
         rows = [(f.check, f.found, f.expected) for f in result.failures]
-        lines += ["", render_table(("failed check", "found", "expected"), rows)]
+        lines += ["", render_table((_("failed check"), _("found"), _("expected")), rows)]
     if result.notices:
-        lines += ["", *(f"notice: {notice}" for notice in result.notices)]
+        lines += ["", *(_("notice: {notice}").format(notice=localize(n)) for n in result.notices)]
     return "\n".join(lines)

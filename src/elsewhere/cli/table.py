@@ -31,5 +31,5 @@ def render_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str
 
 def render_pairs(pairs: Iterable[tuple[str, object]]) -> str:
     items = [(k, "" if v is None else str(v)) for k, v in pairs]
-    width = max((len(k) for k, _ in items), default=0)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in items)
+    width = max((_width(k) for k, _ in items), default=0)
+    return "\n".join(f"{_pad(k, width)}  {v}" for k, v in items)

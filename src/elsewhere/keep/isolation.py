@@ -80,7 +80,11 @@ class IsolationReport:
 
     def render(self) -> str:
         """Plain text for people: one heading line per boundary, its facts indented."""
-        lines = [f"Isolation report for workload sha384:{self.workload_digest}"]
+        lines = [
+            N_("Isolation report for workload {digest}").format(
+                digest="sha384:" + self.workload_digest
+            )
+        ]
         for boundary in self.boundaries:
             lines.append(f"  {boundary.name}: {boundary.summary}")
             lines.extend(f"    - {detail}" for detail in boundary.details)
