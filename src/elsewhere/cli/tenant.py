@@ -18,6 +18,7 @@ from elsewhere.control.tenancy.auth import (
     revoke_credential,
 )
 from elsewhere.control.tenancy.tenants import create_tenant, list_tenants, new_tenant_token
+from elsewhere.i18n import _
 
 
 def register(commands: Any) -> None:
@@ -57,9 +58,9 @@ def run_create(args: argparse.Namespace) -> int:
     cp = open_plane(args)
     with write(cp.engine) as conn:
         made = create_tenant(conn, args.name)
-    print(f"tenant {made.name} ({made.id})")
+    print(_("tenant {name} ({id})").format(name=made.name, id=made.id))
     print(f"token: {made.token}")
-    print("the token is shown only this once; the control plane keeps only its SHA-256")
+    print(_("the token is shown only this once; the control plane keeps only its SHA-256"))
     return EXIT_OK
 
 
@@ -106,5 +107,5 @@ def run_token_revoke(args: argparse.Namespace) -> int:
     cp = open_plane(args)
     with write(cp.engine) as conn:
         state = revoke_credential(conn, args.id)
-    print(f"{args.id}: {state}; the API refuses it within 5 s")
+    print(_("{id}: {state}; the API refuses it within 5 s").format(id=args.id, state=state))
     return EXIT_OK
