@@ -101,6 +101,18 @@ def test_reasons_stay_english_and_render_in_japanese() -> None:
         )
 
 
+def test_text_no_message_produced_stays_english() -> None:
+    """A sentence that merely contains a template's words ("{amount} per {per}") is not
+    taken apart: it stays English rather than becoming a wrong Japanese sentence."""
+    summary = "risk 2500.13 GBP per year (budget 8000 GBP per year)"
+    with i18n.using("ja"):
+        assert i18n.localize(summary) == summary
+        # Split at its ": " (an error's what: why), each part translated only if it is one.
+        shown = i18n.localize("placed on genoa-veteran: " + summary)
+        assert shown == "genoa-veteran に配置: " + summary
+        assert i18n.localize("5,000.00 USD per year") == "年あたり 5,000.00 USD"
+
+
 def test_error_messages_render_by_template_and_unknown_text_is_left_alone() -> None:
     with i18n.using("ja"):
         assert i18n.localize(NotFound("deployment dep_1").message) == (

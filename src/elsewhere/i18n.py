@@ -168,6 +168,9 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 _DEPTH = 3
+# A worded template applies only to text whose fixed part it is: its literal text at least
+# this share of the text. Below it, the text stays English (the safe way to be wrong).
+_COVERAGE = 0.2
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,8 @@ def localize(text: str, depth: int = _DEPTH) -> str:
     language; text that matches no message is returned as it is (a name, a value, a digest).
 
     The values a template captures are localized in turn, `depth` levels down; below the top,
-    only templates with a word in them apply (a value "a, b" is a list, not "{x}, {y}")."""
+    only templates with a word in them apply (a value "a, b" is a list, not "{x}, {y}"), and a
+    worded template only where its fixed words are a fair share of the text (_COVERAGE)."""
     language = current()
     if language == ENGLISH or not text:
         return text
@@ -228,6 +232,8 @@ def localize(text: str, depth: int = _DEPTH) -> str:
     for template in _templates(language):
         if not template.worded and depth < _DEPTH:
             continue
+        if template.worded and template.literal < _COVERAGE * len(text):
+            continue  # "{a} per {b}" would match any sentence with "per" in it: not this one
         match = template.pattern.fullmatch(text)
         if match is not None:
             values = {k: localize(v, depth - 1) for k, v in match.groupdict().items()}
