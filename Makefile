@@ -2,6 +2,9 @@
 #   make demo   - the main job, on the embedded default (SQLite, local hosts)
 #   make test   - ruff, import contracts, vulture, mypy, the dependency audit and the whole suite
 #   make diagrams - regenerate docs/architecture/ and the README's diagram from the model
+#   make messages - extract the messages (src/elsewhere/locale/elsewhere.pot) and merge them
+#                   into each language's .po; translate the new ones there (empty = missing)
+#   make demo LANG=ja_JP.UTF-8 (or ELSEWHERE_LANG=ja) - the demo in Japanese
 # Installs come from the lock files in requirements/ (exact versions and hashes): `make demo`
 # installs only the runtime set, `make test` adds the dev tools. `make lock` refreshes them
 # after a dependency changes in pyproject.toml (UPGRADE=1 to move every pin to the newest).
@@ -17,7 +20,13 @@ PIP_LOCKED := $(BIN)/python -m pip install --require-hashes --no-deps --progress
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --quiet $(if $(UPGRADE),--upgrade)
 
-.PHONY: demo test lint typecheck audit bench lock diagrams graphviz chromium fuzz fuzz-snp fuzz-dcap fuzz-documents clean
+.PHONY: demo test lint typecheck audit bench lock diagrams graphviz chromium fuzz fuzz-snp fuzz-dcap fuzz-documents clean \
+	messages compile-messages
+
+# Message catalogues (Babel): .po files are committed, .mo files compiled here (git-ignored).
+LOCALE := src/elsewhere/locale
+PYBABEL := $(BIN)/pybabel
+BABEL_EXTRACT := PYTHONPATH=src $(PYBABEL) extract -F babel.cfg -k N_ --no-location --sort-output --omit-header
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,14 +38,25 @@ $(RUNTIME): $(RUNTIME_LOCK) pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
 		echo "the lock misses a dependency of pyproject.toml: run make lock"; exit 1; }
+	$(PYBABEL) compile --statistics -d $(LOCALE) -D elsewhere
 	touch $@
+
+# The .mo files again when a .po changed since the install (an editable checkout also
+# compiles a missing or older .mo in memory: elsewhere/i18n.py).
+compile-messages: $(RUNTIME)
+	$(PYBABEL) compile --statistics -d $(LOCALE) -D elsewhere
+
+messages: $(RUNTIME)
+	$(BABEL_EXTRACT) -o $(LOCALE)/elsewhere.pot .
+	$(PYBABEL) update -i $(LOCALE)/elsewhere.pot -d $(LOCALE) -D elsewhere \
+	  --no-fuzzy-matching --ignore-obsolete --width 100
 
 $(DEV): $(RUNTIME) $(DEV_LOCK)
 	@echo "== installing the dev tools from $(DEV_LOCK)"
 	$(PIP_LOCKED) -r $(DEV_LOCK)
 	touch $@
 
-demo: $(RUNTIME)
+demo: compile-messages
 	$(BIN)/elsewhere demo
 
 lint: $(DEV)
@@ -52,7 +72,7 @@ typecheck: $(DEV)
 audit: $(DEV)
 	$(BIN)/python tools/audit.py $(DEV_LOCK)
 
-test: lint typecheck audit
+test: lint typecheck audit compile-messages
 	$(BIN)/pytest -q
 
 bench: $(DEV)
@@ -86,6 +106,7 @@ chromium:
 
 diagrams: $(DEV) graphviz
 	$(BIN)/elsewhere diagram publish --readme README.md --dir docs/architecture
+	$(BIN)/elsewhere --lang ja diagram publish --readme README.ja.md --dir docs/ja/architecture
 
 # Long coverage-guided runs (atheris) over the evidence parsers and verifiers; FUZZ_SECONDS
 # per target (300 by default). Crashes land in the temporary corpus directory each prints.

@@ -24,7 +24,7 @@ def test_demo_refuses_milan_and_nil_and_releases_to_genoa(
     assert "milan  REFUSED because platforms.refuse" in out
     assert "nil    REFUSED because tee.accept" in out
     assert "genoa  ACCEPTED: secret released" in out
-    assert "risk budget: 5000 USD per year" in out
+    assert "risk budget: 5,000.00 USD per year" in out
     # emulated genoa is priced as unprotected: 1.0/year plus the record's bound q ≤ 0.95
     shown = re.search(
         r"genoa: likelihood ([0-9.]+)/year × impact 500\.00 USD = risk ([0-9.,]+) USD per year "

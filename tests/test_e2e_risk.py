@@ -51,9 +51,9 @@ def test_budget_refusal_and_placement_figures_in_the_ledger(
         tenant, digest = env.setup_tenant()
         api = _api(env, tenant)
         assert main(["set-risk-budget", *api]) == 0
-        assert "10000 USD per year (the control plane's default)" in capsys.readouterr().out
+        assert "10,000.00 USD per year (the control plane's default)" in capsys.readouterr().out
         assert main(["set-risk-budget", "5000USD/yr", *api]) == 0
-        assert "risk budget: 5000 USD per year" in capsys.readouterr().out
+        assert "risk budget: 5,000.00 USD per year" in capsys.readouterr().out
         assert main(["set-risk-budget", "5000EUR/yr", *api]) == 2  # one currency per plane
         assert "valued in USD" in capsys.readouterr().err
 

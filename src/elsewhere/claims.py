@@ -16,13 +16,14 @@ from types import MappingProxyType
 from typing import Any
 
 from elsewhere.errors import InputError
+from elsewhere.i18n import N_
 from elsewhere.timeutil import iso
 
 CLAIMS_SCHEMA = "elsewhere.claims/1"
 
-EMULATED_WARNING = "emulated — no hardware protection"
-NIL_WARNING = "nil host — no evidence, no hardware protection"
-UNVERIFIED_WARNING = "none — evidence did not verify, no hardware protection established"
+EMULATED_WARNING = N_("emulated — no hardware protection")
+NIL_WARNING = N_("nil host — no evidence, no hardware protection")
+UNVERIFIED_WARNING = N_("none — evidence did not verify, no hardware protection established")
 
 
 class Vendor(StrEnum):

@@ -5,6 +5,8 @@ CLI exit codes in `cli/exitcodes.py`. Library code raises by meaning, never by s
 
 from __future__ import annotations
 
+from elsewhere.i18n import N_
+
 # Only for keep/runtime.py's `WorkloadRefused.exit_code` (that module is another change's to
 # edit); nothing reads the attribute: cli/exitcodes.py maps WorkloadRefused itself.
 EXIT_REFUSED = 1
@@ -27,7 +29,8 @@ class InputError(ElsewhereError):
 
     def __init__(self, what: str, where: str, why: str) -> None:
         self.what, self.where, self.why = what, where, why
-        super().__init__(f"{what}: {where}: {why}" if where else f"{what}: {why}")
+        template = N_("{what}: {where}: {why}") if where else N_("{what}: {why}")
+        super().__init__(template.format(what=what, where=where, why=why))
 
 
 class ParseError(InputError):
@@ -50,7 +53,7 @@ class NotFound(ElsewhereError):
 
     def __init__(self, what: str) -> None:
         self.what = what
-        super().__init__(f"{what} not found")
+        super().__init__(N_("{what} not found").format(what=what))
 
 
 class Conflict(ElsewhereError):

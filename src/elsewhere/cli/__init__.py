@@ -12,10 +12,12 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from elsewhere import __version__
 from elsewhere.cli.exitcodes import EXIT_BAD_INPUT, EXIT_INTERNAL, exit_code
 from elsewhere.errors import ElsewhereError
+from elsewhere.i18n import LANGUAGES, N_, _, localize, resolve, set_language
 
 # Every command, and the module that registers it. Only the chosen command's module is
 # imported (the others pull in FastAPI, SQLAlchemy, wasmtime, matplotlib: about a second);
@@ -83,22 +85,76 @@ SUMMARIES: dict[str, str] = {
 }
 
 
+# argparse's own words (its headings, its help actions, the errors it reports), as messages:
+# they reach the help formatter and `_Parser.error` already in English.
+_USAGE = N_("usage: ")
+_ARGPARSE_WORDS = frozenset(
+    (
+        N_("positional arguments"),
+        N_("options"),
+        N_("show this help message and exit"),
+        N_("show program's version number and exit"),
+        N_("the following arguments are required: {names}"),
+        N_("unrecognized arguments: {names}"),
+        N_("argument {argument}: invalid choice: {choice} (choose from {choices})"),
+        N_("argument {argument}: expected one argument"),
+        N_("argument {argument}: invalid {kind} value: {value}"),
+    )
+)
+
+
+class _Help(argparse.HelpFormatter):
+    """argparse's help in the current language: every help, description and heading is
+    English in the command modules and translated here, when help is printed."""
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(localize(heading) if heading else heading)
+
+    def add_text(self, text: str | None) -> None:
+        super().add_text(localize(text) if text else text)
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, _(_USAGE) if prefix is None else prefix)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        return _(text) if text in _ARGPARSE_WORDS else localize(text) if text else text
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line with exit code 2."""
+    """argparse that reports usage errors as one line with exit code 2, and helps in the
+    current language."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(
+            EXIT_BAD_INPUT,
+            f"{self.prog}: " + _("error: {error}").format(error=localize(message)) + "\n",
+        )
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with a known `command`, only the module that registers it is imported."""
     parser = _Parser(
         prog="elsewhere",
-        description="Run WebAssembly workloads only on hosts whose hardware evidence satisfies "
-        "your policy.",
+        description=_(
+            "Run WebAssembly workloads only on hosts whose hardware evidence satisfies your policy."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"elsewhere {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    parser.add_argument(
+        "--lang",
+        metavar="LANG",
+        help=_(
+            "language of messages ({languages}); also after the command. Default: "
+            "ELSEWHERE_LANG, then LC_ALL, LC_MESSAGES, LANG, then English. JSON output and "
+            "reason codes do not change with it"
+        ).format(languages=", ".join(LANGUAGES)),
+    )
+    commands = parser.add_subparsers(title=_("commands"), metavar="COMMAND", parser_class=_Parser)
     if command not in COMMANDS:  # help, --version, or an unknown command: no module needed
         for name, summary in SUMMARIES.items():
             commands.add_parser(name, help=summary)
@@ -107,8 +163,32 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _take_lang(arguments: list[str]) -> tuple[list[str], str | None]:
+    """`--lang X` / `--lang=X` anywhere on the line (before or after the command), removed."""
+    rest: list[str] = []
+    chosen: str | None = None
+    items = iter(arguments)
+    for argument in items:
+        if argument == "--":
+            rest.append(argument)
+            rest.extend(items)
+            break
+        if argument == "--lang":
+            chosen = next(items, "")
+        elif argument.startswith("--lang="):
+            chosen = argument.removeprefix("--lang=")
+        else:
+            rest.append(argument)
+    return rest, chosen
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    arguments, chosen = _take_lang(list(sys.argv[1:] if argv is None else argv))
+    try:
+        set_language(resolve(chosen))
+    except ElsewhereError as error:
+        print(f"elsewhere: {error.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     command = next((a for a in arguments if not a.startswith("-")), None)
     parser = build_parser(command)
     args = parser.parse_args(arguments)
@@ -119,10 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args))
     except ElsewhereError as error:
-        print(f"elsewhere: {error.message}", file=sys.stderr)
+        print(f"elsewhere: {localize(error.message)}", file=sys.stderr)
         return exit_code(error)
     except KeyboardInterrupt:
-        print("elsewhere: interrupted", file=sys.stderr)
+        print("elsewhere: " + _("interrupted"), file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
@@ -130,8 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("ELSEWHERE_DEBUG"):
             traceback.print_exc()
         print(
-            f"elsewhere: internal error: {type(error).__name__}: {error}"
-            " (set ELSEWHERE_DEBUG=1 for the trace)",
+            "elsewhere: "
+            + _("internal error: {kind}: {error} (set ELSEWHERE_DEBUG=1 for the trace)").format(
+                kind=type(error).__name__, error=error
+            ),
             file=sys.stderr,
         )
         return EXIT_INTERNAL

@@ -10,6 +10,7 @@ from typing import Any
 from elsewhere.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK
 from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_table
+from elsewhere.i18n import _
 from elsewhere.policy.advisories import Advisory, parse_feed
 from elsewhere.policy.store import AdvisoryStore
 
@@ -37,9 +38,18 @@ def run_import(args: argparse.Namespace) -> int:
     store = AdvisoryStore()
     summary = store.import_set(feed)
     print(
-        f"imported {len(feed)} advisories from {args.file}: {len(summary.added)} added, "
-        f"{len(summary.updated)} updated, {len(summary.unchanged)} unchanged; "
-        f"{summary.total} in {store.path}"
+        _(
+            "imported {count} advisories from {file}: {added} added, {updated} updated, "
+            "{unchanged} unchanged; {total} in {path}"
+        ).format(
+            count=len(feed),
+            file=args.file,
+            added=len(summary.added),
+            updated=len(summary.updated),
+            unchanged=len(summary.unchanged),
+            total=summary.total,
+            path=store.path,
+        )
     )
     return EXIT_OK
 
@@ -62,7 +72,11 @@ def run_list(args: argparse.Namespace) -> int:
         print(json.dumps([a.to_json() for a in chosen], indent=2))
         return EXIT_OK
     if not chosen:
-        print("no advisories stored; import a feed with 'elsewhere advisories import FILE'")
+        print(
+            _("no advisories stored; import a feed with {command}").format(
+                command="'elsewhere advisories import FILE'"
+            )
+        )
         return EXIT_OK
     rows = [
         (a.id, a.vendor.value, a.severity.value, a.published, ", ".join(a.cves), _affects(a))

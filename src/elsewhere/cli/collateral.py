@@ -13,6 +13,7 @@ from elsewhere.cli.table import render_table
 from elsewhere.evidence.anchors import TrustAnchor
 from elsewhere.evidence.dcap import cache
 from elsewhere.evidence.dcap.collateral import load_collateral
+from elsewhere.i18n import _
 
 
 def register(commands: Any) -> None:
@@ -54,7 +55,7 @@ def run_import(args: argparse.Namespace) -> int:
         print(
             f"stored {entry.tee} FMSPC {entry.fmspc} ({entry.ca} CA), current "
             f"{entry.to_json()['not_before']} .. {entry.to_json()['not_after']}: {entry.path}"
-            + (" [EMULATED: no hardware protection]" if entry.emulated else "")
+            + (" " + _("[EMULATED: no hardware protection]") if entry.emulated else "")
         )
     return EXIT_OK
 

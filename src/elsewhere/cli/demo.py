@@ -17,13 +17,14 @@ import secrets
 import tempfile
 import threading
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 from elsewhere.attest import make_attester
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
-from elsewhere.cli.results import render_isolation, risk_line
+from elsewhere.cli.results import render_isolation, risk_line, word
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.serve.server import ThreadedServer
 from elsewhere.control.store.transactions import read, write
@@ -37,6 +38,7 @@ from elsewhere.diagram.table import to_table
 from elsewhere.errors import ConfigError, InputError
 from elsewhere.host.agent import HostAgent
 from elsewhere.host.client import Client, b64
+from elsewhere.i18n import _, localize, money
 from elsewhere.keep.wat import wat_to_wasm
 from elsewhere.ledger.bundle import verify_bundle
 from elsewhere.ledger.note import Verifier
@@ -64,7 +66,7 @@ IMPACT = {"amount": "500", "currency": "USD"}
 
 
 def register(commands: Any) -> None:
-    demo = commands.add_parser("demo", help="run the end-to-end demonstration (emulated)")
+    demo = commands.add_parser("demo", help=_("run the end-to-end demonstration (emulated)"))
     demo.add_argument("--replicas", type=int, default=3)
     demo.set_defaults(handler=run_demo)
 
@@ -86,18 +88,18 @@ class Narrator:
 def run_demo(args: argparse.Namespace) -> int:
     logging.getLogger("elsewhere").setLevel(logging.ERROR)
     if not WAT.is_file():
-        raise ConfigError("demo", str(WAT), "example workload not found (run from a checkout)")
+        raise ConfigError("demo", str(WAT), _("example workload not found (run from a checkout)"))
     print("=" * 78)
-    print("ELSEWHERE DEMO — EVERYTHING HERE IS EMULATED OR NIL: NO HARDWARE PROTECTION.")
-    print("The emulated platforms sign real-format SEV-SNP reports with keys on this disk;")
-    print("the policy allows emulated evidence explicitly only because there is no TEE here.")
+    print(_("ELSEWHERE DEMO — EVERYTHING HERE IS EMULATED OR NIL: NO HARDWARE PROTECTION."))
+    print(_("The emulated platforms sign real-format SEV-SNP reports with keys on this disk;"))
+    print(_("the policy allows emulated evidence explicitly only because there is no TEE here."))
     print("=" * 78)
     with tempfile.TemporaryDirectory(prefix="elsewhere-demo-") as directory:
         return _run(Path(directory), args.replicas, Narrator())
 
 
 def _run(tmp: Path, replicas: int, step: Narrator) -> int:
-    step("start the control plane: SQLite in a temporary directory, uvicorn on loopback")
+    step(_("start the control plane: SQLite in a temporary directory, uvicorn on loopback"))
     attesters = {
         name: make_attester(kind, tmp / "hosts" / name, **({"generation": gen} if gen else {}))
         for name, kind, gen in HOSTS
@@ -117,22 +119,30 @@ def _run(tmp: Path, replicas: int, step: Narrator) -> int:
     server = ThreadedServer(cp).start()
     agents: list[HostAgent] = []
     try:
-        step.say(f"API at {server.url} (OpenAPI at {server.url}/docs)")
-        step.say(f"the control plane trusts {len(anchors)} EMULATED roots, because we told it to")
-        step("start three hosts and register them with their host tokens")
+        step.say(_("API at {url} (OpenAPI at {url}/docs)").format(url=server.url))
+        step.say(
+            _("the control plane trusts {count} EMULATED roots, because we told it to").format(
+                count=len(anchors)
+            )
+        )
+        step(_("start three hosts and register them with their host tokens"))
         for name, _kind, gen in HOSTS:
             agent = HostAgent(Client(server.url, host_tokens[name]), attesters[name], name=name)
             agent.register()
             threading.Thread(target=agent.run, args=(0.1,), daemon=True).start()
             agents.append(agent)
-            label = f"emulated AMD {gen} (SEV-SNP)" if gen else "nil (no TEE)"
-            warning = EMULATED_WARNING if gen else NIL_WARNING
-            step.say(f"{name:6} {label:28} — {warning}")
+            label = (
+                _("emulated AMD {generation} (SEV-SNP)").format(generation=gen)
+                if gen
+                else _("nil (no TEE)")
+            )
+            warning = localize(EMULATED_WARNING if gen else NIL_WARNING)
+            step.say(f"{name:6} {_pad(label, 28)} — {warning}")
         code = _tenant_flow(tmp, server.url, tenant.token, replicas, step)
         _draw(cp, tenant.id, step)
         return code
     finally:
-        step("tear down: stop hosts and the control plane, delete the temporary directory")
+        step(_("tear down: stop hosts and the control plane, delete the temporary directory"))
         for agent in agents:
             agent.stop()
         server.stop()
@@ -142,20 +152,30 @@ def _run(tmp: Path, replicas: int, step: Narrator) -> int:
 def _tenant_flow(tmp: Path, url: str, token: str, replicas: int, step: Narrator) -> int:
     api = Client(url, token)
     secret = f"greeting-key-{secrets.token_hex(8)}".encode()
-    step("tenant acme uploads the workload, stores its secret and sets its policy")
+    step(_("tenant acme uploads the workload, stores its secret and sets its policy"))
     uploaded = api.upload_workload(wat_to_wasm(WAT.read_text()), "secret-greeter.wasm")
-    step.say(f"workload secret-greeter.wasm = sha384:{uploaded['digest'][:32]}…")
+    step.say(
+        _("workload secret-greeter.wasm = {digest}…").format(
+            digest="sha384:" + uploaded["digest"][:32]
+        )
+    )
     api.put_secret("greeting-key", secret)
-    step.say(f"secret greeting-key: {len(secret)} bytes, AES-256-GCM at rest")
+    step.say(_("secret greeting-key: {size} bytes, AES-256-GCM at rest").format(size=len(secret)))
     policy = api.set_policy(POLICY)
-    step.say(f"policy: refuse AMD Milan; no nil — {policy['digest'][:24]}…")
-    step.say("POLICY ALLOWS EMULATED EVIDENCE FOR THIS DEMO ONLY (no hardware here)")
+    step.say(_("policy: refuse AMD Milan; no nil — {digest}…").format(digest=policy["digest"][:24]))
+    step.say(_("POLICY ALLOWS EMULATED EVIDENCE FOR THIS DEMO ONLY (no hardware here)"))
     budget = api.json("PUT", "/v1/risk-budget", json=BUDGET)["budget"]
-    step.say(f"risk budget: {budget['amount']} {budget['currency']} per {budget['per']}")
+    step.say(
+        _("risk budget: {amount} per {per}").format(
+            amount=money(budget["amount"], budget["currency"]), per=word(budget["per"])
+        )
+    )
 
     step(
-        f"deploy {replicas} replicas, impact {IMPACT['amount']} {IMPACT['currency']}; "
-        "each host that gets one must attest its keep"
+        _(
+            "deploy {replicas} replicas, impact {impact}; "
+            "each host that gets one must attest its keep"
+        ).format(replicas=replicas, impact=money(IMPACT["amount"], IMPACT["currency"]))
     )
     deployment = api.deploy(
         {
@@ -168,45 +188,69 @@ def _tenant_flow(tmp: Path, url: str, token: str, replicas: int, step: Narrator)
         }
     )["id"]
     view = _wait(api, deployment)
-    step("the key broker's decisions (evidence → verify → binding → policy → ledger)")
+    step(_("the key broker's decisions (evidence → verify → binding → policy → ledger)"))
     for d in view["decisions"]:
         if d["verdict"] == "affirming":
             step.say(
-                f"{d['host']:6} ACCEPTED: secret released, HPKE-wrapped to the keep's key "
-                f"[ledger #{d['ledger_index']}]"
+                f"{d['host']:6} "
+                + _(
+                    "ACCEPTED: secret released, HPKE-wrapped to the keep's key [ledger #{index}]"
+                ).format(index=d["ledger_index"])
             )
         else:
             step.say(
-                f"{d['host']:6} REFUSED because {'; '.join(d['reasons'])} "
-                f"[ledger #{d['ledger_index']}]"
+                f"{d['host']:6} "
+                + _("REFUSED because {reasons} [ledger #{index}]").format(
+                    reasons="; ".join(localize(r) for r in d["reasons"]), index=d["ledger_index"]
+                )
             )
     placed = next((p for p in view["placements"] if p["host"] == "genoa" and p["risk"]), None)
     if placed is not None:
-        step("the risk of the accepted placement (emulated: priced as unprotected)")
+        step(_("the risk of the accepted placement (emulated: priced as unprotected)"))
         step.say(f"genoa: {risk_line(placed['risk'])}")
-    step("the workload's output, from the keeps that were released the secret")
+    step(_("the workload's output, from the keeps that were released the secret"))
     for p in view["placements"]:
         result = p["result"] or {}
         out = base64.b64decode(result.get("stdout", "")).decode(errors="replace").strip()
-        step.say(f"replica {p['replica']} on {p['host']}: {p['state']}: {out}")
+        step.say(
+            _("replica {replica} on {host}: {state}: {output}").format(
+                replica=p["replica"], host=p["host"], state=word(p["state"]), output=out
+            )
+        )
     first = next(p for p in view["placements"] if p["result"])
-    step.say("isolation report of replica " + str(first["replica"]) + ":")
+    step.say(_("isolation report of replica {replica}:").format(replica=first["replica"]))
     for line in render_isolation(first["result"]["isolation"], "       "):
         print(line)
 
     accepted = next(d for d in view["decisions"] if d["verdict"] == "affirming")
-    step(f"prove ledger entry #{accepted['ledger_index']} offline: only the log's public key")
+    step(
+        _("prove ledger entry #{index} offline: only the log's public key").format(
+            index=accepted["ledger_index"]
+        )
+    )
     vkey = api.ledger_key()
     bundle = api.ledger_bundle(accepted["ledger_index"])
     verified = verify_bundle(bundle, Verifier.parse(vkey))
-    step.say(f"log key {vkey.split('+')[0]}; checkpoint of {verified.checkpoint.size} entries")
     step.say(
-        f"inclusion proof verified: entry #{verified.index} = {verified.entry['kind']} "
-        f"{verified.entry['verdict']} on {verified.entry['host']}"
+        _("log key {key}; checkpoint of {size} entries").format(
+            key=vkey.split("+")[0], size=verified.checkpoint.size
+        )
+    )
+    step.say(
+        _("inclusion proof verified: entry #{index} = {kind} {verdict} on {host}").format(
+            index=verified.index,
+            kind=verified.entry["kind"],
+            verdict=word(verified.entry["verdict"]),
+            host=verified.entry["host"],
+        )
     )
     stored = b"".join(p.read_bytes() for p in (tmp / "control").glob("elsewhere.db*"))
     leaked = secret in stored
-    step.say(f"secret bytes in the database file: {'FOUND (bug!)' if leaked else 'none'}")
+    step.say(
+        _("secret bytes in the database file: {found}").format(
+            found=_("FOUND (bug!)") if leaked else _("none")
+        )
+    )
 
     refused = {d["host"] for d in view["decisions"] if d["verdict"] == "contraindicated"}
     ok = (
@@ -215,12 +259,9 @@ def _tenant_flow(tmp: Path, url: str, token: str, replicas: int, step: Narrator)
         and not leaked
     )
     step(
-        "done: "
-        + (
-            "Milan and nil refused, Genoa accepted, secret released only there"
-            if ok
-            else "UNEXPECTED OUTCOME (see above)"
-        )
+        _("done: Milan and nil refused, Genoa accepted, secret released only there")
+        if ok
+        else _("done: UNEXPECTED OUTCOME (see above)")
     )
     return EXIT_OK if ok else EXIT_REFUSED
 
@@ -239,7 +280,17 @@ def _draw(cp: ControlPlane, tenant_id: str, step: Narrator) -> None:
     except InputError:  # no Graphviz here: the text alternative, which needs none
         path, content = path.with_suffix(".md"), to_table(scene)
     path.write_text(content, encoding="utf-8")
-    step(f"the deployment diagram of this run (EMULATED: no hardware protection): {path}")
+    step(
+        _("the deployment diagram of this run (EMULATED: no hardware protection): {path}").format(
+            path=path
+        )
+    )
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-justified to `width` terminal columns (a CJK character takes two)."""
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - columns)
 
 
 def _wait(api: Client, deployment: str, timeout: float = 20.0) -> dict[str, Any]:

@@ -12,10 +12,12 @@ from typing import Any
 from elsewhere.cli.deployment import exit_status, follow, progress_printer
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.inputs import MAX_UPLOAD_BYTES, read_input
-from elsewhere.cli.results import render
+from elsewhere.cli.results import render, word
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import add_json_flag, print_json, render_table
 from elsewhere.errors import InputError
+from elsewhere.host.client import b64
+from elsewhere.i18n import N_, _, localize, money
 
 
 def _leaf(sub: Any, name: str, help: str, handler: Any) -> argparse.ArgumentParser:
@@ -114,7 +116,11 @@ def run_upload(args: argparse.Namespace) -> int:
     if args.json:
         print_json(stored)
         return EXIT_OK
-    print(f"workload {stored['name']}: sha384:{stored['digest']} ({stored['size']} bytes)")
+    print(
+        _("workload {name}: {digest} ({size} bytes)").format(
+            name=stored["name"], digest="sha384:" + stored["digest"], size=stored["size"]
+        )
+    )
     return EXIT_OK
 
 
@@ -126,7 +132,8 @@ def run_workloads(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(
         render_table(
-            ("digest", "name", "size"), [(r["digest"][:24], r["name"], r["size"]) for r in rows]
+            (_("digest"), _("name"), _("size")),
+            [(r["digest"][:24], r["name"], r["size"]) for r in rows],
         )
     )
     return EXIT_OK
@@ -165,7 +172,11 @@ def run_secret_put(args: argparse.Namespace) -> int:
     if args.json:
         print_json(stored)
         return EXIT_OK
-    print(f"secret {stored['name']} stored (encrypted at rest; released only to attested keeps)")
+    print(
+        _("secret {name} stored (encrypted at rest; released only to attested keeps)").format(
+            name=stored["name"]
+        )
+    )
     return EXIT_OK
 
 
@@ -175,7 +186,7 @@ def run_secret_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return EXIT_OK
-    print(render_table(("name", "created"), [(r["name"], r["created_at"]) for r in rows]))
+    print(render_table((_("name"), _("created")), [(r["name"], r["created_at"]) for r in rows]))
     return EXIT_OK
 
 
@@ -188,11 +199,20 @@ def run_set_policy(args: argparse.Namespace) -> int:
     if args.json:
         print_json(answer)
         return EXIT_OK
-    print(f"policy version {answer['version']}: {answer['digest']}")
+    print(
+        _("policy version {version}: {digest}").format(
+            version=answer["version"], digest=answer["digest"]
+        )
+    )
     for action in answer["recheck"]:
         print(
-            f"  re-check: {action['action']} keep {action['placement']} on {action['host']}: "
-            + "; ".join(action["reasons"])
+            "  "
+            + _("re-check: {action} keep {placement} on {host}: {reasons}").format(
+                action=word(action["action"]),
+                placement=action["placement"],
+                host=action["host"],
+                reasons="; ".join(localize(r) for r in action["reasons"]),
+            )
         )
     return EXIT_OK
 
@@ -202,7 +222,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise InputError(what, item, "expected NAME=VALUE")
+            raise InputError(what, item, N_("expected NAME=VALUE"))
         out[name] = value
     return out
 
@@ -210,14 +230,14 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 def run_deploy(args: argparse.Namespace) -> int:
     from elsewhere.control.scheduling.assign import money_text
     from elsewhere.crypto.keyfile import load_public_key
-    from elsewhere.host.client import b64
 
     limits: dict[str, Any] = {}
     for name, value in _pairs(args.limit, "--limit").items():
         try:
             limits[name] = json.loads(value)
         except ValueError:
-            raise InputError("--limit", name, f"{value!r} is not a number") from None
+            why = N_("{value} is not a number").format(value=repr(value))
+            raise InputError("--limit", name, why) from None
     body: dict[str, Any] = {
         "workload": args.workload,
         "replicas": args.replicas,
@@ -242,7 +262,8 @@ def run_deploy(args: argparse.Namespace) -> int:
             print_json(created)
         else:
             _created(created)
-            print(f"follow it with: elsewhere results {created['id']} --follow")
+            command = f"elsewhere results {created['id']} --follow"
+            print(_("follow it with: {command}").format(command=command))
         return EXIT_OK
     if args.json:
         print_json(view)
@@ -254,9 +275,16 @@ def run_deploy(args: argparse.Namespace) -> int:
 def _created(created: dict[str, Any]) -> None:
     impact = created.get("impact")
     print(
-        f"deployment {created['id']}: {created['replicas']} replica(s) of "
-        f"sha384:{created['workload'][:16]}…"
-        + (f", impact {impact['amount']} {impact['currency']}" if impact else ""),
+        _("deployment {id}: {replicas} replica(s) of {digest}…").format(
+            id=created["id"],
+            replicas=created["replicas"],
+            digest="sha384:" + created["workload"][:16],
+        )
+        + (
+            _(", impact {impact}").format(impact=money(impact["amount"], impact["currency"]))
+            if impact
+            else ""
+        ),
         flush=True,
     )
 
@@ -275,12 +303,18 @@ def run_budget(args: argparse.Namespace) -> int:
         return EXIT_OK
     b = answer["budget"]
     print(
-        f"risk budget: {b['amount']} {b['currency']} per {b['per']}"
-        + (" (the control plane's default)" if answer.get("default") else "")
+        _("risk budget: {amount} per {per}").format(
+            amount=money(b["amount"], b["currency"]), per=word(b["per"])
+        )
+        + (_(" (the control plane's default)") if answer.get("default") else "")
     )
     if "committed" in answer:
         c = answer["committed"]
-        print(f"committed now (live placements): {c['amount']} {c['currency']} per {c['per']}")
+        print(
+            _("committed now (live placements): {amount} per {per}").format(
+                amount=money(c["amount"], c["currency"]), per=word(c["per"])
+            )
+        )
     return EXIT_OK
 
 
@@ -292,5 +326,9 @@ def run_report(args: argparse.Namespace) -> int:
     if args.json:
         print_json(answer)
         return EXIT_OK
-    print(f"reported the host of placement {args.placement}: it counts against its reputation")
+    print(
+        _("reported the host of placement {placement}: it counts against its reputation").format(
+            placement=args.placement
+        )
+    )
     return EXIT_OK

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.errors import InputError
+from elsewhere.i18n import _, localize
 
 if TYPE_CHECKING:
     from elsewhere.diagram.scene import Scene
@@ -26,43 +27,52 @@ FORMATS = ("svg", "mermaid", "dot", "table")
 def register(commands: Any) -> None:
     from elsewhere.diagram.model import Level, View
 
-    group = commands.add_parser("diagram", help="diagrams of Elsewhere's own architecture")
-    sub = group.add_subparsers(title="diagram commands", metavar="COMMAND")
+    group = commands.add_parser("diagram", help=_("diagrams of Elsewhere's own architecture"))
+    sub = group.add_subparsers(title=_("diagram commands"), metavar="COMMAND")
 
     arch = sub.add_parser(
         "architecture",
-        help="every part, its provenance and trust, and what protects each data flow",
-        description="Draw the component model (src/elsewhere/diagram/) at one level and for "
-        "one audience. SVG needs Graphviz's dot; Mermaid, DOT and the text table do not.",
+        help=_("every part, its provenance and trust, and what protects each data flow"),
+        description=_(
+            "Draw the component model (src/elsewhere/diagram/) at one level and for "
+            "one audience. SVG needs Graphviz's dot; Mermaid, DOT and the text table do not."
+        ),
     )
     arch.add_argument(
         "--level",
         choices=[level.value for level in Level],
         default=Level.CONTAINERS.value,
-        help="zoom: the system and its people, processes and stores, or packages "
-        "(default containers)",
+        help=_(
+            "zoom: the system and its people, processes and stores, or packages "
+            "(default containers)"
+        ),
     )
     arch.add_argument(
         "--view",
         choices=[view.value for view in View],
         default=View.SECURITY.value,
-        help="security: trust zones and protection; operations: where parts run and how "
-        "data travels; legal: provenance, licences, data categories (default security)",
+        help=_(
+            "security: trust zones and protection; operations: where parts run and how "
+            "data travels; legal: provenance, licences, data categories (default security)"
+        ),
     )
-    arch.add_argument("--format", choices=FORMATS, default="svg", help="default svg")
-    arch.add_argument("-o", "--output", type=Path, help="write to this file (default stdout)")
+    arch.add_argument("--format", choices=FORMATS, default="svg", help=_("default svg"))
+    arch.add_argument("-o", "--output", type=Path, help=_("write to this file (default stdout)"))
     arch.set_defaults(handler=_architecture)
 
     publish = sub.add_parser(
         "publish",
-        help="write every level and view under docs/architecture/ and the README's diagram",
-        description="Regenerate docs/architecture/*.svg, docs/architecture/README.md (the "
-        "text alternatives) and the README's block between its diagram markers. With "
-        "--check, write nothing and exit 1 when any of them is stale.",
+        help=_("write every level and view under docs/architecture/ and the README's diagram"),
+        description=_(
+            "Regenerate docs/architecture/*.svg, docs/architecture/README.md (the "
+            "text alternatives) and the README's block between its diagram markers. With "
+            "--check, write nothing and exit 1 when any of them is stale. With --lang ja, "
+            "the labels are Japanese (README.ja.md, docs/ja/architecture)."
+        ),
     )
     publish.add_argument("--readme", type=Path, default=Path("README.md"))
     publish.add_argument("--dir", type=Path, default=Path("docs/architecture"))
-    publish.add_argument("--check", action="store_true", help="report stale files, exit 1")
+    publish.add_argument("--check", action="store_true", help=_("report stale files, exit 1"))
     publish.set_defaults(handler=_publish)
 
     deployment = sub.add_parser(
@@ -86,10 +96,11 @@ def register(commands: Any) -> None:
 
 def _architecture(args: argparse.Namespace) -> int:
     from elsewhere.diagram import ELSEWHERE
+    from elsewhere.diagram.labels import translated
     from elsewhere.diagram.model import Level, View
     from elsewhere.diagram.scene import build_scene
 
-    scene = build_scene(ELSEWHERE, Level(args.level), View(args.view))
+    scene = build_scene(ELSEWHERE, Level(args.level), View(args.view), translated())
     return _emit(scene, args, f"{args.level}, {args.view}, {args.format}")
 
 
@@ -117,7 +128,7 @@ def _emit(scene: Scene, args: argparse.Namespace, what: str) -> int:
         args.output.write_text(out, encoding="utf-8")
     except OSError as error:
         raise InputError(str(args.output), "write", str(error.strerror)) from None
-    print(f"wrote {args.output} ({what})", file=sys.stderr)
+    print(_("wrote {path} ({what})").format(path=args.output, what=what), file=sys.stderr)
     return EXIT_OK
 
 
@@ -147,13 +158,15 @@ def _deployment(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    from elsewhere.diagram.labels import translated
     from elsewhere.diagram.publish import stale, write
 
+    words = translated()  # --lang ja: Japanese labels (README.ja.md, docs/ja/architecture)
     if args.check:
-        found = stale(args.readme, args.dir)
+        found = stale(args.readme, args.dir, words)
         for line in found:
-            print(f"elsewhere: {line}", file=sys.stderr)
+            print(f"elsewhere: {localize(line)}", file=sys.stderr)
         return EXIT_REFUSED if found else EXIT_OK
-    for path in write(args.readme, args.dir):
-        print(f"wrote {path}", file=sys.stderr)
+    for path in write(args.readme, args.dir, words):
+        print(_("wrote {path}").format(path=path), file=sys.stderr)
     return EXIT_OK

@@ -20,6 +20,7 @@ from elsewhere.ear import jws
 from elsewhere.ear.ar4si import Tier, describe
 from elsewhere.ear.result import EarResult, parse
 from elsewhere.errors import InputError
+from elsewhere.i18n import N_, _, localize
 from elsewhere.timeutil import iso
 
 
@@ -51,7 +52,7 @@ def _at(text: str | None) -> float | None:
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise InputError("--at", text, "not an ISO 8601 time") from None
+        raise InputError("--at", text, N_("not an ISO 8601 time")) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
@@ -81,7 +82,10 @@ def render(ear: EarResult) -> list[str]:
             lines.append(f"  workload {ours.get('workload_digest')}")
             lines.append(f"  keep key {ours.get('keep_key_digest')} ({ours.get('keep_key_suite')})")
             lines.append("  " + _ledger(ours.get("ledger")))
-            lines.extend(f"  reason: {r}" for r in ours.get("reasons") or [])
+            lines.extend(
+                "  " + _("reason: {reason}").format(reason=localize(r))
+                for r in ours.get("reasons") or []
+            )
     return lines
 
 
@@ -105,12 +109,12 @@ def run_verify(args: argparse.Namespace) -> int:
     keys = jws.load_jwks(jwks_text, str(args.jwks))
     claims = jws.verify(_read_token(args.token), keys, now=_at(args.at))
     ear = parse(claims)
-    print(f"VERIFIED: signature ({args.jwks}) and exp")
+    print(_("VERIFIED: signature ({jwks}) and exp").format(jwks=args.jwks))
     if args.json:
         print(json.dumps(claims, indent=2, sort_keys=True))
     else:
         print("\n".join(render(ear)))
     if ear.status is Tier.CONTRAINDICATED:
-        print("elsewhere: the result is contraindicated (refused)", file=sys.stderr)
+        print("elsewhere: " + _("the result is contraindicated (refused)"), file=sys.stderr)
         return EXIT_REFUSED
     return EXIT_OK

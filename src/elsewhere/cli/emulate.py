@@ -11,6 +11,7 @@ from elsewhere.claims import EMULATED_WARNING
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.errors import InputError
 from elsewhere.evidence.snp.emulate import GENERATIONS, EmulatedSnpPlatform
+from elsewhere.i18n import N_, _, localize
 
 
 # argparse types raise ArgumentTypeError: argparse turns it into one usage line and exit 2.
@@ -64,11 +65,15 @@ def register(commands: Any) -> None:
 def run_root(args: argparse.Namespace) -> int:
     platform = EmulatedSnpPlatform.create(args.directory, args.generation, tcb=args.tcb)
     tcb = ", ".join(f"{k}={v}" for k, v in platform.tcb.items())
-    print(f"emulated {platform.generation} SEV-SNP platform in {platform.directory} ({tcb})")
+    print(
+        _("emulated {generation} SEV-SNP platform in {directory} ({tcb})").format(
+            generation=platform.generation, directory=platform.directory, tcb=tcb
+        )
+    )
     print(
         f"trust anchor: {platform.directory / 'ark.pem'} sha256 {platform.trust_anchor.fingerprint}"
     )
-    print(f"WARNING: {EMULATED_WARNING}")
+    print(_("WARNING: {warning}").format(warning=localize(EMULATED_WARNING)))
     return EXIT_OK
 
 
@@ -76,7 +81,7 @@ def _write(path: Path, data: bytes) -> None:
     try:
         path.write_bytes(data)
     except OSError as error:
-        raise InputError("output", str(path), error.strerror or "cannot be written") from None
+        raise InputError("output", str(path), error.strerror or N_("cannot be written")) from None
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -86,10 +91,14 @@ def run_report(args: argparse.Namespace) -> int:
     certs = Path(args.certs_out) if args.certs_out else out.with_name(out.name + ".certs")
     _write(out, report)
     _write(certs, table)
-    print(f"wrote {out} ({len(report)} bytes) and certificate table {certs}")
+    print(
+        _("wrote {path} ({size} bytes) and certificate table {certs}").format(
+            path=out, size=len(report), certs=certs
+        )
+    )
     print(
         f"verify: elsewhere evidence verify {out} --certs {certs} "
         f"--trust-emulated-root {platform.directory / 'ark.pem'}"
     )
-    print(f"WARNING: {EMULATED_WARNING}")
+    print(_("WARNING: {warning}").format(warning=localize(EMULATED_WARNING)))
     return EXIT_OK

@@ -14,6 +14,7 @@ from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_pairs, render_table
 from elsewhere.evidence import EvidenceOptions, TrustAnchor, verify_evidence
 from elsewhere.evidence.dcap.collateral import load_collateral
+from elsewhere.i18n import _, localize
 from elsewhere.timeutil import iso, parse_time
 
 
@@ -107,27 +108,35 @@ def protection_line(result: VerificationResult) -> str:
     """What protects the workload; never plain "hardware-attested" on an out-of-date TCB."""
     status = out_of_date(result)
     if not result.verified or status is None:
-        return result.protection
-    return (
-        f"{result.protection}, but TCB {status}: the platform lacks security updates "
+        return localize(result.protection)
+    return localize(result.protection) + _(
+        ", but TCB {status}: the platform lacks security updates "
         "(advisories below apply); not attested as current"
-    )
+    ).format(status=status)
 
 
 def render_result(result: VerificationResult) -> str:
     """A readable summary: verdict, protection, claims, failed checks and notices."""
     claims = result.claims
     snp = claims.tee is Tee.SEV_SNP
-    verdict = "VERIFIED" if result.verified else f"NOT VERIFIED ({len(result.failures)} failed)"
+    verdict = (
+        _("VERIFIED")
+        if result.verified
+        else _("NOT VERIFIED ({count} failed)").format(count=len(result.failures))
+    )
     if result.verified and out_of_date(result):
-        verdict = f"VERIFIED, TCB {out_of_date(result)}"
-    lines = [f"{verdict}: {result.evidence_kind} at {iso(result.verified_at)}"]
+        verdict = _("VERIFIED, TCB {status}").format(status=out_of_date(result))
+    lines = [
+        _("{verdict}: {kind} at {time}").format(
+            verdict=verdict, kind=result.evidence_kind, time=iso(result.verified_at)
+        )
+    ]
     if claims.emulated:
-        lines.append(f"WARNING: {result.protection}")
+        lines.append(_("WARNING: {warning}").format(warning=localize(result.protection)))
     pairs: list[tuple[str, object]] = [
-        ("protection", protection_line(result)),
+        (_("protection"), protection_line(result)),
         ("vendor / tee", f"{claims.vendor.value} {claims.tee.value}"),
-        ("generation", claims.generation or "unknown"),
+        ("generation", claims.generation or _("unknown")),
         ("report version", claims.report_version),
         ("signer", claims.signer),
         ("debug", claims.debug),
@@ -140,21 +149,22 @@ def render_result(result: VerificationResult) -> str:
     if claims.fmspc is not None:  # Intel DCAP: platform TCB verdict from the collateral
         pairs += [
             ("fmspc", claims.fmspc),
-            ("tcb status", claims.tcb_status or "(none: see failed checks)"),
-            ("advisory ids", ", ".join(claims.advisory_ids) or "(none)"),
+            ("tcb status", claims.tcb_status or _("(none: see failed checks)")),
+            ("advisory ids", ", ".join(claims.advisory_ids) or _("(none)")),
         ]
     pairs += [(name, value) for name, value in claims.measurements.items()]
     pairs.append(("report_data", claims.report_data))
     if snp or claims.host_data is not None:  # SEV-SNP fields only
         pairs.append(("host_data", claims.host_data))
     if snp or claims.chip_id is not None:
-        pairs.append(("chip_id", claims.chip_id or "(masked / VLEK)"))
-    pairs.append(("flags", ", ".join(name for name, on in claims.flags.items() if on) or "(none)"))
+        pairs.append(("chip_id", claims.chip_id or _("(masked / VLEK)")))
+    flags = ", ".join(name for name, on in claims.flags.items() if on) or _("(none)")
+    pairs.append(("flags", flags))
     pairs += [(name, value) for name, value in claims.identity.items()]
     lines += ["", render_pairs(pairs)]
     if result.failures:
         rows = [(f.check, f.found, f.expected) for f in result.failures]
-        lines += ["", render_table(("failed check", "found", "expected"), rows)]
+        lines += ["", render_table((_("failed check"), _("found"), _("expected")), rows)]
     if result.notices:
-        lines += ["", *(f"notice: {notice}" for notice in result.notices)]
+        lines += ["", *(_("notice: {notice}").format(notice=localize(n)) for n in result.notices)]
     return "\n".join(lines)

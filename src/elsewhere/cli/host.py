@@ -26,6 +26,7 @@ from elsewhere.control.store.transactions import write
 from elsewhere.control.tenancy.auth import Kind, create_credential
 from elsewhere.crypto.hpke import DEFAULT_SUITE, SUITES, suite_named
 from elsewhere.host.agent import HostAgent, Outcome
+from elsewhere.i18n import _, localize
 from elsewhere.keep.scratch import sweep_leftovers
 
 # Each ends the agent the same way: stop polling, stop (and if need be kill) every keep,
@@ -67,21 +68,35 @@ def run_token(args: argparse.Namespace) -> int:
         print_json({"name": args.name, "token": token})
         return EXIT_OK
     print(f"token: {token}")
-    print("give it to one host: `elsewhere host --token …`; it becomes that host's credential")
+    print(
+        _("give it to one host: {command}; it becomes that host's credential").format(
+            command="`elsewhere host --token …`"
+        )
+    )
     return EXIT_OK
 
 
 def _print(outcome: Outcome) -> None:
     if outcome.verdict == "affirming":
         ended = (
-            f"exit code {outcome.exit_code}"
+            _("exit code {code}").format(code=outcome.exit_code)
             if outcome.exit_code is not None
-            else f"no exit code: {outcome.error or 'the keep ended without one'}"
+            else _("no exit code: {why}").format(
+                why=outcome.error or _("the keep ended without one")
+            )
         )
-        print(f"placement {outcome.placement}: released, {ended}")
+        print(
+            _("placement {placement}: released, {ended}").format(
+                placement=outcome.placement, ended=ended
+            )
+        )
     else:
-        why = "; ".join(outcome.reasons) or outcome.error or ""
-        print(f"placement {outcome.placement}: {outcome.verdict}: {why}")
+        why = "; ".join(localize(r) for r in outcome.reasons) or localize(outcome.error or "")
+        print(
+            _("placement {placement}: {verdict}: {why}").format(
+                placement=outcome.placement, verdict=localize(outcome.verdict), why=why
+            )
+        )
 
 
 def run_host(args: argparse.Namespace) -> int:
@@ -89,14 +104,16 @@ def run_host(args: argparse.Namespace) -> int:
     options = {"generation": args.generation} if args.generation else {}
     attester = make_attester(args.attester, args.state_dir, **options)
     if args.attester == "nil":
-        print(f"WARNING: {NIL_WARNING}")
+        print(_("WARNING: {warning}").format(warning=localize(NIL_WARNING)))
     elif args.attester.startswith("emulated"):
-        print(f"WARNING: {EMULATED_WARNING}")
+        print(_("WARNING: {warning}").format(warning=localize(EMULATED_WARNING)))
         platform = getattr(attester, "platform", None)
         if platform is not None:
             print(
-                f"emulated root: {platform.directory / 'ark.pem'} "
-                "(the control plane must be started with --trust-emulated-root PATH)"
+                _(
+                    "emulated root: {path} "
+                    "(the control plane must be started with --trust-emulated-root PATH)"
+                ).format(path=platform.directory / "ark.pem")
             )
     agent = HostAgent(
         client(args),
@@ -107,11 +124,20 @@ def run_host(args: argparse.Namespace) -> int:
         suite=suite_named(args.suite),
     )
     for left in sweep_leftovers():
-        print(f"removed {left}: a keep's scratch directory left by an agent that did not stop")
+        print(
+            _(
+                "removed {path}: a keep's scratch directory left by an agent that did not stop"
+            ).format(path=left)
+        )
     with _stopping_on_signals(agent):
         try:
             host_id = agent.register()
-            print(f"host {args.name} registered as {host_id}; polling {args.control}", flush=True)
+            print(
+                _("host {name} registered as {id}; polling {url}").format(
+                    name=args.name, id=host_id, url=args.control
+                ),
+                flush=True,
+            )
             agent.run()
         finally:
             agent.stop()

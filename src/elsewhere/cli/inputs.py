@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from elsewhere.errors import InputError
+from elsewhere.i18n import N_
 
 MAX_INPUT_BYTES = 4 << 20  # evidence, certificates, feeds, proofs, keys
 # Modules, secrets and stdin handed to a keep or uploaded: the keep (64 MiB) and the control
@@ -23,7 +24,7 @@ def read_input(path: str | Path, what: str, *, limit: int = MAX_INPUT_BYTES) -> 
             with Path(name).open("rb") as handle:
                 data = handle.read(limit + 1)
     except OSError as error:
-        raise InputError(what, name, error.strerror or "cannot be read") from None
+        raise InputError(what, name, error.strerror or N_("cannot be read")) from None
     if len(data) > limit:
-        raise InputError(what, name, f"larger than {limit} bytes")
+        raise InputError(what, name, N_("larger than {limit} bytes").format(limit=limit))
     return data

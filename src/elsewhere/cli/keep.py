@@ -17,6 +17,7 @@ from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.inputs import MAX_UPLOAD_BYTES, read_input
 from elsewhere.crypto.hpke import SUITES, suite_named
 from elsewhere.crypto.keyfile import TenantKey
+from elsewhere.i18n import _, localize
 from elsewhere.keep.config import KeepConfig, check_secret_name
 from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits
@@ -114,22 +115,45 @@ def run_run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(result.stdout)
         sys.stdout.flush()
         sys.stderr.buffer.write(result.stderr)
-        ending = f"exit code {result.exit_code}" if result.outcome == "exited" else result.outcome
+        ending = (
+            _("exit code {code}").format(code=result.exit_code)
+            if result.outcome == "exited"
+            else result.outcome
+        )
         detail = f" ({result.trap})" if result.trap else ""
         print(
-            f"-- {ending}{detail}; fuel {result.fuel_consumed}; "
-            f"{result.wall_time_s * 1000:.1f} ms run, "
-            f"{result.compile_time_s * 1000:.1f} ms compile",
+            "-- "
+            + _("{ending}; fuel {fuel}; {run} ms run, {compile} ms compile").format(
+                ending=ending + detail,
+                fuel=result.fuel_consumed,
+                run=f"{result.wall_time_s * 1000:.1f}",
+                compile=f"{result.compile_time_s * 1000:.1f}",
+            ),
             file=sys.stderr,
         )
-        print(report.render(), file=sys.stderr)
+        rendered = report.render()
+        print("\n".join(_localized(line) for line in rendered.splitlines()), file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_REFUSED
+
+
+def _localized(line: str) -> str:
+    """One line of a report, its indentation and bullet kept, its text in the reader's language."""
+    text = line.lstrip(" -")
+    return line[: len(line) - len(text)] + localize(text)
 
 
 def run_keygen(args: argparse.Namespace) -> int:
     key = TenantKey.create(args.path, suite_named(args.suite))
     public = args.public or args.path.with_name(args.path.name + ".pub")
     key.save_public(public)
-    print(f"private key {args.path} (mode 0600), public key {public}")
-    print(f"suite {key.suite.name}, key id sha256:{key.public_key.fingerprint()}")
+    print(
+        _("private key {path} (mode 0600), public key {public}").format(
+            path=args.path, public=public
+        )
+    )
+    print(
+        _("suite {suite}, key id {id}").format(
+            suite=key.suite.name, id="sha256:" + key.public_key.fingerprint()
+        )
+    )
     return EXIT_OK

@@ -20,6 +20,7 @@ from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.inputs import read_input
 from elsewhere.db import DEFAULT_SQLITE_NAME
 from elsewhere.errors import InputError
+from elsewhere.i18n import N_, _
 from elsewhere.ledger import tiles
 from elsewhere.ledger.bundle import verify_bundle
 from elsewhere.ledger.canonical import canonical_bytes
@@ -68,10 +69,10 @@ def _json_entries(data: bytes, where: str) -> list[dict[str, Any]]:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputError("ledger entries", where, f"not JSON: {error}") from None
     if not isinstance(values, list) or not values:
-        raise InputError("ledger entries", where, "expected JSON objects")
+        raise InputError("ledger entries", where, N_("expected JSON objects"))
     objects = [v for v in values if isinstance(v, dict)]
     if len(objects) != len(values):
-        raise InputError("ledger entries", where, "expected JSON objects")
+        raise InputError("ledger entries", where, N_("expected JSON objects"))
     return objects
 
 
@@ -127,7 +128,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     ledger = _open(args)
     signed = ledger.latest_checkpoint()
     if signed is None:
-        raise InputError("ledger export", args.log, "no signed checkpoint yet")
+        raise InputError("ledger export", args.log, N_("no signed checkpoint yet"))
 
     count = tiles.export(
         Path(args.directory),
@@ -136,13 +137,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         ledger.entries_bytes,
         signed.to_bytes(),
     )
-    print(f"exported size {signed.size} to {args.directory} ({count} files written)")
+    print(
+        _("exported size {size} to {directory} ({count} files written)").format(
+            size=signed.size, directory=args.directory, count=count
+        )
+    )
     return EXIT_OK
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     size = _open(args).audit()
-    print(f"audit: all {size} entries rehash to the stored tree and root")
+    print(_("audit: all {size} entries rehash to the stored tree and root").format(size=size))
     return EXIT_OK
 
 
@@ -163,10 +168,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         quorum=args.quorum,
         origin=args.origin,
     )
-    cosigned = f", cosigned by {', '.join(result.witnesses)}" if result.witnesses else ""
+    cosigned = (
+        _(", cosigned by {witnesses}").format(witnesses=", ".join(result.witnesses))
+        if result.witnesses
+        else ""
+    )
     print(
-        f"verified: entry {result.index} is in {result.checkpoint.origin} at size "
-        f"{result.checkpoint.size}{cosigned}"
+        _("verified: entry {index} is in {origin} at size {size}").format(
+            index=result.index, origin=result.checkpoint.origin, size=result.checkpoint.size
+        )
+        + cosigned
     )
     print(json.dumps(result.entry, indent=1, sort_keys=True))
     return EXIT_OK
@@ -206,13 +217,19 @@ def cmd_consistency(args: argparse.Namespace) -> int:
         raise InputError("consistency", args.old, f"size {old.size} > {new.size}; older first")
     source = _proof_source(args)
     if old.size not in (0, new.size) and source is None:
-        raise InputError("consistency", "", "give --proof FILE or --log URL")
+        raise InputError("consistency", "", N_("give --proof FILE or --log URL"))
     verdict = compare(old, new, source)
     if verdict.status == "split":
         sys.stdout.write(split_report(verdict))
-        print(f"elsewhere: split view: {verdict.reason}", file=sys.stderr)
+        print(
+            "elsewhere: " + _("split view: {reason}").format(reason=verdict.reason), file=sys.stderr
+        )
         return EXIT_REFUSED
-    print(f"consistent: {old.origin} size {old.size} is a prefix of size {new.size}")
+    print(
+        _("consistent: {origin} size {old} is a prefix of size {new}").format(
+            origin=old.origin, old=old.size, new=new.size
+        )
+    )
     return EXIT_OK
 
 
@@ -220,13 +237,15 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     key = _verifier(args.key)
     origin = args.origin or key.name
     if not (args.checkpoint or args.log):
-        raise InputError("monitor", "", "give --log (the log) or --checkpoint (one you were shown)")
+        raise InputError(
+            "monitor", "", N_("give --log (the log) or --checkpoint (one you were shown)")
+        )
     if args.checkpoint:
         latest = _checkpoint_file(args.checkpoint, key, origin)
     elif "://" in args.log:
         found = Ledger.open(args.log, migrate=False).latest_checkpoint()
         if found is None:
-            raise InputError("monitor", args.log, "the log has no signed checkpoint")
+            raise InputError("monitor", args.log, N_("the log has no signed checkpoint"))
         latest = open_checkpoint(found.to_bytes(), key, origin=origin)
     else:
         latest = open_checkpoint(tiles.TileLog(Path(args.log)).checkpoint(), key, origin=origin)
@@ -235,7 +254,11 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     verdict = compare(previous, latest, _proof_source(args))
     if verdict.status == "split":
         sys.stdout.write(split_report(verdict))
-        print(f"elsewhere: SPLIT VIEW for {origin}: {verdict.reason}", file=sys.stderr)
+        print(
+            "elsewhere: "
+            + _("SPLIT VIEW for {origin}: {reason}").format(origin=origin, reason=verdict.reason),
+            file=sys.stderr,
+        )
         return EXIT_REFUSED
     if verdict.keep is not previous:
         save_state(state, verdict.keep)

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from elsewhere.cli.exitcodes import EXIT_OK
+from elsewhere.cli.results import word
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import add_json_flag, print_json, render_table
 from elsewhere.errors import InputError
+from elsewhere.i18n import _, localize
 
 
 def register(commands: Any) -> None:
@@ -39,15 +41,28 @@ def run_advisories(args: argparse.Namespace) -> int:
     if args.json:
         print_json(answer)
         return EXIT_OK
-    print(f"imported {len(answer['imported'])} advisories [ledger #{answer['ledger_index']}]")
+    print(
+        _("imported {count} advisories [ledger #{index}]").format(
+            count=len(answer["imported"]), index=answer["ledger_index"]
+        )
+    )
     for action in answer["recheck"]:
         print(
-            f"  {action['action']} keep {action['placement']} on {action['host']}: "
-            + "; ".join(action["reasons"])
-            + (f" (by {action['deadline']})" if action["deadline"] else "")
+            "  "
+            + _("{action} keep {placement} on {host}: {reasons}").format(
+                action=word(action["action"]),
+                placement=action["placement"],
+                host=action["host"],
+                reasons="; ".join(localize(r) for r in action["reasons"]),
+            )
+            + (
+                _(" (by {deadline})").format(deadline=action["deadline"])
+                if action["deadline"]
+                else ""
+            )
         )
     if not answer["recheck"]:
-        print("  no running keep is affected")
+        print("  " + _("no running keep is affected"))
     return EXIT_OK
 
 
@@ -64,7 +79,8 @@ def run_hosts(args: argparse.Namespace) -> int:
             str(x) for x in (claims.get("vendor"), claims.get("tee"), claims.get("generation")) if x
         )
         if claims.get("emulated"):
-            platform += " (emulated)"
+            platform += " " + _("(emulated)")
         table.append((h["name"], h["attester"], h["state"], h["last_seen"], platform or "-"))
-    print(render_table(("name", "attester", "state", "last seen", "last verified"), table))
+    header = (_("name"), _("attester"), _("state"), _("last seen"), _("last verified"))
+    print(render_table(header, [(n, a, word(s), seen, p) for n, a, s, seen, p in table]))
     return EXIT_OK

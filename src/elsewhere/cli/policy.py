@@ -13,6 +13,7 @@ from elsewhere.cli.inputs import read_input
 from elsewhere.cli.table import render_pairs, render_table
 from elsewhere.errors import InputError
 from elsewhere.evidence import verify_evidence
+from elsewhere.i18n import _, localize, ngettext
 from elsewhere.policy.advisories import AdvisorySet, parse_feed
 from elsewhere.policy.evaluate import Decision, compile_policy
 from elsewhere.policy.load import PolicyError, load_policy
@@ -75,7 +76,7 @@ def _load(path: str) -> Policy | None:
         return load_policy(path)
     except PolicyError as error:
         for issue in error.issues:
-            print(f"elsewhere: policy: {issue}", file=sys.stderr)
+            print(f"elsewhere: policy: {localize(str(issue))}", file=sys.stderr)
         return None
 
 
@@ -159,19 +160,28 @@ def _json(policy: Policy, rows: list[tuple[str, Decision | InputError]]) -> dict
 
 def _render(path: str, outcome: Decision | InputError) -> str:
     if isinstance(outcome, InputError):
-        return f"{path}: UNUSABLE: {outcome.message}"
-    verdict = "ACCEPTED" if outcome.accepted else f"REFUSED ({len(outcome.reasons)} rules failed)"
+        return f"{path}: " + _("UNUSABLE: {error}").format(error=localize(outcome.message))
+    verdict = (
+        _("ACCEPTED")
+        if outcome.accepted
+        else ngettext(
+            "REFUSED ({count} rule failed)", "REFUSED ({count} rules failed)", len(outcome.reasons)
+        ).format(count=len(outcome.reasons))
+    )
     lines = [
-        f"{path}: {verdict} under {outcome.policy_name} revision {outcome.policy_revision}",
-        f"  policy digest {outcome.policy_digest}",
-        f"  protection: {outcome.protection}",
+        f"{path}: "
+        + _("{verdict} under {name} revision {revision}").format(
+            verdict=verdict, name=outcome.policy_name, revision=outcome.policy_revision
+        ),
+        "  " + _("policy digest {digest}").format(digest=outcome.policy_digest),
+        "  " + _("protection: {protection}").format(protection=localize(outcome.protection)),
     ]
     if outcome.advisories:
-        lines.append(f"  advisories: {', '.join(outcome.advisories)}")
+        lines.append("  " + _("advisories: {ids}").format(ids=", ".join(outcome.advisories)))
     if outcome.reasons:
         table = render_table(
-            ("rule", "claim", "found", "required"),
-            [(r.rule, r.claim, r.found, r.required) for r in outcome.reasons],
+            (_("rule"), _("claim"), _("found"), _("required")),
+            [(r.rule, r.claim, localize(r.found), localize(r.required)) for r in outcome.reasons],
         )
         lines.append("\n".join("  " + line for line in table.splitlines()))
     return "\n".join(lines)

@@ -14,15 +14,55 @@ from elsewhere.cli.table import print_json
 
 if TYPE_CHECKING:
     from elsewhere.crypto.keyfile import TenantKey
+from elsewhere.i18n import N_, _, localize, money, timestamp
+from elsewhere.wire import RESULT_INFO, result_aad
 
-BOUNDARIES = ("workload_from_workload", "host_from_workload", "workload_from_host")
+BOUNDARIES = {
+    "workload_from_workload": N_("workload from workload"),
+    "host_from_workload": N_("host from workload"),
+    "workload_from_host": N_("workload from host"),
+}
+# The words the API answers with (placement states, verdicts, periods), for people to read.
+WORDS = frozenset(
+    (
+        N_("completed"),
+        N_("failed"),
+        N_("assigned"),
+        N_("released"),
+        N_("pending"),
+        N_("running"),
+        N_("affirming"),
+        N_("accepted"),
+        N_("refused"),
+        N_("contraindicated"),
+        N_("release"),
+        N_("refuse"),
+        N_("evict"),
+        N_("drain"),
+        N_("warn"),
+        N_("active"),
+        N_("lost"),
+        N_("draining"),
+        N_("year"),
+        N_("month"),
+        N_("day"),
+    )
+)
+
+
+def word(value: str) -> str:
+    """One of the API's WORDS in the reader's language; anything else (a name) as it is."""
+    return localize(value) if value in WORDS else value
 
 
 def register(commands: Any) -> None:
-    results = commands.add_parser("results", help="show a deployment's results and decisions")
+    results = commands.add_parser("results", help=_("show a deployment's results and decisions"))
     results.add_argument("deployment")
     results.add_argument(
-        "--key", type=Path, default=None, help="your HPKE private key file, to open sealed results"
+        "--key",
+        type=Path,
+        default=None,
+        help=_("your HPKE private key file, to open sealed results"),
     )
     results.add_argument(
         "--json", action="store_true", help="print the deployment's JSON (docs/cli.md)"
@@ -37,24 +77,27 @@ def register(commands: Any) -> None:
 
 
 def output(result: dict[str, Any], placement: str, stream: str, key: TenantKey | None) -> str:
-    from elsewhere.wire import RESULT_INFO, result_aad
 
     data = base64.b64decode(result[stream])
     if result["sealed"]:
         if key is None:
-            return f"(sealed to your key, {len(data)} bytes; give --key to open)"
+            return _("(sealed to your key, {size} bytes; give --key to open)").format(
+                size=len(data)
+            )
         data = key.open(data, info=RESULT_INFO, aad=result_aad(placement, stream))
     return data.decode("utf-8", errors="replace").rstrip("\n")
 
 
 def render_isolation(
-    report: dict[str, Any], indent: str = "    ", only: tuple[str, ...] = BOUNDARIES
+    report: dict[str, Any], indent: str = "    ", only: tuple[str, ...] = tuple(BOUNDARIES)
 ) -> list[str]:
     lines = []
     for name in only:
+        label = BOUNDARIES[name]
         boundary = report.get(name) or {}
-        lines.append(f"{indent}{name.replace('_', ' ')}: {boundary.get('summary', '?')}")
-        lines.extend(f"{indent}  - {detail}" for detail in boundary.get("details", []))
+        summary = localize(str(boundary.get("summary", "?")))
+        lines.append(f"{indent}{localize(label)}: {summary}")
+        lines.extend(f"{indent}  - {localize(detail)}" for detail in boundary.get("details", []))
     return lines
 
 
@@ -65,13 +108,13 @@ def host_report_lines(result: dict[str, Any], indent: str) -> list[str]:
     if not claimed:
         return []
     if "error" in claimed:
-        return [f"{indent}host-reported isolation: {claimed['error']}"]
+        return [indent + _("host-reported isolation: {error}").format(error=claimed["error"])]
     ours = result["isolation"]
     differ = tuple(b for b in BOUNDARIES if (claimed.get(b) or {}) != (ours.get(b) or {}))
     if not differ:
-        return [f"{indent}host-reported isolation: the same as the control plane's"]
+        return [indent + _("host-reported isolation: the same as the control plane's")]
     return [
-        f"{indent}host-reported isolation differs (what the host says; not trusted):",
+        indent + _("host-reported isolation differs (what the host says; not trusted):"),
         *render_isolation(claimed, indent + "  ", differ),
     ]
 
@@ -79,24 +122,34 @@ def host_report_lines(result: dict[str, Any], indent: str) -> list[str]:
 def exit_line(result: dict[str, Any]) -> str:
     """How the keep ended: its exit code, or why it has none (a trap, a limit, a refusal)."""
     if result["exit_code"] is None:
-        return "no exit code: " + (result["error"] or "the keep ended without one")
-    return f"exit code {result['exit_code']}" + (
-        f", error: {result['error']}" if result["error"] else ""
+        why = localize(result["error"]) if result["error"] else _("the keep ended without one")
+        return _("no exit code: {why}").format(why=why)
+    return _("exit code {code}").format(code=result["exit_code"]) + (
+        ", " + _("error: {error}").format(error=localize(result["error"]))
+        if result["error"]
+        else ""
     )
 
 
 def _money(doc: dict[str, Any]) -> str:
-    text = f"{float(doc['amount']):,.2f} {doc['currency']}"
-    return text + (f" per {doc['per']}" if "per" in doc else "")
+    text = money(doc["amount"], doc["currency"])
+    return (
+        _("{amount} per {per}").format(amount=text, per=word(doc["per"])) if "per" in doc else text
+    )
 
 
 def risk_line(decision: dict[str, Any]) -> str:
     """likelihood × impact = risk vs budget, for a placed (or budget-refused) decision."""
     likelihood = float(decision["likelihood"]["total"]["value"])
-    return (
-        f"likelihood {likelihood:.4g}/year × impact {_money(decision['impact'])} = risk "
-        f"{_money(decision['risk'])} (budget {_money(decision['budget'])}, "
-        f"committed before {_money(decision['committed_before'])})"
+    return _(
+        "likelihood {likelihood}/year × impact {impact} = risk {risk} "
+        "(budget {budget}, committed before {committed})"
+    ).format(
+        likelihood=f"{likelihood:.4g}",
+        impact=_money(decision["impact"]),
+        risk=_money(decision["risk"]),
+        budget=_money(decision["budget"]),
+        committed=_money(decision["committed_before"]),
     )
 
 
@@ -105,17 +158,27 @@ def render_risk(decision: dict[str, Any] | None, indent: str) -> list[str]:
         return []
     lines = []
     if "risk" in decision:
-        lines.append(f"{indent}risk: {risk_line(decision)}")
-        lines.append(f"{indent}  closest bound: {decision['caps']['binding']}")
+        lines.append(indent + _("risk: {line}").format(line=risk_line(decision)))
+        lines.append(
+            indent + "  " + _("closest bound: {bound}").format(bound=decision["caps"]["binding"])
+        )
     if decision["decision"] == "refused":
-        why = "; ".join(r["text"] for r in decision["refusals"]) or "no reason recorded"
+        why = "; ".join(localize(r["text"]) for r in decision["refusals"]) or _(
+            "no reason recorded"
+        )
         codes = ", ".join(r["reason"] for r in decision["refusals"])
-        lines.append(f"{indent}placement refused ({codes}) because {why}")
+        lines.append(
+            indent + _("placement refused ({codes}) because {why}").format(codes=codes, why=why)
+        )
     return lines
 
 
 def render(view: dict[str, Any], key: TenantKey | None) -> str:
-    lines = [f"deployment {view['id']} ({view['state']}): workload sha384:{view['workload'][:16]}…"]
+    lines = [
+        _("deployment {id} ({state}): workload {digest}…").format(
+            id=view["id"], state=word(view["state"]), digest="sha384:" + view["workload"][:16]
+        )
+    ]
     for p in view["placements"]:
         lines.append("  " + placement_line(p))
         lines.extend(render_risk(p.get("risk"), "    "))
@@ -126,15 +189,24 @@ def render(view: dict[str, Any], key: TenantKey | None) -> str:
             stderr = output(result, p["id"], "stderr", key)
             if stderr:
                 lines.append(f"    stderr: {stderr}")
-            lines.append("    isolation report (computed by the control plane):")
+            lines.append("    " + _("isolation report (computed by the control plane):"))
             lines.extend(render_isolation(result["isolation"], "      "))
             lines.extend(host_report_lines(result, "    "))
-    lines.append("  decisions:")
+    lines.append("  " + _("decisions:"))
     for d in view["decisions"]:
-        why = "; ".join(d["reasons"]) if d["reasons"] else "every rule satisfied"
+        why = (
+            "; ".join(localize(r) for r in d["reasons"])
+            if d["reasons"]
+            else _("every rule satisfied")
+        )
+        verdict = f"{word(d['verdict'])} ({word(d['action'])})"
         lines.append(
-            f"    {d['at']} {d['host']}: {d['verdict']} ({d['action']}) — {why}"
-            + (f" [ledger #{d['ledger_index']}]" if d["ledger_index"] is not None else "")
+            f"    {timestamp(d['at'])} {d['host']}: {verdict} — {why}"
+            + (
+                " " + _("[ledger #{index}]").format(index=d["ledger_index"])
+                if d["ledger_index"] is not None
+                else ""
+            )
         )
     return "\n".join(lines)
 

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
-from elsewhere.cli.results import render_risk
+from elsewhere.cli.results import render_risk, word
 from elsewhere.cli.serve import add_client_args, client
 from elsewhere.cli.table import render_pairs, render_table
 from elsewhere.errors import InputError
+from elsewhere.i18n import _, localize
 from elsewhere.risk.baserates import load_baserates
 from elsewhere.risk.records import Decision
 
@@ -81,26 +82,40 @@ def _explain(args: argparse.Namespace) -> int:
     print(
         render_pairs(
             [
-                ("deployment", f"{request.deployment_id} (tenant {request.tenant})"),
-                ("impact", str(request.impact)),
-                ("keeps", str(request.keeps_per_year.annualised())),
-                ("budget", str(budget)),
-                ("hosts offered", len(hosts)),
+                (
+                    _("deployment"),
+                    _("{id} (tenant {tenant})").format(
+                        id=request.deployment_id, tenant=request.tenant
+                    ),
+                ),
+                (_("impact"), str(request.impact)),
+                (_("keeps"), str(request.keeps_per_year.annualised())),
+                (_("budget"), str(budget)),
+                (_("hosts offered"), len(hosts)),
             ]
         )
     )
     print()
     if stored:
-        print("placements as decided by the control plane:")
+        print(_("placements as decided by the control plane:"))
         for p in stored:
-            print(f"  replica {p['replica']} ({p['state']}): {_stored(p['decision'])}")
+            print(
+                "  "
+                + _("replica {replica} ({state}): {decision}").format(
+                    replica=p["replica"], state=word(p["state"]), decision=_stored(p["decision"])
+                )
+            )
             lines = render_risk(p["decision"], "    ")
             if lines:
                 print("\n".join(lines))
         print()
-        print("if placed now:")
+        print(_("if placed now:"))
     for decision in result.decisions:
-        print(f"replica {decision.replica}: {decision.summary}")
+        print(
+            _("replica {replica}: {summary}").format(
+                replica=decision.replica, summary=localize(decision.summary)
+            )
+        )
         figures = _figures(decision, cur)
         if figures:
             print(render_pairs(figures))
@@ -124,29 +139,29 @@ def _explain(args: argparse.Namespace) -> int:
     print(
         render_table(
             (
-                "host",
-                "platform/yr",
+                _("host"),
+                _("platform/yr"),
                 "q",
-                "likelihood/yr",
-                "risk/yr",
-                "growth cap",
-                "exit room",
-                "max exposure",
-                "binding bound",
+                _("likelihood/yr"),
+                _("risk/yr"),
+                _("growth cap"),
+                _("exit room"),
+                _("max exposure"),
+                _("binding bound"),
             ),
             rows,
         )
     )
     warnings = {v.platform.warning for v in result.hosts if v.platform.warning}
     for warning in sorted(warnings):
-        print(f"warning: {warning}", file=sys.stderr)
+        print(_("warning: {warning}").format(warning=localize(warning)), file=sys.stderr)
     return EXIT_OK if placed_all else EXIT_REFUSED
 
 
 def _stored(decision: dict[str, Any]) -> str:
     if decision["decision"] == "placed":
-        return f"placed on {decision.get('host') or decision['host_id']}"
-    return "refused (" + ", ".join(r["reason"] for r in decision["refusals"]) + ")"
+        return _("placed on {host}").format(host=decision.get("host") or decision["host_id"])
+    return _("refused ({codes})").format(codes=", ".join(r["reason"] for r in decision["refusals"]))
 
 
 def _figures(d: Decision, cur: str) -> list[tuple[str, object]]:
@@ -197,10 +212,17 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.csv is not None and str(args.csv) == "-":
         return EXIT_OK
     cur = scenario.currency
-    print(f"{scenario.name}: {len(scenario.jobs)} jobs")
+    print(_("{name}: {count} jobs").format(name=scenario.name, count=len(scenario.jobs)))
     print(
         render_table(
-            ("strategy", "jobs run", "granted", "loss", "largest grant", "CUSUM alarm"),
+            (
+                _("strategy"),
+                _("jobs run"),
+                _("granted"),
+                _("loss"),
+                _("largest grant"),
+                _("CUSUM alarm"),
+            ),
             [
                 (
                     s.strategy,
@@ -208,7 +230,7 @@ def _simulate(args: argparse.Namespace) -> int:
                     _money(s.granted, cur),
                     _money(s.loss, cur),
                     _money(s.largest_grant, cur),
-                    f"job {s.alarm_step}" if s.alarm_step else "none",
+                    _("job {step}").format(step=s.alarm_step) if s.alarm_step else _("none"),
                 )
                 for s in summary
             ],
@@ -217,7 +239,7 @@ def _simulate(args: argparse.Namespace) -> int:
     notable = [r for r in rows if r.outcome in ("defect", "lost") or r.alarm]
     if notable:
         print()
-        print("over time (defections, losses, alarms):")
+        print(_("over time (defections, losses, alarms):"))
         per_strategy: dict[str, int] = {}
         shown = []
         for r in notable:  # the first few of each strategy: the trend, not every line
@@ -226,7 +248,15 @@ def _simulate(args: argparse.Namespace) -> int:
                 shown.append(r)
         print(
             render_table(
-                ("job", "strategy", "request", "granted", "outcome", "cumulative loss", "bound"),
+                (
+                    _("job"),
+                    _("strategy"),
+                    _("request"),
+                    _("granted"),
+                    _("outcome"),
+                    _("cumulative loss"),
+                    _("bound"),
+                ),
                 [
                     (
                         r.step,
@@ -242,7 +272,8 @@ def _simulate(args: argparse.Namespace) -> int:
             )
         )
         if len(notable) > len(shown):
-            print(f"... {len(notable) - len(shown)} more (--csv for the full timeline)")
+            more = _("... {count} more (--csv for the full timeline)")
+            print(more.format(count=len(notable) - len(shown)))
     return EXIT_OK
 
 

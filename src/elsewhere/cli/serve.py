@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.errors import ConfigError
+from elsewhere.i18n import N_, _
 
 if TYPE_CHECKING:  # imported where used: `--help` of every command must not load them
     from elsewhere.control.config import ControlPlane
@@ -146,15 +147,24 @@ def run_serve(args: argparse.Namespace) -> int:
     from elsewhere.control.serve.server import serve, serve_workers
 
     if args.workers < 1:
-        raise ConfigError("--workers", str(args.workers), "at least 1")
+        raise ConfigError("--workers", str(args.workers), N_("at least 1"))
     anchors = emulated_anchors(args.trust_emulated_root)
     risk = risk_settings(args)
     cp = open_plane(args, trust_emulated=bool(anchors), **risk)  # migrates, creates keys
     cp.emulated_anchors = tuple(anchors)
     for anchor in anchors:
-        print(f"WARNING: trusting EMULATED root {anchor.name} — no hardware protection")
-    print(f"elsewhere control plane on http://{args.host}:{args.port} (docs at /docs)")
-    print(f"database: {cp.engine.url.render_as_string(hide_password=True)}", flush=True)
+        print(
+            _("WARNING: trusting EMULATED root {name} — no hardware protection").format(
+                name=anchor.name
+            )
+        )
+    print(
+        _("elsewhere control plane on {url} (docs at /docs)").format(
+            url=f"http://{args.host}:{args.port}"
+        )
+    )
+    database = cp.engine.url.render_as_string(hide_password=True)
+    print(_("database: {url}").format(url=database), flush=True)
     if args.workers == 1:
         serve(cp, args.host, args.port, access_log=args.access_log)
         return EXIT_OK

@@ -18,6 +18,7 @@ from elsewhere.control.tenancy.auth import (
     revoke_credential,
 )
 from elsewhere.control.tenancy.tenants import create_tenant, list_tenants, new_tenant_token
+from elsewhere.i18n import _
 
 
 def register(commands: Any) -> None:
@@ -66,9 +67,9 @@ def run_create(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"id": made.id, "name": made.name, "token": made.token})
         return EXIT_OK
-    print(f"tenant {made.name} ({made.id})")
+    print(_("tenant {name} ({id})").format(name=made.name, id=made.id))
     print(f"token: {made.token}")
-    print("the token is shown only this once; the control plane keeps only its SHA-256")
+    print(_("the token is shown only this once; the control plane keeps only its SHA-256"))
     return EXIT_OK
 
 
@@ -126,7 +127,7 @@ def run_token_revoke(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"id": args.id, "state": state})
         return EXIT_OK
-    print(f"{args.id}: {state}; the API refuses it within 5 s")
+    print(_("{id}: {state}; the API refuses it within 5 s").format(id=args.id, state=state))
     return EXIT_OK
 
 

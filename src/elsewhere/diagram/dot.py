@@ -18,7 +18,6 @@ import graphviz
 from elsewhere.diagram.labels import text
 from elsewhere.diagram.palette import (
     BACKGROUND,
-    FONT,
     NEUTRAL_ZONE,
     PART,
     STORE_SHAPE,
@@ -161,10 +160,11 @@ def _legend(scene: Scene, graph: graphviz.Digraph) -> None:
 def to_dot(scene: Scene) -> graphviz.Digraph:
     """The scene as a Graphviz digraph; nodes and flows in the model's order (deterministic)."""
     graph = graphviz.Digraph(name="elsewhere")
+    font = text(scene.words, "svg.font")
     graph.attr(
         rankdir="LR",
         bgcolor=BACKGROUND,
-        fontname=FONT,
+        fontname=font,
         fontsize="12",
         label=graphviz.escape(f"{scene.title}\n{scene.subtitle}").replace("\n", "\\n"),
         labelloc="t",
@@ -172,8 +172,8 @@ def to_dot(scene: Scene) -> graphviz.Digraph:
         ranksep="0.7",
         newrank="true",
     )
-    graph.attr("node", fontname=FONT, fontsize="11", margin="0.12,0.06")
-    graph.attr("edge", fontname=FONT, fontsize="9", arrowsize="0.8")
+    graph.attr("node", fontname=font, fontsize="11", margin="0.12,0.06")
+    graph.attr("edge", fontname=font, fontsize="9", arrowsize="0.8")
     for group in scene.groups:
         if group.parent is None:
             _cluster(scene, group, graph)
@@ -223,7 +223,7 @@ def to_svg(scene: Scene) -> str:
     accessible = (
         tag[:-1]
         + ' role="img" aria-labelledby="diagram_title diagram_desc"'
-        + f" xml:lang={quoteattr('en')}>"
+        + f" xml:lang={quoteattr(text(scene.words, 'svg.lang'))}>"
         + f'\n<title id="diagram_title">{xml_escape(f"{scene.title}: {scene.subtitle}")}</title>'
         + f'\n<desc id="diagram_desc">{xml_escape(scene.description)}</desc>'
     )

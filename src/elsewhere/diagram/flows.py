@@ -336,4 +336,6 @@ FLOWS: tuple[Flow, ...] = (
     ),
     _f("control_proofs", "control", "auditor", _at(_P), Data.DECISION, _HTTP, _SIG, _PLAIN),
     _f("diagram_dot", "diagram", "graphviz", _at(_P), Data.PUBLIC, _CALL, _INP, _INP),
+    _f("cli_i18n", "cli", "i18n", _at(_P), Data.DECISION, _CALL, _INP, _INP),
+    _f("i18n_babel", "i18n", "babel", _at(_P), Data.PUBLIC, _CALL, _INP, _INP),
 )

@@ -15,7 +15,6 @@ from elsewhere.diagram.model import Provenance, Strength, Trust
 
 BACKGROUND = "#FFFFFF"
 TEXT = "#000000"
-FONT = "Helvetica"
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,7 @@ COMPONENTS: tuple[Component, ...] = (
     _c("console", Kind.LIBRARY, _NEW, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE),
     _c("ear", Kind.LIBRARY, _NEW, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE, code=("ear",)),
     _c("wire", Kind.LIBRARY, _NEW, _T, Unit.LIBRARIES, _at(_P), _APACHE, code=("wire",)),
+    _c("i18n", Kind.LIBRARY, _NEW, _T, Unit.LIBRARIES, _at(_P), _APACHE, code=("i18n",)),
     # Other projects' libraries (components level).
     _c(
         "cryptography",
@@ -330,6 +331,16 @@ COMPONENTS: tuple[Component, ...] = (
         _at(_P),
         "PSF-based (Matplotlib)",
         distributions=("matplotlib",),
+    ),
+    _c(
+        "babel",
+        Kind.LIBRARY,
+        _EXT,
+        _T,
+        Unit.LIBRARIES,
+        _at(_P),
+        "BSD-3-Clause",
+        distributions=("babel",),
     ),
     _c(
         "graphviz",

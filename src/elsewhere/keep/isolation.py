@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING, Tee, VerificationResult
+from elsewhere.i18n import N_
 from elsewhere.keep.config import SECRETS_GUEST_DIR, KeepConfig
 from elsewhere.keep.limits import KILL_GRACE_S, MIB
 from elsewhere.timeutil import iso
 
 REPORT_SCHEMA: Final = "elsewhere.isolation/1"
-NOT_PROTECTED: Final = (
+NOT_PROTECTED: Final = N_(
     "not protected in any case: availability (the host can stop or slow the keep), "
     "side channels and flaws in the TEE itself"
 )
@@ -79,7 +80,11 @@ class IsolationReport:
 
     def render(self) -> str:
         """Plain text for people: one heading line per boundary, its facts indented."""
-        lines = [f"Isolation report for workload sha384:{self.workload_digest}"]
+        lines = [
+            N_("Isolation report for workload {digest}").format(
+                digest="sha384:" + self.workload_digest
+            )
+        ]
         for boundary in self.boundaries:
             lines.append(f"  {boundary.name}: {boundary.summary}")
             lines.extend(f"    - {detail}" for detail in boundary.details)
@@ -90,51 +95,67 @@ class IsolationReport:
 def _workload_from_workload(config: KeepConfig) -> Boundary:
     limits = config.limits
     details = [
-        f"own wasmtime {_wasmtime_version()} Store and linear memory, in the keep's own "
-        "process; module compiled inside the keep from bytes matching the workload digest",
-        f"linear memory at most {limits.memory_bytes / MIB:g} MiB, "
-        f"{limits.instances} instance(s), {limits.tables} table(s)",
-        f"fuel at most {limits.fuel:,} units" if limits.fuel else "fuel: not metered",
-        f"wall time at most {limits.wall_time_s:g} s: enforced by an epoch interrupt, and by "
-        f"killing the keep's process {KILL_GRACE_S:g} s later if the guest has not ended "
-        "(e.g. blocked in a WASI call)"
+        N_(
+            "own wasmtime {version} Store and linear memory, in the keep's own "
+            "process; module compiled inside the keep from bytes matching the workload digest"
+        ).format(version=_wasmtime_version()),
+        N_("linear memory at most {mib} MiB, {instances} instance(s), {tables} table(s)").format(
+            mib=f"{limits.memory_bytes / MIB:g}", instances=limits.instances, tables=limits.tables
+        ),
+        N_("fuel at most {fuel} units").format(fuel=f"{limits.fuel:,}")
+        if limits.fuel
+        else N_("fuel: not metered"),
+        N_(
+            "wall time at most {seconds} s: enforced by an epoch interrupt, and by "
+            "killing the keep's process {grace} s later if the guest has not ended "
+            "(e.g. blocked in a WASI call)"
+        ).format(seconds=f"{limits.wall_time_s:g}", grace=f"{KILL_GRACE_S:g}")
         if limits.wall_time_s
-        else "wall time: not limited",
-        f"a stop from the host (placement withdrawn, agent shutting down): epoch interrupt, "
-        f"then the keep's process killed after {KILL_GRACE_S:g} s",
-        f"stdout and stderr kept up to {limits.max_output_bytes:,} bytes each "
-        "(lost if the process is killed)",
+        else N_("wall time: not limited"),
+        N_(
+            "a stop from the host (placement withdrawn, agent shutting down): epoch interrupt, "
+            "then the keep's process killed after {grace} s"
+        ).format(grace=f"{KILL_GRACE_S:g}"),
+        N_(
+            "stdout and stderr kept up to {limit} bytes each (lost if the process is killed)"
+        ).format(limit=f"{limits.max_output_bytes:,}"),
     ]
     if not limits.fuel and not limits.wall_time_s:
-        details.append("no CPU limit: the workload can run until the host stops it")
+        details.append(N_("no CPU limit: the workload can run until the host stops it"))
     return Boundary(
         "workload from workload",
         True,
-        "WebAssembly sandbox with limits",
+        N_("WebAssembly sandbox with limits"),
         tuple(details),
     )
 
 
 def _host_from_workload(config: KeepConfig) -> Boundary:
     details = [
-        "interfaces: WASI preview 1 only (no sockets, no other host functions): no network",
-        f"arguments: {len(config.args)}; environment: "
-        + (", ".join(sorted(config.env)) if config.env else "none")
-        + " (the host's own environment is not passed)",
+        N_("interfaces: WASI preview 1 only (no sockets, no other host functions): no network"),
+        N_(
+            "arguments: {count}; environment: {names} (the host's own environment is not passed)"
+        ).format(
+            count=len(config.args),
+            names=", ".join(sorted(config.env)) if config.env else N_("none"),
+        ),
     ]
     if config.secret_names:
         details.append(
-            f"filesystem: only {SECRETS_GUEST_DIR} (read-only), holding "
-            + ", ".join(config.secret_names)
+            N_("filesystem: only {directory} (read-only), holding {names}").format(
+                directory=SECRETS_GUEST_DIR, names=", ".join(config.secret_names)
+            )
         )
     else:
-        details.append("filesystem: none (no directory preopened)")
-    details.append("stdin: given bytes only; stdout/stderr: captured by the keep")
-    return Boundary("host from workload", True, "no ambient authority", tuple(details))
+        details.append(N_("filesystem: none (no directory preopened)"))
+    details.append(N_("stdin: given bytes only; stdout/stderr: captured by the keep"))
+    return Boundary("host from workload", True, N_("no ambient authority"), tuple(details))
 
 
 def _none(reason: str, *details: str) -> Boundary:
-    return Boundary("workload from host", False, f"none: {reason}", tuple(details))
+    return Boundary(
+        "workload from host", False, N_("none: {reason}").format(reason=reason), details
+    )
 
 
 def _workload_from_host(
@@ -142,19 +163,25 @@ def _workload_from_host(
 ) -> Boundary:
     if result is None:
         if config.attester_kind == "nil":
-            return _none(NIL_WARNING, "the host can read and change the workload and its secrets")
+            return _none(
+                NIL_WARNING, N_("the host can read and change the workload and its secrets")
+            )
         return _none(
-            "evidence not verified",
-            f"attester {config.attester_kind}: no verification result, so nothing is known",
+            N_("evidence not verified"),
+            N_("attester {kind}: no verification result, so nothing is known").format(
+                kind=config.attester_kind
+            ),
         )
     claims = result.claims
     if claims.tee is Tee.NIL:
-        return _none(NIL_WARNING, "the host can read and change the workload and its secrets")
+        return _none(NIL_WARNING, N_("the host can read and change the workload and its secrets"))
     if claims.emulated:
         return _none(
             EMULATED_WARNING,
-            f"evidence ({result.evidence_kind}) chains to an emulated root: it shows the flow "
-            "works, not that any hardware protects the keep",
+            N_(
+                "evidence ({kind}) chains to an emulated root: it shows the flow "
+                "works, not that any hardware protects the keep"
+            ).format(kind=result.evidence_kind),
         )
     if not result.verified:
         return _none(

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult
+from elsewhere.i18n import N_
 from elsewhere.policy.advisories import MEMO_LIMIT, AdvisorySet
 from elsewhere.policy.model import (
     AllowList,
@@ -49,7 +51,10 @@ class RuleFailure:
         return out
 
     def __str__(self) -> str:
-        return f"{self.rule}: {self.claim} is {self.found}, required {self.required}"
+        # English, as the ledger records it; elsewhere.i18n.localize renders it for a reader.
+        return N_("{rule}: {claim} is {found}, required {required}").format(
+            rule=self.rule, claim=self.claim, found=self.found, required=self.required
+        )
 
 
 class Decision(NamedTuple):
@@ -80,6 +85,14 @@ class Decision(NamedTuple):
         }
 
 
+def _one_of(values: Iterable[str]) -> str:
+    return N_("one of {values}").format(values=", ".join(values))
+
+
+def _not(value: object) -> str:
+    return N_("not {value}").format(value=value)
+
+
 def _platform_text(vendor: Vendor, generation: str | None) -> str:
     return f"{vendor.value}:{generation or 'unknown generation'}"
 
@@ -93,9 +106,9 @@ class Evaluator:
         self.advisories = advisories
         self.digest = policy.digest
         self._tees = frozenset(policy.tees)
-        self._tee_required = "one of " + ", ".join(t.value for t in policy.tees)
+        self._tee_required = _one_of(t.value for t in policy.tees)
         self._statuses = frozenset(policy.intel_tcb_statuses)
-        self._status_required = "one of " + ", ".join(policy.intel_tcb_statuses)
+        self._status_required = _one_of(policy.intel_tcb_statuses)
         self._refuse = frozenset(policy.advisories_refuse)
         self._allow = frozenset(policy.advisories_allow)
         self._flags: dict[Tee, tuple[FlagRule, ...]] = {
@@ -106,7 +119,7 @@ class Evaluator:
         }
         self._allow_lists: dict[Tee, tuple[tuple[AllowList, frozenset[str], str], ...]] = {
             tee: tuple(
-                (a, frozenset(a.allowed), "one of " + ", ".join(a.allowed))
+                (a, frozenset(a.allowed), _one_of(a.allowed))
                 for a in policy.allow_lists
                 if a.tee is tee
             )
@@ -131,11 +144,11 @@ class Evaluator:
             p, text, out = self.policy, _platform_text(vendor, generation), []
             for rule in p.platform_refuse:
                 if rule.matches(vendor, generation):
-                    out.append(RuleFailure("platforms.refuse", "platform", text, f"not {rule}"))
+                    out.append(RuleFailure("platforms.refuse", "platform", text, _not(rule)))
             if p.platform_accept and not any(
                 r.matches(vendor, generation) for r in p.platform_accept
             ):
-                wanted = "one of " + ", ".join(str(r) for r in p.platform_accept)
+                wanted = _one_of(str(r) for r in p.platform_accept)
                 out.append(RuleFailure("platforms.accept", "platform", text, wanted))
             found = self._platform_memo[key] = tuple(out)
         return found
@@ -162,11 +175,15 @@ class Evaluator:
         p, known = self.policy, self.advisories.get(advisory_id)
         severity = known.severity if known is not None else None
         effective = severity or p.unknown_severity
-        label = effective.value if severity else f"unknown, taken as {effective.value}"
+        label = (
+            effective.value
+            if severity
+            else N_("unknown, taken as {severity}").format(severity=effective.value)
+        )
         failure = None
         if advisory_id in self._refuse:
             failure = RuleFailure(
-                "advisories.refuse", "advisory", advisory_id, f"not {advisory_id}", effective.value
+                "advisories.refuse", "advisory", advisory_id, _not(advisory_id), effective.value
             )
         elif (
             advisory_id not in self._allow
@@ -177,7 +194,9 @@ class Evaluator:
                 "advisories.severity_threshold",
                 "advisory",
                 f"{advisory_id} (severity {label})",
-                f"severity below {p.severity_threshold.value} or listed in advisories.allow",
+                N_("severity below {threshold} or listed in advisories.allow").format(
+                    threshold=p.severity_threshold.value
+                ),
                 effective.value,
             )
         self._advisory_memo[advisory_id] = failure
@@ -221,7 +240,7 @@ class Evaluator:
         if claims.emulated and not p.allow_emulated:
             reasons.append(
                 RuleFailure(
-                    "tee.allow_emulated", "emulated", "true", "false: no hardware protection"
+                    "tee.allow_emulated", "emulated", "true", N_("false: no hardware protection")
                 )
             )
         if claims.debug and not p.allow_debug:
@@ -236,7 +255,7 @@ class Evaluator:
                         RuleFailure(
                             rule.key,
                             f"tcb.{rule.component}",
-                            "absent" if value is None else str(value),
+                            N_("absent") if value is None else str(value),
                             f">= {rule.minimum}",
                         )
                     )
@@ -247,14 +266,14 @@ class Evaluator:
                         RuleFailure(
                             "intel.tcb_status",
                             "tcb_status",
-                            status or "absent",
+                            status or N_("absent"),
                             self._status_required,
                         )
                     )
             for flag_rule in self._flags[tee]:
                 flag = claims.smt if flag_rule.name == "smt" else claims.flags.get(flag_rule.name)
                 if flag is not flag_rule.required:
-                    found = "absent" if flag is None else str(flag).lower()
+                    found = N_("absent") if flag is None else str(flag).lower()
                     reasons.append(
                         RuleFailure(
                             flag_rule.key, flag_rule.name, found, str(flag_rule.required).lower()
@@ -263,7 +282,7 @@ class Evaluator:
             for minimum in self._identity_minimums[tee]:
                 number = claims.identity.get(minimum.name)
                 if not isinstance(number, int) or number < minimum.minimum:
-                    found = "absent" if number is None else str(number)
+                    found = N_("absent") if number is None else str(number)
                     reasons.append(
                         RuleFailure(minimum.key, minimum.name, found, f">= {minimum.minimum}")
                     )
@@ -272,7 +291,7 @@ class Evaluator:
                 raw = source.get(allow.name)
                 value_text = None if raw is None else str(raw)
                 if value_text not in allowed:
-                    found = "absent" if value_text is None else value_text
+                    found = N_("absent") if value_text is None else value_text
                     reasons.append(RuleFailure(allow.key, allow.name, found, required))
 
         applying = self.advisories.affecting(claims) if self.advisories else claims.advisory_ids
@@ -327,8 +346,8 @@ class Evaluator:
                 RuleFailure(
                     "binding.require_report_data",
                     "report_data",
-                    "no expected value supplied by the caller",
-                    "the caller's expected report_data",
+                    N_("no expected value supplied by the caller"),
+                    N_("the caller's expected report_data"),
                 )
             )
         suites = self.policy.keep_key_suites

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from elsewhere.claims import INTEL_DEFAULT_ACCEPTED_STATUSES, Tee
 from elsewhere.errors import ConfigError
+from elsewhere.i18n import N_
 from elsewhere.policy.locate import Locator
 from elsewhere.policy.model import (
     DEFAULT_PATCHING,
@@ -86,7 +87,7 @@ def parse_policy(text: str, file: str = "<policy>") -> Policy:
             )
         ) from None
     except RecursionError:  # a structure too deep for the validator
-        raise PolicyError((Issue(file, None, "", "nested too deeply"),)) from None
+        raise PolicyError((Issue(file, None, "", N_("nested too deeply")),)) from None
     return _policy(checked)
 
 
@@ -224,14 +225,16 @@ def _problem(item: Any) -> Problem:
         reason = getattr(model, "unknown_reason", None)
         if reason is None and model is not None:
             allowed = sorted(f.alias or n for n, f in model.model_fields.items())
-            reason = f"unknown key; allowed: {', '.join(allowed)}"
-        return path, reason or "unknown key"
+            reason = N_("unknown key; allowed: {keys}").format(keys=", ".join(allowed))
+        return path, reason or N_("unknown key")
     if kind == "value_error":
         return path, str(item["ctx"]["error"])
     if kind == "policy":
         return (*path, item["ctx"]["key"]), item["ctx"]["reason"]
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return path, f"expected a table, found {type(item['input']).__name__}"
+        return path, N_("expected a table, found {found}").format(
+            found=type(item["input"]).__name__
+        )
     if kind == "list_type":
         return path, NOT_STRINGS
     return path, str(item["msg"])
@@ -244,13 +247,19 @@ def load_policy(path: Path | str) -> Policy:
         with file.open("rb") as handle:
             raw = handle.read(MAX_POLICY_BYTES + 1)
     except OSError as error:
-        raise PolicyError((Issue(str(file), None, "", f"cannot read: {error.strerror}"),)) from None
+        why = N_("cannot read: {reason}").format(reason=error.strerror)
+        raise PolicyError((Issue(str(file), None, "", why),)) from None
     if len(raw) > MAX_POLICY_BYTES:
-        raise PolicyError((Issue(str(file), None, "", f"larger than {MAX_POLICY_BYTES} bytes"),))
+        why = N_("larger than {limit} bytes").format(limit=MAX_POLICY_BYTES)
+        raise PolicyError((Issue(str(file), None, "", why),))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise PolicyError(
-            (Issue(str(file), None, "", f"not UTF-8 at byte {error.start}"),)
+            (
+                Issue(
+                    str(file), None, "", N_("not UTF-8 at byte {offset}").format(offset=error.start)
+                ),
+            )
         ) from None
     return parse_policy(text, str(file))

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from elsewhere.claims import Tee, Vendor
+from elsewhere.i18n import N_
 from elsewhere.policy.model import HARDWARE_TEES, SCHEMA_VERSION, PatchRule, Severity
 from elsewhere.policy.values import (
     NAME,
@@ -42,7 +43,7 @@ from elsewhere.policy.values import (
 )
 
 T = TypeVar("T")
-NOT_STRINGS = "expected a list of strings"
+NOT_STRINGS = N_("expected a list of strings")
 # Field aliases of the shape load.py never shows: dropped from a problem's key path.
 HIDDEN = "·"
 
@@ -55,7 +56,7 @@ def _string(what: str) -> Callable[[object], str]:
     def check(value: object) -> str:
         if not isinstance(value, str):
             found = "a boolean" if isinstance(value, bool) else _type(value)
-            raise ValueError(f"expected {what}, found {found}")
+            raise ValueError(N_("expected {what}, found {found}").format(what=what, found=found))
         return value
 
     return check
@@ -63,7 +64,7 @@ def _string(what: str) -> Callable[[object], str]:
 
 def _flag(value: object) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, found {_type(value)}")
+        raise ValueError(N_("expected true or false, found {found}").format(found=_type(value)))
     return value
 
 
@@ -85,10 +86,12 @@ def _listed(convert: Callable[[str], T]) -> Any:
 def _present(key: str) -> Callable[[object], str]:
     def check(value: object) -> str:
         if value is None:
-            raise ValueError(f'missing: the policy {key} you choose, e.g. {key} = "..."')
+            raise ValueError(
+                N_('missing: the policy {key} you choose, e.g. {key} = "..."').format(key=key)
+            )
         text = _string("a string")(value)
         if not text.strip():
-            raise ValueError("must not be empty")
+            raise ValueError(N_("must not be empty"))
         return text
 
     return check
@@ -96,9 +99,15 @@ def _present(key: str) -> Callable[[object], str]:
 
 def _version(value: object) -> int:
     if value is None:
-        raise ValueError(f"missing: the schema version, `version = {SCHEMA_VERSION}`")
+        raise ValueError(
+            N_("missing: the schema version, `version = {version}`").format(version=SCHEMA_VERSION)
+        )
     if value != SCHEMA_VERSION or isinstance(value, bool):
-        raise ValueError(f"schema version {value!r} not supported; expected {SCHEMA_VERSION}")
+        raise ValueError(
+            N_("schema version {found} not supported; expected {version}").format(
+                found=repr(value), version=SCHEMA_VERSION
+            )
+        )
     return SCHEMA_VERSION
 
 
@@ -108,33 +117,33 @@ def _severity(value: object) -> Severity:
 
 def _suites(value: object) -> Any:
     if value == []:
-        raise ValueError("an empty list would refuse every keep")
+        raise ValueError(N_("an empty list would refuse every keep"))
     return value
 
 
 def _name(value: str) -> str:
     if not NAME.match(value):
-        raise ValueError("names are lower case letters, digits and _")
+        raise ValueError(N_("names are lower case letters, digits and _"))
     return value
 
 
 def _required_flag(value: object) -> bool:
     if not isinstance(value, bool):
-        raise ValueError("expected the required value, true or false")
+        raise ValueError(N_("expected the required value, true or false"))
     return value
 
 
 def _minimum(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("expected a whole number >= 0")
+        raise ValueError(N_("expected a whole number >= 0"))
     return value
 
 
 def _hex_strings(value: object) -> object:
     if not isinstance(value, list) or not value:
-        raise ValueError("expected a non-empty list of allowed values")
+        raise ValueError(N_("expected a non-empty list of allowed values"))
     if not all(isinstance(v, str) for v in value):
-        raise ValueError("expected a list of hex strings")
+        raise ValueError(N_("expected a list of hex strings"))
     return value
 
 
@@ -151,18 +160,18 @@ HexList = Annotated[
 
 def _identity_list(value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
-        raise ValueError("expected a non-empty list of allowed values")
+        raise ValueError(N_("expected a non-empty list of allowed values"))
     if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
-        raise ValueError("expected a list of whole numbers or strings")
+        raise ValueError(N_("expected a list of whole numbers or strings"))
     # identity values compare as text so that 0 and "0" cannot disagree
     return tuple(sorted({str(v) for v in value}))
 
 
 def _component_value(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected a whole number, found {_type(value)}")
+        raise ValueError(N_("expected a whole number, found {found}").format(found=_type(value)))
     if not 0 <= value <= 0xFFFF:
-        raise ValueError(f"{value} is out of range 0..65535")
+        raise ValueError(N_("{value} is out of range 0..65535").format(value=value))
     return value
 
 
@@ -175,7 +184,7 @@ def _component_of(tee: Tee) -> Callable[[str], str]:
 
     def check(name: str) -> str:
         if not tcb_component_valid(tee, name):
-            raise ValueError(f"not a {tee} TCB component ({known})")
+            raise ValueError(N_("not a {tee} TCB component ({known})").format(tee=tee, known=known))
         return name
 
     return check
@@ -288,7 +297,7 @@ IntelGeneration = Annotated[str, AfterValidator(_generation_of(Vendor.INTEL))]
 SnpTcb = TeeTcb[SnpComponent, AmdGeneration]
 TdxTcb = TeeTcb[TdxComponent, IntelGeneration]
 SgxTcb = TeeTcb[SgxComponent, IntelGeneration]
-_NOT_A_TEE = f"expected a TEE: {', '.join(t.value for t in HARDWARE_TEES)}"
+_NOT_A_TEE = N_("expected a TEE: {tees}").format(tees=", ".join(t.value for t in HARDWARE_TEES))
 
 
 class TcbSection(_Model):

@@ -42,6 +42,7 @@ from elsewhere.ear.appraisal import Appraisal, LedgerRef
 from elsewhere.ear.result import build as ear_claims
 from elsewhere.errors import Conflict, InputError
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
+from elsewhere.i18n import N_
 from elsewhere.ledger.log import encode_entry
 from elsewhere.timeutil import iso, utcnow
 from elsewhere.wire import SECRET_INFO, digest_bytes, secret_aad
@@ -268,7 +269,7 @@ def _transaction(
             nonces.SPEND,
             nonces.spent_row(nonce, context.placement_id, context.host_id),
             nonce.hex(),
-            Conflict("nonce already used or expired (replay refused)"),
+            Conflict(N_("nonce already used or expired (replay refused)")),
         ),
         Claim(
             _MOVE,
@@ -280,7 +281,7 @@ def _transaction(
                 "p_now": utcnow(),
             },
             context.placement_id,
-            Conflict("placement is not assigned to this host any more"),
+            Conflict(N_("placement is not assigned to this host any more")),
         ),
     )
 
@@ -289,7 +290,9 @@ def _transaction(
             scheduler.requeue(
                 conn,
                 context.placement_id,
-                f"refused on {context.host_name}: " + "; ".join(reasons)[:400],
+                N_("refused on {host}: {reasons}").format(
+                    host=context.host_name, reasons="; ".join(reasons)[:400]
+                ),
             )
         defer(  # the host's reputation: refusal, TCB rollback, churn (control/reputation)
             reputation.INSERT, reputation.observation(context.host_id, result, accepted, reasons)

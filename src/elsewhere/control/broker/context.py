@@ -24,6 +24,7 @@ from elsewhere.control.store.tables import secrets as secrets_table
 from elsewhere.control.store.transactions import read_retrying
 from elsewhere.control.trust.policies import FEED_COUNT_COLUMN, advisories_at
 from elsewhere.errors import Conflict, NotFound
+from elsewhere.i18n import N_
 from elsewhere.policy.advisories import AdvisorySet
 
 
@@ -127,7 +128,9 @@ def _context(row: Any, host_id: str) -> Context:
     if row is None or row.host_id != host_id:
         raise NotFound("placement")
     if row.state not in scheduler.LIVE_STATES or row.deployment_state != "active":
-        raise Conflict(f"placement is {row.state}, not assigned to this host any more")
+        raise Conflict(
+            N_("placement is {state}, not assigned to this host any more").format(state=row.state)
+        )
     return Context(
         placement_id=row.id,
         deployment_id=row.deployment_id,

@@ -29,6 +29,7 @@ from elsewhere.control.store.tables import (
 )
 from elsewhere.control.trust import reputation
 from elsewhere.errors import Conflict, InputError, NotFound
+from elsewhere.i18n import N_
 from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits
@@ -152,9 +153,13 @@ def store_result(
     if row is None or row.host_id != host_id:
         raise NotFound("placement")
     if row.state != "released":
-        raise Conflict(f"placement is {row.state}: only a released keep reports a result")
+        raise Conflict(
+            N_("placement is {state}: only a released keep reports a result").format(
+                state=row.state
+            )
+        )
     if row.result_key is not None and not request.sealed:
-        raise InputError("result", "sealed", "this deployment's results must be sealed")
+        raise InputError("result", "sealed", N_("this deployment's results must be sealed"))
     stdout = from_b64("result stdout", request.stdout, MAX_OUTPUT)
     stderr = from_b64("result stderr", request.stderr, MAX_OUTPUT)
     conn.execute(

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from elsewhere.control.store.ids import new_id
 from elsewhere.control.store.tables import secrets as secrets_table
 from elsewhere.errors import ConfigError, ElsewhereError, InputError
+from elsewhere.i18n import N_
 from elsewhere.privatefile import read_or_create_private
 from elsewhere.timeutil import iso, utcnow
 
@@ -99,9 +100,11 @@ def put_secret(conn: Connection, kek: Kek, tenant_id: str, name: str, value: byt
     """Store (or replace) a tenant's secret; returns its id. A replaced secret gets a new id."""
     check_name(name)
     if not value:
-        raise InputError("secret", name, "the value is empty")
+        raise InputError("secret", name, N_("the value is empty"))
     if len(value) > MAX_SECRET_BYTES:
-        raise InputError("secret", name, f"larger than {MAX_SECRET_BYTES} bytes")
+        raise InputError(
+            "secret", name, N_("larger than {limit} bytes").format(limit=MAX_SECRET_BYTES)
+        )
     conn.execute(
         delete(secrets_table).where(
             secrets_table.c.tenant_id == tenant_id, secrets_table.c.name == name

@@ -16,6 +16,7 @@ from elsewhere.control.config import ControlPlane
 from elsewhere.control.store.transactions import read
 from elsewhere.control.tenancy.auth import Credential, Kind, authenticate, hash_token
 from elsewhere.errors import Forbidden, Unauthenticated
+from elsewhere.i18n import N_
 
 log = logging.getLogger("elsewhere.control")
 T = TypeVar("T")
@@ -53,7 +54,7 @@ def _lookup(cp: ControlPlane, token: str) -> Credential | None:
 async def credential(request: Request, authorization: str | None) -> Credential:
     """The credential of an Authorization header, from a short cache or the database."""
     if not authorization or not authorization.startswith("Bearer "):
-        raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
+        raise Unauthenticated(N_("missing bearer token (Authorization: Bearer <token>)"))
     cp = plane(request)
     token = authorization[7:].strip()
     cache = cp.auth_cache
@@ -63,7 +64,7 @@ async def credential(request: Request, authorization: str | None) -> Credential:
         return hit[0]
     found = await blocking(request, _lookup, cp, token)
     if found is None:
-        raise Unauthenticated("invalid or revoked token")
+        raise Unauthenticated(N_("invalid or revoked token"))
     if len(cache) > 10_000:
         cache.clear()
     cache[key] = (found, now + AUTH_CACHE_SECONDS)

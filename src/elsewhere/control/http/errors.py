@@ -1,5 +1,8 @@
 """The ONE place where errors become HTTP answers: `{"error": "<one line>"}` and a status.
 
+The line is in the request's language (`Accept-Language`, set per request by http/limits.py);
+statuses, and every other field of every answer, are the same in each language.
+
 Services raise by meaning (elsewhere.errors); this table says what each meaning is over HTTP.
 Unexpected errors answer 500 "internal error" and are logged by type only: their messages may
 carry request data (a secret's value).
@@ -25,6 +28,7 @@ from elsewhere.errors import (
     TooLarge,
     Unauthenticated,
 )
+from elsewhere.i18n import _, localize
 
 log = logging.getLogger("elsewhere.control")
 
@@ -44,25 +48,25 @@ def validation_message(errors: Sequence[Any]) -> str:
     """A request body's first validation error, in one line: `field: what is wrong`."""
     first = errors[0] if errors else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-    return f"{where}: {first.get('msg', 'invalid request')}"
+    return f"{where}: {first.get('msg', _('invalid request'))}"
 
 
 def error_answer(error: Exception) -> tuple[int, str]:
     """The status and one-line message the API answers an exception with."""
     if isinstance(error, ElsewhereError):
         status = next(code for kind, code in STATUSES if isinstance(error, kind))
-        return status, error.message
+        return status, localize(error.message)
     if isinstance(error, StarletteHTTPException):
-        return error.status_code, str(error.detail)
+        return error.status_code, localize(str(error.detail))
     if isinstance(error, RequestValidationError):
         return 422, validation_message(error.errors())
     if isinstance(error, UnicodeEncodeError):  # backstop for limits.bad_escape's scan
-        return 400, "request: a string holds a lone surrogate (not Unicode)"
+        return 400, _("request: a string holds a lone surrogate (not Unicode)")
     if isinstance(error, OperationalError):  # the store is down, or a statement timed out
         log.error("database error: %s", type(error.orig).__name__)
-        return 503, "database unavailable or too slow (statement timed out); try again"
+        return 503, _("database unavailable or too slow (statement timed out); try again")
     log.error("internal error: %s", type(error).__name__)
-    return 500, "internal error"
+    return 500, _("internal error")
 
 
 def error_response(error: Exception) -> JSONResponse:

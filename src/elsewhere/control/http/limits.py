@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from elsewhere.control.http.errors import error_answer
 from elsewhere.control.tenancy.workloads import MAX_WASM_BYTES
 from elsewhere.errors import ElsewhereError, InputError, TooLarge
+from elsewhere.i18n import negotiate, using
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,6 +59,10 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        with using(_language(scope)):  # this request's context only (a context variable)
+            await self._limited(scope, receive, send)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracked(message: Message) -> None:
@@ -78,6 +83,14 @@ class RequestLimits:
         except Exception as error:
             if not started:
                 await _send_error(send, error)
+
+
+def _language(scope: Scope) -> str:
+    """The language of error messages, from the request's first Accept-Language header."""
+    for name, value in scope["headers"]:
+        if name == b"accept-language":
+            return negotiate(value.decode("latin-1"))
+    return negotiate(None)
 
 
 def _too_large(limit: int) -> TooLarge:

@@ -29,6 +29,7 @@ from elsewhere.control.tenancy.workloads import find_workload
 from elsewhere.control.trust.policies import current_policy
 from elsewhere.crypto.hpke import PublicKey
 from elsewhere.errors import InputError, NotFound
+from elsewhere.i18n import N_
 from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.limits import KeepLimits
 from elsewhere.risk.quantities import Money
@@ -61,11 +62,13 @@ def create_deployment(
 ) -> dict[str, Any]:
     workload = find_workload(conn, tenant_id, request.workload)
     if workload is None:
-        raise InputError("workload", request.workload[:40], "no such workload (upload it first)")
+        raise InputError(
+            "workload", request.workload[:40], N_("no such workload (upload it first)")
+        )
     policy = current_policy(conn, tenant_id)
     if policy is None:
         raise InputError(
-            "policy", "tenant", "no policy set (set one first: elsewhere set-policy FILE)"
+            "policy", "tenant", N_("no policy set (set one first: elsewhere set-policy FILE)")
         )
     # What the keep itself would refuse (a NUL in an argument or the environment, a secret name
     # that is not a plain file name, a bad limit) is refused now, before anything is stored or
@@ -79,7 +82,7 @@ def create_deployment(
     )
     missing = missing_secrets(conn, tenant_id, request.secrets)
     if missing:
-        raise InputError("secrets", ", ".join(missing), "no such secret")
+        raise InputError("secrets", ", ".join(missing), N_("no such secret"))
     stdin = from_b64("stdin", request.stdin)
     result_key = None
     if request.result_key:

@@ -27,6 +27,7 @@ from elsewhere.control.store.tables import (
 )
 from elsewhere.control.tenancy.auth import Credential
 from elsewhere.errors import InputError
+from elsewhere.i18n import N_
 from elsewhere.timeutil import iso, utcnow
 
 ATTESTERS = tuple(kind.value for kind in AttesterKind)
@@ -36,11 +37,15 @@ def register(
     conn: Connection, credential: Credential, name: str, attester: str, capacity: int
 ) -> str:
     if attester not in ATTESTERS:
-        raise InputError("attester", attester, f"unknown TEE; one of {', '.join(ATTESTERS)}")
+        raise InputError(
+            "attester",
+            attester,
+            N_("unknown TEE; one of {names}").format(names=", ".join(ATTESTERS)),
+        )
     if not name or len(name) > 200 or not name.isprintable():
-        raise InputError("host name", repr(name)[:40], "give 1 to 200 printable characters")
+        raise InputError("host name", repr(name)[:40], N_("give 1 to 200 printable characters"))
     if not 1 <= capacity <= 1024:
-        raise InputError("capacity", str(capacity), "between 1 and 1024")
+        raise InputError("capacity", str(capacity), N_("between 1 and 1024"))
     now = utcnow()
     existing = conn.execute(
         select(hosts.c.id).where(hosts.c.credential_id == credential.id)
@@ -70,7 +75,7 @@ def host_of(conn: Connection, credential: Credential) -> str:
         select(hosts.c.id).where(hosts.c.credential_id == credential.id)
     ).scalar()
     if host_id is None:
-        raise InputError("host", "token", "not registered yet (POST /v1/hosts/register)")
+        raise InputError("host", "token", N_("not registered yet (POST /v1/hosts/register)"))
     return str(host_id)
 
 

@@ -13,6 +13,7 @@ from elsewhere.control.store.ids import new_id
 from elsewhere.control.store.tables import tenants
 from elsewhere.control.tenancy.auth import Kind, create_credential
 from elsewhere.errors import InputError
+from elsewhere.i18n import N_
 from elsewhere.timeutil import iso, utcnow
 
 NAME_MAX = 200
@@ -28,9 +29,13 @@ class NewTenant:
 def create_tenant(conn: Connection, name: str) -> NewTenant:
     name = name.strip()
     if not name or len(name) > NAME_MAX or not name.isprintable():
-        raise InputError("tenant name", repr(name), f"give 1 to {NAME_MAX} printable characters")
+        raise InputError(
+            "tenant name",
+            repr(name),
+            N_("give 1 to {limit} printable characters").format(limit=NAME_MAX),
+        )
     if conn.execute(select(tenants.c.id).where(tenants.c.name == name)).first():
-        raise InputError("tenant name", name, "a tenant with this name exists")
+        raise InputError("tenant name", name, N_("a tenant with this name exists"))
     tenant_id = new_id("ten")
     conn.execute(tenants.insert().values(id=tenant_id, name=name, created_at=utcnow()))
     token = create_credential(conn, Kind.TENANT, name=f"tenant {name}", subject=tenant_id)
@@ -41,7 +46,7 @@ def new_tenant_token(conn: Connection, name: str) -> str:
     """An additional API token for an existing tenant."""
     row = conn.execute(select(tenants.c.id).where(tenants.c.name == name)).first()
     if row is None:
-        raise InputError("tenant", name, "no such tenant")
+        raise InputError("tenant", name, N_("no such tenant"))
     return create_credential(conn, Kind.TENANT, name=f"tenant {name}", subject=row.id)
 
 

@@ -18,6 +18,7 @@ from elsewhere.control.store.tables import (
 )
 from elsewhere.crypto.binding import workload_digest
 from elsewhere.errors import Conflict, InputError, NotFound
+from elsewhere.i18n import N_
 from elsewhere.timeutil import utcnow
 
 MAX_WASM_BYTES = 32 * 1024 * 1024
@@ -37,7 +38,11 @@ def digest_of(wasm: bytes) -> str:
 def validate(wasm: bytes) -> None:
     """Raise InputError unless `wasm` is a valid WebAssembly binary module."""
     if len(wasm) > MAX_WASM_BYTES:
-        raise InputError("workload", "size", f"{len(wasm)} bytes, at most {MAX_WASM_BYTES}")
+        raise InputError(
+            "workload",
+            "size",
+            N_("{size} bytes, at most {limit}").format(size=len(wasm), limit=MAX_WASM_BYTES),
+        )
     if not wasm.startswith(WASM_MAGIC):
         raise InputError(
             "workload", "header", "not a WebAssembly binary (no \\0asm magic; compile .wat first)"

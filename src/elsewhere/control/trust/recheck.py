@@ -29,6 +29,7 @@ from elsewhere.control.trust.policies import (
     parse_cached,
     store_policy,
 )
+from elsewhere.i18n import N_
 from elsewhere.policy.advisories import AdvisorySet
 from elsewhere.policy.model import Action
 from elsewhere.policy.patching import PatchDecision, Placement, recheck
@@ -171,7 +172,7 @@ def _apply(
     # An eviction or drain is logged only if it happened: the keep may have completed (or been
     # evicted by a concurrent re-check) since it was read.
     if verdict.action is Action.EVICT:
-        note = f"evicted from {row.host_name}: {reason}"
+        note = N_("evicted from {host}: {reason}").format(host=row.host_name, reason=reason)
         if not scheduler.requeue(conn, row.id, note, host_id=row.host_id):
             return None
     elif verdict.action is Action.DRAIN:
@@ -182,7 +183,10 @@ def _apply(
                 placements.c.host_id == row.host_id,
                 placements.c.state == "released",
             )
-            .values(drain_deadline=verdict.deadline, note=f"draining {row.host_name}: {reason}")
+            .values(
+                drain_deadline=verdict.deadline,
+                note=N_("draining {host}: {reason}").format(host=row.host_name, reason=reason),
+            )
         )
         if drained.rowcount != 1:
             return None

@@ -26,6 +26,7 @@ from elsewhere.claims import VerificationResult
 from elsewhere.control.store.tables import deployments, hosts, placements, reputation_events
 from elsewhere.control.store.transactions import read
 from elsewhere.errors import Conflict, ElsewhereError, NotFound
+from elsewhere.i18n import N_
 from elsewhere.risk.quantities import Money
 from elsewhere.risk.reputation import (
     Event,
@@ -238,7 +239,7 @@ def report_placement(conn: Connection, tenant_id: str, placement_id: str, note: 
     if row is None or row.host_id is None:
         raise NotFound("placement")
     if reported(conn, placement_id):
-        raise Conflict("this placement was already reported")
+        raise Conflict(N_("this placement was already reported"))
     record(conn, row.host_id, EventKind.TENANT_REPORT, placement_id=placement_id, note=note)
 
 
