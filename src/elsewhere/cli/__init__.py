@@ -81,6 +81,7 @@ SUMMARIES: dict[str, str] = {
     "set-risk-budget": "set the annual risk you accept, e.g. 5000USD/yr",
     "tenant": "create and list tenants (operator)",
     "token": "list and revoke API tokens (operator)",
+    "vault": "personal data under per-subject keys; erasure",
     "workload": "upload, list and delete WebAssembly workloads",
 }
 
