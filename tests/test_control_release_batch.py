@@ -70,8 +70,10 @@ def test_a_batch_of_releases_claims_in_one_statement_without_savepoints(
         tenant, digest = env.setup_tenant()
         tenant.deploy({"workload": digest, "replicas": 3, "secrets": ["greeting-key"]})
         assigned = wait_for(
-            lambda: [a["placement"] for a in agent.client.assignments()][2:]
-            and [a["placement"] for a in agent.client.assignments()]
+            lambda: (
+                [a["placement"] for a in agent.client.assignments()][2:]
+                and [a["placement"] for a in agent.client.assignments()]
+            )
         )
         with read(env.cp.engine) as conn:
             host_id = conn.execute(

@@ -36,48 +36,65 @@ async def plane_dependency(request: Request) -> ControlPlane:
     return plane(request)
 
 
+async def run_blocking(limiter: anyio.CapacityLimiter, function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` on a worker thread, under `limiter` (the app's)."""
+    return await anyio.to_thread.run_sync(function, *args, limiter=limiter)
+
+
 async def blocking(request: Request, function: Callable[..., T], *args: Any) -> T:
     """`function(*args)` on a worker thread, under the app's limiter."""
     limiter: anyio.CapacityLimiter = request.app.state.limiter
-    return await anyio.to_thread.run_sync(function, *args, limiter=limiter)
+    return await run_blocking(limiter, function, *args)
 
 
 AUTH_CACHE_SECONDS = 5.0  # a revoked token stops working within this time
 
 
-def _lookup(cp: ControlPlane, token: str) -> Credential | None:
+def bearer(authorization: str | None) -> str:
+    """The token of an Authorization header."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
+    return authorization[7:].strip()
+
+
+def cached_credential(cp: ControlPlane, token: str) -> Credential | None:
+    """The token's credential if read less than AUTH_CACHE_SECONDS ago (no I/O)."""
+    hit = cp.auth_cache.get(hash_token(token))
+    return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
+
+def look_up(cp: ControlPlane, token: str) -> Credential:
+    """The token's credential, read from the store (blocking: on a worker thread) and cached."""
     with read(cp.engine) as conn:
-        return authenticate(conn, token)
+        found = authenticate(conn, token)
+    if found is None:
+        raise Unauthenticated("invalid or revoked token")
+    cache = cp.auth_cache
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[hash_token(token)] = (found, time.monotonic() + AUTH_CACHE_SECONDS)
+    return found
+
+
+def of_kind(found: Credential, kind: Kind) -> Credential:
+    if found.kind is not kind:
+        raise Forbidden(f"this endpoint needs a {kind.value} token")
+    return found
 
 
 async def credential(request: Request, authorization: str | None) -> Credential:
     """The credential of an Authorization header, from a short cache or the database."""
-    if not authorization or not authorization.startswith("Bearer "):
-        raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
     cp = plane(request)
-    token = authorization[7:].strip()
-    cache = cp.auth_cache
-    key, now = hash_token(token), time.monotonic()
-    hit = cache.get(key)
-    if hit is not None and hit[1] > now:
-        return hit[0]
-    found = await blocking(request, _lookup, cp, token)
-    if found is None:
-        raise Unauthenticated("invalid or revoked token")
-    if len(cache) > 10_000:
-        cache.clear()
-    cache[key] = (found, now + AUTH_CACHE_SECONDS)
-    return found
+    token = bearer(authorization)
+    found = cached_credential(cp, token)
+    return found if found is not None else await blocking(request, look_up, cp, token)
 
 
 def requires(kind: Kind) -> Callable[..., Any]:
     async def dependency(
         request: Request, authorization: Annotated[str | None, Header()] = None
     ) -> Credential:
-        found = await credential(request, authorization)
-        if found.kind is not kind:
-            raise Forbidden(f"this endpoint needs a {kind.value} token")
-        return found
+        return of_kind(await credential(request, authorization), kind)
 
     return dependency
 
