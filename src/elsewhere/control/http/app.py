@@ -23,7 +23,7 @@ from elsewhere import __version__
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http import host_routes as api_host
 from elsewhere.control.http import tenant_routes as api_tenant
-from elsewhere.control.http.deps import WORKER_THREADS
+from elsewhere.control.http.deps import WORKER_THREADS, request_threads
 from elsewhere.control.http.errors import install_error_handlers
 from elsewhere.control.http.hotpath import HotPath, document
 from elsewhere.control.http.limits import RequestLimits
@@ -42,6 +42,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            app.state.threads.shutdown(wait=False)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -56,7 +57,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.plane = cp
-    app.state.limiter = anyio.CapacityLimiter(WORKER_THREADS)
+    app.state.threads = request_threads()
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["meta"])
@@ -78,4 +79,4 @@ def create_asgi(cp: ControlPlane, *, background: bool = True) -> RequestLimits:
     """What the server runs: the request checks (http/limits.py), then the hand-written path
     of nonce and attest (http/hotpath.py), then the FastAPI app."""
     app = create_app(cp, background=background)
-    return RequestLimits(HotPath(app, cp, app.state.limiter))
+    return RequestLimits(HotPath(app, cp, app.state.threads))

@@ -12,7 +12,7 @@ for the framework routes: the request checks in front (http/limits.py: control c
 the body limit, escapes; this path sits behind them), bearer authentication and the token's
 kind (http/deps.py), the one error mapping (http/errors.py, answered through limits.py), and
 every blocking step — the credential and host reads, parsing, the database reads (under the
-store's statement timeout) and verification — in ONE call on the app's bounded thread limiter,
+store's statement timeout) and verification — in ONE call on the app's bounded request threads,
 so the event loop never waits on the database. The only wait, the group commit's fsync, is
 awaited on its future. `document` adds both operations to the app's OpenAPI schema.
 """
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import Executor
 from typing import Any
 
-import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -40,10 +40,11 @@ CALLS = ("nonce", "attest")
 
 
 class HotPath:
-    """`HotPath(app, cp, limiter)`: nonce and attest here, every other request to `app`."""
+    """`HotPath(app, cp, threads)`: nonce and attest here, every other request to `app`;
+    `threads` is the app's request pool (http/deps.py)."""
 
-    def __init__(self, app: ASGIApp, cp: ControlPlane, limiter: anyio.CapacityLimiter) -> None:
-        self.app, self.cp, self.limiter = app, cp, limiter
+    def __init__(self, app: ASGIApp, cp: ControlPlane, threads: Executor) -> None:
+        self.app, self.cp, self.threads = app, cp, threads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -63,12 +64,12 @@ class HotPath:
             known = cached_credential(self.cp, token)
             if call == "nonce":
                 content = await run_blocking(
-                    self.limiter, _nonce, self.cp, token, known, placement_id
+                    self.threads, _nonce, self.cp, token, known, placement_id
                 )
             else:
                 body = await _body(receive)
                 release = await run_blocking(
-                    self.limiter, _decide, self.cp, token, known, placement_id, body
+                    self.threads, _decide, self.cp, token, known, placement_id, body
                 )
                 future = self.cp.committer.submit(release.job, release.claims)
                 content = _encode(release.response(await asyncio.wrap_future(future)))
