@@ -20,9 +20,9 @@ the ratio to the floor (which has held steadier), the floor at which they would.
 A/B/C: in the same run, against the same machine load, on SQLite and on PostgreSQL with two
 workers, alternately: the server of the commit this layering started from (BASE_COMMIT, its
 hand-written fast path, extracted with `git archive` to a temporary directory and run with
-PYTHONPATH on it), this tree's ("layered"), and this tree with the commit that made nonce and
-attest a hand-written ASGI path reverted ("framework": the same tree, those two calls as
-FastAPI routes). The bench prints the figures and two ratios: layered / base (needed >= 0.9)
+PYTHONPATH on it), this tree's ("layered"), and this tree with bench/framework-routes.diff
+applied ("framework": the same tree, nonce and attest as FastAPI routes instead of the
+hand-written path). The bench prints the figures and two ratios: layered / base (needed >= 0.9)
 and layered / framework (a hand path is kept only at >= 1.3). Last line: one JSON object.
 Options: `--databases sqlite,postgresql`, `--rounds N` (each round runs every tree once).
 """
@@ -133,9 +133,10 @@ WORKERS = 2
 # The commit the layered control plane (control/http, broker, store, ...) started from: its
 # hand-written ASGI fast path is the figure the framework routes are compared with.
 BASE_COMMIT = "2f42ef9"
-# The commit that replaced the FastAPI routes of nonce and attest by http/hotpath.py: reverted
-# on a copy of this tree, it gives the framework version of the same tree.
-HAND_PATH_COMMIT = "551e684"
+# Applied to a copy of this tree, it gives the framework version of the same tree: nonce and
+# attest as FastAPI routes (as before http/hotpath.py), the hand path not mounted. Only the
+# A/B's comparison: never part of the product.
+FRAMEWORK_PATCH = ROOT / "bench" / "framework-routes.diff"
 ROUNDS = 2  # base, framework, layered, then the reverse: the machine's drift falls on all alike
 HAND_PATH_NEEDED = 1.3
 
@@ -161,8 +162,8 @@ def base_sources() -> tuple[Path, str]:
 
 
 def framework_sources() -> Path | None:
-    """src/ of this tree with HAND_PATH_COMMIT reverted (None, saying why, if it no longer
-    reverts cleanly)."""
+    """src/ of this tree with FRAMEWORK_PATCH applied (None, saying why, if it no longer
+    applies)."""
     target = Path(tempfile.mkdtemp(prefix="elsewhere-framework-"))
     atexit.register(shutil.rmtree, target, ignore_errors=True)
     archive = subprocess.run(
@@ -172,14 +173,10 @@ def framework_sources() -> Path | None:
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
-    patch = subprocess.run(
-        ["git", "-C", str(ROOT), "diff", HAND_PATH_COMMIT, f"{HAND_PATH_COMMIT}^", "--", "src"],
-        check=True,
-        capture_output=True,
-    ).stdout
+    patch = FRAMEWORK_PATCH.read_bytes()
     done = subprocess.run(["git", "apply", "-"], cwd=target, input=patch, capture_output=True)
     if done.returncode != 0:
-        print(f"framework: skipped ({HAND_PATH_COMMIT} does not revert: {done.stderr[:200]!r})")
+        print(f"framework: skipped ({FRAMEWORK_PATCH.name} does not apply: {done.stderr[:200]!r})")
         return None
     return target / "src"
 
@@ -414,7 +411,7 @@ def main() -> int:
     head = head_commit()
     print(
         f"base {base_full} (server from {base}); layered {head}; "
-        f"framework {head} with {HAND_PATH_COMMIT} reverted ({framework})"
+        f"framework {head} with {FRAMEWORK_PATCH.name} ({framework})"
     )
     order = [t for t in ("base", "framework", "layered") if t in trees]
     results = []
