@@ -20,10 +20,11 @@ the ratio to the floor (which has held steadier), the floor at which they would.
 A/B/C: in the same run, against the same machine load, on SQLite and on PostgreSQL with two
 workers, alternately: the server of the commit this layering started from (BASE_COMMIT, its
 hand-written fast path, extracted with `git archive` to a temporary directory and run with
-PYTHONPATH on it), this tree's ("layered"), and this tree with bench/framework-routes.diff
-applied ("framework": the same tree, nonce and attest as FastAPI routes instead of the
-hand-written path). The bench prints the figures and two ratios: layered / base (needed >= 0.9)
-and layered / framework (a hand path is kept only at >= 1.3). Last line: one JSON object.
+PYTHONPATH on it), this tree's ("layered": nonce and attest as FastAPI routes), and this tree
+with bench/hand-path.diff applied ("hand": the same tree, nonce and attest as a hand-written
+ASGI path in front of the app, the FastAPI routes removed). The bench prints the figures and
+two ratios: layered / base (needed >= 0.9) and hand / layered (a hand path would be kept only
+at >= 1.3, and then as the only definition). Last line: one JSON object.
 Options: `--databases sqlite,postgresql`, `--rounds N` (each round runs every tree once).
 """
 
@@ -133,11 +134,11 @@ WORKERS = 2
 # The commit the layered control plane (control/http, broker, store, ...) started from: its
 # hand-written ASGI fast path is the figure the framework routes are compared with.
 BASE_COMMIT = "2f42ef9"
-# Applied to a copy of this tree, it gives the framework version of the same tree: nonce and
-# attest as FastAPI routes (as before http/hotpath.py), the hand path not mounted. Only the
-# A/B's comparison: never part of the product.
-FRAMEWORK_PATCH = ROOT / "bench" / "framework-routes.diff"
-ROUNDS = 2  # base, framework, layered, then the reverse: the machine's drift falls on all alike
+# Applied to a copy of this tree, it gives the hand-path version of the same tree: nonce and
+# attest served by http/hotpath.py, their FastAPI routes deleted (measured and not kept:
+# docs/control-plane.md, Performance). Only the A/B's comparison: never part of the product.
+HAND_PATCH = ROOT / "bench" / "hand-path.diff"
+ROUNDS = 2  # base, layered, hand, then the reverse: the machine's drift falls on all alike
 HAND_PATH_NEEDED = 1.3
 
 
@@ -161,10 +162,10 @@ def base_sources() -> tuple[Path, str]:
     return target / "src", full
 
 
-def framework_sources() -> Path | None:
-    """src/ of this tree with FRAMEWORK_PATCH applied (None, saying why, if it no longer
+def hand_sources() -> Path | None:
+    """src/ of this tree with HAND_PATCH applied (None, saying why, if it no longer
     applies)."""
-    target = Path(tempfile.mkdtemp(prefix="elsewhere-framework-"))
+    target = Path(tempfile.mkdtemp(prefix="elsewhere-hand-"))
     atexit.register(shutil.rmtree, target, ignore_errors=True)
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", "--format=tar", "HEAD", "src"],
@@ -173,10 +174,10 @@ def framework_sources() -> Path | None:
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
-    patch = FRAMEWORK_PATCH.read_bytes()
+    patch = HAND_PATCH.read_bytes()
     done = subprocess.run(["git", "apply", "-"], cwd=target, input=patch, capture_output=True)
     if done.returncode != 0:
-        print(f"framework: skipped ({FRAMEWORK_PATCH.name} does not apply: {done.stderr[:200]!r})")
+        print(f"hand: skipped ({HAND_PATCH.name} does not apply: {done.stderr[:200]!r})")
         return None
     return target / "src"
 
@@ -405,15 +406,15 @@ def main() -> int:
     print(f"machine speed: {speed_before:.0f} raw P-384 verifies/s on one core")
     base, base_full = base_sources()
     trees = {"base": base, "layered": ROOT / "src"}
-    framework = framework_sources()
-    if framework is not None:
-        trees["framework"] = framework
+    hand = hand_sources()
+    if hand is not None:
+        trees["hand"] = hand
     head = head_commit()
     print(
         f"base {base_full} (server from {base}); layered {head}; "
-        f"framework {head} with {FRAMEWORK_PATCH.name} ({framework})"
+        f"hand {head} with {HAND_PATCH.name} ({hand})"
     )
-    order = [t for t in ("base", "framework", "layered") if t in trees]
+    order = [t for t in ("base", "layered", "hand") if t in trees]
     results = []
     for label in databases:
         for round_ in range(options.rounds):
@@ -438,18 +439,19 @@ def main() -> int:
         medians = {tree: statistics.median(got) for tree, got in rates.items() if got}
         old, new = medians["base"], medians["layered"]
         ratio = round(new / old, 3) if old else None
-        frame = medians.get("framework")
-        hand = round(new / frame, 3) if frame else None
+        by_hand = medians.get("hand")
+        hand_ratio = round(by_hand / new, 3) if by_hand and new else None
         comparison.append(
             {"database": label, "workers": WORKERS, "base_ops_per_s": old}
             | {"layered_ops_per_s": new, "ratio": ratio, "needed": 0.9}
-            | {"framework_ops_per_s": frame, "hand_path_ratio": hand}
+            | {"hand_path_ops_per_s": by_hand, "hand_path_ratio": hand_ratio}
             | {"hand_path_needed": HAND_PATH_NEEDED, "runs_per_tree": options.rounds}
         )
         print(
             f"A/B {label:10} x{WORKERS}: base {BASE_COMMIT} {old:.1f}/s, layered {new:.1f}/s, "
-            f"ratio {ratio} (needed >= 0.9); framework routes {frame}/s, hand path ratio "
-            f"{hand} (needed >= {HAND_PATH_NEEDED}); medians of {options.rounds} runs each"
+            f"ratio {ratio} (needed >= 0.9); hand path {by_hand}/s, hand / layered "
+            f"{hand_ratio} (needed >= {HAND_PATH_NEEDED} to keep one); "
+            f"medians of {options.rounds} runs each"
         )
     speed_after = p384_verify_rate()
     print(f"machine speed: {speed_after:.0f} raw P-384 verifies/s on one core (at the end)")

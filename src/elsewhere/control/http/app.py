@@ -25,7 +25,6 @@ from elsewhere.control.http import host_routes as api_host
 from elsewhere.control.http import tenant_routes as api_tenant
 from elsewhere.control.http.deps import WORKER_THREADS, request_threads
 from elsewhere.control.http.errors import install_error_handlers
-from elsewhere.control.http.hotpath import HotPath, document
 from elsewhere.control.http.limits import RequestLimits
 from elsewhere.control.scheduling import maintenance
 
@@ -71,7 +70,6 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
 
     app.include_router(api_host.router)
     app.include_router(api_tenant.router)
-    document(app)  # nonce and attest: served by HotPath (create_asgi), not by a route
     return app
 
 
@@ -79,4 +77,4 @@ def create_asgi(cp: ControlPlane, *, background: bool = True) -> RequestLimits:
     """What the server runs: the request checks (http/limits.py), then the hand-written path
     of nonce and attest (http/hotpath.py), then the FastAPI app."""
     app = create_app(cp, background=background)
-    return RequestLimits(HotPath(app, cp, app.state.threads))
+    return RequestLimits(app)

@@ -1,18 +1,19 @@
-"""Host-agent endpoints: register, poll (heartbeat + assignments), fetch the module, report the
-result. A host sees only its own placements. Its two calls of every attest-and-release — ask
-for a nonce, submit evidence — are not framework routes: http/hotpath.py is their one
-definition."""
+"""Host-agent endpoints: register, poll (heartbeat + assignments), fetch the module, ask for a
+nonce, submit evidence, report the result. A host sees only its own placements."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from elsewhere.control.broker import attest as broker
 from elsewhere.control.broker.results import ResultRequest, store_result
 from elsewhere.control.config import ControlPlane
-from elsewhere.control.http.deps import HostCred, Plane
+from elsewhere.control.http.deps import HostCred, Plane, blocking
 from elsewhere.control.scheduling import assign as riskplace
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy import hosts as host_store
@@ -73,6 +74,36 @@ def workload(cp: Plane, cred: HostCred, placement_id: str) -> Response:
     if wasm is None:
         raise NotFound("placement")
     return Response(content=wasm, media_type="application/wasm")
+
+
+async def _host_id(request: Request, cp: ControlPlane, cred: Credential) -> str:
+    host_id = cp.host_ids.get(cred.id)
+    return host_id if host_id is not None else await blocking(request, host_of, cp, cred)
+
+
+# The two calls of every attest-and-release. Async endpoints: their blocking work (reads,
+# verification, wrapping) runs in one call on the app's bounded request threads, and the only
+# wait — the group commit's fsync — is awaited on its future. A hand-written ASGI path for
+# them was measured against these routes and not kept (docs/control-plane.md, Performance;
+# bench/hand-path.diff re-creates it for the bench's A/B).
+@router.post("/placements/{placement_id}/nonce", response_class=JSONResponse)
+async def nonce(request: Request, cp: Plane, cred: HostCred, placement_id: str) -> JSONResponse:
+    """A single-use nonce (short expiry) for this placement's evidence, and the workload and
+    policy digests the keep must bind with it."""
+    host_id = await _host_id(request, cp, cred)
+    return JSONResponse(await blocking(request, broker.issue_nonce, cp, placement_id, host_id))
+
+
+@router.post("/placements/{placement_id}/attest", response_class=JSONResponse)
+async def attest(
+    request: Request, cp: Plane, cred: HostCred, placement_id: str, body: broker.AttestRequest
+) -> JSONResponse:
+    """Verify evidence, check the binding and the nonce, apply the tenant's policy, log the
+    decision; on "affirming" return the secrets wrapped to the keep key."""
+    host_id = await _host_id(request, cp, cred)
+    release = await blocking(request, broker.decide, cp, placement_id, host_id, body)
+    index = await asyncio.wrap_future(cp.committer.submit(release.job, release.claims))
+    return JSONResponse(release.response(index))
 
 
 @router.post("/placements/{placement_id}/result", status_code=204)
