@@ -17,18 +17,25 @@ raw P-384 verifies per second, at the start and the end) and states each operati
 those units, with the machine speed at which two busy cores would reach the target; and, from
 the ratio to the floor (which has held steadier), the floor at which they would.
 
-A/B: each measurement runs twice in the same run, against the same machine load, once with
-the server of the commit this layering started from (BASE_COMMIT, extracted with `git archive`
-to a temporary directory and run with PYTHONPATH on it) and once with this tree's; the bench
-prints both figures and their ratio, on SQLite and on PostgreSQL, with two workers.
-Last line: one JSON object.
+A/B/C: in the same run, against the same machine load, on SQLite and on PostgreSQL with two
+workers, alternately: the server of the commit this layering started from (BASE_COMMIT, its
+hand-written fast path, extracted with `git archive` to a temporary directory and run with
+PYTHONPATH on it), this tree's ("layered": nonce and attest as FastAPI routes), and this tree
+with bench/hand-path.diff applied ("hand": the same tree, nonce and attest as a hand-written
+ASGI path in front of the app, the FastAPI routes removed). The bench prints the figures and
+two ratios: layered / base (needed >= 0.9) and hand / layered (a hand path would be kept only
+at >= 1.3, and then as the only definition). Last line: one JSON object.
+Options: `--databases sqlite,postgresql`, `--rounds N` (each round runs every tree once).
 """
 
 from __future__ import annotations
 
+import argparse
+import atexit
 import io
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -127,7 +134,12 @@ WORKERS = 2
 # The commit the layered control plane (control/http, broker, store, ...) started from: its
 # hand-written ASGI fast path is the figure the framework routes are compared with.
 BASE_COMMIT = "2f42ef9"
-ROUNDS = 2  # base, layered, layered, base: the machine's drift falls on both alike
+# Applied to a copy of this tree, it gives the hand-path version of the same tree: nonce and
+# attest served by http/hotpath.py, their FastAPI routes deleted (measured and not kept:
+# docs/control-plane.md, Performance). Only the A/B's comparison: never part of the product.
+HAND_PATCH = ROOT / "bench" / "hand-path.diff"
+ROUNDS = 2  # base, layered, hand, then the reverse: the machine's drift falls on all alike
+HAND_PATH_NEEDED = 1.3
 
 
 def base_sources() -> tuple[Path, str]:
@@ -148,6 +160,26 @@ def base_sources() -> tuple[Path, str]:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(target, filter="data")
     return target / "src", full
+
+
+def hand_sources() -> Path | None:
+    """src/ of this tree with HAND_PATCH applied (None, saying why, if it no longer
+    applies)."""
+    target = Path(tempfile.mkdtemp(prefix="elsewhere-hand-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", "HEAD", "src"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    patch = HAND_PATCH.read_bytes()
+    done = subprocess.run(["git", "apply", "-"], cwd=target, input=patch, capture_output=True)
+    if done.returncode != 0:
+        print(f"hand: skipped ({HAND_PATCH.name} does not apply: {done.stderr[:200]!r})")
+        return None
+    return target / "src"
 
 
 def head_commit() -> str:
@@ -364,17 +396,29 @@ def p384_verify_rate(seconds: float = 1.0) -> float:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    options = parser.parse_args()
+    databases = [d for d in options.databases.split(",") if d]
     print(f"attest-and-release over loopback HTTP, {THREADS} client threads, {SECONDS:.0f} s each")
     speed_before = p384_verify_rate()
     print(f"machine speed: {speed_before:.0f} raw P-384 verifies/s on one core")
     base, base_full = base_sources()
     trees = {"base": base, "layered": ROOT / "src"}
+    hand = hand_sources()
+    if hand is not None:
+        trees["hand"] = hand
     head = head_commit()
-    print(f"base {base_full} (server from {base}); layered {head}")
+    print(
+        f"base {base_full} (server from {base}); layered {head}; "
+        f"hand {head} with {HAND_PATCH.name} ({hand})"
+    )
+    order = [t for t in ("base", "layered", "hand") if t in trees]
     results = []
-    for label in ("sqlite", "postgresql"):
-        for round_ in range(ROUNDS):
-            for tree in ("base", "layered") if round_ % 2 == 0 else ("layered", "base"):
+    for label in databases:
+        for round_ in range(options.rounds):
+            for tree in order if round_ % 2 == 0 else order[::-1]:
                 if label == "sqlite":
                     results.append(measure(None, label, WORKERS, trees[tree], tree))
                     continue
@@ -385,22 +429,29 @@ def main() -> int:
                 with pg as url:
                     results.append(measure(url, label, WORKERS, trees[tree], tree))
     comparison = []
-    for label in ("sqlite", "postgresql"):
+    for label in databases:
         rates = {
             tree: [r["ops_per_s"] for r in results if r["database"] == label and r["tree"] == tree]
             for tree in trees
         }
         if not rates["base"] or not rates["layered"]:
             continue
-        old, new = statistics.median(rates["base"]), statistics.median(rates["layered"])
+        medians = {tree: statistics.median(got) for tree, got in rates.items() if got}
+        old, new = medians["base"], medians["layered"]
         ratio = round(new / old, 3) if old else None
+        by_hand = medians.get("hand")
+        hand_ratio = round(by_hand / new, 3) if by_hand and new else None
         comparison.append(
             {"database": label, "workers": WORKERS, "base_ops_per_s": old}
             | {"layered_ops_per_s": new, "ratio": ratio, "needed": 0.9}
+            | {"hand_path_ops_per_s": by_hand, "hand_path_ratio": hand_ratio}
+            | {"hand_path_needed": HAND_PATH_NEEDED, "runs_per_tree": options.rounds}
         )
         print(
             f"A/B {label:10} x{WORKERS}: base {BASE_COMMIT} {old:.1f}/s, layered {new:.1f}/s, "
-            f"ratio {ratio} (needed >= 0.9; medians of {ROUNDS} runs each)"
+            f"ratio {ratio} (needed >= 0.9); hand path {by_hand}/s, hand / layered "
+            f"{hand_ratio} (needed >= {HAND_PATH_NEEDED} to keep one); "
+            f"medians of {options.rounds} runs each"
         )
     speed_after = p384_verify_rate()
     print(f"machine speed: {speed_after:.0f} raw P-384 verifies/s on one core (at the end)")

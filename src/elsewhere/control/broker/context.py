@@ -1,7 +1,7 @@
 """What an attest-and-release reads: the placement's context (deployment, workload, policy,
 host, the advisory-feed count) and the sealed secrets it names, through SQLAlchemy Core on the
 engine's pool (each statement under the store's statement timeout; store/transactions.py
-`read_retrying`).
+`read_retrying`), compiled once per dialect (store/prepared.py).
 
 The nonce request reads the context and remembers the placement's secret names; the attest
 request then reads context and secrets in ONE statement, using the joined secrets only if the
@@ -19,6 +19,7 @@ from sqlalchemy import Select, and_, bindparam, select
 from elsewhere.control.broker.secrets import sealed_secrets
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.scheduling import scheduler
+from elsewhere.control.store import prepared
 from elsewhere.control.store.tables import deployments, hosts, placements, policies, workloads
 from elsewhere.control.store.tables import secrets as secrets_table
 from elsewhere.control.store.transactions import read_retrying
@@ -115,7 +116,7 @@ class SealedRow:
 
 
 def _rows(cp: ControlPlane, statement: Select[Any], parameters: dict[str, str]) -> list[Any]:
-    return read_retrying(cp.engine, lambda conn: list(conn.execute(statement, parameters)))
+    return read_retrying(cp.engine, lambda conn: list(prepared.run(conn, statement, parameters)))
 
 
 def load_context(cp: ControlPlane, placement_id: str, host_id: str) -> Context:

@@ -31,7 +31,7 @@ from elsewhere.control.http import host_routes as api_host
 from elsewhere.control.http import tenant_routes as api_tenant
 from elsewhere.control.http import vault_routes as api_vault
 from elsewhere.control.http.deadlines import ReadDeadlines
-from elsewhere.control.http.deps import WORKER_THREADS
+from elsewhere.control.http.deps import WORKER_THREADS, request_threads
 from elsewhere.control.http.errors import install_error_handlers
 from elsewhere.control.http.limits import RequestLimits
 from elsewhere.control.http.metrics import observe_commits
@@ -52,6 +52,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            app.state.threads.shutdown(wait=False)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -66,7 +67,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.plane = cp
-    app.state.limiter = anyio.CapacityLimiter(WORKER_THREADS)
+    app.state.threads = request_threads()
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["meta"])

@@ -82,9 +82,10 @@ async def _host_id(request: Request, cp: ControlPlane, cred: Credential) -> str:
 
 
 # The two calls of every attest-and-release. Async endpoints: their blocking work (reads,
-# verification, wrapping) runs on the app's bounded thread limiter, and the only wait — the
-# group commit's fsync — is awaited on its future, so no thread sits blocked per request.
-# Plain JSON responses: no response validation needed.
+# verification, wrapping) runs in one call on the app's bounded request threads, and the only
+# wait — the group commit's fsync — is awaited on its future. A hand-written ASGI path for
+# them was measured against these routes and not kept (docs/control-plane.md, Performance;
+# bench/hand-path.diff re-creates it for the bench's A/B).
 @router.post("/placements/{placement_id}/nonce", response_class=JSONResponse)
 async def nonce(request: Request, cp: Plane, cred: HostCred, placement_id: str) -> JSONResponse:
     """A single-use nonce (short expiry) for this placement's evidence, and the workload and
@@ -95,11 +96,7 @@ async def nonce(request: Request, cp: Plane, cred: HostCred, placement_id: str) 
 
 @router.post("/placements/{placement_id}/attest", response_class=JSONResponse)
 async def attest(
-    request: Request,
-    cp: Plane,
-    cred: HostCred,
-    placement_id: str,
-    body: broker.AttestRequest,
+    request: Request, cp: Plane, cred: HostCred, placement_id: str, body: broker.AttestRequest
 ) -> JSONResponse:
     """Verify evidence, check the binding and the nonce, apply the tenant's policy, log the
     decision; on "affirming" return the secrets wrapped to the keep key."""

@@ -82,7 +82,7 @@ class RequestLimits:
             await self.app(scope, counted, tracked)
         except Exception as error:
             if not started:
-                await _send_error(send, error)
+                await send_error(send, error)
 
 
 def _language(scope: Scope) -> str:
@@ -184,9 +184,14 @@ def control_character(path: str, query: bytes) -> str | None:
     return None
 
 
-async def _send_error(send: Send, error: Exception) -> None:
+async def send_error(send: Send, error: Exception) -> None:
+    """`error` answered in one line, with the status of the one mapping (http/errors.py)."""
     status, message = error_answer(error)
     content = json.dumps({"error": " ".join(message.split())}, separators=(",", ":")).encode()
+    await send_json(send, status, content)
+
+
+async def send_json(send: Send, status: int, content: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
