@@ -29,8 +29,10 @@ def _one_line(answer: httpx.Response, status: int) -> str:
 
 def test_each_hot_call_is_one_documented_route(tmp_path: Path) -> None:
     with control_plane(tmp_path, **QUIET) as env:
-        # The server runs the app behind the request checks only: no second path in front.
-        assert isinstance(env.server.server.config.app.app, FastAPI)
+        # The server runs the app behind the request ids, read deadlines and request checks
+        # only: no second path in front.
+        outer = env.server.server.config.app
+        assert isinstance(outer.app.app.app, FastAPI)
         schema = httpx.get(f"{env.url}/openapi.json").json()
         for path in HOT:
             assert schema["paths"][path]["post"]["tags"] == ["host"]
