@@ -23,6 +23,8 @@ from elsewhere.errors import ElsewhereError
 COMMANDS: dict[str, str] = {
     "advisories": "elsewhere.cli.advisories",
     "collateral": "elsewhere.cli.collateral",
+    "commons": "elsewhere.cli.commons",
+    "custodian": "elsewhere.cli.custodian",
     "demo": "elsewhere.cli.demo",
     "diagram": "elsewhere.cli.diagram",
     "deploy": "elsewhere.cli.deploy",

@@ -14,6 +14,7 @@ VERSION_PACKAGES: tuple[str, ...] = (
     # "elsewhere.ledger.migrations", ...
     "elsewhere.control.store.migrations",
     "elsewhere.ledger.migrations",
+    "elsewhere.custodian.migrations",
 )
 
 
