@@ -24,7 +24,7 @@ dp.enable_features("contrib")  # OpenDP gates its non-audited constructors behin
 AGGREGATE = "aggregate"
 MAX_CELLS = 100_000
 MAX_EPSILON = 10.0
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9._:-]{0,63}")
 
 
 @dataclass(frozen=True)
