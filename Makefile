@@ -17,7 +17,7 @@ PIP_LOCKED := $(BIN)/python -m pip install --require-hashes --no-deps --progress
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --quiet $(if $(UPGRADE),--upgrade)
 
-.PHONY: demo test lint typecheck audit bench lock diagrams graphviz fuzz fuzz-snp fuzz-dcap clean
+.PHONY: demo demo-commons test lint typecheck audit bench lock diagrams graphviz fuzz fuzz-snp fuzz-dcap clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ $(DEV): $(RUNTIME) $(DEV_LOCK)
 
 demo: $(RUNTIME)
 	$(BIN)/elsewhere demo
+
+demo-commons: $(RUNTIME)
+	$(BIN)/elsewhere demo commons
 
 lint: $(DEV)
 	$(BIN)/ruff check src tests bench tools

@@ -21,7 +21,7 @@ from elsewhere.commons.session import open_result
 from elsewhere.commons.wire import RELEASE_INFO, combined_nonce, release_aad
 from elsewhere.crypto.binding import report_data, workload_digest
 from elsewhere.crypto.hpke import KeepKey, WrongRecipient
-from elsewhere.errors import Conflict, Forbidden, InputError
+from elsewhere.errors import Conflict, Refused, InputError
 from elsewhere.ledger.checkpoint import Checkpoint, sign_checkpoint
 from elsewhere.ledger.keyfile import load_key_file
 
@@ -69,7 +69,7 @@ def test_noise_and_epsilon_spent_recorded(w: World) -> None:
 def test_too_few_approvals_refused(w: World) -> None:
     datasets = w.deposit("few")
     p = w.proposal("few", datasets)
-    with pytest.raises(Forbidden, match="has not approved"):
+    with pytest.raises(Refused, match="has not approved"):
         w.run(p, w.approvals(p, ("north",)), datasets)
 
 
@@ -78,7 +78,7 @@ def test_analysis_one_byte_different_refused(w: World) -> None:
     p = w.proposal("byte", datasets)
     changed = bytearray(w.module)
     changed[-1] ^= 1  # a custom section's last byte: still a valid module
-    with pytest.raises(Forbidden, match="report_data"):
+    with pytest.raises(Refused, match="report_data"):
         w.run(p, w.approvals(p), datasets, module=bytes(changed))
 
 
@@ -94,7 +94,7 @@ def test_raw_rows_request_refused_by_the_custodian(w: World) -> None:
 def test_keep_on_refused_cpu_refused(w: World) -> None:
     datasets = w.deposit("milan")
     p = w.proposal("milan", datasets)
-    with pytest.raises(Forbidden, match="Milan"):
+    with pytest.raises(Refused, match="Milan"):
         w.run(p, w.approvals(p), datasets, attester=w.milan)
 
 
@@ -104,7 +104,7 @@ def test_one_party_veto_stops_every_custodian(w: World) -> None:
     veto = sign_decision(w.local.parties["south"], Verb.VETO, p)
     for client in w.clients:  # the party sends it to each custodian itself
         client.post("/v1/vetoes", {"proposal": p.to_json(), "decision": veto.to_json()})
-    with pytest.raises(Forbidden, match="vetoed .*south"):
+    with pytest.raises(Refused, match="vetoed .*south"):
         w.run(p, w.approvals(p), datasets)  # the approvals sent leave the veto out
 
 
@@ -113,7 +113,7 @@ def test_veto_by_a_non_party_refused(w: World) -> None:
 
     p = w.proposal("fakeveto", w.deposit("fakeveto"))
     veto = sign_decision(PartyKeys.generate("south"), Verb.VETO, p)
-    with pytest.raises(Forbidden, match="signature does not verify"):
+    with pytest.raises(Refused, match="signature does not verify"):
         w.clients[0].post("/v1/vetoes", {"proposal": p.to_json(), "decision": veto.to_json()})
 
 
@@ -123,7 +123,7 @@ def test_budget_runs_out(w: World) -> None:
         p = w.proposal(pid, datasets, epsilon=0.5)
         w.run(p, w.approvals(p), datasets)
     p = w.proposal("eps3", datasets, epsilon=0.5)
-    with pytest.raises(Forbidden, match="budget left 0"):
+    with pytest.raises(Refused, match="budget left 0"):
         w.run(p, w.approvals(p), datasets)
 
 
@@ -146,7 +146,7 @@ def test_share_for_the_wrong_keep_key(w: World) -> None:
     attested, other = KeepKey.generate(), KeepKey.generate()
     # evidence binds `attested`; the request asks for `other`: refused
     request, client = _release_request(w, p, other, attested.public_bytes())
-    with pytest.raises(Forbidden, match="report_data"):
+    with pytest.raises(Refused, match="report_data"):
         client.post("/v1/releases", request)
     # released to the attested key, a share does not open under any other key
     request, client = _release_request(w, p, attested, attested.public_bytes())

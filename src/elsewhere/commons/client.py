@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from elsewhere.errors import Conflict, ElsewhereError, Forbidden, InputError, NotFound
+from elsewhere.errors import Conflict, ElsewhereError, Refused, InputError, NotFound
 
 TIMEOUT_S = 30.0
 
@@ -18,7 +18,7 @@ class CustodianDown(ElsewhereError):
     """The custodian did not answer (connection refused, TLS failure, timeout)."""
 
 
-_BY_STATUS: dict[int, type[ElsewhereError]] = {403: Forbidden, 404: NotFound, 409: Conflict}
+_BY_STATUS: dict[int, type[ElsewhereError]] = {403: Refused, 404: NotFound, 409: Conflict}
 
 
 class CustodianClient:

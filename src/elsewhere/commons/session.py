@@ -25,7 +25,7 @@ from elsewhere.commons.shares import Share, join_key
 from elsewhere.commons.wire import RELEASE_INFO, RESULT_INFO, combined_nonce, release_aad, result_aad
 from elsewhere.crypto.binding import report_data, workload_digest
 from elsewhere.crypto.hpke import KeepKey, seal
-from elsewhere.errors import ElsewhereError, Forbidden
+from elsewhere.errors import ElsewhereError, Refused
 from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.limits import KeepLimits
 from elsewhere.keep.runtime import run_module
@@ -78,11 +78,11 @@ def run_proposal(
     *,
     limits: KeepLimits | None = None,
 ) -> RunResult:
-    """Raises Forbidden (with every custodian's reason) when fewer than k released."""
+    """Raises Refused (with every custodian's reason) when fewer than k released."""
     by_id = {d.dataset_id: d for d in datasets}
     missing = [d for d in proposal.datasets if d not in by_id]
     if missing:
-        raise Forbidden(f"datasets not supplied to the keep: {', '.join(missing)}")
+        raise Refused(f"datasets not supplied to the keep: {', '.join(missing)}")
     refusals: list[str] = []
     nonces: list[tuple[CustodianClient, bytes]] = []
     for client in clients:
@@ -120,7 +120,7 @@ def run_proposal(
             )
             shares[dataset_id].append(Share.parse(plain))
     if len(released) < roster.shares_needed:
-        raise Forbidden(
+        raise Refused(
             f"{len(released)} of {roster.shares_needed} custodians released: " + " | ".join(refusals)
         )
     stdin = b"".join(
@@ -132,7 +132,7 @@ def run_proposal(
     outcome = run_module(module, KeepConfig(workload_digest=digest, limits=limits, program_name="analysis"), stdin=stdin)
     del stdin
     if not outcome.ok:
-        raise Forbidden(f"analysis ended {outcome.outcome} (exit {outcome.exit_code}): no output released")
+        raise Refused(f"analysis ended {outcome.outcome} (exit {outcome.exit_code}): no output released")
     released_cells = apply_rule(proposal.rule, parse_outputs(outcome.stdout))
     result = canonical_bytes(
         {"proposal_id": proposal.id, "proposal_digest": proposal.digest.hex()} | released_cells.to_json()

@@ -45,16 +45,34 @@ class LocalCommons:
     anchors: tuple[Path, ...]
     database_urls: dict[str, str | None]
     running: dict[str, Running] = field(default_factory=dict)
+    _clients: dict[str, CustodianClient] = field(default_factory=dict)
 
     def client(self, name: str) -> CustodianClient:
-        custodian = self.roster.custodian(name)
-        assert custodian is not None
-        return CustodianClient(name, custodian.url, self.ca.cert_path)
+        """One client per custodian, kept (its connections are closed before a stop)."""
+        if name not in self._clients:
+            custodian = self.roster.custodian(name)
+            assert custodian is not None
+            self._clients[name] = CustodianClient(name, custodian.url, self.ca.cert_path)
+        return self._clients[name]
 
     def clients(self) -> list[CustodianClient]:
         return [self.client(c.name) for c in self.roster.custodians]
 
     def start(self, name: str) -> Running:
+        return self.start_many([name])[0]
+
+    def start_many(self, names: Sequence[str]) -> list[Running]:
+        """Start the processes together (each migrates its store), then wait for each."""
+        processes = [(name, self._spawn(name)) for name in names]
+        out = []
+        for name, process in processes:
+            line = _wait_line(process, "listening on")
+            running = Running(name, process, line.rsplit(" ", 1)[1].strip())
+            self.running[name] = running
+            out.append(running)
+        return out
+
+    def _spawn(self, name: str) -> subprocess.Popen[str]:
         custodian_dir = self.root / "custodians" / name
         tls = self.ca.server(self.root / "tls", name)
         port = self.roster.custodian(name).url.rsplit(":", 1)[1]  # type: ignore[union-attr]
@@ -69,16 +87,15 @@ class LocalCommons:
         url = self.database_urls.get(name)
         if url:
             command += ["--database-url", url]
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env=os.environ | {"PYTHONUNBUFFERED": "1"},
         )
-        line = _wait_line(process, "listening on")
-        running = Running(name, process, line.rsplit(" ", 1)[1].strip())
-        self.running[name] = running
-        return running
 
     def stop(self, name: str) -> None:
+        client = self._clients.pop(name, None)
+        if client is not None:
+            client.close()
         running = self.running.pop(name)
         running.process.send_signal(signal.SIGTERM)
         try:
@@ -173,8 +190,7 @@ def build(
 @contextlib.contextmanager
 def started(commons: LocalCommons) -> Iterator[LocalCommons]:
     try:
-        for custodian in commons.roster.custodians:
-            commons.start(custodian.name)
+        commons.start_many([c.name for c in commons.roster.custodians])
         yield commons
     finally:
         commons.stop_all()

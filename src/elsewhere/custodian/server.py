@@ -42,7 +42,7 @@ def serve(config: CustodianConfig, host: str, port: int, cert: Path, key: Path) 
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(custodian), ssl_certfile=str(cert), ssl_keyfile=str(key),
-            log_level="warning", lifespan="off",
+            log_level="warning", lifespan="off", timeout_graceful_shutdown=5,
         )
     )
     print(f"custodian {config.name} listening on https://{host}:{sock.getsockname()[1]}", flush=True)

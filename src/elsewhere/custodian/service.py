@@ -24,7 +24,7 @@ from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import PublicKey, seal
 from elsewhere.custodian import tables as t
 from elsewhere.custodian.keys import CustodianConfig
-from elsewhere.errors import Conflict, Forbidden, InputError, NotFound
+from elsewhere.errors import Conflict, Refused, InputError, NotFound
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 from elsewhere.ledger.log import Ledger
 from elsewhere.policy.evaluate import compile_policy
@@ -88,7 +88,7 @@ class Custodian:
             raise InputError("veto", "decision.verb", "must be veto")
         why = check_decision(self.config.roster, decision, proposal.digest)
         if why is not None:
-            raise Forbidden(f"veto refused: {why}")
+            raise Refused(f"veto refused: {why}")
         entry = {
             "kind": "commons.veto",
             "custodian": self.config.name,
@@ -190,7 +190,7 @@ class Custodian:
                 )
         index = self._commit_release(proposal, mine, entry, keep_digest, accepted=not reasons)
         if reasons:
-            raise Forbidden("release refused: " + "; ".join(reasons))
+            raise Refused("release refused: " + "; ".join(reasons))
         return {"custodian": self.config.name, "shares": wrapped, "ledger_index": index,
                 "protection": result.protection}
 
