@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tls_support import DevCA  # noqa: F401 - the CA the world's custodians serve under
-
 from elsewhere.attest.base import Attester
 from elsewhere.attest.registry import make_attester
 from elsewhere.commons.client import CustodianClient
@@ -22,6 +20,7 @@ from elsewhere.commons.session import EncryptedDataset, RunResult, run_proposal
 from elsewhere.crypto.binding import workload_digest
 from elsewhere.custodian.local import LocalCommons, build, started
 from elsewhere.keep.wat import wat_to_wasm
+from tls_support import DevCA  # noqa: F401 - the CA the world's custodians serve under
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "commons"
@@ -51,14 +50,23 @@ class World:
         clients = self.clients
         for name in PARTIES:
             data = (EXAMPLE / f"{name}.csv").read_bytes()
-            sealed = encrypt_dataset(self.local.parties[name], self.local.roster, f"{name}-{tag}", data, budget)
+            sealed = encrypt_dataset(
+                self.local.parties[name], self.local.roster, f"{name}-{tag}", data, budget
+            )
             for deposit, client in zip(sealed.deposits, clients, strict=True):
                 client.post("/v1/deposits", deposit.to_json())
             out.append(EncryptedDataset(sealed.dataset_id, name, sealed.ciphertext))
         return out
 
-    def proposal(self, pid: str, datasets: list[EncryptedDataset], *, epsilon: float = 0.0,
-                 module: bytes | None = None, min_group: int = 10) -> Proposal:
+    def proposal(
+        self,
+        pid: str,
+        datasets: list[EncryptedDataset],
+        *,
+        epsilon: float = 0.0,
+        module: bytes | None = None,
+        min_group: int = 10,
+    ) -> Proposal:
         return Proposal(
             id=pid,
             analysis_digest=workload_digest(module or self.module).hex(),
@@ -71,17 +79,39 @@ class World:
     def approvals(self, proposal: Proposal, parties: tuple[str, ...] = PARTIES) -> list[Decision]:
         return [sign_decision(self.local.parties[p], Verb.APPROVE, proposal) for p in parties]
 
-    def run(self, proposal: Proposal, decisions: list[Decision], datasets: list[EncryptedDataset],
-            *, attester: Attester | None = None, module: bytes | None = None) -> RunResult:
-        return run_proposal(self.local.roster, self.clients, proposal, decisions, datasets,
-                            module or self.module, attester or self.genoa)
+    def run(
+        self,
+        proposal: Proposal,
+        decisions: list[Decision],
+        datasets: list[EncryptedDataset],
+        *,
+        attester: Attester | None = None,
+        module: bytes | None = None,
+    ) -> RunResult:
+        return run_proposal(
+            self.local.roster,
+            self.clients,
+            proposal,
+            decisions,
+            datasets,
+            module or self.module,
+            attester or self.genoa,
+        )
 
 
 @contextlib.contextmanager
 def world(tmp: Path, database_urls: dict[str, str | None] | None = None) -> Iterator[World]:
     genoa = make_attester("emulated-snp", tmp / "genoa", generation="Genoa")
     milan = make_attester("emulated-snp", tmp / "milan", generation="Milan")
-    local = build(tmp / "commons", PARTIES, CUSTODIANS, approvals_needed=2, shares_needed=2,
-                  policy_text=POLICY, attesters=[genoa, milan], database_urls=database_urls)
+    local = build(
+        tmp / "commons",
+        PARTIES,
+        CUSTODIANS,
+        approvals_needed=2,
+        shares_needed=2,
+        policy_text=POLICY,
+        attesters=[genoa, milan],
+        database_urls=database_urls,
+    )
     with started(local):
         yield World(local, genoa, milan, analysis())

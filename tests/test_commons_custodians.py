@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from commons_world import EXAMPLE, PARTIES, World, world
 
+from commons_world import EXAMPLE, PARTIES, World, world
 from elsewhere.commons.audit import audit, audit_log, witness_round
 from elsewhere.commons.canon import b64
 from elsewhere.commons.client import CustodianClient
@@ -21,7 +21,7 @@ from elsewhere.commons.session import open_result
 from elsewhere.commons.wire import RELEASE_INFO, combined_nonce, release_aad
 from elsewhere.crypto.binding import report_data, workload_digest
 from elsewhere.crypto.hpke import KeepKey, WrongRecipient
-from elsewhere.errors import Conflict, Refused, InputError
+from elsewhere.errors import Conflict, InputError, Refused
 from elsewhere.ledger.checkpoint import Checkpoint, sign_checkpoint
 from elsewhere.ledger.keyfile import load_key_file
 
@@ -87,8 +87,16 @@ def test_raw_rows_request_refused_by_the_custodian(w: World) -> None:
     doc = w.proposal("raw", datasets).to_json()
     doc["rule"]["kind"] = "raw"
     with pytest.raises(InputError, match="no raw rows"):
-        w.clients[0].post("/v1/releases", {"proposal": doc, "decisions": [], "nonces": ["00" * 16],
-                                           "keep_public_key": "", "evidence": ""})
+        w.clients[0].post(
+            "/v1/releases",
+            {
+                "proposal": doc,
+                "decisions": [],
+                "nonces": ["00" * 16],
+                "keep_public_key": "",
+                "evidence": "",
+            },
+        )
 
 
 def test_keep_on_refused_cpu_refused(w: World) -> None:
@@ -104,7 +112,7 @@ def test_one_party_veto_stops_every_custodian(w: World) -> None:
     veto = sign_decision(w.local.parties["south"], Verb.VETO, p)
     for client in w.clients:  # the party sends it to each custodian itself
         client.post("/v1/vetoes", {"proposal": p.to_json(), "decision": veto.to_json()})
-    with pytest.raises(Refused, match="vetoed .*south"):
+    with pytest.raises(Refused, match=r"vetoed .*south"):
         w.run(p, w.approvals(p), datasets)  # the approvals sent leave the veto out
 
 
@@ -133,9 +141,12 @@ def _release_request(w: World, p, key: KeepKey, bind_key: bytes) -> tuple[dict, 
     bound = report_data(combined_nonce([nonce]), bind_key, workload_digest(w.module), p.digest)
     evidence = w.genoa.attest(bound)
     request = {
-        "proposal": p.to_json(), "decisions": [d.to_json() for d in w.approvals(p)],
-        "nonces": [nonce.hex()], "keep_public_key": b64(key.public_bytes()),
-        "evidence": b64(evidence.evidence), "certificates": b64(evidence.aux),
+        "proposal": p.to_json(),
+        "decisions": [d.to_json() for d in w.approvals(p)],
+        "nonces": [nonce.hex()],
+        "keep_public_key": b64(key.public_bytes()),
+        "evidence": b64(evidence.evidence),
+        "certificates": b64(evidence.aux),
     }
     return request, client
 
@@ -180,7 +191,9 @@ def test_lying_custodian_exposed_by_witnesses(w: World, tmp_path: Path) -> None:
     assert not honest.problems and len(honest.cosigners) == 2
     # cust-b signs a second history of the same size (it holds its own log key)
     key = load_key_file(w.local.root / "custodians" / "cust-b" / "log.key")
-    forged = sign_checkpoint(Checkpoint(key.name, honest.size, b"\x17" * 32), key).to_bytes().decode()
+    forged = (
+        sign_checkpoint(Checkpoint(key.name, honest.size, b"\x17" * 32), key).to_bytes().decode()
+    )
     with pytest.raises(Conflict, match="split view"):
         clients[0].post("/v1/witness", {"custodian": "cust-b", "note": forged, "proof": []})
     shown = audit_log(w.local.roster, liar, note=forged)
@@ -198,7 +211,11 @@ def test_each_party_audits_the_trail(w: World) -> None:
         report = audit(w.local.roster, name, clients)
         assert report.ok, report.to_json()
         mine = report.mine(report.logs[0])
-        kinds = {e["kind"] for e in mine if e.get("proposal_id") == "audit" or e.get("dataset_id") == f"{name}-audit"}
+        kinds = {
+            e["kind"]
+            for e in mine
+            if e.get("proposal_id") == "audit" or e.get("dataset_id") == f"{name}-audit"
+        }
         assert {"commons.deposit", "commons.release", "commons.output"} <= kinds
 
 
@@ -206,8 +223,11 @@ def test_malformed_bodies_answer_one_line(w: World) -> None:
     custodian = w.local.roster.custodians[0]
     with httpx.Client(verify=ssl.create_default_context(cafile=str(w.local.ca.cert_path))) as http:
         for body in (b"{", b"[]", b'{"proposal": 5}'):
-            answer = http.post(custodian.url + "/v1/releases", content=body,
-                               headers={"content-type": "application/json"})
+            answer = http.post(
+                custodian.url + "/v1/releases",
+                content=body,
+                headers={"content-type": "application/json"},
+            )
             assert answer.status_code in (400, 422), answer.text
             assert "\n" not in answer.json()["error"]
 

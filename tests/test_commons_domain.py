@@ -28,7 +28,9 @@ def keys() -> dict[str, PartyKeys]:
     return {name: PartyKeys.generate(name) for name in PARTIES}
 
 
-def roster_for(keys: dict[str, PartyKeys], custodians: int = 5, k: int = 3, m: int = 2) -> tuple[Roster, list[PrivateKey]]:
+def roster_for(
+    keys: dict[str, PartyKeys], custodians: int = 5, k: int = 3, m: int = 2
+) -> tuple[Roster, list[PrivateKey]]:
     seals = [PrivateKey.generate() for _ in range(custodians)]
     doc = {
         "commons": "test",
@@ -68,13 +70,17 @@ def test_k_of_n_shares_join_and_fewer_reveal_nothing_usable(keys: dict[str, Part
     roster, seals = roster_for(keys)
     sealed = encrypt_dataset(keys["north"], roster, "north-x", b"0,1,5\n" * 100, 1.0)
     shares = [
-        Share.parse(seal.open(d.wrapped_share, info=SHARE_INFO, aad=share_aad("north-x", d.custodian)))
+        Share.parse(
+            seal.open(d.wrapped_share, info=SHARE_INFO, aad=share_aad("north-x", d.custodian))
+        )
         for seal, d in zip(seals, sealed.deposits, strict=True)
     ]
     for chosen in combinations(shares, 3):  # any k real shares open the dataset
         key = join_key(list(chosen), 3)
         assert decrypt_dataset(key, "north-x", "north", sealed.ciphertext) == b"0,1,5\n" * 100
-    for chosen in combinations(shares, 2):  # k-1 colluding custodians (and the operator's ciphertext)
+    for chosen in combinations(
+        shares, 2
+    ):  # k-1 colluding custodians (and the operator's ciphertext)
         with pytest.raises(InputError, match="3 needed"):
             join_key(list(chosen), 3)
         # interpolating the k-1 real shares anyway gives a wrong key, refused by AES-GCM
@@ -84,11 +90,15 @@ def test_k_of_n_shares_join_and_fewer_reveal_nothing_usable(keys: dict[str, Part
             decrypt_dataset(low + high, "north-x", "north", sealed.ciphertext)
 
 
-def test_share_wrapped_to_one_custodian_does_not_open_with_another(keys: dict[str, PartyKeys]) -> None:
+def test_share_wrapped_to_one_custodian_does_not_open_with_another(
+    keys: dict[str, PartyKeys],
+) -> None:
     roster, seals = roster_for(keys)
     sealed = encrypt_dataset(keys["north"], roster, "north-x", b"x", 1.0)
-    with pytest.raises(Exception, match="sealed to key|could not open"):
-        seals[1].open(sealed.deposits[0].wrapped_share, info=SHARE_INFO, aad=share_aad("north-x", "c0"))
+    with pytest.raises(Exception, match=r"sealed to key|could not open"):
+        seals[1].open(
+            sealed.deposits[0].wrapped_share, info=SHARE_INFO, aad=share_aad("north-x", "c0")
+        )
 
 
 def test_split_refuses_k_of_one() -> None:
@@ -128,7 +138,13 @@ def test_replayed_approval_counts_once(keys: dict[str, PartyKeys]) -> None:
     roster, _ = roster_for(keys, m=3)
     p = proposal()
     approval = sign_decision(keys["north"], Verb.APPROVE, p)
-    result = standing(roster, p, [approval, approval, approval, sign_decision(keys["central"], Verb.APPROVE, p)], OWNERS, now=int(time.time()))
+    result = standing(
+        roster,
+        p,
+        [approval, approval, approval, sign_decision(keys["central"], Verb.APPROVE, p)],
+        OWNERS,
+        now=int(time.time()),
+    )
     assert not result.runnable
     assert "2 of 3 approvals needed" in " ".join(result.refusals)
 
@@ -159,7 +175,10 @@ def test_signature_by_someone_outside_the_commons(keys: dict[str, PartyKeys]) ->
     roster, _ = roster_for(keys)
     p = proposal()
     intruder = PartyKeys.generate("central")  # same name, another key
-    decisions = [sign_decision(keys["north"], Verb.APPROVE, p), sign_decision(intruder, Verb.APPROVE, p)]
+    decisions = [
+        sign_decision(keys["north"], Verb.APPROVE, p),
+        sign_decision(intruder, Verb.APPROVE, p),
+    ]
     result = standing(roster, p, decisions, OWNERS, now=int(time.time()))
     assert "approve by central: signature does not verify" in " ".join(result.refusals)
 
@@ -168,7 +187,13 @@ def test_one_veto_stops_it_and_expiry_stops_it(keys: dict[str, PartyKeys]) -> No
     roster, _ = roster_for(keys)
     p = proposal()
     decisions = [sign_decision(keys[n], Verb.APPROVE, p) for n in PARTIES]
-    vetoed = standing(roster, p, [*decisions, sign_decision(keys["south"], Verb.VETO, p)], OWNERS, now=int(time.time()))
+    vetoed = standing(
+        roster,
+        p,
+        [*decisions, sign_decision(keys["south"], Verb.VETO, p)],
+        OWNERS,
+        now=int(time.time()),
+    )
     assert "vetoed by south" in vetoed.refusals
     late = standing(roster, p, decisions, OWNERS, now=p.expires_at)
     assert any(r.startswith("expired") for r in late.refusals)
@@ -183,7 +208,10 @@ def test_small_cells_suppressed_and_noise_added() -> None:
     assert all(n.suppressed == 1 and n.epsilon == 0.1 for n in noisy)
 
 
-@pytest.mark.parametrize("stdout", [b"0,1,5\n", b"r0w0,5\n", b"r0w0,5,5,extra\n", b"r0w0,-5,5\n", b"\xff\n", b"a,1,1\na,2,2\n"])
+@pytest.mark.parametrize(
+    "stdout",
+    [b"0,1,5\n", b"r0w0,5\n", b"r0w0,5,5,extra\n", b"r0w0,-5,5\n", b"\xff\n", b"a,1,1\na,2,2\n"],
+)
 def test_anything_but_declared_cells_is_refused(stdout: bytes) -> None:
     with pytest.raises(InputError, match="analysis output"):
         parse_outputs(stdout)

@@ -106,8 +106,10 @@ def cmd_dataset_add(args: argparse.Namespace) -> int:
     for deposit, client in zip(sealed.deposits, _clients(args, roster), strict=True):
         client.post("/v1/deposits", deposit.to_json())
     Path(args.out).write_bytes(sealed.ciphertext)
-    print(f"dataset {sealed.dataset_id}: {sealed.digest}, {len(sealed.deposits)} shares deposited, "
-          f"{roster.shares_needed} needed; the key is nowhere else")
+    print(
+        f"dataset {sealed.dataset_id}: {sealed.digest}, {len(sealed.deposits)} shares deposited, "
+        f"{roster.shares_needed} needed; the key is nowhere else"
+    )
     return EXIT_OK
 
 
@@ -133,7 +135,9 @@ def cmd_decide(args: argparse.Namespace) -> int:
     if verb is Verb.VETO and args.roster:
         roster = _roster(args)
         for client in _clients(args, roster):
-            client.post("/v1/vetoes", {"proposal": proposal.to_json(), "decision": decision.to_json()})
+            client.post(
+                "/v1/vetoes", {"proposal": proposal.to_json(), "decision": decision.to_json()}
+            )
             print(f"veto recorded at {client.name}", file=sys.stderr)
     _out(decision.to_json(), args.out)
     return EXIT_OK
@@ -154,8 +158,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     warning = NIL_WARNING if args.attester == "nil" else EMULATED_WARNING
     if args.attester.startswith("emulated") or args.attester == "nil":
         print(f"keep attester {args.attester}: {warning}", file=sys.stderr)
-    result = run_proposal(roster, _clients(args, roster), proposal, decisions, datasets,
-                          _read(args.analysis, "analysis"), attester)
+    result = run_proposal(
+        roster,
+        _clients(args, roster),
+        proposal,
+        decisions,
+        datasets,
+        _read(args.analysis, "analysis"),
+        attester,
+    )
     _out(result.to_json(), args.out)
     return EXIT_OK
 
@@ -186,13 +197,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
         _out(report.to_json(), None)
     for log in report.logs:
         state = "ok" if not log.problems else "FAILED: " + "; ".join(log.problems)
-        print(f"{log.custodian}: {log.size} entries, cosigned by {', '.join(log.cosigners) or 'nobody'}; "
-              f"{len(report.mine(log))} about {args.party}; {state}")
+        print(
+            f"{log.custodian}: {log.size} entries, "
+            f"cosigned by {', '.join(log.cosigners) or 'nobody'}; "
+            f"{len(report.mine(log))} about {args.party}; {state}"
+        )
     return EXIT_OK if report.ok else EXIT_REFUSED
 
 
 def register(commands: Any) -> None:
-    group = commands.add_parser("commons", help="a data commons: parties, datasets, proposals, audit")
+    group = commands.add_parser(
+        "commons", help="a data commons: parties, datasets, proposals, audit"
+    )
     sub = group.add_subparsers(title="commons commands", metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser, *, key: bool = False, roster: bool = True) -> None:
@@ -203,7 +219,9 @@ def register(commands: Any) -> None:
             p.add_argument("--party-key", required=True, help="this party's key file (0600)")
         p.add_argument("--out", help="write JSON here (default: stdout)")
 
-    party = sub.add_parser("party", help="party keys").add_subparsers(title="party", metavar="COMMAND")
+    party = sub.add_parser("party", help="party keys").add_subparsers(
+        title="party", metavar="COMMAND"
+    )
     p = party.add_parser("add", help="make a party's keys; print its public part")
     p.add_argument("name")
     p.add_argument("--key-file", required=True)
@@ -219,7 +237,9 @@ def register(commands: Any) -> None:
     common(p, roster=False)
     p.set_defaults(handler=cmd_roster)
 
-    dataset = sub.add_parser("dataset", help="datasets").add_subparsers(title="dataset", metavar="COMMAND")
+    dataset = sub.add_parser("dataset", help="datasets").add_subparsers(
+        title="dataset", metavar="COMMAND"
+    )
     p = dataset.add_parser("add", help="encrypt FILE here and deposit its key shares")
     p.add_argument("file")
     p.add_argument("--id", required=True)
@@ -273,4 +293,3 @@ def register(commands: Any) -> None:
     p.add_argument("--json", action="store_true")
     common(p)
     p.set_defaults(handler=cmd_audit)
-

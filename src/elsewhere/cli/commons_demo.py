@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from elsewhere.attest.base import Attester
 from elsewhere.attest.registry import make_attester
 from elsewhere.claims import EMULATED_WARNING
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.commons.audit import audit, witness_round
 from elsewhere.commons.datasets import encrypt_dataset
-from elsewhere.commons.proposals import Proposal, Verb, sign_decision
+from elsewhere.commons.proposals import Decision, Proposal, Verb, sign_decision
 from elsewhere.commons.rules import AGGREGATE, OutputRule
 from elsewhere.commons.session import EncryptedDataset, open_result, run_proposal
 from elsewhere.commons.shares import Share, join_key
@@ -54,7 +55,9 @@ class Narrator:
 def run_commons_demo(_: argparse.Namespace) -> int:
     logging.getLogger("elsewhere").setLevel(logging.ERROR)
     if not (EXAMPLE / "cross-border.wat").is_file():
-        raise ConfigError("demo commons", str(EXAMPLE), "example analysis not found (run from a checkout)")
+        raise ConfigError(
+            "demo commons", str(EXAMPLE), "example analysis not found (run from a checkout)"
+        )
     print("=" * 78)
     print("ELSEWHERE COMMONS DEMO — THE KEEP IS EMULATED: NO HARDWARE PROTECTION.")
     print("Custodians run here as separate TLS processes on one machine: that shows the")
@@ -68,15 +71,25 @@ def _run(tmp: Path, step: Narrator) -> int:
     step("three agencies make keys; three custodians (one per agency) make theirs")
     genoa = make_attester("emulated-snp", tmp / "genoa", generation="Genoa")
     milan = make_attester("emulated-snp", tmp / "milan", generation="Milan")
-    local = build(tmp / "commons", AGENCIES, CUSTODIANS, approvals_needed=2, shares_needed=2,
-                  policy_text=POLICY.read_text(), attesters=[genoa, milan])
-    step.say(f"roster {local.roster.digest}: m = 2 approvals (every dataset owner among them), k = 2 of 3 shares")
+    local = build(
+        tmp / "commons",
+        AGENCIES,
+        CUSTODIANS,
+        approvals_needed=2,
+        shares_needed=2,
+        policy_text=POLICY.read_text(),
+        attesters=[genoa, milan],
+    )
+    step.say(
+        f"roster {local.roster.digest}: m = 2 approvals (every dataset owner among them), "
+        "k = 2 of 3 shares"
+    )
     with started(local):
         step.say("custodians listening: " + ", ".join(r.url for r in local.running.values()))
         return _flow(local, genoa, milan, step)
 
 
-def _flow(local: LocalCommons, genoa: object, milan: object, step: Narrator) -> int:
+def _flow(local: LocalCommons, genoa: Attester, milan: Attester, step: Narrator) -> int:
     clients = local.clients()
     outcomes: list[bool] = []
 
@@ -84,7 +97,9 @@ def _flow(local: LocalCommons, genoa: object, milan: object, step: Narrator) -> 
         out = []
         for name in AGENCIES:
             data = (EXAMPLE / f"{name}.csv").read_bytes()
-            sealed = encrypt_dataset(local.parties[name], local.roster, f"{name}-{tag}", data, budget)
+            sealed = encrypt_dataset(
+                local.parties[name], local.roster, f"{name}-{tag}", data, budget
+            )
             for d, client in zip(sealed.deposits, clients, strict=True):
                 client.post("/v1/deposits", d.to_json())
             out.append(EncryptedDataset(sealed.dataset_id, name, sealed.ciphertext))
@@ -92,11 +107,19 @@ def _flow(local: LocalCommons, genoa: object, milan: object, step: Narrator) -> 
 
     module = wat_to_wasm((EXAMPLE / "cross-border.wat").read_text())
 
-    def proposal(pid: str, datasets: list[EncryptedDataset], epsilon: float, analysis: bytes = module) -> Proposal:
-        return Proposal(pid, workload_digest(analysis).hex(), tuple(sorted(d.dataset_id for d in datasets)),
-                        OutputRule(AGGREGATE, 10, epsilon, 1), int(time.time()) + 600, "north")
+    def proposal(
+        pid: str, datasets: list[EncryptedDataset], epsilon: float, analysis: bytes = module
+    ) -> Proposal:
+        return Proposal(
+            pid,
+            workload_digest(analysis).hex(),
+            tuple(sorted(d.dataset_id for d in datasets)),
+            OutputRule(AGGREGATE, 10, epsilon, 1),
+            int(time.time()) + 600,
+            "north",
+        )
 
-    def approvals(p: Proposal, who: tuple[str, ...] = AGENCIES) -> list:  # type: ignore[type-arg]
+    def approvals(p: Proposal, who: tuple[str, ...] = AGENCIES) -> list[Decision]:
         return [sign_decision(local.parties[n], Verb.APPROVE, p) for n in who]
 
     def refused(label: str, attempt: Callable[[], object]) -> None:
@@ -109,47 +132,87 @@ def _flow(local: LocalCommons, genoa: object, milan: object, step: Narrator) -> 
         step.say(f"UNEXPECTED: {label} was not refused")
         outcomes.append(False)
 
-    step("each agency encrypts its case counts on its own machine and deposits one key share per custodian")
+    step(
+        "each agency encrypts its case counts on its own machine "
+        "and deposits one key share per custodian"
+    )
     datasets = deposit("cases", 1.0)
     for d in datasets:
-        step.say(f"{d.dataset_id}: {len(d.ciphertext)} bytes AES-256-GCM; key split 2-of-3, each share HPKE-sealed")
+        step.say(
+            f"{d.dataset_id}: {len(d.ciphertext)} bytes AES-256-GCM; "
+            "key split 2-of-3, each share HPKE-sealed"
+        )
 
     step("the joint analysis: approved by all three, run in an emulated Genoa keep")
     p = proposal("cross-border-1", datasets, 0.5)
-    result = run_proposal(local.roster, clients, p, approvals(p), datasets, module, genoa)  # type: ignore[arg-type]
+    result = run_proposal(local.roster, clients, p, approvals(p), datasets, module, genoa)
     doc = open_result(local.parties["south"], p, result.sealed["south"])
     step.say(f"keep: {EMULATED_WARNING}; shares released by {', '.join(result.released_by)}")
-    step.say(f"{len(doc['cells'])} cross-border cells released with noise (ε = 0.5 per dataset), "
-             f"{doc['suppressed']} cells under 10 cases suppressed by the runtime")
-    step.say("first cells, as south opens them: " + ", ".join(f"{c['key']}={c['value']}" for c in doc["cells"][:5]))
+    step.say(
+        f"{len(doc['cells'])} cross-border cells released with noise (ε = 0.5 per dataset), "
+        f"{doc['suppressed']} cells under 10 cases suppressed by the runtime"
+    )
+    step.say(
+        "first cells, as south opens them: "
+        + ", ".join(f"{c['key']}={c['value']}" for c in doc["cells"][:5])
+    )
     outcomes.append(bool(doc["cells"]) and doc["suppressed"] > 0)
 
     step("refusals, each with the custodians' reason")
     p2 = proposal("too-few", datasets, 0.1)
-    refused("too few approvals", lambda: run_proposal(local.roster, clients, p2, approvals(p2, ("north",)), datasets, module, genoa))  # type: ignore[arg-type]
+    refused(
+        "too few approvals",
+        lambda: run_proposal(
+            local.roster, clients, p2, approvals(p2, ("north",)), datasets, module, genoa
+        ),
+    )
     changed = bytearray(module)
     changed[-1] ^= 1
     p3 = proposal("one-byte", datasets, 0.1)
-    refused("analysis differs by one byte", lambda: run_proposal(local.roster, clients, p3, approvals(p3), datasets, bytes(changed), genoa))  # type: ignore[arg-type]
+    refused(
+        "analysis differs by one byte",
+        lambda: run_proposal(
+            local.roster, clients, p3, approvals(p3), datasets, bytes(changed), genoa
+        ),
+    )
     refused("raw rows", lambda: OutputRule("raw", 10, 0.0, 1))
     p4 = proposal("on-milan", datasets, 0.1)
-    refused("keep on a refused CPU", lambda: run_proposal(local.roster, clients, p4, approvals(p4), datasets, module, milan))  # type: ignore[arg-type]
+    refused(
+        "keep on a refused CPU",
+        lambda: run_proposal(local.roster, clients, p4, approvals(p4), datasets, module, milan),
+    )
     p5 = proposal("vetoed", datasets, 0.1)
     veto = sign_decision(local.parties["central"], Verb.VETO, p5)
     for client in clients:
         client.post("/v1/vetoes", {"proposal": p5.to_json(), "decision": veto.to_json()})
     step.say("central vetoes 'vetoed' and sends the veto to every custodian itself")
-    refused("after a veto", lambda: run_proposal(local.roster, clients, p5, approvals(p5), datasets, module, genoa))  # type: ignore[arg-type]
+    refused(
+        "after a veto",
+        lambda: run_proposal(local.roster, clients, p5, approvals(p5), datasets, module, genoa),
+    )
     p6 = proposal("spend-rest", datasets, 0.5)
-    run_proposal(local.roster, clients, p6, approvals(p6), datasets, module, genoa)  # type: ignore[arg-type]
+    run_proposal(local.roster, clients, p6, approvals(p6), datasets, module, genoa)
     step.say("a second run spends the remaining ε (0.5 of 1.0)")
     p7 = proposal("over-budget", datasets, 0.5)
-    refused("ε budget ran out", lambda: run_proposal(local.roster, clients, p7, approvals(p7), datasets, module, genoa))  # type: ignore[arg-type]
+    refused(
+        "ε budget ran out",
+        lambda: run_proposal(local.roster, clients, p7, approvals(p7), datasets, module, genoa),
+    )
 
-    step("the operator tries to read the data with what it holds: ciphertexts, deposits, its own keys")
+    step(
+        "the operator tries to read the data with what it holds: "
+        "ciphertexts, deposits, its own keys"
+    )
     sealed = encrypt_dataset(local.parties["north"], local.roster, "north-probe", b"0,0,1\n", 0.0)
     operator_key = PrivateKey.generate()
-    refused("operator key opens a share", lambda: operator_key.open(sealed.deposits[0].wrapped_share, info=SHARE_INFO, aad=share_aad("north-probe", sealed.deposits[0].custodian)))
+    refused(
+        "operator key opens a share",
+        lambda: operator_key.open(
+            sealed.deposits[0].wrapped_share,
+            info=SHARE_INFO,
+            aad=share_aad("north-probe", sealed.deposits[0].custodian),
+        ),
+    )
     one = Share(1, bytes(32))
     refused("one custodian's share with the operator", lambda: join_key([one], 2))
     stored = b"".join(f.read_bytes() for f in (local.root / "custodians").rglob("*.db*"))
@@ -162,11 +225,21 @@ def _flow(local: LocalCommons, genoa: object, milan: object, step: Narrator) -> 
     outcomes.append(not problems)
     for name in AGENCIES:
         report = audit(local.roster, name, clients)
-        lines = [f"{log.custodian}: {log.size} entries, cosigned by {len(log.cosigners)}, {len(report.mine(log))} about {name}" for log in report.logs]
+        lines = [
+            f"{log.custodian}: {log.size} entries, cosigned by {len(log.cosigners)}, "
+            f"{len(report.mine(log))} about {name}"
+            for log in report.logs
+        ]
         step.say(f"{name}: {'verified' if report.ok else 'FAILED'} — " + "; ".join(lines))
         outcomes.append(report.ok)
 
     ok = all(outcomes)
-    step("done: " + ("joint result released under the rules; every refusal held; every audit verified" if ok else "UNEXPECTED OUTCOME (see above)"))
+    step(
+        "done: "
+        + (
+            "joint result released under the rules; every refusal held; every audit verified"
+            if ok
+            else "UNEXPECTED OUTCOME (see above)"
+        )
+    )
     return EXIT_OK if ok else EXIT_REFUSED
-

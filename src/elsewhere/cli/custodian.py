@@ -22,12 +22,18 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     config = load_dir(
-        Path(args.dir), Path(args.roster), Path(args.policy),
-        [Path(p) for p in args.trust_emulated_root], args.database_url,
+        Path(args.dir),
+        Path(args.roster),
+        Path(args.policy),
+        [Path(p) for p in args.trust_emulated_root],
+        args.database_url,
     )
     if config.anchors:
-        print(f"custodian {config.name}: trusts {len(config.anchors)} EMULATED root(s): "
-              "evidence under them gives NO hardware protection", flush=True)
+        print(
+            f"custodian {config.name}: trusts {len(config.anchors)} EMULATED root(s): "
+            "evidence under them gives NO hardware protection",
+            flush=True,
+        )
     serve(config, args.host, args.port, Path(args.tls_cert), Path(args.tls_key))
     return EXIT_OK
 
@@ -35,7 +41,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     group = commands.add_parser("custodian", help="an independent custodian of a data commons")
     sub = group.add_subparsers(title="custodian commands", metavar="COMMAND")
-    p = sub.add_parser("init", help="create a custodian's keys; print its public part (for the roster)")
+    p = sub.add_parser(
+        "init", help="create a custodian's keys; print its public part (for the roster)"
+    )
     p.add_argument("--dir", required=True)
     p.add_argument("--name", required=True)
     p.add_argument("--url", default="", help="where parties will reach it (for the roster)")
@@ -44,8 +52,13 @@ def register(commands: Any) -> None:
     p.add_argument("--dir", required=True)
     p.add_argument("--roster", required=True, help="the commons roster (JSON), from your own party")
     p.add_argument("--policy", required=True, help="this custodian's TEE policy (TOML)")
-    p.add_argument("--trust-emulated-root", action="append", default=[], metavar="PEM",
-                   help="trust an EMULATED platform root (no hardware protection)")
+    p.add_argument(
+        "--trust-emulated-root",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="trust an EMULATED platform root (no hardware protection)",
+    )
     p.add_argument("--database-url", default=None, help="default: sqlite in --dir")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8443)

@@ -64,9 +64,9 @@ def register(commands: Any) -> None:
     demo.add_argument("--replicas", type=int, default=3)
     demo.set_defaults(handler=run_demo)
     sub = demo.add_subparsers(title="other demonstrations", metavar="DEMO")
-    sub.add_parser("commons", help="a data commons: three agencies, three custodians (emulated)").set_defaults(
-        handler=run_commons_demo
-    )
+    sub.add_parser(
+        "commons", help="a data commons: three agencies, three custodians (emulated)"
+    ).set_defaults(handler=run_commons_demo)
 
 
 class Narrator:

@@ -39,8 +39,14 @@ def witness_round(roster: Roster, clients: Sequence[CustodianClient]) -> list[st
                 continue
             try:
                 seen = int(witness.get(f"/v1/witness/{log.name}")["size"])
-                proof = log.get("/v1/log/consistency", old=seen, new=size)["proof"] if 0 < seen < size else []
-                cosigned = witness.post("/v1/witness", {"custodian": log.name, "note": note, "proof": proof})
+                proof = (
+                    log.get("/v1/log/consistency", old=seen, new=size)["proof"]
+                    if 0 < seen < size
+                    else []
+                )
+                cosigned = witness.post(
+                    "/v1/witness", {"custodian": log.name, "note": note, "proof": proof}
+                )
                 log.post("/v1/log/cosignatures", {"note": cosigned["note"]})
             except ElsewhereError as error:
                 problems.append(error.message)
@@ -67,11 +73,18 @@ class AuditReport:
 
     def mine(self, log: LogAudit) -> list[dict[str, Any]]:
         """The entries about this party: its deposits and vetoes, and every run that used them."""
-        datasets = {e["dataset_id"] for e in log.entries if e.get("kind") == "commons.deposit" and e.get("owner") == self.party}
+        datasets = {
+            e["dataset_id"]
+            for e in log.entries
+            if e.get("kind") == "commons.deposit" and e.get("owner") == self.party
+        }
         proposals = {e["proposal_id"] for e in log.entries if set(e.get("datasets", ())) & datasets}
         return [
-            e for e in log.entries
-            if e.get("dataset_id") in datasets or e.get("party") == self.party or e.get("proposal_id") in proposals
+            e
+            for e in log.entries
+            if e.get("dataset_id") in datasets
+            or e.get("party") == self.party
+            or e.get("proposal_id") in proposals
         ]
 
     def to_json(self) -> dict[str, Any]:
@@ -79,8 +92,13 @@ class AuditReport:
             "party": self.party,
             "ok": self.ok,
             "logs": [
-                {"custodian": log.custodian, "size": log.size, "cosigned_by": list(log.cosigners),
-                 "problems": list(log.problems), "entries_about_party": self.mine(log)}
+                {
+                    "custodian": log.custodian,
+                    "size": log.size,
+                    "cosigned_by": list(log.cosigners),
+                    "problems": list(log.problems),
+                    "entries_about_party": self.mine(log),
+                }
                 for log in self.logs
             ],
         }
@@ -105,7 +123,9 @@ def audit_log(roster: Roster, client: CustodianClient, note: str | None = None) 
     witnesses = [c.witness_verifier for c in roster.custodians if c.name != client.name]
     cosigners = tuple(cosigned_by(signed, witnesses))
     if not cosigners:
-        problems.append(f"{client.name}: checkpoint of size {signed.size} is cosigned by no other custodian")
+        problems.append(
+            f"{client.name}: checkpoint of size {signed.size} is cosigned by no other custodian"
+        )
     datas: list[bytes] = []
     try:
         while len(datas) < signed.size:
@@ -116,8 +136,12 @@ def audit_log(roster: Roster, client: CustodianClient, note: str | None = None) 
         problems.append(error.message)
     tree = merkle.MemoryTree(merkle.leaf_hash(d) for d in datas)
     if tree.size != signed.size or tree.root() != signed.root:
-        problems.append(f"{client.name}: its entries do not give the root it signed for size {signed.size}")
-    return LogAudit(client.name, signed.size, cosigners, tuple(json.loads(d) for d in datas), tuple(problems))
+        problems.append(
+            f"{client.name}: its entries do not give the root it signed for size {signed.size}"
+        )
+    return LogAudit(
+        client.name, signed.size, cosigners, tuple(json.loads(d) for d in datas), tuple(problems)
+    )
 
 
 def audit(roster: Roster, party: str, clients: Sequence[CustodianClient]) -> AuditReport:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from elsewhere.errors import Conflict, ElsewhereError, Refused, InputError, NotFound
+from elsewhere.errors import Conflict, ElsewhereError, InputError, NotFound, Refused
 
 TIMEOUT_S = 30.0
 
@@ -40,15 +40,21 @@ class CustodianClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
-            raise CustodianDown(f"custodian {self.name}: unreachable ({type(error).__name__})") from None
+            raise CustodianDown(
+                f"custodian {self.name}: unreachable ({type(error).__name__})"
+            ) from None
         try:
             body = response.json()
         except ValueError:
-            raise InputError(f"custodian {self.name}", path, f"answered {response.status_code}, not JSON") from None
+            raise InputError(
+                f"custodian {self.name}", path, f"answered {response.status_code}, not JSON"
+            ) from None
         if response.status_code >= 400:
             message = body.get("error", "") if isinstance(body, dict) else ""
             kind = _BY_STATUS.get(response.status_code, InputError)
             if kind is InputError:
-                raise InputError(f"custodian {self.name}", path, message or str(response.status_code))
+                raise InputError(
+                    f"custodian {self.name}", path, message or str(response.status_code)
+                )
             raise kind(f"custodian {self.name}: {message}")
         return body

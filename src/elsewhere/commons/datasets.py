@@ -57,7 +57,10 @@ class Deposit:
         return DEPOSIT_LABEL + canonical_bytes(self.terms())
 
     def to_json(self) -> dict[str, Any]:
-        return self.terms() | {"wrapped_share": b64(self.wrapped_share), "signature": b64(self.signature)}
+        return self.terms() | {
+            "wrapped_share": b64(self.wrapped_share),
+            "signature": b64(self.signature),
+        }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Deposit:
@@ -82,7 +85,9 @@ class Deposit:
         if owner is None:
             raise InputError("deposit", "owner", f"{self.owner} is not a party of this commons")
         if not owner.verify(self.message(), self.signature):
-            raise VerificationFailed(f"deposit of {self.dataset_id}: owner signature does not verify")
+            raise VerificationFailed(
+                f"deposit of {self.dataset_id}: owner signature does not verify"
+            )
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,10 @@ def encrypt_dataset(
     deposits = []
     for custodian, share in zip(roster.custodians, shares, strict=True):
         wrapped = seal(
-            custodian.seal_key, share.encode(), info=SHARE_INFO, aad=share_aad(dataset_id, custodian.name)
+            custodian.seal_key,
+            share.encode(),
+            info=SHARE_INFO,
+            aad=share_aad(dataset_id, custodian.name),
         )
         unsigned = Deposit(dataset_id, keys.name, custodian.name, digest, epsilon_budget, wrapped)
         deposits.append(

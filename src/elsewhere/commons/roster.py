@@ -181,7 +181,11 @@ class PartyKeys:
         return self.signer.sign(message)
 
     def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "sign_seed": b64(self.sign_seed), "seal_secret": b64(self.seal_secret)}
+        return {
+            "name": self.name,
+            "sign_seed": b64(self.sign_seed),
+            "seal_secret": b64(self.seal_secret),
+        }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> PartyKeys:
@@ -194,4 +198,3 @@ class PartyKeys:
         if len(keys.sign_seed) != 32 or len(keys.seal_secret) != 32:
             raise InputError(what, keys.name, "keys must be 32 bytes each")
         return keys
-

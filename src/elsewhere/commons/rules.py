@@ -40,7 +40,11 @@ class OutputRule:
 
     def __post_init__(self) -> None:
         if self.kind != AGGREGATE:
-            raise InputError("output rule", "kind", f"{self.kind!r} refused: only aggregate outputs leave a keep (no raw rows)")
+            raise InputError(
+                "output rule",
+                "kind",
+                f"{self.kind!r} refused: only aggregate outputs leave a keep (no raw rows)",
+            )
         if self.min_group < 2:
             raise InputError("output rule", "min_group", "must be at least 2")
         if not (0 <= self.epsilon <= MAX_EPSILON) or math.isnan(self.epsilon):
@@ -94,14 +98,22 @@ def parse_outputs(stdout: bytes) -> tuple[Cell, ...]:
     try:
         text = stdout.decode("ascii")
     except UnicodeDecodeError:
-        raise InputError("analysis output", "", "not ASCII: refused (declared cells only)") from None
+        raise InputError(
+            "analysis output", "", "not ASCII: refused (declared cells only)"
+        ) from None
     cells: list[Cell] = []
     keys: set[str] = set()
     for number, line in enumerate(text.splitlines(), 1):
         parts = line.split(",")
-        if len(parts) != 3 or not _KEY.fullmatch(parts[0]) or not all(p.isdigit() for p in parts[1:]):
+        if (
+            len(parts) != 3
+            or not _KEY.fullmatch(parts[0])
+            or not all(p.isdigit() for p in parts[1:])
+        ):
             raise InputError(
-                "analysis output", f"line {number}", "not `key,value,group_size`: refused (no raw rows)"
+                "analysis output",
+                f"line {number}",
+                "not `key,value,group_size`: refused (no raw rows)",
             )
         if parts[0] in keys:
             raise InputError("analysis output", f"line {number}", f"key {parts[0]} repeated")

@@ -22,7 +22,13 @@ from elsewhere.commons.proposals import Decision, Proposal
 from elsewhere.commons.roster import Roster
 from elsewhere.commons.rules import apply_rule, parse_outputs
 from elsewhere.commons.shares import Share, join_key
-from elsewhere.commons.wire import RELEASE_INFO, RESULT_INFO, combined_nonce, release_aad, result_aad
+from elsewhere.commons.wire import (
+    RELEASE_INFO,
+    RESULT_INFO,
+    combined_nonce,
+    release_aad,
+    result_aad,
+)
 from elsewhere.crypto.binding import report_data, workload_digest
 from elsewhere.crypto.hpke import KeepKey, seal
 from elsewhere.errors import ElsewhereError, Refused
@@ -93,7 +99,9 @@ def run_proposal(
             refusals.append(error.message)
     key = KeepKey.generate()
     digest = workload_digest(module)  # what this keep runs, not what the proposal says
-    bound = report_data(combined_nonce([n for _, n in nonces]), key.public_bytes(), digest, proposal.digest)
+    bound = report_data(
+        combined_nonce([n for _, n in nonces]), key.public_bytes(), digest, proposal.digest
+    )
     evidence = attester.attest(bound)
     request = {
         "proposal": proposal.to_json(),
@@ -121,37 +129,60 @@ def run_proposal(
             shares[dataset_id].append(Share.parse(plain))
     if len(released) < roster.shares_needed:
         raise Refused(
-            f"{len(released)} of {roster.shares_needed} custodians released: " + " | ".join(refusals)
+            f"{len(released)} of {roster.shares_needed} custodians released: "
+            + " | ".join(refusals)
         )
     stdin = b"".join(
-        decrypt_dataset(join_key(shares[d], roster.shares_needed), d, by_id[d].owner, by_id[d].ciphertext)
+        decrypt_dataset(
+            join_key(shares[d], roster.shares_needed), d, by_id[d].owner, by_id[d].ciphertext
+        )
         for d in proposal.datasets
     )
     base = limits or KeepLimits()
-    limits = KeepLimits(**{**base.to_json(), "max_stdin_bytes": max(base.max_stdin_bytes, len(stdin) + MIB)})
-    outcome = run_module(module, KeepConfig(workload_digest=digest, limits=limits, program_name="analysis"), stdin=stdin)
+    limits = KeepLimits(
+        **{**base.to_json(), "max_stdin_bytes": max(base.max_stdin_bytes, len(stdin) + MIB)}
+    )
+    outcome = run_module(
+        module,
+        KeepConfig(workload_digest=digest, limits=limits, program_name="analysis"),
+        stdin=stdin,
+    )
     del stdin
     if not outcome.ok:
-        raise Refused(f"analysis ended {outcome.outcome} (exit {outcome.exit_code}): no output released")
+        raise Refused(
+            f"analysis ended {outcome.outcome} (exit {outcome.exit_code}): no output released"
+        )
     released_cells = apply_rule(proposal.rule, parse_outputs(outcome.stdout))
     result = canonical_bytes(
-        {"proposal_id": proposal.id, "proposal_digest": proposal.digest.hex()} | released_cells.to_json()
+        {"proposal_id": proposal.id, "proposal_digest": proposal.digest.hex()}
+        | released_cells.to_json()
     )
     parties = sorted({by_id[d].owner for d in proposal.datasets} | {proposal.proposer})
     sealed = {}
     for name in parties:
         party = roster.party(name)
         if party is not None:
-            sealed[name] = seal(party.seal_key, result, info=RESULT_INFO, aad=result_aad(proposal.digest, name))
+            sealed[name] = seal(
+                party.seal_key, result, info=RESULT_INFO, aad=result_aad(proposal.digest, name)
+            )
     digest_text = sealed_digest(sealed)
     for client in released:
         client.post(
             "/v1/outputs",
-            {"proposal_id": proposal.id, "result_digest": digest_text, "suppressed": released_cells.suppressed},
+            {
+                "proposal_id": proposal.id,
+                "result_digest": digest_text,
+                "suppressed": released_cells.suppressed,
+            },
         )
     return RunResult(
-        proposal.id, sealed, digest_text, released_cells.suppressed, released_cells.epsilon,
-        tuple(c.name for c in released), tuple(refusals),
+        proposal.id,
+        sealed,
+        digest_text,
+        released_cells.suppressed,
+        released_cells.epsilon,
+        tuple(c.name for c in released),
+        tuple(refusals),
     )
 
 

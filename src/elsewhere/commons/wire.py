@@ -19,7 +19,9 @@ DATASET_AAD: Final = b"elsewhere/commons/dataset/v1\x00"
 
 def share_aad(dataset_id: str, custodian: str) -> bytes:
     """A deposited share is bound to its dataset and the custodian it was wrapped to."""
-    return b"elsewhere/commons/share-aad/v1\x00" + dataset_id.encode() + b"\x00" + custodian.encode()
+    return (
+        b"elsewhere/commons/share-aad/v1\x00" + dataset_id.encode() + b"\x00" + custodian.encode()
+    )
 
 
 def release_aad(proposal_digest: bytes, dataset_id: str, custodian: str) -> bytes:

@@ -1,8 +1,8 @@
 """A custodian's directory: its keys (owner-only files), roster, policy and trusted roots.
 
-    seal.key     HPKE (ML-KEM-768 + X25519) secret: shares are wrapped to it
-    log.key      Ed25519 note key of its decision log (name <custodian>.log)
-    witness.key  cosignature/v1 key it cosigns other custodians' checkpoints with
+seal.key     HPKE (ML-KEM-768 + X25519) secret: shares are wrapped to it
+log.key      Ed25519 note key of its decision log (name <custodian>.log)
+witness.key  cosignature/v1 key it cosigns other custodians' checkpoints with
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def load_dir(
     try:
         name = (directory / "name").read_text().strip()
     except OSError:
-        raise ConfigError("custodian", str(directory), "no custodian here (run custodian init)") from None
+        raise ConfigError(
+            "custodian", str(directory), "no custodian here (run custodian init)"
+        ) from None
     try:
         roster = Roster.from_json(json.loads(roster_path.read_text()))
     except OSError as error:

@@ -77,10 +77,23 @@ class LocalCommons:
         tls = self.ca.server(self.root / "tls", name)
         port = self.roster.custodian(name).url.rsplit(":", 1)[1]  # type: ignore[union-attr]
         command = [
-            sys.executable, "-c", _MAIN, "custodian", "serve",
-            "--dir", str(custodian_dir), "--roster", str(self.root / "roster.json"),
-            "--policy", str(self.policy), "--port", port,
-            "--tls-cert", str(tls.cert), "--tls-key", str(tls.key),
+            sys.executable,
+            "-c",
+            _MAIN,
+            "custodian",
+            "serve",
+            "--dir",
+            str(custodian_dir),
+            "--roster",
+            str(self.root / "roster.json"),
+            "--policy",
+            str(self.policy),
+            "--port",
+            port,
+            "--tls-cert",
+            str(tls.cert),
+            "--tls-key",
+            str(tls.key),
         ]
         for anchor in self.anchors:
             command += ["--trust-emulated-root", str(anchor)]
@@ -88,7 +101,10 @@ class LocalCommons:
         if url:
             command += ["--database-url", url]
         return subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             env=os.environ | {"PYTHONUNBUFFERED": "1"},
         )
 
@@ -125,9 +141,13 @@ def _wait_line(process: subprocess.Popen[str], marker: str) -> str:
             line = arrived.get(timeout=START_TIMEOUT_S)
         except queue.Empty:
             process.kill()
-            raise ConfigError("custodian", "start", f"no answer in {START_TIMEOUT_S:.0f} s") from None
+            raise ConfigError(
+                "custodian", "start", f"no answer in {START_TIMEOUT_S:.0f} s"
+            ) from None
         if line is None:
-            raise ConfigError("custodian", "start", "exited: " + " | ".join(s.strip() for s in seen[-3:]))
+            raise ConfigError(
+                "custodian", "start", "exited: " + " | ".join(s.strip() for s in seen[-3:])
+            )
         seen.append(line)
         if marker in line:
             return line  # the pump goes on reading: the child never blocks on a full pipe
@@ -182,8 +202,13 @@ def build(
             path.write_bytes(anchor.der)
             anchors.append(path)
     return LocalCommons(
-        root, Roster.from_json(roster_doc), parties, DevCA.create(root / "tls"), policy,
-        tuple(anchors), database_urls or {},
+        root,
+        Roster.from_json(roster_doc),
+        parties,
+        DevCA.create(root / "tls"),
+        policy,
+        tuple(anchors),
+        database_urls or {},
     )
 
 

@@ -37,14 +37,22 @@ def serve(config: CustodianConfig, host: str, port: int, cert: Path, key: Path) 
     try:
         sock.bind((host, port))
     except OSError as error:
-        raise ConfigError("custodian serve", f"{host}:{port}", error.strerror or "cannot bind") from None
+        raise ConfigError(
+            "custodian serve", f"{host}:{port}", error.strerror or "cannot bind"
+        ) from None
     sock.listen(128)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(custodian), ssl_certfile=str(cert), ssl_keyfile=str(key),
-            log_level="warning", lifespan="off", timeout_graceful_shutdown=5,
+            create_app(custodian),
+            ssl_certfile=str(cert),
+            ssl_keyfile=str(key),
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=5,
         )
     )
-    print(f"custodian {config.name} listening on https://{host}:{sock.getsockname()[1]}", flush=True)
+    print(
+        f"custodian {config.name} listening on https://{host}:{sock.getsockname()[1]}", flush=True
+    )
     sys.stdout.flush()
     server.run(sockets=[sock])

@@ -24,7 +24,7 @@ from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import PublicKey, seal
 from elsewhere.custodian import tables as t
 from elsewhere.custodian.keys import CustodianConfig
-from elsewhere.errors import Conflict, Refused, InputError, NotFound
+from elsewhere.errors import Conflict, InputError, NotFound, Refused
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 from elsewhere.ledger.log import Ledger
 from elsewhere.policy.evaluate import compile_policy
@@ -63,7 +63,9 @@ class Custodian:
             **deposit.terms(),
         }
         with self.engine.begin() as conn:
-            if conn.execute(select(t.deposits.c.owner).where(t.deposits.c.dataset_id == deposit.dataset_id)).first():
+            if conn.execute(
+                select(t.deposits.c.owner).where(t.deposits.c.dataset_id == deposit.dataset_id)
+            ).first():
                 raise Conflict(f"dataset {deposit.dataset_id} is already deposited here")
             conn.execute(
                 t.deposits.insert().values(
@@ -136,29 +138,46 @@ class Custodian:
         nonces = [_hex(what, "nonces", n) for n in field(doc, what, "nonces", list)]
         if not 1 <= len(nonces) <= MAX_NONCES:
             raise InputError(what, "nonces", f"give 1..{MAX_NONCES}")
-        keep_key = PublicKey.parse(unb64(what, "keep_public_key", field(doc, what, "keep_public_key", str)))
+        keep_key = PublicKey.parse(
+            unb64(what, "keep_public_key", field(doc, what, "keep_public_key", str))
+        )
         evidence = unb64(what, "evidence", field(doc, what, "evidence", str))
         certificates = doc.get("certificates")
         cert_table = None if certificates is None else unb64(what, "certificates", certificates)
         now = utcnow()
         with self.engine.connect() as conn:
             mine = _my_nonce(conn, nonces, proposal.id, now)
-            rows = conn.execute(select(t.deposits).where(t.deposits.c.dataset_id.in_(proposal.datasets))).all()
-            vetoed = [r.party for r in conn.execute(select(t.vetoes.c.party).where(t.vetoes.c.proposal_id == proposal.id))]
+            rows = conn.execute(
+                select(t.deposits).where(t.deposits.c.dataset_id.in_(proposal.datasets))
+            ).all()
+            vetoed = [
+                r.party
+                for r in conn.execute(
+                    select(t.vetoes.c.party).where(t.vetoes.c.proposal_id == proposal.id)
+                )
+            ]
         owners = {r.dataset_id: r.owner for r in rows}
-        reasons = list(standing(self.config.roster, proposal, decisions, owners, now=int(time.time())).refusals)
+        stand = standing(self.config.roster, proposal, decisions, owners, now=int(time.time()))
+        reasons = list(stand.refusals)
         if vetoed:
             reasons.append(f"vetoed (recorded at this custodian) by {', '.join(sorted(vetoed))}")
         for row in rows:
             if row.epsilon_spent + proposal.rule.epsilon > row.epsilon_budget + 1e-12:
                 left = row.epsilon_budget - row.epsilon_spent
                 reasons.append(
-                    f"dataset {row.dataset_id}: ε budget left {left:.3g}, proposal spends {proposal.rule.epsilon:.3g}"
+                    f"dataset {row.dataset_id}: ε budget left {left:.3g}, "
+                    f"proposal spends {proposal.rule.epsilon:.3g}"
                 )
         # The evidence: this custodian's verifier, roots and policy, not anyone else's.
-        result = verify_evidence(evidence, EvidenceOptions(cert_table=cert_table, trusted_emulated_roots=self.config.anchors))
+        result = verify_evidence(
+            evidence,
+            EvidenceOptions(cert_table=cert_table, trusted_emulated_roots=self.config.anchors),
+        )
         expected = report_data(
-            combined_nonce(nonces), keep_key.encode(), bytes.fromhex(proposal.analysis_digest), proposal.digest
+            combined_nonce(nonces),
+            keep_key.encode(),
+            bytes.fromhex(proposal.analysis_digest),
+            proposal.digest,
         )
         verdict = compile_policy(self.config.policy).evaluate(
             result, at=now, expected_report_data=expected.hex(), keep_key_suite=keep_key.suite.name
@@ -176,46 +195,73 @@ class Custodian:
             "tee": result.claims.tee.value,
             "emulated": result.claims.emulated,
             "epsilon": proposal.rule.epsilon if not reasons else 0.0,
+            "approvers": list(stand.approvers),
+            "vetoed_by": sorted(set(stand.vetoed_by) | set(vetoed)),
             "reasons": reasons[:20],
         }
         wrapped: dict[str, str] = {}
         if not reasons:
             for row in rows:
                 share = self.config.seal.open(
-                    row.wrapped_share, info=SHARE_INFO, aad=share_aad(row.dataset_id, self.config.name)
+                    row.wrapped_share,
+                    info=SHARE_INFO,
+                    aad=share_aad(row.dataset_id, self.config.name),
                 )
                 wrapped[row.dataset_id] = b64(
-                    seal(keep_key, share, info=RELEASE_INFO,
-                         aad=release_aad(proposal.digest, row.dataset_id, self.config.name))
+                    seal(
+                        keep_key,
+                        share,
+                        info=RELEASE_INFO,
+                        aad=release_aad(proposal.digest, row.dataset_id, self.config.name),
+                    )
                 )
         index = self._commit_release(proposal, mine, entry, keep_digest, accepted=not reasons)
         if reasons:
             raise Refused("release refused: " + "; ".join(reasons))
-        return {"custodian": self.config.name, "shares": wrapped, "ledger_index": index,
-                "protection": result.protection}
+        return {
+            "custodian": self.config.name,
+            "shares": wrapped,
+            "ledger_index": index,
+            "protection": result.protection,
+        }
 
     def _commit_release(
-        self, proposal: Proposal, nonce: str, entry: dict[str, Any], keep_digest: str, *, accepted: bool
+        self,
+        proposal: Proposal,
+        nonce: str,
+        entry: dict[str, Any],
+        keep_digest: str,
+        *,
+        accepted: bool,
     ) -> int:
         with self.engine.begin() as conn:
             spent = conn.execute(
-                update(t.nonces).where(t.nonces.c.nonce == nonce, t.nonces.c.spent.is_(False)).values(spent=True)
+                update(t.nonces)
+                .where(t.nonces.c.nonce == nonce, t.nonces.c.spent.is_(False))
+                .values(spent=True)
             )
             if spent.rowcount != 1:
                 raise Conflict("nonce already used (replay refused)")
             if accepted:
-                if conn.execute(select(t.releases.c.dataset_id).where(t.releases.c.proposal_id == proposal.id)).first():
+                if conn.execute(
+                    select(t.releases.c.dataset_id).where(t.releases.c.proposal_id == proposal.id)
+                ).first():
                     raise Conflict(f"proposal {proposal.id} already ran (one release per proposal)")
                 index = self.ledger.append(entry, connection=conn)
                 for dataset in proposal.datasets:
                     conn.execute(
-                        update(t.deposits).where(t.deposits.c.dataset_id == dataset)
+                        update(t.deposits)
+                        .where(t.deposits.c.dataset_id == dataset)
                         .values(epsilon_spent=t.deposits.c.epsilon_spent + proposal.rule.epsilon)
                     )
                     conn.execute(
                         t.releases.insert().values(
-                            proposal_id=proposal.id, dataset_id=dataset, keep_key_digest=keep_digest,
-                            epsilon=proposal.rule.epsilon, ledger_index=index, created_at=utcnow(),
+                            proposal_id=proposal.id,
+                            dataset_id=dataset,
+                            keep_key_digest=keep_digest,
+                            epsilon=proposal.rule.epsilon,
+                            ledger_index=index,
+                            created_at=utcnow(),
                         )
                     )
             else:
@@ -230,11 +276,18 @@ class Custodian:
         if len(digest) != 71 or not digest.startswith("sha256:"):
             raise InputError("output", "result_digest", "must be sha256:<64 hex>")
         with self.engine.begin() as conn:
-            if not conn.execute(select(t.releases.c.dataset_id).where(t.releases.c.proposal_id == proposal_id)).first():
+            if not conn.execute(
+                select(t.releases.c.dataset_id).where(t.releases.c.proposal_id == proposal_id)
+            ).first():
                 raise NotFound(f"no release for proposal {proposal_id} here")
             index = self.ledger.append(
-                {"kind": "commons.output", "custodian": self.config.name, "proposal_id": proposal_id,
-                 "result_digest": digest, "suppressed": field(doc, "output", "suppressed", int)},
+                {
+                    "kind": "commons.output",
+                    "custodian": self.config.name,
+                    "proposal_id": proposal_id,
+                    "result_digest": digest,
+                    "suppressed": field(doc, "output", "suppressed", int),
+                },
                 connection=conn,
             )
         return {"ledger_index": index}
@@ -243,8 +296,12 @@ class Custodian:
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.deposits).order_by(t.deposits.c.dataset_id)).all()
         return [
-            {"dataset_id": r.dataset_id, "owner": r.owner, "epsilon_budget": r.epsilon_budget,
-             "epsilon_spent": r.epsilon_spent}
+            {
+                "dataset_id": r.dataset_id,
+                "owner": r.owner,
+                "epsilon_budget": r.epsilon_budget,
+                "epsilon_spent": r.epsilon_spent,
+            }
             for r in rows
         ]
 
@@ -274,4 +331,3 @@ def _my_nonce(conn: Any, nonces: list[bytes], proposal_id: str, now: dt.datetime
     if expires <= now:
         raise Conflict("nonce expired")
     return str(row.nonce)
-

@@ -35,7 +35,9 @@ def checkpoint(c: Custodian) -> dict[str, Any]:
 def entries(c: Custodian, start: int, end: int) -> dict[str, Any]:
     size = c.ledger.size
     if not 0 <= start <= end <= size or end - start > MAX_ENTRIES:
-        raise InputError("log entries", f"{start}..{end}", f"out of 0..{size} or over {MAX_ENTRIES}")
+        raise InputError(
+            "log entries", f"{start}..{end}", f"out of 0..{size} or over {MAX_ENTRIES}"
+        )
     return {"entries": [b64encode(d) for d in c.ledger.entries_bytes(start, end)]}
 
 
@@ -65,17 +67,27 @@ def cosign(c: Custodian, doc: Mapping[str, Any]) -> dict[str, Any]:
         row = conn.execute(select(t.witnessed).where(t.witnessed.c.origin == signed.origin)).first()
         if row is not None:
             if signed.size < row.size:
-                raise Conflict(f"{name}: checkpoint of size {signed.size} is older than {row.size} (rollback refused)")
+                raise Conflict(
+                    f"{name}: checkpoint of size {signed.size} is older than {row.size} "
+                    "(rollback refused)"
+                )
             if signed.size == row.size and signed.root != row.root:
-                raise Conflict(f"{name}: split view — another root for size {row.size} than the one cosigned")
+                raise Conflict(
+                    f"{name}: split view — another root for size {row.size} than the one cosigned"
+                )
             if signed.size > row.size and row.size > 0:
                 merkle.verify_consistency(row.size, signed.size, row.root, signed.root, proof)
             conn.execute(
-                update(t.witnessed).where(t.witnessed.c.origin == signed.origin)
+                update(t.witnessed)
+                .where(t.witnessed.c.origin == signed.origin)
                 .values(size=signed.size, root=signed.root)
             )
         else:
-            conn.execute(t.witnessed.insert().values(origin=signed.origin, size=signed.size, root=signed.root))
+            conn.execute(
+                t.witnessed.insert().values(
+                    origin=signed.origin, size=signed.size, root=signed.root
+                )
+            )
     cosigned = signed.cosign(c.config.witness, int(time.time()))
     return {"note": cosigned.to_bytes().decode()}
 

@@ -157,6 +157,8 @@ COMPONENTS: tuple[Component, ...] = (
     _c("diagram", Kind.LIBRARY, _NEW, _T, Unit.DOCS, _at(_P), _APACHE, code=("diagram",)),
     _c("ear", Kind.LIBRARY, _NEW, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE, code=("ear",)),
     _c("wire", Kind.LIBRARY, _NEW, _T, Unit.LIBRARIES, _at(_P), _APACHE, code=("wire",)),
+    _c("commons", Kind.LIBRARY, _NEW, _T, Unit.LIBRARIES, _at(_P), _APACHE, code=("commons",)),
+    _c("custodian", Kind.LIBRARY, _NEW, _T, Unit.TENANT, _at(_P), _APACHE, code=("custodian",)),
     # Other projects' libraries (components level).
     _c(
         "cryptography",
@@ -298,6 +300,26 @@ COMPONENTS: tuple[Component, ...] = (
         _at(_P),
         "PSF-based (Matplotlib)",
         distributions=("matplotlib",),
+    ),
+    _c(
+        "opendp",
+        Kind.LIBRARY,
+        _EXT,
+        _T,
+        Unit.LIBRARIES,
+        _at(_P),
+        "MIT",
+        distributions=("opendp",),
+    ),
+    _c(
+        "pycryptodome",
+        Kind.LIBRARY,
+        _EXT,
+        _T,
+        Unit.LIBRARIES,
+        _at(_P),
+        "BSD-2-Clause; Unlicense",
+        distributions=("pycryptodome",),
     ),
     _c(
         "graphviz",
