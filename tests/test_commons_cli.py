@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from commons_world import CUSTODIANS, EXAMPLE, PARTIES, World, world
 from control_helpers import postgres_database
-
 from elsewhere.cli import main
 from elsewhere.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
 from elsewhere.commons.proposals import Verb, sign_decision
