@@ -9,16 +9,30 @@ from typing import Any
 
 import httpx
 
-from elsewhere.errors import Conflict, ElsewhereError, InputError, NotFound, Refused
+from elsewhere.errors import (
+    Conflict,
+    ElsewhereError,
+    InputError,
+    NotFound,
+    Refused,
+    TooLarge,
+    Unauthenticated,
+)
 
 TIMEOUT_S = 30.0
 
 
 class CustodianDown(ElsewhereError):
-    """The custodian did not answer (connection refused, TLS failure, timeout)."""
+    """A custodian (or the registry) did not answer (connection refused, TLS, timeout)."""
 
 
-_BY_STATUS: dict[int, type[ElsewhereError]] = {403: Refused, 404: NotFound, 409: Conflict}
+_BY_STATUS: dict[int, type[ElsewhereError]] = {
+    401: Unauthenticated,
+    403: Refused,
+    404: NotFound,
+    409: Conflict,
+    413: TooLarge,
+}
 
 
 class CustodianClient:
@@ -40,21 +54,22 @@ class CustodianClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
-            raise CustodianDown(
-                f"custodian {self.name}: unreachable ({type(error).__name__})"
-            ) from None
-        try:
-            body = response.json()
-        except ValueError:
-            raise InputError(
-                f"custodian {self.name}", path, f"answered {response.status_code}, not JSON"
-            ) from None
-        if response.status_code >= 400:
-            message = body.get("error", "") if isinstance(body, dict) else ""
-            kind = _BY_STATUS.get(response.status_code, InputError)
-            if kind is InputError:
-                raise InputError(
-                    f"custodian {self.name}", path, message or str(response.status_code)
-                )
-            raise kind(f"custodian {self.name}: {message}")
-        return body
+            return answer(f"custodian {self.name}", path, None, error)
+        return answer(f"custodian {self.name}", path, response, None)
+
+
+def answer(who: str, path: str, response: httpx.Response | None, error: Exception | None) -> Any:
+    """The JSON body of an answer, or the domain error its status means, in one line."""
+    if response is None:
+        raise CustodianDown(f"{who}: unreachable ({type(error).__name__})")
+    try:
+        body = response.json()
+    except ValueError:
+        raise InputError(who, path, f"answered {response.status_code}, not JSON") from None
+    if response.status_code >= 400:
+        message = body.get("error", "") if isinstance(body, dict) else ""
+        kind = _BY_STATUS.get(response.status_code)
+        if kind is None:
+            raise InputError(who, path, message or str(response.status_code))
+        raise kind(f"{who}: {message}")
+    return body

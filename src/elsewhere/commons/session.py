@@ -8,7 +8,6 @@ each dataset key, sealed to the keep key and bound to this proposal."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from elsewhere.commons.wire import (
     combined_nonce,
     release_aad,
     result_aad,
+    sealed_digest,
 )
 from elsewhere.crypto.binding import report_data, workload_digest
 from elsewhere.crypto.hpke import KeepKey, seal
@@ -66,11 +66,6 @@ class RunResult:
             "released_by": list(self.released_by),
             "refusals": list(self.refusals),
         }
-
-
-def sealed_digest(sealed: Mapping[str, bytes]) -> str:
-    doc = {party: hashlib.sha256(blob).hexdigest() for party, blob in sealed.items()}
-    return "sha256:" + hashlib.sha256(canonical_bytes(doc)).hexdigest()
 
 
 def run_proposal(

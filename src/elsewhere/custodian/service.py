@@ -20,6 +20,7 @@ from elsewhere.commons.canon import b64, check_name, field, unb64
 from elsewhere.commons.datasets import Deposit
 from elsewhere.commons.proposals import Decision, Proposal, Verb, check_decision, standing
 from elsewhere.commons.wire import RELEASE_INFO, SHARE_INFO, combined_nonce, release_aad, share_aad
+from elsewhere.control.store.transactions import read, write
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import PublicKey, seal
 from elsewhere.custodian import tables as t
@@ -62,7 +63,7 @@ class Custodian:
             "custodian": self.config.name,
             **deposit.terms(),
         }
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             if conn.execute(
                 select(t.deposits.c.owner).where(t.deposits.c.dataset_id == deposit.dataset_id)
             ).first():
@@ -98,7 +99,7 @@ class Custodian:
             "proposal_digest": proposal.digest.hex(),
             "party": decision.party,
         }
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             known = conn.execute(
                 select(t.vetoes.c.party).where(
                     t.vetoes.c.proposal_id == proposal.id, t.vetoes.c.party == decision.party
@@ -123,7 +124,7 @@ class Custodian:
         check_name("proposal id", proposal_id)
         value = os.urandom(32)
         expires = utcnow() + NONCE_TTL
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(
                 t.nonces.insert().values(
                     nonce=value.hex(), proposal_id=proposal_id, expires_at=expires, spent=False
@@ -145,7 +146,7 @@ class Custodian:
         certificates = doc.get("certificates")
         cert_table = None if certificates is None else unb64(what, "certificates", certificates)
         now = utcnow()
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             mine = _my_nonce(conn, nonces, proposal.id, now)
             rows = conn.execute(
                 select(t.deposits).where(t.deposits.c.dataset_id.in_(proposal.datasets))
@@ -234,7 +235,7 @@ class Custodian:
         *,
         accepted: bool,
     ) -> int:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             spent = conn.execute(
                 update(t.nonces)
                 .where(t.nonces.c.nonce == nonce, t.nonces.c.spent.is_(False))
@@ -275,7 +276,7 @@ class Custodian:
         digest = field(doc, "output", "result_digest", str)
         if len(digest) != 71 or not digest.startswith("sha256:"):
             raise InputError("output", "result_digest", "must be sha256:<64 hex>")
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             if not conn.execute(
                 select(t.releases.c.dataset_id).where(t.releases.c.proposal_id == proposal_id)
             ).first():
@@ -293,7 +294,7 @@ class Custodian:
         return {"ledger_index": index}
 
     def budgets(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(select(t.deposits).order_by(t.deposits.c.dataset_id)).all()
         return [
             {

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from elsewhere.commons.canon import field
+from elsewhere.control.store.transactions import read, write
 from elsewhere.custodian import tables as t
 from elsewhere.custodian.service import Custodian
 from elsewhere.errors import Conflict, InputError, NotFound
@@ -48,7 +49,7 @@ def consistency(c: Custodian, old: int, new: int) -> dict[str, Any]:
 
 
 def witnessed(c: Custodian, origin: str) -> dict[str, Any]:
-    with c.engine.connect() as conn:
+    with read(c.engine) as conn:
         row = conn.execute(select(t.witnessed).where(t.witnessed.c.origin == origin)).first()
     return {"origin": origin, "size": 0 if row is None else row.size}
 
@@ -63,7 +64,7 @@ def cosign(c: Custodian, doc: Mapping[str, Any]) -> dict[str, Any]:
     note = field(doc, what, "note", str).encode()
     signed = open_checkpoint(note, peer.log_verifier)
     proof = [b64decode(h, what, "proof") for h in field(doc, what, "proof", list)]
-    with c.engine.begin() as conn:
+    with write(c.engine) as conn:
         row = conn.execute(select(t.witnessed).where(t.witnessed.c.origin == signed.origin)).first()
         if row is not None:
             if signed.size < row.size:

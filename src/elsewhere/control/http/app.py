@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from elsewhere import __version__
 from elsewhere.control.config import ControlPlane
+from elsewhere.control.http import commons_routes as api_commons
 from elsewhere.control.http import host_routes as api_host
 from elsewhere.control.http import tenant_routes as api_tenant
 from elsewhere.control.http.deps import WORKER_THREADS
@@ -69,6 +70,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
 
     app.include_router(api_host.router)
     app.include_router(api_tenant.router)
+    app.include_router(api_commons.router)
     return app
 
 
