@@ -100,7 +100,11 @@ class World:
 
 
 @contextlib.contextmanager
-def world(tmp: Path, database_urls: dict[str, str | None] | None = None) -> Iterator[World]:
+def world(
+    tmp: Path,
+    database_urls: dict[str, str | None] | None = None,
+    control_plane_log_key: str | None = None,
+) -> Iterator[World]:
     genoa = make_attester("emulated-snp", tmp / "genoa", generation="Genoa")
     milan = make_attester("emulated-snp", tmp / "milan", generation="Milan")
     local = build(
@@ -112,6 +116,7 @@ def world(tmp: Path, database_urls: dict[str, str | None] | None = None) -> Iter
         policy_text=POLICY,
         attesters=[genoa, milan],
         database_urls=database_urls,
+        control_plane_log_key=control_plane_log_key,
     )
     with started(local):
         yield World(local, genoa, milan, analysis())

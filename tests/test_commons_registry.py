@@ -14,6 +14,7 @@ import pytest
 
 from commons_world import EXAMPLE, PARTIES, world
 from control_helpers import control_plane, database_url
+from elsewhere.commons.audit import audit, witness_round
 from elsewhere.commons.datasets import decrypt_dataset, encrypt_dataset
 from elsewhere.commons.proposals import Decision, Proposal, Verb, sign_decision
 from elsewhere.commons.registry_client import RegistryClient
@@ -30,12 +31,16 @@ from elsewhere.errors import (
     Unauthenticated,
     VerificationFailed,
 )
+from elsewhere.ledger.checkpoint import Checkpoint, sign_checkpoint
 
 __all__ = ["database_url"]  # the fixture: SQLite, then PostgreSQL
 
 
 def test_registry_end_to_end(tmp_path: Path, database_url: str | None) -> None:
-    with control_plane(tmp_path, database_url) as env, world(tmp_path / "w") as w:
+    with (
+        control_plane(tmp_path, database_url) as env,
+        world(tmp_path / "w", control_plane_log_key=env.cp.ledger.verifier.vkey()) as w,
+    ):
         operator = RegistryClient(env.url, env.token(Kind.OPERATOR))
         anyone = RegistryClient(env.url)
         roster_doc = json.loads((w.local.root / "roster.json").read_text())
@@ -124,5 +129,27 @@ def test_registry_end_to_end(tmp_path: Path, database_url: str | None) -> None:
             )
         with pytest.raises(VerificationFailed):  # nor is the control plane's KEK a data key
             decrypt_dataset(env.cp.kek.key, "north-reg", "north", datasets[0].ciphertext)
+
+        # the custodians witness the control plane's log; each party audits both kinds of log
+        assert witness_round(w.local.roster, w.clients, anyone) == []
+        for name in PARTIES:
+            report = audit(w.local.roster, name, w.clients, anyone)
+            assert report.ok, report.to_json()
+            control = report.logs[-1]
+            assert control.custodian == "control-plane" and len(control.cosigners) == 3
+            mine = report.mine(control)
+            assert {"commons.dataset", "commons.approve", "commons.result"} <= {
+                e["kind"] for e in mine
+            }
+        # the operator holds its log key: a second history of the same size is refused
+        size = env.cp.ledger.latest_checkpoint().size  # type: ignore[union-attr]
+        forged = sign_checkpoint(
+            Checkpoint(env.cp.ledger.origin, size, b"\x01" * 32), env.cp.ledger.signer
+        )  # type: ignore[arg-type]
+        with pytest.raises(Conflict, match="split view"):
+            w.clients[0].post(
+                "/v1/witness",
+                {"custodian": "control-plane", "note": forged.to_bytes().decode(), "proof": []},
+            )
         operator.close()
         anyone.close()

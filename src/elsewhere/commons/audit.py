@@ -8,25 +8,32 @@ only to this party would lack cosignatures), and its entries must reproduce the 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from elsewhere.commons.client import CustodianClient
-from elsewhere.commons.roster import Roster
+from elsewhere.commons.roster import CONTROL_PLANE, Roster
 from elsewhere.errors import ElsewhereError, VerificationFailed
 from elsewhere.ledger import merkle
+from elsewhere.ledger.bundle import verify_bundle
 from elsewhere.ledger.checkpoint import cosigned_by, open_checkpoint
 from elsewhere.ledger.note import b64decode
 
 PAGE = 1000
 
 
-def witness_round(roster: Roster, clients: Sequence[CustodianClient]) -> list[str]:
-    """Each custodian's checkpoint to each other custodian to cosign; the cosignatures go
-    back to the log. Returns the refusals (a split view or rollback is one)."""
+def witness_round(
+    roster: Roster, clients: Sequence[CustodianClient], registry: Any = None
+) -> list[str]:
+    """Each custodian's checkpoint to each other custodian to cosign, and the control plane's
+    (`registry`, a RegistryClient) to every custodian; the cosignatures go back to the log.
+    Returns the refusals (a split view or rollback is one)."""
     problems: list[str] = []
+    if registry is not None:
+        problems += _witness_control_plane(roster, clients, registry)
     for log in clients:
         try:
             note = log.get("/v1/log/checkpoint")["note"]
@@ -53,6 +60,54 @@ def witness_round(roster: Roster, clients: Sequence[CustodianClient]) -> list[st
     return problems
 
 
+def _witness_control_plane(
+    roster: Roster, clients: Sequence[CustodianClient], registry: Any
+) -> list[str]:
+    key = roster.log_verifier(CONTROL_PLANE)
+    if key is None:
+        return ["the roster names no control_plane_log_key: its log is not witnessed"]
+    problems: list[str] = []
+    try:
+        note = registry.log_checkpoint()["note"]
+        size = open_checkpoint(note.encode(), key).size
+    except ElsewhereError as error:
+        return [error.message]
+    for witness in clients:
+        try:
+            seen = int(witness.get(f"/v1/witness/{CONTROL_PLANE}")["size"])
+            proof = registry.log_consistency(seen, size)["proof"] if 0 < seen < size else []
+            cosigned = witness.post(
+                "/v1/witness", {"custodian": CONTROL_PLANE, "note": note, "proof": proof}
+            )
+            registry.log_cosign(cosigned["note"])
+        except ElsewhereError as error:
+            problems.append(error.message)
+    return problems
+
+
+def audit_control_plane(roster: Roster, registry: Any) -> LogAudit:
+    """The control plane's commons entries: each with an inclusion proof against a checkpoint
+    signed by the roster's control-plane key and cosigned by at least one custodian."""
+    key = roster.log_verifier(CONTROL_PLANE)
+    if key is None:
+        return LogAudit(CONTROL_PLANE, 0, (), (), ("the roster names no control_plane_log_key",))
+    witnesses = [c.witness_verifier for c in roster.custodians]
+    problems: list[str] = []
+    entries: list[dict[str, Any]] = []
+    cosigners: tuple[str, ...] = ()
+    size = 0
+    try:
+        answer = registry.log_bundles()
+        size = int(answer["size"])
+        for item in answer["bundles"]:
+            verified = verify_bundle(base64.b64decode(item), key, witnesses=witnesses, quorum=1)
+            entries.append(verified.entry)
+            cosigners = verified.witnesses
+    except ElsewhereError as error:
+        problems.append(f"{CONTROL_PLANE}: {error.message}")
+    return LogAudit(CONTROL_PLANE, size, cosigners, tuple(entries), tuple(problems))
+
+
 @dataclass(frozen=True)
 class LogAudit:
     custodian: str
@@ -76,9 +131,12 @@ class AuditReport:
         datasets = {
             e["dataset_id"]
             for e in log.entries
-            if e.get("kind") == "commons.deposit" and e.get("owner") == self.party
+            if e.get("kind") in ("commons.deposit", "commons.dataset")
+            and e.get("owner") == self.party
         }
-        proposals = {e["proposal_id"] for e in log.entries if set(e.get("datasets", ())) & datasets}
+        proposals = {
+            e.get("proposal_id") for e in log.entries if set(e.get("datasets", ())) & datasets
+        } - {None}
         return [
             e
             for e in log.entries
@@ -144,7 +202,12 @@ def audit_log(roster: Roster, client: CustodianClient, note: str | None = None) 
     )
 
 
-def audit(roster: Roster, party: str, clients: Sequence[CustodianClient]) -> AuditReport:
+def audit(
+    roster: Roster, party: str, clients: Sequence[CustodianClient], registry: Any = None
+) -> AuditReport:
     if roster.party(party) is None:
         raise VerificationFailed(f"{party} is not a party of this commons")
-    return AuditReport(party, tuple(audit_log(roster, c) for c in clients))
+    logs = [audit_log(roster, c) for c in clients]
+    if registry is not None:
+        logs.append(audit_control_plane(roster, registry))
+    return AuditReport(party, tuple(logs))

@@ -73,3 +73,15 @@ class RegistryClient:
 
     def result(self, proposal_id: str) -> Any:
         return self._call("GET", f"/v1/commons/proposals/{proposal_id}/result")
+
+    def log_checkpoint(self) -> Any:
+        return self._call("GET", "/v1/commons/log/checkpoint")
+
+    def log_consistency(self, old: int, new: int) -> Any:
+        return self._call("GET", f"/v1/commons/log/consistency?old={old}&new={new}")
+
+    def log_cosign(self, note: str) -> Any:
+        return self._call("POST", "/v1/commons/log/cosignatures", {"note": note})
+
+    def log_bundles(self, start: int = 0) -> Any:
+        return self._call("GET", f"/v1/commons/log/bundles?start={start}")

@@ -23,6 +23,8 @@ from elsewhere.crypto.hpke import DEFAULT_SUITE, PrivateKey, PublicKey
 from elsewhere.errors import InputError
 from elsewhere.ledger.note import COSIGNATURE_V1, Verifier
 
+CONTROL_PLANE = "control-plane"  # the name of the control plane's log among the custodians'
+
 
 @dataclass(frozen=True)
 class Party:
@@ -74,6 +76,17 @@ class Roster:
     shares_needed: int
     parties: tuple[Party, ...]
     custodians: tuple[Custodian, ...]
+    # The control plane's ledger key, when its registry is used: the custodians witness it.
+    control_plane_log_key: str | None = None
+
+    def log_verifier(self, name: str) -> Verifier | None:
+        """The note key of the log named `name`: a custodian's, or CONTROL_PLANE's."""
+        if name == CONTROL_PLANE:
+            return (
+                Verifier.parse(self.control_plane_log_key) if self.control_plane_log_key else None
+            )
+        custodian = self.custodian(name)
+        return None if custodian is None else custodian.log_verifier
 
     def party(self, name: str) -> Party | None:
         return next((p for p in self.parties if p.name == name), None)
@@ -88,7 +101,11 @@ class Roster:
             "shares_needed": self.shares_needed,
             "parties": [p.to_json() for p in self.parties],
             "custodians": [c.to_json() for c in self.custodians],
-        }
+        } | (
+            {"control_plane_log_key": self.control_plane_log_key}
+            if self.control_plane_log_key
+            else {}
+        )
 
     @property
     def digest(self) -> str:
@@ -105,10 +122,15 @@ class Roster:
             shares_needed=field(doc, what, "shares_needed", int),
             parties=parties,
             custodians=custodians,
+            control_plane_log_key=doc.get("control_plane_log_key"),
         )
+        if roster.control_plane_log_key is not None:
+            if not isinstance(roster.control_plane_log_key, str):
+                raise InputError(what, "control_plane_log_key", "must be a note verifier key")
+            Verifier.parse(roster.control_plane_log_key)
         for label, names in (
             ("parties", [p.name for p in parties]),
-            ("custodians", [c.name for c in custodians]),
+            ("custodians", [c.name for c in custodians] + [CONTROL_PLANE]),
         ):
             if len(set(names)) != len(names):
                 raise InputError(what, label, "a name appears twice")

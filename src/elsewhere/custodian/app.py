@@ -72,7 +72,7 @@ def create_app(c: Custodian) -> FastAPI:
 
     @app.get("/v1/witness/{custodian}")
     async def witnessed(custodian: str) -> dict[str, Any]:
-        return await run(witness.witnessed, c, custodian + ".log")
+        return await run(witness.witnessed, c, custodian)
 
     @app.post("/v1/witness")
     async def cosign(doc: Doc) -> dict[str, Any]:

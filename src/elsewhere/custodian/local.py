@@ -175,6 +175,7 @@ def build(
     policy_text: str,
     attesters: Sequence[Attester] = (),
     database_urls: dict[str, str | None] | None = None,
+    control_plane_log_key: str | None = None,
 ) -> LocalCommons:
     """Keys, roster and policy on disk; nothing started yet."""
     root.mkdir(parents=True, exist_ok=True)
@@ -190,7 +191,7 @@ def build(
         "shares_needed": shares_needed,
         "parties": [p.public.to_json() for p in parties.values()],
         "custodians": publics,
-    }
+    } | ({"control_plane_log_key": control_plane_log_key} if control_plane_log_key else {})
     (root / "roster.json").write_text(json.dumps(roster_doc, indent=2))
     policy = root / "policy.toml"
     policy.write_text(policy_text)

@@ -50,7 +50,7 @@ releases = sa.Table(
 witnessed = sa.Table(
     "custodian_witnessed",
     metadata,
-    sa.Column("origin", sa.String(255), primary_key=True),
+    sa.Column("origin", sa.String(255), primary_key=True),  # the log's roster name
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("root", sa.LargeBinary(32), nullable=False),
 )

@@ -115,7 +115,12 @@ def add_proposal(conn: Connection, ledger: Ledger, doc: Mapping[str, Any]) -> di
         )
     )
     index = ledger.append(
-        {"kind": "commons.proposal", "proposal_digest": proposal.digest.hex()} | proposal.to_json(),
+        {
+            "kind": "commons.proposal",
+            "proposal_id": proposal.id,
+            "proposal_digest": proposal.digest.hex(),
+        }
+        | proposal.to_json(),
         connection=conn,
     )
     _record(conn, ledger, proposal, decision)

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 
+from elsewhere.control.commons import log as commons_log
 from elsewhere.control.commons import registry
 from elsewhere.control.http.deps import Operator, Plane, blocking
 from elsewhere.control.store.transactions import read, write
+from elsewhere.errors import InputError
 
 router = APIRouter(prefix="/v1/commons", tags=["commons"])
 Doc = Annotated[dict[str, Any], Body()]
@@ -86,4 +88,52 @@ async def post_result(request: Request, cp: Plane, proposal_id: str, doc: Doc) -
 @router.get("/proposals/{proposal_id}/result")
 async def get_result(request: Request, cp: Plane, proposal_id: str) -> dict[str, Any]:
     result: dict[str, Any] = await blocking(request, _read, cp, registry.result, proposal_id)
+    return result
+
+
+def _checkpoint(cp: Any) -> Any:
+    return commons_log.checkpoint(cp.ledger)
+
+
+def _consistency(cp: Any, old: int, new: int) -> Any:
+    return commons_log.consistency(cp.ledger, old, new)
+
+
+def _cosign(cp: Any, note: str) -> Any:
+    with read(cp.engine) as conn:
+        commons = registry.roster(conn)
+    return commons_log.add_cosignatures(cp.ledger, commons, note)  # its own transaction
+
+
+def _bundles(cp: Any, start: int) -> Any:
+    with read(cp.engine) as conn:
+        return commons_log.bundles(conn, cp.ledger, start)
+
+
+@router.get("/log/checkpoint")
+async def get_checkpoint(request: Request, cp: Plane) -> dict[str, Any]:
+    """A checkpoint of the control plane's ledger, for the custodians to witness."""
+    result: dict[str, Any] = await blocking(request, _checkpoint, cp)
+    return result
+
+
+@router.get("/log/consistency")
+async def get_consistency(request: Request, cp: Plane, old: int, new: int) -> dict[str, Any]:
+    result: dict[str, Any] = await blocking(request, _consistency, cp, old, new)
+    return result
+
+
+@router.post("/log/cosignatures")
+async def post_cosignatures(request: Request, cp: Plane, doc: Doc) -> dict[str, Any]:
+    note = doc.get("note")
+    if not isinstance(note, str):
+        raise InputError("cosigned checkpoint", "note", "must be a string")
+    result: dict[str, Any] = await blocking(request, _cosign, cp, note)
+    return result
+
+
+@router.get("/log/bundles")
+async def get_bundles(request: Request, cp: Plane, start: int = 0) -> dict[str, Any]:
+    """Inclusion proofs of every commons entry from `start`, against the latest checkpoint."""
+    result: dict[str, Any] = await blocking(request, _bundles, cp, start)
     return result
