@@ -9,6 +9,7 @@ and its refusals, not the guarantees of a real deployment (docs/commons.md).
 from __future__ import annotations
 
 import argparse
+import base64
 import logging
 import tempfile
 import time
@@ -20,12 +21,17 @@ from elsewhere.attest.registry import make_attester
 from elsewhere.claims import EMULATED_WARNING
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.commons.audit import audit, witness_round
-from elsewhere.commons.datasets import encrypt_dataset
+from elsewhere.commons.datasets import decrypt_dataset, encrypt_dataset
 from elsewhere.commons.proposals import Decision, Proposal, Verb, sign_decision
+from elsewhere.commons.registry_client import RegistryClient
 from elsewhere.commons.rules import AGGREGATE, OutputRule
 from elsewhere.commons.session import EncryptedDataset, open_result, run_proposal
 from elsewhere.commons.shares import Share, join_key
 from elsewhere.commons.wire import SHARE_INFO, share_aad
+from elsewhere.control.config import ControlConfig, ControlPlane
+from elsewhere.control.serve.server import ThreadedServer
+from elsewhere.control.store.transactions import write
+from elsewhere.control.tenancy.auth import Kind, create_credential
 from elsewhere.crypto.binding import workload_digest
 from elsewhere.crypto.hpke import PrivateKey
 from elsewhere.custodian.local import LocalCommons, build, started
@@ -68,6 +74,20 @@ def run_commons_demo(_: argparse.Namespace) -> int:
 
 
 def _run(tmp: Path, step: Narrator) -> int:
+    step("the operator starts the control plane (SQLite, uvicorn on loopback): the public registry")
+    cp = ControlPlane.open(ControlConfig.for_dir(tmp / "control"))
+    with write(cp.engine) as conn:
+        token = create_credential(conn, Kind.OPERATOR, "commons operator")
+    server = ThreadedServer(cp).start()
+    try:
+        step.say(f"API at {server.url}; its ledger key {cp.ledger.verifier.vkey()[:40]}…")
+        return _commons(tmp, cp, RegistryClient(server.url, token), step)
+    finally:
+        server.stop()
+        cp.close()
+
+
+def _commons(tmp: Path, cp: ControlPlane, registry: RegistryClient, step: Narrator) -> int:
     step("three agencies make keys; three custodians (one per agency) make theirs")
     genoa = make_attester("emulated-snp", tmp / "genoa", generation="Genoa")
     milan = make_attester("emulated-snp", tmp / "milan", generation="Milan")
@@ -79,17 +99,27 @@ def _run(tmp: Path, step: Narrator) -> int:
         shares_needed=2,
         policy_text=POLICY.read_text(),
         attesters=[genoa, milan],
+        control_plane_log_key=cp.ledger.verifier.vkey(),
     )
     step.say(
         f"roster {local.roster.digest}: m = 2 approvals (every dataset owner among them), "
         "k = 2 of 3 shares"
     )
+    registry.put_roster(local.roster.to_json())
+    step.say("the operator publishes the roster; each custodian loaded its own copy")
     with started(local):
         step.say("custodians listening: " + ", ".join(r.url for r in local.running.values()))
-        return _flow(local, genoa, milan, step)
+        return _flow(local, cp, registry, genoa, milan, step)
 
 
-def _flow(local: LocalCommons, genoa: Attester, milan: Attester, step: Narrator) -> int:
+def _flow(
+    local: LocalCommons,
+    cp: ControlPlane,
+    registry: RegistryClient,
+    genoa: Attester,
+    milan: Attester,
+    step: Narrator,
+) -> int:
     clients = local.clients()
     outcomes: list[bool] = []
 
@@ -102,6 +132,9 @@ def _flow(local: LocalCommons, genoa: Attester, milan: Attester, step: Narrator)
             )
             for d, client in zip(sealed.deposits, clients, strict=True):
                 client.post("/v1/deposits", d.to_json())
+            registry.publish(
+                local.parties[name], sealed.dataset_id, sealed.ciphertext, sealed.digest
+            )
             out.append(EncryptedDataset(sealed.dataset_id, name, sealed.ciphertext))
         return out
 
@@ -134,7 +167,7 @@ def _flow(local: LocalCommons, genoa: Attester, milan: Attester, step: Narrator)
 
     step(
         "each agency encrypts its case counts on its own machine "
-        "and deposits one key share per custodian"
+        "and deposits one key share per custodian; the ciphertext goes to the registry"
     )
     datasets = deposit("cases", 1.0)
     for d in datasets:
@@ -143,10 +176,26 @@ def _flow(local: LocalCommons, genoa: Attester, milan: Attester, step: Narrator)
             "key split 2-of-3, each share HPKE-sealed"
         )
 
-    step("the joint analysis: approved by all three, run in an emulated Genoa keep")
+    step("north proposes the joint analysis; central and south approve, through the registry")
     p = proposal("cross-border-1", datasets, 0.5)
-    result = run_proposal(local.roster, clients, p, approvals(p), datasets, module, genoa)
-    doc = open_result(local.parties["south"], p, result.sealed["south"])
+    signed = approvals(p)
+    registry.propose(p, signed[0])
+    for decision in signed[1:]:
+        registry.decide(decision, p.id)
+    view = registry.proposal(p.id)
+    step.say(f"registry: approved by {', '.join(view['approvers'])}; it decides nothing itself")
+
+    step("the keep takes the proposal, approvals and ciphertexts from the registry and runs")
+    published = {i: registry.dataset(i) for i in p.datasets}
+    fetched = [
+        EncryptedDataset(i, doc["owner"], base64.b64decode(doc["ciphertext"]))
+        for i, doc in published.items()
+    ]
+    decisions = [Decision.from_json(d) for d in view["decisions"]]
+    result = run_proposal(local.roster, clients, p, decisions, fetched, module, genoa)
+    registry.post_result(result)
+    stored = registry.result(p.id)
+    doc = open_result(local.parties["south"], p, base64.b64decode(stored["sealed"]["south"]))
     step.say(f"keep: {EMULATED_WARNING}; shares released by {', '.join(result.released_by)}")
     step.say(
         f"{len(doc['cells'])} cross-border cells released with noise (ε = 0.5 per dataset), "
@@ -215,16 +264,30 @@ def _flow(local: LocalCommons, genoa: Attester, milan: Attester, step: Narrator)
     )
     one = Share(1, bytes(32))
     refused("one custodian's share with the operator", lambda: join_key([one], 2))
-    stored = b"".join(f.read_bytes() for f in (local.root / "custodians").rglob("*.db*"))
-    found = b"region,week,cases" in stored or b"\n0,0," in stored
-    step.say(f"plaintext rows in the custodians' databases: {'FOUND (bug!)' if found else 'none'}")
+    refused(
+        "the control plane's key-encryption key as a data key",
+        lambda: decrypt_dataset(
+            cp.kek.key, datasets[0].dataset_id, "north", datasets[0].ciphertext
+        ),
+    )
+    files = [*(local.root / "custodians").rglob("*.db*"), *cp.config.data_dir.rglob("*.db*")]
+    stored = b"".join(f.read_bytes() for f in files)
+    row = (EXAMPLE / "north.csv").read_bytes().splitlines()[1]
+    found = b"region,week,cases" in stored or row in stored
+    step.say(
+        f"plaintext rows in the operator's and custodians' databases ({len(files)} files): "
+        + ("FOUND (bug!)" if found else "none")
+    )
     outcomes.append(not found)
 
-    step("witnesses: each custodian cosigns the others' checkpoints; then each agency audits alone")
-    problems = witness_round(local.roster, clients)
+    step(
+        "witnesses: each custodian cosigns the others' and the control plane's checkpoints; "
+        "then each agency audits alone"
+    )
+    problems = witness_round(local.roster, clients, registry)
     outcomes.append(not problems)
     for name in AGENCIES:
-        report = audit(local.roster, name, clients)
+        report = audit(local.roster, name, clients, registry)
         lines = [
             f"{log.custodian}: {log.size} entries, cosigned by {len(log.cosigners)}, "
             f"{len(report.mine(log))} about {name}"
