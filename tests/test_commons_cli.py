@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from commons_world import CUSTODIANS, EXAMPLE, PARTIES, World, world
-from control_helpers import postgres_database
+from control_helpers import control_plane, postgres_database
 from elsewhere.cli import main
 from elsewhere.cli.exitcodes import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
 from elsewhere.commons.proposals import Verb, sign_decision
+from elsewhere.control.tenancy.auth import Kind
 from elsewhere.privatefile import write_private
 
 
@@ -230,3 +231,170 @@ def test_custodians_on_postgresql(tmp_path: Path) -> None:
                 client.post("/v1/vetoes", {"proposal": p2.to_json(), "decision": veto.to_json()})
             with pytest.raises(Exception, match="vetoed"):
                 pg.run(p2, pg.approvals(p2), datasets)
+
+
+def test_the_same_flow_through_the_control_plane(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with (
+        control_plane(tmp_path) as env,
+        world(tmp_path / "w", control_plane_log_key=env.cp.ledger.verifier.vkey()) as w,
+    ):
+        roster, ca, cpu = str(w.local.root / "roster.json"), str(w.local.ca.cert_path), env.url
+        token = env.token(Kind.OPERATOR)
+        custodians = []
+        for c in w.local.roster.custodians:
+            path = tmp_path / f"{c.name}.json"
+            path.write_text(json.dumps(c.to_json()))
+            custodians += ["--custodian", str(path)]
+        party_files = []
+        keys = {}
+        for name in PARTIES:
+            keys[name] = tmp_path / f"{name}.key"
+            write_private(
+                keys[name], json.dumps(w.local.parties[name].to_json()).encode(), what="party key"
+            )
+            public = tmp_path / f"{name}.pub.json"
+            public.write_text(json.dumps(w.local.parties[name].public.to_json()))
+            party_files += ["--party", str(public)]
+        assert (
+            _run(
+                "commons",
+                "roster",
+                "--commons",
+                "local-commons",
+                "--approvals",
+                "2",
+                "--shares",
+                "2",
+                *party_files,
+                *custodians,
+                "--control-plane-key",
+                env.cp.ledger.verifier.vkey(),
+                "--control-plane",
+                cpu,
+                "--token",
+                token,
+                "--out",
+                str(tmp_path / "r.json"),
+            )
+            == EXIT_OK
+        )
+        assert json.loads((tmp_path / "r.json").read_text()) == json.loads(Path(roster).read_text())
+        analysis = tmp_path / "a.wasm"
+        analysis.write_bytes(w.module)
+        for name in PARTIES:
+            assert (
+                _run(
+                    "commons",
+                    "dataset",
+                    "add",
+                    str(EXAMPLE / f"{name}.csv"),
+                    "--id",
+                    f"{name}-cp",
+                    "--roster",
+                    roster,
+                    "--ca",
+                    ca,
+                    "--party-key",
+                    str(keys[name]),
+                    "--out",
+                    str(tmp_path / f"{name}.sealed"),
+                    "--control-plane",
+                    cpu,
+                )
+                == EXIT_OK
+            )
+        proposal = tmp_path / "p.json"
+        assert (
+            _run(
+                "commons",
+                "propose",
+                "--id",
+                "cp-1",
+                "--analysis",
+                str(analysis),
+                "--proposer",
+                "north",
+                *[a for n in PARTIES for a in ("--dataset", f"{n}-cp")],
+                "--party-key",
+                str(keys["north"]),
+                "--control-plane",
+                cpu,
+                "--out",
+                str(proposal),
+            )
+            == EXIT_OK
+        )
+        for name in ("central", "south"):
+            assert (
+                _run(
+                    "commons",
+                    "approve",
+                    str(proposal),
+                    "--party-key",
+                    str(keys[name]),
+                    "--control-plane",
+                    cpu,
+                    "--out",
+                    str(tmp_path / f"{name}.d.json"),
+                )
+                == EXIT_OK
+            )
+        assert (
+            _run(
+                "commons",
+                "run",
+                "cp-1",
+                "--analysis",
+                str(analysis),
+                "--attest-dir",
+                str(w.local.root.parent / "genoa"),
+                "--roster",
+                roster,
+                "--ca",
+                ca,
+                "--control-plane",
+                cpu,
+                "--out",
+                str(tmp_path / "res.json"),
+            )
+            == EXIT_OK
+        )
+        assert (
+            _run(
+                "commons",
+                "open",
+                "cp-1",
+                "--party-key",
+                str(keys["south"]),
+                "--control-plane",
+                cpu,
+                "--out",
+                str(tmp_path / "o.json"),
+            )
+            == EXIT_OK
+        )
+        assert json.loads((tmp_path / "o.json").read_text())["proposal_id"] == "cp-1"
+        assert (
+            _run("commons", "witness", "--roster", roster, "--ca", ca, "--control-plane", cpu)
+            == EXIT_OK
+        )
+        capsys.readouterr()
+        assert (
+            _run(
+                "commons",
+                "audit",
+                "--party",
+                "north",
+                "--roster",
+                roster,
+                "--ca",
+                ca,
+                "--control-plane",
+                cpu,
+            )
+            == EXIT_OK
+        )
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert lines[-1].startswith("control-plane: ") and lines[-1].endswith("; ok"), lines

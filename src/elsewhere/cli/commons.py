@@ -30,6 +30,7 @@ from elsewhere.commons.canon import unb64
 from elsewhere.commons.client import CustodianClient
 from elsewhere.commons.datasets import encrypt_dataset
 from elsewhere.commons.proposals import Decision, Proposal, Verb, sign_decision
+from elsewhere.commons.registry_client import RegistryClient
 from elsewhere.commons.roster import PartyKeys, Roster
 from elsewhere.commons.rules import AGGREGATE, OutputRule
 from elsewhere.commons.session import EncryptedDataset, open_result, run_proposal
@@ -71,6 +72,11 @@ def _clients(args: argparse.Namespace, roster: Roster) -> list[CustodianClient]:
     return [CustodianClient(c.name, c.url, ca) for c in roster.custodians]
 
 
+def _registry(args: argparse.Namespace) -> RegistryClient | None:
+    url = getattr(args, "control_plane", None)
+    return RegistryClient(url, getattr(args, "token", None)) if url else None
+
+
 def _out(doc: Any, path: str | None) -> None:
     text = json.dumps(doc, indent=2, sort_keys=True)
     if path:
@@ -93,8 +99,12 @@ def cmd_roster(args: argparse.Namespace) -> int:
         "shares_needed": args.shares,
         "parties": [_json(p, "party public part") for p in args.party],
         "custodians": [_json(c, "custodian public part") for c in args.custodian],
-    }
+    } | ({"control_plane_log_key": args.control_plane_key} if args.control_plane_key else {})
     roster = Roster.from_json(doc)
+    registry = _registry(args)
+    if registry is not None:
+        registry.put_roster(roster.to_json())
+        print(f"roster published at {args.control_plane}", file=sys.stderr)
     _out(roster.to_json(), args.out)
     print(f"roster {roster.digest}", file=sys.stderr)
     return EXIT_OK
@@ -106,6 +116,9 @@ def cmd_dataset_add(args: argparse.Namespace) -> int:
     for deposit, client in zip(sealed.deposits, _clients(args, roster), strict=True):
         client.post("/v1/deposits", deposit.to_json())
     Path(args.out).write_bytes(sealed.ciphertext)
+    registry = _registry(args)
+    if registry is not None:
+        registry.publish(keys, sealed.dataset_id, sealed.ciphertext, sealed.digest)
     print(
         f"dataset {sealed.dataset_id}: {sealed.digest}, {len(sealed.deposits)} shares deposited, "
         f"{roster.shares_needed} needed; the key is nowhere else"
@@ -123,6 +136,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
         proposer=args.proposer,
     )
     Proposal.from_json(proposal.to_json())  # the same checks a custodian makes
+    registry = _registry(args)
+    if registry is not None:
+        if not args.party_key:
+            raise InputError("propose", "--party-key", "the proposer's key signs its proposal")
+        registry.propose(proposal, sign_decision(_keys(args), Verb.APPROVE, proposal))
     _out(proposal.to_json(), args.out)
     print(f"proposal {proposal.id}: digest {proposal.digest.hex()}", file=sys.stderr)
     return EXIT_OK
@@ -139,21 +157,38 @@ def cmd_decide(args: argparse.Namespace) -> int:
                 "/v1/vetoes", {"proposal": proposal.to_json(), "decision": decision.to_json()}
             )
             print(f"veto recorded at {client.name}", file=sys.stderr)
+    registry = _registry(args)
+    if registry is not None:
+        registry.decide(decision, proposal.id)
     _out(decision.to_json(), args.out)
     return EXIT_OK
 
 
+def _from_registry(
+    registry: RegistryClient, proposal_id: str
+) -> tuple[Proposal, list[Decision], list[EncryptedDataset]]:
+    view = registry.proposal(proposal_id)
+    proposal = Proposal.from_json(view["proposal"])
+    datasets = []
+    for dataset_id in proposal.datasets:
+        doc = registry.dataset(dataset_id)
+        datasets.append(
+            EncryptedDataset(
+                dataset_id, doc["owner"], unb64("dataset", dataset_id, doc["ciphertext"])
+            )
+        )
+    return proposal, [Decision.from_json(d) for d in view["decisions"]], datasets
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     roster = _roster(args)
-    proposal = Proposal.from_json(_json(args.proposal, "proposal"))
-    decisions = [Decision.from_json(_json(d, "decision")) for d in args.decision]
-    datasets = []
-    for item in args.data:
-        dataset_id, _, rest = item.partition("=")
-        owner, _, path = rest.partition(":")
-        if not path:
-            raise InputError("--data", item, "give DATASET_ID=OWNER:PATH")
-        datasets.append(EncryptedDataset(dataset_id, owner, _read(path, "sealed dataset")))
+    registry = _registry(args)
+    if registry is not None:  # PROPOSAL is its id; everything else comes from the registry
+        proposal, decisions, datasets = _from_registry(registry, args.proposal)
+    else:
+        proposal = Proposal.from_json(_json(args.proposal, "proposal"))
+        decisions = [Decision.from_json(_json(d, "decision")) for d in args.decision]
+        datasets = _local_datasets(args.data)
     attester = make_attester(args.attester, Path(args.attest_dir) if args.attest_dir else None)
     warning = NIL_WARNING if args.attester == "nil" else EMULATED_WARNING
     if args.attester.startswith("emulated") or args.attester == "nil":
@@ -167,14 +202,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         _read(args.analysis, "analysis"),
         attester,
     )
+    if registry is not None:
+        registry.post_result(result)
     _out(result.to_json(), args.out)
     return EXIT_OK
 
 
+def _local_datasets(items: list[str]) -> list[EncryptedDataset]:
+    datasets = []
+    for item in items:
+        dataset_id, _, rest = item.partition("=")
+        owner, _, path = rest.partition(":")
+        if not path:
+            raise InputError("--data", item, "give DATASET_ID=OWNER:PATH")
+        datasets.append(EncryptedDataset(dataset_id, owner, _read(path, "sealed dataset")))
+    return datasets
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     keys = _keys(args)
-    result = _json(args.results, "results")
-    proposal = Proposal.from_json(_json(args.proposal, "proposal"))
+    registry = _registry(args)
+    if registry is not None:  # RESULTS and --proposal are the proposal's id
+        result = registry.result(args.results)
+        proposal = Proposal.from_json(registry.proposal(args.results)["proposal"])
+    else:
+        if not args.proposal:
+            raise InputError("open", "--proposal", "give the proposal file (or --control-plane)")
+        result = _json(args.results, "results")
+        proposal = Proposal.from_json(_json(args.proposal, "proposal"))
     sealed = result.get("sealed", {}).get(keys.name) if isinstance(result, dict) else None
     if sealed is None:
         raise InputError("results", args.results, f"nothing sealed to {keys.name}")
@@ -184,7 +239,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 def cmd_witness(args: argparse.Namespace) -> int:
     roster = _roster(args)
-    problems = witness_round(roster, _clients(args, roster))
+    problems = witness_round(roster, _clients(args, roster), _registry(args))
     for line in problems:
         print(f"refused: {line}")
     return EXIT_REFUSED if problems else EXIT_OK
@@ -192,7 +247,7 @@ def cmd_witness(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     roster = _roster(args)
-    report = audit(roster, args.party, _clients(args, roster))
+    report = audit(roster, args.party, _clients(args, roster), _registry(args))
     if args.json:
         _out(report.to_json(), None)
     for log in report.logs:
@@ -218,6 +273,9 @@ def register(commands: Any) -> None:
         if key:
             p.add_argument("--party-key", required=True, help="this party's key file (0600)")
         p.add_argument("--out", help="write JSON here (default: stdout)")
+        p.add_argument(
+            "--control-plane", metavar="URL", help="also use the control plane's commons registry"
+        )
 
     party = sub.add_parser("party", help="party keys").add_subparsers(
         title="party", metavar="COMMAND"
@@ -234,6 +292,10 @@ def register(commands: Any) -> None:
     p.add_argument("--shares", type=int, required=True, help="k: custodian shares needed")
     p.add_argument("--party", action="append", default=[], metavar="JSON")
     p.add_argument("--custodian", action="append", default=[], metavar="JSON")
+    p.add_argument(
+        "--control-plane-key", help="the control plane's ledger vkey (its log is witnessed)"
+    )
+    p.add_argument("--token", help="operator token, to publish the roster with --control-plane")
     common(p, roster=False)
     p.set_defaults(handler=cmd_roster)
 
@@ -256,6 +318,7 @@ def register(commands: Any) -> None:
     p.add_argument("--epsilon", type=float, default=0.0)
     p.add_argument("--sensitivity", type=int, default=1)
     p.add_argument("--expires-in", type=int, default=3600, metavar="SECONDS")
+    p.add_argument("--party-key", help="the proposer's key, to publish with --control-plane")
     common(p, roster=False)
     p.set_defaults(handler=cmd_propose)
 
@@ -266,6 +329,7 @@ def register(commands: Any) -> None:
         p.add_argument("--roster", help="with veto: send it to every custodian")
         p.add_argument("--ca")
         p.add_argument("--out")
+        p.add_argument("--control-plane", metavar="URL", help="publish it in the registry too")
         p.set_defaults(handler=cmd_decide, verb=verb.value)
 
     p = sub.add_parser("run", help="run an approved proposal in a local keep")
@@ -280,7 +344,7 @@ def register(commands: Any) -> None:
 
     p = sub.add_parser("open", help="open this party's sealed result")
     p.add_argument("results")
-    p.add_argument("--proposal", required=True)
+    p.add_argument("--proposal", help="the proposal file (not needed with --control-plane)")
     common(p, key=True, roster=False)
     p.set_defaults(handler=cmd_open)
 
