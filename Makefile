@@ -20,7 +20,7 @@ PIP_LOCKED := $(BIN)/python -m pip install --require-hashes --no-deps --progress
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --quiet $(if $(UPGRADE),--upgrade)
 
-.PHONY: demo test lint typecheck audit bench lock diagrams graphviz chromium fuzz fuzz-snp fuzz-dcap fuzz-documents clean \
+.PHONY: demo demo-commons test lint typecheck audit bench lock diagrams graphviz chromium fuzz fuzz-snp fuzz-dcap fuzz-documents clean \
 	messages compile-messages
 
 # Message catalogues (Babel): .po files are committed, .mo files compiled here (git-ignored).
@@ -58,6 +58,9 @@ $(DEV): $(RUNTIME) $(DEV_LOCK)
 
 demo: compile-messages
 	$(BIN)/elsewhere demo
+
+demo-commons: $(RUNTIME)
+	$(BIN)/elsewhere demo commons
 
 lint: $(DEV)
 	$(BIN)/ruff check src tests bench tools

@@ -69,5 +69,10 @@ class Forbidden(ElsewhereError):
     """A valid credential of the wrong kind for this request."""
 
 
+class Refused(Forbidden):
+    """A request understood and refused by a rule (a commons release without the approvals,
+    the evidence or the budget it needs): 403 over HTTP, exit 1 on the command line."""
+
+
 class TooLarge(ElsewhereError):
     """A request or value larger than the limit that applies to it."""

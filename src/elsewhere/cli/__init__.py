@@ -25,6 +25,8 @@ from elsewhere.i18n import LANGUAGES, N_, _, localize, resolve, set_language
 COMMANDS: dict[str, str] = {
     "advisories": "elsewhere.cli.advisories",
     "collateral": "elsewhere.cli.collateral",
+    "commons": "elsewhere.cli.commons",
+    "custodian": "elsewhere.cli.custodian",
     "demo": "elsewhere.cli.demo",
     "diagram": "elsewhere.cli.diagram",
     "deploy": "elsewhere.cli.deploy",

@@ -23,6 +23,7 @@ from typing import Any
 
 from elsewhere.attest import make_attester
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
+from elsewhere.cli.commons_demo import run_commons_demo
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.results import render_isolation, risk_line, word
 from elsewhere.control.config import ControlConfig, ControlPlane
@@ -69,6 +70,10 @@ def register(commands: Any) -> None:
     demo = commands.add_parser("demo", help=_("run the end-to-end demonstration (emulated)"))
     demo.add_argument("--replicas", type=int, default=3)
     demo.set_defaults(handler=run_demo)
+    sub = demo.add_subparsers(title="other demonstrations", metavar="DEMO")
+    sub.add_parser(
+        "commons", help="a data commons: three agencies, three custodians (emulated)"
+    ).set_defaults(handler=run_commons_demo)
 
 
 class Narrator:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from elsewhere.errors import ElsewhereError, VerificationFailed
+from elsewhere.errors import ElsewhereError, Refused, VerificationFailed
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -26,7 +26,7 @@ _REFUSALS_ELSEWHERE = (
 
 
 def exit_code(error: ElsewhereError) -> int:
-    if isinstance(error, VerificationFailed):
+    if isinstance(error, VerificationFailed | Refused):
         return EXIT_REFUSED
     for module_name, name in _REFUSALS_ELSEWHERE:
         module = sys.modules.get(module_name)

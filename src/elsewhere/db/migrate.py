@@ -15,6 +15,7 @@ VERSION_PACKAGES: tuple[str, ...] = (
     "elsewhere.control.store.migrations",
     "elsewhere.ledger.migrations",
     "elsewhere.vault.migrations",
+    "elsewhere.custodian.migrations",
 )
 
 

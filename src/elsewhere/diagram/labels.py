@@ -355,6 +355,20 @@ ENGLISH: dict[str, str] = {
         "HPKE to a keep key the host itself holds: emulated / nil, no hardware protection"
     ),
     "deploy.flow.result": N_("results back"),
+    "component.commons": N_("commons"),
+    "component.commons.role": N_("parties, proposals, shares, output rules, audit"),
+    "component.custodian": N_("custodian"),
+    "component.custodian.role": N_("holds one key share; releases it to a keep it verified"),
+    "component.opendp": N_("opendp"),
+    "component.opendp.role": N_("differential-privacy noise on released cells"),
+    "component.pycryptodome": N_("pycryptodome"),
+    "component.pycryptodome.role": N_("Shamir k-of-n split of dataset keys"),
+    "flow.cli_commons": N_("datasets, proposals, signatures"),
+    "flow.commons_keep": N_("the analysis and decrypted rows"),
+    "flow.commons_shares": N_("dataset keys"),
+    "flow.commons_noise": N_("declared cells"),
+    "flow.custodian_commons": N_("approvals, vetoes, deposits"),
+    "flow.custodian_ledger": N_("releases, vetoes, ε spent"),
 }
 
 

@@ -170,6 +170,8 @@ COMPONENTS: tuple[Component, ...] = (
     _c("ear", Kind.LIBRARY, _NEW, _T, Unit.CONTROL_PLANE, _at(_P), _APACHE, code=("ear",)),
     _c("wire", Kind.LIBRARY, _NEW, _T, Unit.LIBRARIES, _at(_P), _APACHE, code=("wire",)),
     _c("i18n", Kind.LIBRARY, _NEW, _T, Unit.LIBRARIES, _at(_P), _APACHE, code=("i18n",)),
+    _c("commons", Kind.LIBRARY, _NEW, _T, Unit.LIBRARIES, _at(_P), _APACHE, code=("commons",)),
+    _c("custodian", Kind.LIBRARY, _NEW, _T, Unit.TENANT, _at(_P), _APACHE, code=("custodian",)),
     # Other projects' libraries (components level).
     _c(
         "cryptography",
@@ -341,6 +343,26 @@ COMPONENTS: tuple[Component, ...] = (
         _at(_P),
         "BSD-3-Clause",
         distributions=("babel",),
+    ),
+    _c(
+        "opendp",
+        Kind.LIBRARY,
+        _EXT,
+        _T,
+        Unit.LIBRARIES,
+        _at(_P),
+        "MIT",
+        distributions=("opendp",),
+    ),
+    _c(
+        "pycryptodome",
+        Kind.LIBRARY,
+        _EXT,
+        _T,
+        Unit.LIBRARIES,
+        _at(_P),
+        "BSD-2-Clause; Unlicense",
+        distributions=("pycryptodome",),
     ),
     _c(
         "graphviz",

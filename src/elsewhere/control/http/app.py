@@ -26,6 +26,7 @@ from fastapi_offline import FastAPIOffline
 
 from elsewhere import __version__
 from elsewhere.control.config import ControlPlane
+from elsewhere.control.http import commons_routes as api_commons
 from elsewhere.control.http import console
 from elsewhere.control.http import host_routes as api_host
 from elsewhere.control.http import tenant_routes as api_tenant
@@ -85,6 +86,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
     observe_commits(cp)
     app.include_router(api_vault.router)
     app.include_router(console.router)  # the web console at /ui (docs/console.md)
+    app.include_router(api_commons.router)
     return app
 
 

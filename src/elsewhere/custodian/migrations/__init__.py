@@ -1,0 +1,1 @@
+"""Alembic version directory of the commons custodian (branch label `custodian`)."""
