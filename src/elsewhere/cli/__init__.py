@@ -59,6 +59,8 @@ COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 # checks it says what each module registers.
 SUMMARIES: dict[str, str] = {
     "advisories": "import and list security advisories",
+    "commons": "a data commons: parties, datasets, proposals, audit",
+    "custodian": "an independent custodian of a data commons",
     "collateral": "store Intel DCAP collateral for offline use",
     "demo": "run the end-to-end demonstration (emulated)",
     "deploy": "deploy N replicas of a workload",

@@ -250,6 +250,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     report = audit(roster, args.party, _clients(args, roster), _registry(args))
     if args.json:
         _out(report.to_json(), None)
+        return EXIT_OK if report.ok else EXIT_REFUSED
     for log in report.logs:
         state = "ok" if not log.problems else "FAILED: " + "; ".join(log.problems)
         print(
@@ -354,6 +355,6 @@ def register(commands: Any) -> None:
 
     p = sub.add_parser("audit", help="verify every custodian's log, as one party")
     p.add_argument("--party", required=True)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON document (docs/cli.md)")
     common(p)
     p.set_defaults(handler=cmd_audit)
