@@ -37,7 +37,9 @@ def add_keys_arg(parser: argparse.ArgumentParser, *, positional: bool = False) -
 
 
 def register(commands: Any) -> None:
-    group = commands.add_parser("keys", help="the key directory replicas share")
+    group = commands.add_parser(
+        "keys", help="the key directory replicas share: init, rotate, rewrap"
+    )
     sub = group.add_subparsers(title="keys commands", metavar="COMMAND")
     init = sub.add_parser("init", help="create a key directory: a KEK, a result key, a log key")
     add_keys_arg(init, positional=True)

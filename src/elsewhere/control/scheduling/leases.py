@@ -30,7 +30,6 @@ from elsewhere.control.store.tables import leases
 
 SCHEDULER = "scheduler"
 CHECKPOINTS = "checkpoint-signer"
-DUTIES = (SCHEDULER, CHECKPOINTS)
 LEASE_SECONDS = 5.0  # a dead holder's duty resumes elsewhere within this (plus one round)
 
 

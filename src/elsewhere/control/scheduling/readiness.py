@@ -39,6 +39,7 @@ def check(cp: ControlPlane) -> Readiness:
                 "holder": lease.holder,
                 "mine": lease.holder == cp.replica_id,
                 "expires_in": round(lease.expires_in, 3),
+                "held_for": round(lease.held_for, 3),
             }
             for lease in held
         }
