@@ -63,8 +63,11 @@ def client(args: argparse.Namespace) -> Client:
 
 
 def register(commands: Any) -> None:
+    from elsewhere.cli.keys import add_keys_arg
+
     serve = commands.add_parser("serve", help="run the control plane's HTTP API")
     add_store_args(serve)
+    add_keys_arg(serve)  # replicas: every one with the same --keys and --database
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument(
@@ -150,7 +153,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ConfigError("--workers", str(args.workers), N_("at least 1"))
     anchors = emulated_anchors(args.trust_emulated_root)
     risk = risk_settings(args)
-    cp = open_plane(args, trust_emulated=bool(anchors), **risk)  # migrates, creates keys
+    cp = open_plane(args, trust_emulated=bool(anchors), keys_dir=args.keys, **risk)  # migrates
     cp.emulated_anchors = tuple(anchors)
     for anchor in anchors:
         print(
@@ -179,4 +182,5 @@ def run_serve(args: argparse.Namespace) -> int:
         args.workers,
         risk,
         access_log=args.access_log,
+        keys=args.keys,
     )

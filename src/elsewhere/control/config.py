@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets as random
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from elsewhere import paths
 from elsewhere.control.broker.nonces import NonceIssuer
 from elsewhere.control.broker.secrets import Kek, load_kek
 from elsewhere.control.broker.tokens import Signer, load_signer
+from elsewhere.control.keys.directory import KeyDirectory, load_keys
 from elsewhere.control.store.commit import GroupCommitter
 from elsewhere.control.store.transactions import open_engine
 from elsewhere.control.tenancy.auth import Credential
@@ -47,6 +51,9 @@ class ControlConfig:
     # The longest one database statement may run (PostgreSQL cancels it; the request is a 503).
     statement_timeout: dt.timedelta = dt.timedelta(seconds=15)
     trust_emulated: bool = False
+    # A shared, operator-provisioned key directory (`elsewhere keys init`): every replica
+    # given the same one wraps, signs and logs under the same keys. None: keys in data_dir.
+    keys_dir: Path | None = None
     ledger_origin: str = "elsewhere.local/control-plane"
     # Risk placement (docs/control-plane.md): one currency for every impact, budget and
     # reputation value; defaults for a deployment without an impact and a tenant without a
@@ -86,6 +93,15 @@ class ControlPlane:
     auth_cache: dict[str, tuple[Credential, float]] = field(default_factory=dict)
     host_ids: dict[str, str] = field(default_factory=dict)
     reputation_cache: ReputationCache = field(default_factory=ReputationCache)
+    # Every key published beside the current one (a key directory's older keys, after a
+    # rotation): tokens and checkpoints they signed still verify.
+    result_signers: tuple[Signer, ...] = ()
+    ledger_vkeys: tuple[str, ...] = ()
+    keys: KeyDirectory | None = None
+    # This process among the replicas: the holder name of the leases it takes.
+    replica_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{random.token_hex(3)}"
+    )
 
     @classmethod
     def open(cls, config: ControlConfig, *, migrate: bool = True) -> ControlPlane:
@@ -93,20 +109,32 @@ class ControlPlane:
             upgrade(config.database_url)
         timeout_ms = int(config.statement_timeout.total_seconds() * 1000)
         engine = open_engine(config.database_url, statement_timeout_ms=timeout_ms)
-        key_path = config.data_dir / LEDGER_KEY_FILE
-        if not key_path.exists():
-            create_key_file(key_path, config.ledger_origin)
+        keys = load_keys(config.keys_dir) if config.keys_dir is not None else None
+        if keys is not None:
+            key_path = keys.ledger_key
+            kek, signer = keys.kek, keys.result_signer
+        else:
+            key_path = config.data_dir / LEDGER_KEY_FILE
+            if not key_path.exists():
+                create_key_file(key_path, config.ledger_origin)
+            kek, signer = load_kek(config.data_dir), load_signer(config.data_dir)
         ledger = Ledger.open(config.database_url, key_path, engine=engine, migrate=False)
-        kek = load_kek(config.data_dir)
         return cls(
             config=config,
             engine=engine,
             kek=kek,
-            signer=load_signer(config.data_dir),
+            signer=signer,
             ledger=ledger,
             nonces=NonceIssuer(kek.key),
             committer=GroupCommitter(engine, ledger),
+            result_signers=keys.result_signers if keys else (signer,),
+            ledger_vkeys=tuple(keys.ledger_verifiers()) if keys else (ledger.verifier.vkey(),),
+            keys=keys,
         )
+
+    def jwks(self) -> list[dict[str, str]]:
+        """Every result-signing key's JWK, the current one first."""
+        return [s.jwk for s in reversed(self.result_signers)]
 
     def close(self) -> None:
         self.committer.close()

@@ -26,7 +26,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.control.store.ids import new_id
@@ -47,14 +47,25 @@ class SecretUnavailable(ElsewhereError):
     """A stored secret that cannot be decrypted (wrong KEK, damaged row)."""
 
 
+def kek_id(key: bytes) -> str:
+    """A short fingerprint naming a KEK, stored beside each secret (not secret itself)."""
+    return hashlib.sha256(b"elsewhere.kek-id\x00" + key).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Kek:
+    """`key` wraps new secrets; `older` (a key directory's earlier KEKs) still unwrap."""
+
     key: bytes
+    older: tuple[bytes, ...] = ()
 
     @property
     def id(self) -> str:
-        """A short fingerprint naming the KEK, stored beside each secret (not secret itself)."""
-        return hashlib.sha256(b"elsewhere.kek-id\x00" + self.key).hexdigest()[:16]
+        return kek_id(self.key)
+
+    def unwrapping(self, wrapped_under: str) -> bytes | None:
+        """The key a row stored under KEK id `wrapped_under` needs, if this KEK set has it."""
+        return next((k for k in (self.key, *self.older) if kek_id(k) == wrapped_under), None)
 
 
 def load_kek(data_dir: Path) -> Kek:
@@ -177,14 +188,48 @@ def open_secrets(kek: Kek, rows: list[Any], names: list[str]) -> dict[str, bytes
     """Decrypt rows from `sealed_secrets`; every name in `names` must be there."""
     out: dict[str, bytes] = {}
     for row in rows:
-        if row.kek_id != kek.id:
+        key = kek.unwrapping(row.kek_id)
+        if key is None:
             raise SecretUnavailable(f"secret {row.name}: stored under another key-encryption key")
         aad = _aad(row.tenant_id, row.id)
         try:
-            out[row.name] = _open(_open(kek.key, row.wrapped_key, aad), row.ciphertext, aad)
+            out[row.name] = _open(_open(key, row.wrapped_key, aad), row.ciphertext, aad)
         except InvalidTag:
             raise SecretUnavailable(f"secret {row.name}: does not decrypt (damaged)") from None
     missing = [n for n in names if n not in out]
     if missing:
         raise SecretUnavailable(f"secrets missing: {', '.join(missing)}")
     return out
+
+
+def rewrap_secrets(conn: Connection, kek: Kek) -> tuple[int, list[str]]:
+    """Wrap every secret's data key under the current KEK (`keys rewrap`): (how many were
+    re-wrapped, the ids of secrets under a KEK this set does not hold). The value itself is
+    not re-encrypted: only the data key's wrapping changes, so it is one short UPDATE each."""
+    rows = conn.execute(
+        select(
+            secrets_table.c.id,
+            secrets_table.c.tenant_id,
+            secrets_table.c.kek_id,
+            secrets_table.c.wrapped_key,
+        ).where(secrets_table.c.kek_id != kek.id)
+    ).all()
+    done, unknown = 0, []
+    for row in rows:
+        key = kek.unwrapping(row.kek_id)
+        if key is None:
+            unknown.append(str(row.id))
+            continue
+        aad = _aad(row.tenant_id, row.id)
+        try:
+            data_key = _open(key, row.wrapped_key, aad)
+        except InvalidTag:
+            unknown.append(str(row.id))
+            continue
+        changed = conn.execute(
+            update(secrets_table)
+            .where(secrets_table.c.id == row.id, secrets_table.c.kek_id == row.kek_id)
+            .values(kek_id=kek.id, wrapped_key=_seal(kek.key, data_key, aad))
+        )
+        done += changed.rowcount
+    return done, unknown

@@ -82,14 +82,22 @@ class Signer:
 def load_signer(data_dir: Path) -> Signer:
     """The data directory's signing key, created (mode 0600) on first use."""
     path = data_dir / KEY_FILE
-    pem = read_or_create_private(path, _new_p256_pem, what="result signing key")
-    key = serialization.load_pem_private_key(pem, password=None)
+    pem = read_or_create_private(path, new_p256_pem, what="result signing key")
+    return parse_signer(pem, path)
+
+
+def parse_signer(pem: bytes, path: Path) -> Signer:
+    """The signer of a PEM private key read from `path` (named in the one-line error)."""
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(str(path), "key", "not a PEM private key without a password") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise ConfigError(str(path), "key", "not an ECDSA P-256 private key")
     return Signer(key)
 
 
-def _new_p256_pem() -> bytes:
+def new_p256_pem() -> bytes:
     return ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

@@ -28,6 +28,7 @@ from elsewhere import __version__
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http import commons_routes as api_commons
 from elsewhere.control.http import console
+from elsewhere.control.http import health_routes as api_health
 from elsewhere.control.http import host_routes as api_host
 from elsewhere.control.http import tenant_routes as api_tenant
 from elsewhere.control.http import vault_routes as api_vault
@@ -77,9 +78,11 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
 
     @app.get("/.well-known/jwks.json", tags=["meta"])
     def jwks() -> dict[str, Any]:
-        """The public key that signs attestation-result tokens."""
-        return {"keys": [cp.signer.jwk]}
+        """The keys that sign attestation-result tokens: the current one first, then any
+        older ones of a rotated key directory (tokens they signed still verify)."""
+        return {"keys": cp.jwks()}
 
+    app.include_router(api_health.router)
     app.include_router(api_host.router)
     app.include_router(api_tenant.router)
     app.include_router(metrics_router)

@@ -293,8 +293,13 @@ def release_host(cp: Plane, cred: Operator, host_id: str) -> dict[str, Any]:
 
 @router.get("/ledger/key", tags=["ledger"])
 def ledger_key(cp: Plane) -> dict[str, Any]:
-    """The ledger's verifier key (C2SP note vkey): all an outside party needs to check proofs."""
-    return {"origin": cp.ledger.origin, "vkey": cp.ledger.verifier.vkey()}
+    """The ledger's verifier key (C2SP note vkey): all an outside party needs to check proofs;
+    `vkeys`: every key that has signed checkpoints (a rotated key directory's older ones too)."""
+    return {
+        "origin": cp.ledger.origin,
+        "vkey": cp.ledger.verifier.vkey(),
+        "vkeys": list(cp.ledger_vkeys),
+    }
 
 
 @router.get("/ledger/entries/{index}/bundle", tags=["ledger"], response_class=PlainTextResponse)

@@ -66,6 +66,7 @@ def serve_workers(
     risk: dict[str, Any] | None = None,
     *,
     access_log: bool = True,
+    keys: Path | None = None,
 ) -> int:
     """`workers` uvicorn processes, each building its ControlPlane in `worker_app` (`risk`:
     ControlConfig risk settings, the same in every worker), each with its own socket on the
@@ -76,6 +77,7 @@ def serve_workers(
         "database": database_url,
         "roots": [str(r) for r in roots],
         "risk": risk or {},
+        "keys": str(keys) if keys is not None else None,
     }
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
     metrics_dir(data_dir)

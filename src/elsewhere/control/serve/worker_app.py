@@ -25,6 +25,7 @@ def worker_app() -> RequestIds:
         Path(settings["data_dir"]),
         settings["database"],
         trust_emulated=bool(anchors),
+        keys_dir=Path(settings["keys"]) if settings.get("keys") else None,
         **settings.get("risk", {}),
     )
     cp = ControlPlane.open(config, migrate=False)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -246,7 +247,20 @@ console_sessions = Table(
     Column("expires_at", TS, nullable=False),
 )
 
+
+# Leases (control/scheduling/leases.py): who runs each once-per-cluster duty until when, in
+# seconds since the epoch on the DATABASE's clock (one clock for every replica).
+leases = Table(
+    "cp_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("taken_at", Float, nullable=False),  # when this holder took it (not renewals)
+)
+
 CONTROL_TABLES = (
+    leases,
     tenants,
     credentials,
     hosts,

@@ -1,0 +1,1 @@
+"""The operator-provisioned key directory every replica of one control plane shares."""
