@@ -20,6 +20,7 @@ from elsewhere.attest.base import Attester
 from elsewhere.attest.registry import make_attester
 from elsewhere.claims import EMULATED_WARNING
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
+from elsewhere.cli.narrator import Narrator
 from elsewhere.commons.audit import audit, witness_round
 from elsewhere.commons.datasets import decrypt_dataset, encrypt_dataset
 from elsewhere.commons.proposals import Decision, Proposal, Verb, sign_decision
@@ -42,20 +43,6 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "commons"
 POLICY = Path(__file__).resolve().parents[3] / "examples" / "policy" / "demo-emulated.toml"
 AGENCIES = ("north", "central", "south")
 CUSTODIANS = ("custodian-north", "custodian-central", "custodian-south")
-
-
-class Narrator:
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.step = 0
-
-    def __call__(self, text: str) -> None:
-        self.step += 1
-        print(f"\n[{time.monotonic() - self.started:5.2f}s] {self.step}. {text}")
-
-    @staticmethod
-    def say(text: str) -> None:
-        print(f"     {text}")
 
 
 def run_commons_demo(_: argparse.Namespace) -> int:

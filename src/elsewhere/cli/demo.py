@@ -25,6 +25,7 @@ from elsewhere.attest import make_attester
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
 from elsewhere.cli.commons_demo import run_commons_demo
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
+from elsewhere.cli.narrator import Narrator
 from elsewhere.cli.results import render_isolation, risk_line, word
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.serve.server import ThreadedServer
@@ -74,20 +75,6 @@ def register(commands: Any) -> None:
     sub.add_parser(
         "commons", help="a data commons: three agencies, three custodians (emulated)"
     ).set_defaults(handler=run_commons_demo)
-
-
-class Narrator:
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.step = 0
-
-    def __call__(self, text: str) -> None:
-        self.step += 1
-        print(f"\n[{time.monotonic() - self.started:5.2f}s] {self.step}. {text}")
-
-    @staticmethod
-    def say(text: str) -> None:
-        print(f"     {text}")
 
 
 def run_demo(args: argparse.Namespace) -> int:

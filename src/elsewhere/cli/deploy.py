@@ -13,51 +13,46 @@ from elsewhere.cli.deployment import exit_status, follow, progress_printer
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.inputs import MAX_UPLOAD_BYTES, read_input
 from elsewhere.cli.results import render, word
-from elsewhere.cli.serve import add_client_args, client
-from elsewhere.cli.table import add_json_flag, print_json, render_table
+from elsewhere.cli.serve import client, tenant_command
+from elsewhere.cli.table import print_json, render_table
 from elsewhere.errors import InputError
 from elsewhere.host.client import b64
 from elsewhere.i18n import N_, _, localize, money
 
 
-def _leaf(sub: Any, name: str, help: str, handler: Any) -> argparse.ArgumentParser:
-    """A tenant command: API client options and --json."""
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=help)
-    add_json_flag(parser)
-    add_client_args(parser)
-    parser.set_defaults(handler=handler)
-    return parser
-
-
 def register(commands: Any) -> None:
     workload = commands.add_parser("workload", help="upload, list and delete WebAssembly workloads")
     wsub = workload.add_subparsers(title="workload commands", metavar="COMMAND")
-    upload = _leaf(
+    upload = tenant_command(
         wsub, "upload", "upload a .wasm module (validated; named by SHA-384)", run_upload
     )
     upload.add_argument("file", type=Path)
     upload.add_argument("--name", default=None)
-    _leaf(wsub, "list", "list your workloads", run_workloads)
-    wdelete = _leaf(
+    tenant_command(wsub, "list", "list your workloads", run_workloads)
+    wdelete = tenant_command(
         wsub, "delete", "delete a workload (refused while a deployment runs it)", run_wl_delete
     )
     wdelete.add_argument("workload", help="SHA-384 digest (or 12+ digit prefix) or workload id")
 
     secret = commands.add_parser("secret", help="store secrets (released only to attested keeps)")
     ssub = secret.add_subparsers(title="secret commands", metavar="COMMAND")
-    put = _leaf(ssub, "put", "store a secret from --file, or from standard input", run_secret_put)
+    put = tenant_command(
+        ssub, "put", "store a secret from --file, or from standard input", run_secret_put
+    )
     put.add_argument("name")
     put.add_argument("--file", type=Path, default=None)
-    _leaf(ssub, "list", "list secret names (values are never shown)", run_secret_list)
-    sdelete = _leaf(
+    tenant_command(ssub, "list", "list secret names (values are never shown)", run_secret_list)
+    sdelete = tenant_command(
         ssub, "delete", "delete a secret: it is released to no keep from now on", run_sdelete
     )
     sdelete.add_argument("name")
 
-    policy = _leaf(commands, "set-policy", "set your trust policy (TOML file)", run_set_policy)
+    policy = tenant_command(
+        commands, "set-policy", "set your trust policy (TOML file)", run_set_policy
+    )
     policy.add_argument("file", type=Path)
 
-    deploy = _leaf(commands, "deploy", "deploy N replicas of a workload", run_deploy)
+    deploy = tenant_command(commands, "deploy", "deploy N replicas of a workload", run_deploy)
     deploy.add_argument("workload", help="SHA-384 digest (or 12+ digit prefix)")
     deploy.add_argument("--replicas", type=int, default=1, help="how many keeps (default 1)")
     deploy.add_argument("--secret", action="append", default=[], help="secret name (repeat)")
@@ -93,12 +88,12 @@ def register(commands: Any) -> None:
         "replica failed)",
     )
 
-    budget = _leaf(
+    budget = tenant_command(
         commands, "set-risk-budget", "set the annual risk you accept, e.g. 5000USD/yr", run_budget
     )
     budget.add_argument("budget", nargs="?", help="AMOUNT+CURRENCY[/PERIOD]; omit to show it")
 
-    report = _leaf(
+    report = tenant_command(
         commands,
         "report-host",
         "report misbehaviour of the host that ran one of your placements",

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
-from elsewhere.cli.serve import add_client_args, client
-from elsewhere.cli.table import add_json_flag, print_json, render_table
+from elsewhere.cli.serve import client, tenant_command
+from elsewhere.cli.table import print_json, render_table
 
 if TYPE_CHECKING:
     from elsewhere.host.client import Client
@@ -25,20 +25,11 @@ FIRST_INTERVAL, LAST_INTERVAL = 0.25, 5.0
 def register(commands: Any) -> None:
     group = commands.add_parser("deployment", help="list, show and stop your deployments")
     sub = group.add_subparsers(title="deployment commands", metavar="COMMAND")
-    listing = sub.add_parser("list", help="your deployments, their state and replicas")
-    add_json_flag(listing)
-    add_client_args(listing)
-    listing.set_defaults(handler=run_list)
-    show = sub.add_parser("show", help="one deployment: its state and each replica's")
+    tenant_command(sub, "list", "your deployments, their state and replicas", run_list)
+    show = tenant_command(sub, "show", "one deployment: its state and each replica's", run_show)
     show.add_argument("deployment")
-    add_json_flag(show)
-    add_client_args(show)
-    show.set_defaults(handler=run_show)
-    stop = sub.add_parser("stop", help="stop a deployment: hosts stop its keeps")
+    stop = tenant_command(sub, "stop", "stop a deployment: hosts stop its keeps", run_stop)
     stop.add_argument("deployment")
-    add_json_flag(stop)
-    add_client_args(stop)
-    stop.set_defaults(handler=run_stop)
 
 
 def placement_line(p: dict[str, Any]) -> str:

@@ -41,6 +41,17 @@ def open_plane(args: argparse.Namespace, **config: Any) -> ControlPlane:
     return ControlPlane.open(ControlConfig.for_dir(args.data_dir, args.database, **config))
 
 
+def tenant_command(sub: Any, name: str, help: str, handler: Any) -> argparse.ArgumentParser:
+    """A leaf command that talks to the API: client options, --json and its handler."""
+    from elsewhere.cli.table import add_json_flag
+
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help)
+    add_json_flag(parser)
+    add_client_args(parser)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 def add_client_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--control",
