@@ -35,7 +35,9 @@ from elsewhere.timeutil import iso
 def register(commands: Any) -> None:
     ear = commands.add_parser("ear", help="EAR attestation results (draft-ietf-rats-ear)")
     sub = ear.add_subparsers(title="ear commands", metavar="COMMAND")
-    verify = sub.add_parser("verify", help="verify a result token offline against a JWKS")
+    verify = sub.add_parser(
+        "verify", help="verify a result token against a JWKS, and that it was logged"
+    )
     verify.add_argument("token", help="the token, a file holding it, or - for standard input")
     verify.add_argument("--jwks", type=Path, required=True, help="saved JWKS (jwks.json)")
     verify.add_argument("--at", help="check exp at this ISO 8601 time instead of now")
