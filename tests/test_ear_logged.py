@@ -222,3 +222,30 @@ def test_a_token_no_checkpoint_covers_yet_says_so_in_one_line(
         assert code == 0, err
         code, out, err = _verify(capsys, *argv, "--database", database)
         assert code == 0 and f"LOGGED: entry {done.index}" in out, err
+
+
+def test_a_ledger_claim_that_is_not_one_is_one_line() -> None:
+    """Malformed `ear_elsewhere.ledger` claims are unusable input saying where (no server)."""
+    from elsewhere.ear.logged import ledger_claim
+    from elsewhere.ear.result import parse
+    from elsewhere.errors import InputError, VerificationFailed
+    from test_ear import DRAFT_EXAMPLE_1
+
+    def ear(ledger: object) -> Any:
+        doc = json.loads(json.dumps(DRAFT_EXAMPLE_1))
+        doc["submods"] = {"keep": {"ear_status": "affirming", "ear_elsewhere": {"ledger": ledger}}}
+        return parse(doc)
+
+    good = {"origin": "example.com/log", "index": 3, "leaf_hash": "ab" * 32}
+    assert ledger_claim(ear(good)).leaf_hash == b"\xab" * 32
+    for changed, where in (
+        ({"index": -1}, "ledger.index: must be a non-negative integer"),
+        ({"index": True}, "ledger.index: must be a non-negative integer"),
+        ({"leaf_hash": "AB" * 32}, "ledger.leaf_hash: must be 64 lower-case hex"),
+        ({"leaf_hash": "zz" * 32}, "ledger.leaf_hash: must be 64 lower-case hex"),
+        ({"origin": 7}, "names no ledger origin"),
+    ):
+        with pytest.raises(InputError, match=where):
+            ledger_claim(ear(good | changed))
+    with pytest.raises(VerificationFailed, match="names no ledger index"):
+        ledger_claim(ear({"origin": "example.com/log"}))
