@@ -44,7 +44,8 @@ def test_a_release_rerun_after_a_failed_batch_still_writes_the_host_claims(
         env.cp.committer._commit(
             [(release.job, futures[0], release.claims), (failing, futures[1], ())]
         )
-        assert isinstance(futures[0].result(timeout=remaining()), int)  # its ledger index
+        logged = futures[0].result(timeout=remaining())  # its ledger index and token
+        assert isinstance(logged, broker.Logged) and logged.index >= 0 and logged.token
         with pytest.raises(LookupError):
             futures[1].result(timeout=remaining())
         with read(env.cp.engine) as conn:

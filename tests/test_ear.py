@@ -141,7 +141,7 @@ def _appraise(evidence: VerificationResult, rules: Policy = PINNED, **kw: Any) -
         keep_key_suite="mlkem768-x25519",
         nonce=b"\x01" * 32,
         reasons=tuple(str(r) for r in decision.reasons),
-        ledger=LedgerRef("elsewhere.local/control-plane", 41, 42),
+        ledger=LedgerRef("elsewhere.local/control-plane", 41, "ab" * 32),
     )
     return build(appraisal, issuer="cp", issued_at=1, expires_at=2, token_id="ear_x")
 
@@ -164,7 +164,7 @@ def test_genuine_hardware_with_its_measurement_pinned_is_affirming_on_every_clai
     }
     ours = claims["submods"]["keep"]["ear_elsewhere"]
     assert ours["ledger"] == {"origin": "elsewhere.local/control-plane", "index": 41,
-                              "checkpoint_size": 42}  # fmt: skip
+                              "leaf_hash": "ab" * 32}  # fmt: skip
     assert claims["submods"]["keep"]["ear_appraisal_policy_ids"] == [PINNED.digest]
     assert claims["eat_nonce"] == "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
     assert parse(claims).submod().extension["tee"] == "sev-snp"
@@ -278,7 +278,7 @@ def test_the_cli_verifies_offline_against_a_saved_jwks(
     assert main(["ear", "verify", token, "--jwks", str(jwks)]) == 0
     out = capsys.readouterr().out
     assert "status: affirming" in out and "hardware 2 (genuine)" in out
-    assert "index 41, provable against the checkpoint of size 42" in out
+    assert f"index 41, leaf {'ab' * 32}" in out
     (tmp_path / "token.jwt").write_text(token + "\n")
     assert main(["ear", "verify", str(tmp_path / "token.jwt"), "--jwks", str(jwks), "--json"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1]) == claims

@@ -14,19 +14,21 @@ from elsewhere.ear.ar4si import Tier, Value, tier
 
 @dataclass(frozen=True)
 class LedgerRef:
-    """Where the decision is logged: the log's origin (its checkpoint name), and when known the
-    decision's leaf index and the size of a signed checkpoint that includes it."""
+    """Where the decision is logged: the log's origin (its checkpoint origin line) and, once
+    the commit that wrote it has assigned them, the decision entry's index and leaf hash (RFC
+    9162 §2.1.1: SHA-256 of 0x00 and the entry's canonical bytes, hex). No checkpoint is
+    named: none covers the entry when the token is signed; the verifier fetches one later."""
 
     origin: str
     index: int | None = None
-    checkpoint_size: int | None = None
+    leaf_hash: str | None = None
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"origin": self.origin}
         if self.index is not None:
             out["index"] = self.index
-        if self.checkpoint_size is not None:
-            out["checkpoint_size"] = self.checkpoint_size
+        if self.leaf_hash is not None:
+            out["leaf_hash"] = self.leaf_hash
         return out
 
 

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from elsewhere import __version__
-from elsewhere.ear.appraisal import Appraisal, status, trustworthiness_vector
+from elsewhere.ear.appraisal import Appraisal, LedgerRef, status, trustworthiness_vector
 from elsewhere.ear.ar4si import CLAIMS, Tier, worst
 from elsewhere.errors import InputError
 
@@ -75,6 +75,14 @@ def build(
         "eat_nonce": b64url(appraisal.nonce),
         "submods": {SUBMOD: submod},
     }
+
+
+def logged(claims: Mapping[str, Any], ledger: LedgerRef) -> dict[str, Any]:
+    """`claims` (from `build`) naming where the decision was logged: a copy with
+    `submods.keep.ear_elsewhere.ledger` replaced (the rest is shared, not copied)."""
+    keep = claims["submods"][SUBMOD]
+    ours = keep[EXTENSION] | {"ledger": ledger.to_json()}
+    return dict(claims) | {"submods": claims["submods"] | {SUBMOD: keep | {EXTENSION: ours}}}
 
 
 @dataclass(frozen=True)

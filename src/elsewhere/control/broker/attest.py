@@ -40,10 +40,12 @@ from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import PublicKey, seal
 from elsewhere.ear.appraisal import Appraisal, LedgerRef
 from elsewhere.ear.result import build as ear_claims
+from elsewhere.ear.result import logged
 from elsewhere.errors import Conflict, InputError
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 from elsewhere.i18n import N_
 from elsewhere.ledger.log import encode_entry
+from elsewhere.ledger.merkle import leaf_hash
 from elsewhere.timeutil import iso, utcnow
 from elsewhere.wire import SECRET_INFO, digest_bytes, secret_aad
 
@@ -126,16 +128,26 @@ def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOp
 
 
 @dataclass(frozen=True)
+class Logged:
+    """What the release's commit returns: the decision entry's ledger index and the result
+    token naming it (signed in the commit, once the index is assigned)."""
+
+    index: int
+    token: str
+
+
+@dataclass(frozen=True)
 class Release:
     """An attest request verified, decided and (if accepted) wrapped: what is left is its
-    transaction (`job` after `claims`, in the group committer) and the answer's ledger index."""
+    transaction (`job` after `claims`, in the group committer), whose result completes the
+    answer with the ledger index and the token."""
 
     job: Callable[[Connection], Staged]
     claims: tuple[Claim, ...]
     answer: dict[str, Any]
 
-    def response(self, ledger_index: int | None) -> dict[str, Any]:
-        return self.answer | {"ledger_index": ledger_index}
+    def response(self, logged: Logged) -> dict[str, Any]:
+        return self.answer | {"token": logged.token, "ledger_index": logged.index}
 
 
 def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestRequest) -> Release:
@@ -175,8 +187,8 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
     reasons = [str(r) for r in decision.reasons]
     verdict = "affirming" if decision.accepted else "contraindicated"
     keep_key_digest = "sha256:" + keep_key.fingerprint()
-    # The EAR result (elsewhere/ear). The ledger index is assigned by the group commit,
-    # after this token is signed: the token names the log; the decision row has the index.
+    # The EAR result (elsewhere/ear), built here; it is signed in the commit (_transaction),
+    # once the ledger index of the decision is assigned.
     appraisal = Appraisal(
         result=result,
         accepted=decision.accepted,
@@ -197,14 +209,12 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
         host=context.host_name,
         ledger=LedgerRef(cp.ledger.origin),
     )
-    token = cp.signer.sign(
-        ear_claims(
-            appraisal,
-            issuer=cp.config.issuer,
-            issued_at=int(now.timestamp()),
-            expires_at=int((now + cp.config.result_token_ttl).timestamp()),
-            token_id=new_id("ear"),
-        )
+    result_claims = ear_claims(
+        appraisal,
+        issuer=cp.config.issuer,
+        issued_at=int(now.timestamp()),
+        expires_at=int((now + cp.config.result_token_ttl).timestamp()),
+        token_id=new_id("ear"),
     )
     wrapped: dict[str, str] = {}
     if decision.accepted:
@@ -219,7 +229,15 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
         del values
 
     job, rows = _transaction(
-        cp, context, result, evidence, nonce, keep_key_digest, decision.accepted, reasons, token
+        cp,
+        context,
+        result,
+        evidence,
+        nonce,
+        keep_key_digest,
+        decision.accepted,
+        reasons,
+        result_claims,
     )
     answer = {
         "verdict": verdict,
@@ -227,7 +245,6 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
         "reasons": reasons,
         "protection": result.protection,
         "verification": result.to_json(),
-        "token": token,
         "secrets": wrapped,
     }
     return Release(job, rows, answer)
@@ -242,7 +259,7 @@ def _transaction(
     keep_key_digest: str,
     accepted: bool,
     reasons: list[str],
-    token: str,
+    result_claims: dict[str, Any],
 ) -> tuple[Callable[[Connection], Staged], tuple[Claim, ...]]:
     claims_document = result.claims.to_json()
     claims_json = json.dumps(claims_document, sort_keys=True)
@@ -264,6 +281,7 @@ def _transaction(
         )
     ]
     datas, kinds = [d for d, _ in encoded], [k for _, k in encoded]
+    decision_leaf = leaf_hash(datas[0]).hex()  # the decision is the job's first entry
 
     # Written first, for the whole batch at once (control/store/commit.py): the nonce is spent and
     # the placement moved, or the release is refused.
@@ -313,13 +331,18 @@ def _transaction(
             "reasons": json.dumps(reasons),
             "claims": claims_json,
             "policy_digest": context.policy_digest,
-            "token": token,
             "created_at": utcnow(),
         }
 
-        def finish(conn: Connection, index: int) -> int:
-            defer(_DECISION, decision | {"ledger_index": index})
-            return index
+        def finish(conn: Connection, index: int) -> Logged:
+            # Signed here, inside the transaction that assigned `index` and before its commit
+            # (no second round trip: the decision row gets the token in the same batch); the
+            # caller gets it only once that commit holds. The entry itself is unchanged: it
+            # cannot hold the token that names its own index (docs/ledger.md).
+            ref = LedgerRef(cp.ledger.origin, index, decision_leaf)
+            token = cp.signer.sign(logged(result_claims, ref))
+            defer(_DECISION, decision | {"ledger_index": index, "token": token})
+            return Logged(index, token)
 
         return Staged(datas, kinds, finish)
 
