@@ -14,7 +14,7 @@ import pytest
 
 from control_helpers import Env, attest_body, control_plane, database_url
 from elsewhere.control.tenancy.auth import Kind
-from elsewhere.control.vault.release import VAULT_INFO, release_aad
+from elsewhere.vault.keys import VAULT_INFO, release_aad
 from elsewhere.crypto.hpke import KeepKey
 from elsewhere.host.client import ApiFailure, Client
 from elsewhere.ledger.note import Verifier

@@ -27,6 +27,7 @@ from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import DEFAULT_SUITE, HpkeSuite, KeepKey, seal
 from elsewhere.errors import ElsewhereError
 from elsewhere.host.client import Client, b64
+from elsewhere.host.vaultread import VaultRead
 from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.isolation import isolation_report
 from elsewhere.keep.limits import KeepLimits
@@ -188,7 +189,12 @@ class HostAgent:
         error: str | None = None
         try:
             result: KeepResult | None = run_module(
-                wasm, config, stdin=stdin, secrets=secrets, stop=stop
+                wasm,
+                config,
+                stdin=stdin,
+                secrets=secrets,
+                stop=stop,
+                vault=VaultRead(self.client, placement, key),
             )
         except ElsewhereError as failure:
             result, error = None, failure.message

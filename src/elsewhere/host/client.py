@@ -152,6 +152,19 @@ class Client:
         )
         return result
 
+    def vault_release(
+        self, placement: str, subject: str, purpose: str, keep_public_key: bytes
+    ) -> dict[str, Any]:
+        """A subject's data key (HPKE-wrapped to the keep's attested key) and its records."""
+        body = {
+            "placement": placement,
+            "subject": subject,
+            "purpose": purpose,
+            "keep_public_key": b64(keep_public_key),
+        }
+        result: dict[str, Any] = self.json("POST", "/v1/vault/release", json=body)
+        return result
+
     def ledger_bundle(self, index: int) -> bytes:
         return self.request("GET", f"/v1/ledger/entries/{index}/bundle").content
 

@@ -11,6 +11,8 @@ two ends hold:
   the keep removes its scratch directory (its secrets) and exits at once.
 - out: `{"event": "running"}` just before `_start` runs (the host's wall-time clock starts),
   then one of `{"result": KeepResult JSON}` or `{"error": kind, "message": ...}`.
+- the guest's `elsewhere.vault_read` (keep/vault.py): out `{"vault": {"subject", "purpose"}}`,
+  in `{"vault_answer": VaultAnswer JSON}`; the guest waits in the host call meanwhile.
 
 Secrets and stdin do not cross the pipe: the host side stages them in the scratch directory
 (keep/scratch.py). The guest's output is captured in memory and only leaves in the result.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import signal
 import threading
@@ -33,6 +36,7 @@ from elsewhere.keep.limits import KeepLimits
 from elsewhere.keep.result import InvalidModule, KeepError, WorkloadRefused
 from elsewhere.keep.sandbox import run_staged
 from elsewhere.keep.stop import KeepStop
+from elsewhere.keep.vault import VaultAnswer
 
 EXIT_ORPHANED: Final = 3
 
@@ -90,18 +94,36 @@ def _orphaned(root: Path | None) -> NoReturn:
     os._exit(EXIT_ORPHANED)
 
 
-def _watch(conn: Connection, stop: KeepStop, root: Path) -> None:
+def _watch(
+    conn: Connection, stop: KeepStop, root: Path, answers: queue.SimpleQueue[VaultAnswer]
+) -> None:
     while True:
         try:
             message = conn.recv_bytes()
         except (EOFError, OSError):
             _orphaned(root)
         try:
-            reason = json.loads(message).get("stop")
-        except (ValueError, AttributeError):
+            doc = json.loads(message)
+            reason = doc.get("stop")
+            if "vault_answer" in doc:
+                answers.put(VaultAnswer.from_json(doc["vault_answer"]))
+        except (ValueError, AttributeError, TypeError):
             continue
         if reason is not None:
             stop.stop(str(reason))
+
+
+class _VaultPipe:
+    """`elsewhere.vault_read` from inside the keep: asked of the host side over the pipe."""
+
+    def __init__(self, channel: _Channel) -> None:
+        self.channel = channel
+        self.answers: queue.SimpleQueue[VaultAnswer] = queue.SimpleQueue()
+
+    def __call__(self, subject: str, purpose: str) -> VaultAnswer:
+        self.channel.send({"vault": {"subject": subject, "purpose": purpose}})
+        # No timeout of our own: the host side's wall-time deadline kills this process.
+        return self.answers.get()
 
 
 def serve(conn: Connection) -> None:
@@ -121,10 +143,16 @@ def serve(conn: Connection) -> None:
         channel.send({"error": "input", "message": f"keep request: {type(error).__name__}"})
         os._exit(2)
     stop = KeepStop()
-    threading.Thread(target=_watch, args=(conn, stop, root), daemon=True).start()
+    vault = _VaultPipe(channel)
+    threading.Thread(target=_watch, args=(conn, stop, root, vault.answers), daemon=True).start()
     try:
         result = run_staged(
-            data, config, root, stop=stop, on_start=lambda: channel.send({"event": "running"})
+            data,
+            config,
+            root,
+            stop=stop,
+            on_start=lambda: channel.send({"event": "running"}),
+            vault=vault,
         )
     except ElsewhereError as error:
         kind, message = error_kind(error)

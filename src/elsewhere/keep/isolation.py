@@ -132,7 +132,10 @@ def _workload_from_workload(config: KeepConfig) -> Boundary:
 
 def _host_from_workload(config: KeepConfig) -> Boundary:
     details = [
-        N_("interfaces: WASI preview 1 only (no sockets, no other host functions): no network"),
+        N_(
+            "interfaces: WASI preview 1 (no sockets) and one host call, elsewhere.vault_read, "
+            "answered only for purposes the deployment declared: no network"
+        ),
         N_(
             "arguments: {count}; environment: {names} (the host's own environment is not passed)"
         ).format(

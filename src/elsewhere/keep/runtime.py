@@ -7,8 +7,10 @@ process (keep/child.py, forked by keep/launcher.py), which checks the digest aga
 rewritten under a running instance), instantiates with WASI and nothing else, runs `_start`.
 
 The guest gets only what `KeepConfig` lists: argv, env, stdin, stdout/stderr captured in
-memory up to a cap, and its secrets as read-only files under `/secrets`. No network, no other
-directory, no host environment.
+memory up to a cap, and its secrets as read-only files under `/secrets`; and one host call,
+`elsewhere.vault_read`, which this side answers with the `vault` reader it was given, in a
+thread of its own (the deadlines still hold while the control plane answers). No network, no
+other directory, no host environment.
 
 Why a process: an epoch interrupt (the wall-time deadline, a host's stop) only traps a guest
 that executes Wasm; one blocked in a WASI call (`poll_oneoff` for an hour) would hold the
@@ -24,6 +26,7 @@ import json
 import os
 import select
 import signal
+import threading
 import time
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
@@ -43,6 +46,7 @@ from elsewhere.keep.result import (
 from elsewhere.keep.sandbox import WASM_MAGIC, check_module, keep_engine
 from elsewhere.keep.scratch import Scratch
 from elsewhere.keep.stop import KeepStop
+from elsewhere.keep.vault import VaultAnswer, VaultReader, no_vault
 
 __all__ = [
     "WASM_MAGIC",
@@ -64,9 +68,11 @@ def run_module(
     stdin: bytes = b"",
     secrets: Mapping[str, bytes] | None = None,
     stop: KeepStop | None = None,
+    vault: VaultReader = no_vault,
 ) -> KeepResult:
     """Check `module_bytes` and run it in a keep process as `config` says; return how it
-    ended. `stop` lets another thread end the run early (outcome "stopped").
+    ended. `stop` lets another thread end the run early (outcome "stopped"); `vault`
+    answers the guest's `elsewhere.vault_read` (keep/vault.py).
 
     `secrets` maps each name in `config.secret_names` to its plaintext (already opened with
     the keep key). Raises WorkloadRefused on digest mismatch, InvalidModule for bytes that
@@ -87,7 +93,7 @@ def run_module(
         return _ended(config, "stopped", f"stopped by the host: {stop.reason}", 0.0, killed=False)
     with Scratch() as scratch:
         scratch.stage(stdin, secrets, limits)
-        return _Supervisor(data, config, scratch.root, stop).run()
+        return _Supervisor(data, config, scratch.root, stop, vault).run()
 
 
 def _ended(
@@ -122,8 +128,12 @@ def _kill(pidfd: int) -> None:
 class _Supervisor:
     """One keep process: start it, feed it, watch its answers, its deadline and the stop."""
 
-    def __init__(self, data: bytes, config: KeepConfig, root: Path, stop: KeepStop) -> None:
+    def __init__(
+        self, data: bytes, config: KeepConfig, root: Path, stop: KeepStop, vault: VaultReader
+    ) -> None:
         self.data, self.config, self.root, self.stop = data, config, root, stop
+        self.vault = vault
+        self.sending = threading.Lock()  # the watcher and the vault answers both send
         self.limits: KeepLimits = config.limits
         self.running_at: float | None = None
         self.deadline: float | None = None  # when the process is killed
@@ -147,10 +157,16 @@ class _Supervisor:
             for fd in (pidfd, wake_r, wake_w):
                 os.close(fd)
 
-    @staticmethod
-    def _send(conn: Connection, payload: bytes) -> None:
-        with contextlib.suppress(OSError):  # the process is gone: its exit shows on the pipe
-            conn.send_bytes(payload)
+    def _send(self, conn: Connection, payload: bytes) -> None:
+        with self.sending, contextlib.suppress(OSError):
+            conn.send_bytes(payload)  # OSError: the process is gone; its exit shows on the pipe
+
+    def _vault_read(self, conn: Connection, subject: str, purpose: str) -> None:
+        try:
+            answer = self.vault(subject, purpose)
+        except Exception as error:
+            answer = VaultAnswer(unavailable=one_line(str(error)) or type(error).__name__)
+        self._send(conn, json.dumps({"vault_answer": answer.to_json()}).encode())
 
     def _watch(self, conn: Connection, pidfd: int, wake: int) -> KeepResult:
         while True:
@@ -164,7 +180,7 @@ class _Supervisor:
                     message = conn.recv_bytes()
                 except (EOFError, OSError):
                     return self._crashed()
-                answer = self._answer(message)
+                answer = self._answer(conn, message)
                 if answer is not None:
                     return answer
             if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -182,11 +198,19 @@ class _Supervisor:
         if self.deadline is None or when < self.deadline:
             self.deadline, self.why = when, why
 
-    def _answer(self, message: bytes) -> KeepResult | None:
+    def _answer(self, conn: Connection, message: bytes) -> KeepResult | None:
         try:
             doc = json.loads(message)
         except ValueError:
             raise KeepError("the keep's process answered with something other than JSON") from None
+        asked = doc.get("vault")
+        if isinstance(asked, dict):
+            threading.Thread(
+                target=self._vault_read,
+                args=(conn, str(asked.get("subject")), str(asked.get("purpose"))),
+                daemon=True,
+            ).start()
+            return None
         if doc.get("event") == "running":
             self.running_at = time.monotonic()
             self.stop.started.set()

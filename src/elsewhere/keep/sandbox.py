@@ -27,6 +27,7 @@ from elsewhere.keep.config import SECRETS_GUEST_DIR, KeepConfig
 from elsewhere.keep.limits import KeepLimits
 from elsewhere.keep.result import InvalidModule, KeepResult, WorkloadRefused, one_line
 from elsewhere.keep.stop import KeepStop
+from elsewhere.keep.vault import VaultCalls, VaultReader, no_vault
 
 WASM_MAGIC: Final = b"\0asm"
 
@@ -99,9 +100,11 @@ def run_staged(
     *,
     stop: KeepStop | None = None,
     on_start: Callable[[], None] | None = None,
+    vault: VaultReader = no_vault,
 ) -> KeepResult:
     """Compile and run `data` (already checked) with stdin and secrets staged in `root`
-    (keep/scratch.py); `on_start` is called just before `_start` runs."""
+    (keep/scratch.py); `on_start` is called just before `_start` runs; `vault` answers the
+    guest's `elsewhere.vault_read` (keep/vault.py)."""
     limits = config.limits
     engine = keep_engine(limits)
     found = hashlib.sha384(data).digest()
@@ -119,7 +122,10 @@ def run_staged(
     del out, err  # wasmtime holds the sinks now; _run reads them through the store
     if config.secret_names:
         wasi.preopen_dir(str(root / "secrets"), SECRETS_GUEST_DIR, False)
-    result = _run(engine, module, wasi, limits, compile_time, config, released, stop, on_start)
+    calls = VaultCalls(vault)
+    result = _run(
+        engine, module, wasi, limits, compile_time, config, released, stop, on_start, calls
+    )
     # wasmtime-py 50 frees output callbacks on a runtime thread after the store closes; if
     # the process exits first that thread panics. Wait (briefly) until they are freed.
     for event, _ in released:
@@ -149,13 +155,24 @@ def _run(
     released: list[tuple[threading.Event, weakref.ReferenceType[_Capped]]],
     stop: KeepStop | None,
     on_start: Callable[[], None] | None,
+    calls: VaultCalls,
 ) -> KeepResult:
     store = wasmtime.Store(engine)
     try:
         sinks = [ref() for _, ref in released]
         out, err = (sink if sink is not None else _Capped(0) for sink in sinks)
         return _execute(
-            store, engine, module, wasi, limits, (out, err), compile_time, config, stop, on_start
+            store,
+            engine,
+            module,
+            wasi,
+            limits,
+            (out, err),
+            compile_time,
+            config,
+            stop,
+            on_start,
+            calls,
         )
     finally:
         if stop is not None:
@@ -176,6 +193,7 @@ def _execute(
     config: KeepConfig,
     stop: KeepStop | None,
     on_start: Callable[[], None] | None,
+    calls: VaultCalls,
 ) -> KeepResult:
     out, err = sinks
     store.set_wasi(wasi)
@@ -196,7 +214,8 @@ def _execute(
     if stop is not None:
         stop.attach(engine.increment_epoch)
     linker = wasmtime.Linker(engine)
-    linker.define_wasi()  # WASI preview 1 only: no sockets, no other host functions
+    linker.define_wasi()  # WASI preview 1: no sockets
+    calls.define(linker)  # and the one host call of our own: elsewhere.vault_read
 
     outcome, exit_code, trap = "exited", None, None
     started = time.perf_counter()

@@ -68,6 +68,16 @@ def record_aad(tenant_id: str, subject_hash_hex: str, record_id: str) -> bytes:
     )
 
 
+VAULT_INFO = b"elsewhere/vault-key/v1"  # HPKE info of a data key released to a keep
+
+
+def release_aad(placement_id: str, subject_hash: str, purpose: str) -> bytes:
+    """What a data key released to a keep is bound to (the keep opens it with the same bytes)."""
+    return b"\x00".join(
+        (b"elsewhere/vault-aad/v1", placement_id.encode(), subject_hash.encode(), purpose.encode())
+    )
+
+
 def epoch_aad(epoch_id: str) -> bytes:
     return EPOCH_LABEL + b"\x00" + epoch_id.encode()
 

@@ -30,16 +30,6 @@ from elsewhere.vault import entries, keys
 from elsewhere.vault.model import State, check_purpose, usable
 from elsewhere.vault.schema import vault_grants, vault_purposes, vault_records, vault_subjects
 
-VAULT_INFO = b"elsewhere/vault-key/v1"
-
-
-def release_aad(placement_id: str, subject_hash: str, purpose: str) -> bytes:
-    """What a released data key is bound to (the keep opens it with the same bytes)."""
-    return b"\x00".join(
-        (b"elsewhere/vault-aad/v1", placement_id.encode(), subject_hash.encode(), purpose.encode())
-    )
-
-
 def release(
     cp: ControlPlane,
     host_id: str,
@@ -110,8 +100,8 @@ def release(
         wrapped = seal(
             keep_key,
             cast(bytes, data_key),
-            info=VAULT_INFO,
-            aad=release_aad(placement_id, hashed, purpose),
+            info=keys.VAULT_INFO,
+            aad=keys.release_aad(placement_id, hashed, purpose),
         )
     now = utcnow()
     with write(cp.engine) as conn:
@@ -140,6 +130,7 @@ def release(
             connection=conn,
         )
     return {
+        "tenant": tenant_id,  # the records' associated data names it (vault/keys.py)
         "subject": hashed,
         "purpose": purpose,
         "wrapped_key": base64.b64encode(wrapped).decode(),
