@@ -22,7 +22,6 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from elsewhere.errors import InputError
 
-
 # Every emulated root this project makes carries this in its organisation name (SNP and TDX).
 EMULATED_MARK = "Elsewhere EMULATED"
 # How a failure about an emulated root the verifier was not given begins (trust/reputation

@@ -6,10 +6,9 @@ import contextlib
 import datetime as dt
 
 from elsewhere.claims import VerificationResult
-from elsewhere.errors import InputError
-from elsewhere.evidence.api import EvidenceOptions
-from elsewhere.errors import ParseError
+from elsewhere.errors import InputError, ParseError
 from elsewhere.evidence.anchors import is_untrusted_emulated
+from elsewhere.evidence.api import EvidenceOptions
 from elsewhere.evidence.dcap import cache
 from elsewhere.evidence.dcap.collateral import Collateral
 from elsewhere.evidence.dcap.pck import parse_pck_extensions
