@@ -2,7 +2,22 @@
 Attester protocol; registry: make_attester; nil; configfs for SEV-SNP / TDX hardware;
 emulated)."""
 
-from elsewhere.attest.base import Attester, AttesterKind, AttestError, Evidence
+from elsewhere.attest.base import (
+    Attester,
+    AttesterKind,
+    AttestError,
+    CannotAttest,
+    Evidence,
+    probe,
+)
 from elsewhere.attest.registry import make_attester
 
-__all__ = ["AttestError", "Attester", "AttesterKind", "Evidence", "make_attester"]
+__all__ = [
+    "AttestError",
+    "Attester",
+    "AttesterKind",
+    "CannotAttest",
+    "Evidence",
+    "make_attester",
+    "probe",
+]

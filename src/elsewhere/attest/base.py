@@ -17,6 +17,7 @@ picks one.
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Protocol, runtime_checkable
@@ -108,6 +109,27 @@ class Attester(Protocol):
     def kind(self) -> str: ...
 
     def attest(self, report_data: bytes) -> Evidence: ...
+
+
+class CannotAttest(ElsewhereError):
+    """The attester cannot produce evidence on this machine at all (found by `probe` before
+    a host registers): the CLI exits with its own code (cli/exitcodes.py)."""
+
+
+# What `probe` asks for: 64 bytes no verifier accepts as a binding (they bind no nonce).
+PROBE_REPORT_DATA: Final = hashlib.sha512(b"elsewhere attester probe").digest()
+
+
+def probe(attester: Attester) -> None:
+    """Ask the attester for one piece of evidence before registering, so a host that cannot
+    attest (no TEE, no configfs-tsm, no guest driver) says so at start instead of taking
+    work it cannot do. CannotAttest with the attester's own reason."""
+    try:
+        attester.attest(PROBE_REPORT_DATA)
+    except (AttestError, ConfigError) as error:
+        raise CannotAttest(
+            f"the {attester.kind} attester cannot produce evidence on this machine: {error.message}"
+        ) from None
 
 
 def check_report_data(report_data: bytes) -> bytes:

@@ -37,9 +37,11 @@ def placement_line(p: dict[str, Any]) -> str:
     where = f" on {p['host']}" if p.get("host") else ""
     if not where and p["state"] == "pending" and not p.get("note"):
         where = " (waiting for a host)"
-    return f"replica {p['replica']}: {p['state']}{where}" + (
-        f" — {p['note']}" if p.get("note") else ""
-    )
+    notes = [p["note"]] if p.get("note") else []
+    refusal = p.get("refusal")
+    if refusal and not any(refusal in note for note in notes):
+        notes.append(refusal)  # re-placed after a host could not attest: still say why
+    return f"replica {p['replica']}: {p['state']}{where}" + "".join(f" — {n}" for n in notes)
 
 
 def exit_status(view: dict[str, Any]) -> int:

@@ -1,8 +1,13 @@
-"""`elsewhere emulate`: an emulated SEV-SNP platform for development (NO hardware protection)."""
+"""`elsewhere emulate`: emulated SEV-SNP and Intel TDX platforms for development.
+
+NO HARDWARE PROTECTION: each platform is a root and keys in a directory; a verifier accepts
+its evidence only when given that root explicitly, and marks every such result emulated.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +15,7 @@ from typing import Any
 from elsewhere.claims import EMULATED_WARNING
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.errors import InputError
+from elsewhere.evidence.dcap.emulate import EmulatedTdxPlatform
 from elsewhere.evidence.snp.emulate import GENERATIONS, EmulatedSnpPlatform
 from elsewhere.i18n import N_, _, localize
 
@@ -59,6 +65,7 @@ def register(commands: Any) -> None:
         "--certs-out", metavar="FILE", help="certificate table (VCEK, ASK, ARK); default OUT.certs"
     )
     report.set_defaults(handler=run_report)
+    _register_tdx(sub)
     group.set_defaults(handler=lambda _args: group.print_help(sys.stderr) or 2)
 
 
@@ -70,9 +77,7 @@ def run_root(args: argparse.Namespace) -> int:
             generation=platform.generation, directory=platform.directory, tcb=tcb
         )
     )
-    print(
-        f"trust anchor: {platform.directory / 'ark.pem'} sha256 {platform.trust_anchor.fingerprint}"
-    )
+    _print_root(platform.root_path, platform.trust_anchor.fingerprint)
     print(_("WARNING: {warning}").format(warning=localize(EMULATED_WARNING)))
     return EXIT_OK
 
@@ -98,7 +103,84 @@ def run_report(args: argparse.Namespace) -> int:
     )
     print(
         f"verify: elsewhere evidence verify {out} --certs {certs} "
-        f"--trust-emulated-root {platform.directory / 'ark.pem'}"
+        f"--trust-emulated-root {platform.root_path}"
     )
+    print(_("WARNING: {warning}").format(warning=localize(EMULATED_WARNING)))
+    return EXIT_OK
+
+
+def _print_root(path: Path, fingerprint: str) -> None:
+    print(f"trust anchor: {path} sha256 {fingerprint}")
+    print(
+        _(
+            "a control plane trusts it once the file is in its emulated-roots directory "
+            "(default <data-dir>/emulated-roots/, or serve --emulated-roots DIR; no restart)"
+        )
+    )
+
+
+def _register_tdx(sub: Any) -> None:
+    root = sub.add_parser(
+        "tdx-root",
+        help="create an emulated Intel TDX platform: root, PCK chain, TCB signer, keys in DIR",
+    )
+    root.add_argument("directory", metavar="DIR")
+    root.set_defaults(handler=run_tdx_root)
+    quote = sub.add_parser("tdx-quote", help="sign an emulated TDX quote with DIR's keys")
+    quote.add_argument("directory", metavar="DIR")
+    quote.add_argument("--report-data", required=True, type=parse_report_data, metavar="HEX")
+    quote.add_argument("-o", "--output", required=True, metavar="OUT", help="quote file")
+    quote.set_defaults(handler=run_tdx_quote)
+    collateral = sub.add_parser(
+        "tdx-collateral",
+        help="sign collateral (TCB Info, QE Identity, CRLs) for DIR's platform, as dcap-qvl JSON",
+    )
+    collateral.add_argument("directory", metavar="DIR")
+    collateral.add_argument("-o", "--output", required=True, metavar="OUT", help="JSON file")
+    collateral.add_argument(
+        "--days", type=int, default=30, help="how long it stays current (default 30)"
+    )
+    collateral.set_defaults(handler=run_tdx_collateral)
+
+
+def run_tdx_root(args: argparse.Namespace) -> int:
+    platform = EmulatedTdxPlatform.create(args.directory)
+    print(
+        _("emulated Intel TDX platform in {directory} (FMSPC {fmspc})").format(
+            directory=platform.directory, fmspc=platform.fmspc.hex()
+        )
+    )
+    _print_root(platform.root_path, platform.trust_anchor.fingerprint)
+    print(_("WARNING: {warning}").format(warning=localize(EMULATED_WARNING)))
+    return EXIT_OK
+
+
+def run_tdx_quote(args: argparse.Namespace) -> int:
+    platform = EmulatedTdxPlatform.load(args.directory)
+    out = Path(args.output)
+    quote = platform.attest(args.report_data)
+    _write(out, quote)
+    print(_("wrote {path} ({size} bytes)").format(path=out, size=len(quote)))
+    print(
+        f"verify: elsewhere evidence verify {out} --collateral COLLATERAL.json "
+        f"--trust-emulated-root {platform.root_path}"
+    )
+    print(_("WARNING: {warning}").format(warning=localize(EMULATED_WARNING)))
+    return EXIT_OK
+
+
+def run_tdx_collateral(args: argparse.Namespace) -> int:
+    if not 1 <= args.days <= 3650:
+        raise InputError("--days", str(args.days), N_("expected 1 to 3650"))
+    platform = EmulatedTdxPlatform.load(args.directory)
+    out = Path(args.output)
+    _write(out, json.dumps(platform.collateral(days=args.days).to_json(), indent=1).encode())
+    print(
+        _("wrote {path}: emulated collateral, current for {days} days").format(
+            path=out, days=args.days
+        )
+    )
+    # The control plane looks collateral up in its cache; the cache checks it under the root.
+    print(f"import: elsewhere collateral import {out} --trust-emulated-root {platform.root_path}")
     print(_("WARNING: {warning}").format(warning=localize(EMULATED_WARNING)))
     return EXIT_OK

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from elsewhere.attest import AttesterKind, make_attester
+from elsewhere.attest import AttesterKind, make_attester, probe
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.serve import add_client_args, add_store_args, client, open_plane
@@ -77,6 +77,13 @@ def run_token(args: argparse.Namespace) -> int:
 
 
 def _print(outcome: Outcome) -> None:
+    if outcome.verdict == "refused":  # the attester failed: the control plane re-places it
+        print(
+            _("placement {placement}: cannot attest, re-placed: {why}").format(
+                placement=outcome.placement, why=outcome.error or ""
+            )
+        )
+        return
     if outcome.verdict == "affirming":
         ended = (
             _("exit code {code}").format(code=outcome.exit_code)
@@ -111,10 +118,18 @@ def run_host(args: argparse.Namespace) -> int:
         if platform is not None:
             print(
                 _(
-                    "emulated root: {path} "
-                    "(the control plane must be started with --trust-emulated-root PATH)"
-                ).format(path=platform.directory / "ark.pem")
+                    "emulated root: {path} (copy it into the control plane's emulated-roots "
+                    "directory, or start it with --trust-emulated-root PATH)"
+                ).format(path=platform.root_path)
             )
+        if args.attester == "emulated-tdx" and platform is not None:
+            print(
+                _("emulated collateral for the control plane: {command}").format(
+                    command=f"elsewhere emulate tdx-collateral {platform.directory} -o FILE"
+                )
+            )
+    # Before registering: a host that cannot attest must not take work (exit 5, one line).
+    probe(attester)
     agent = HostAgent(
         client(args),
         attester,

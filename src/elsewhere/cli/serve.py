@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # imported where used: `--help` of every command must not loa
     from elsewhere.host.client import Client
 
 
+EMULATED_ROOTS_DIR = "emulated-roots"  # in the data directory
+
+
 def add_store_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
@@ -100,6 +103,22 @@ def register(commands: Any) -> None:
         help="accept evidence chaining to this EMULATED root (no hardware protection); "
         "tenants' policies must still allow emulated evidence",
     )
+    serve.add_argument(
+        "--emulated-roots",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="trust the EMULATED roots in DIR, re-read when a file is added (no hardware "
+        "protection); default <data-dir>/emulated-roots/ when it exists",
+    )
+    serve.add_argument(
+        "--attest-refusal-limit",
+        type=int,
+        default=3,
+        metavar="N",
+        help="assign no more work to a host after N attestations in a row it could not make "
+        "(default 3); its replicas are re-placed",
+    )
     risk = serve.add_argument_group("risk placement (docs/control-plane.md)")
     risk.add_argument("--risk-currency", default="USD", help="currency of every impact/budget")
     risk.add_argument(
@@ -157,20 +176,52 @@ def emulated_anchors(paths: list[Path]) -> list[TrustAnchor]:
     return anchors
 
 
+def emulated_roots_dir(args: argparse.Namespace) -> Path | None:
+    """--emulated-roots DIR (which must exist), else <data-dir>/emulated-roots/ if it exists:
+    creating that directory is how an operator opts in."""
+    from elsewhere.control.config import default_data_dir
+
+    if args.emulated_roots is not None:
+        if not args.emulated_roots.is_dir():
+            raise ConfigError("--emulated-roots", str(args.emulated_roots), N_("not a directory"))
+        return Path(args.emulated_roots)
+    default = (args.data_dir or default_data_dir()) / EMULATED_ROOTS_DIR
+    return default if default.is_dir() else None
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from elsewhere.control.serve.server import serve, serve_workers
 
     if args.workers < 1:
         raise ConfigError("--workers", str(args.workers), N_("at least 1"))
+    if args.attest_refusal_limit < 1:
+        raise ConfigError(
+            "--attest-refusal-limit", str(args.attest_refusal_limit), N_("at least 1")
+        )
     anchors = emulated_anchors(args.trust_emulated_root)
+    roots_dir = emulated_roots_dir(args)
     risk = risk_settings(args)
-    cp = open_plane(args, trust_emulated=bool(anchors), keys_dir=args.keys, **risk)  # migrates
+    cp = open_plane(  # migrates
+        args,
+        trust_emulated=bool(anchors) or roots_dir is not None,
+        emulated_roots_dir=roots_dir,
+        attest_refusal_limit=args.attest_refusal_limit,
+        keys_dir=args.keys,
+        **risk,
+    )
     cp.emulated_anchors = tuple(anchors)
     for anchor in anchors:
         print(
             _("WARNING: trusting EMULATED root {name} — no hardware protection").format(
                 name=anchor.name
             )
+        )
+    if roots_dir is not None:
+        print(
+            _(
+                "WARNING: trusting the EMULATED roots in {directory} (re-read when a file is "
+                "added) — no hardware protection; {count} there now"
+            ).format(directory=roots_dir, count=len(cp.trusted_emulated_roots()) - len(anchors))
         )
     print(
         _("elsewhere control plane on {url} (docs at /docs)").format(
@@ -194,4 +245,6 @@ def run_serve(args: argparse.Namespace) -> int:
         risk,
         access_log=args.access_log,
         keys=args.keys,
+        emulated_roots=roots_dir,
+        attest_refusal_limit=args.attest_refusal_limit,
     )

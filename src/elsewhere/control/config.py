@@ -19,6 +19,7 @@ from elsewhere.control.keys.directory import KeyDirectory, load_keys
 from elsewhere.control.store.commit import GroupCommitter
 from elsewhere.control.store.transactions import open_engine
 from elsewhere.control.tenancy.auth import Credential
+from elsewhere.control.trust.emulated_roots import EmulatedRootDirectory
 from elsewhere.control.trust.reputation import ReputationCache
 from elsewhere.db import DEFAULT_SQLITE_NAME, upgrade
 from elsewhere.evidence.anchors import TrustAnchor
@@ -51,6 +52,12 @@ class ControlConfig:
     # The longest one database statement may run (PostgreSQL cancels it; the request is a 503).
     statement_timeout: dt.timedelta = dt.timedelta(seconds=15)
     trust_emulated: bool = False
+    # A directory of emulated roots (trust/emulated_roots.py), re-read when its files change,
+    # so an emulated host can be added without a restart; trusted only with trust_emulated.
+    emulated_roots_dir: Path | None = None
+    # A host that reported this many attestations in a row it could not make is assigned no
+    # more work until it attests again (or re-registers); its replicas are re-placed.
+    attest_refusal_limit: int = 3
     # A shared, operator-provisioned key directory (`elsewhere keys init`): every replica
     # given the same one wraps, signs and logs under the same keys. None: keys in data_dir.
     keys_dir: Path | None = None
@@ -90,6 +97,7 @@ class ControlPlane:
     # Process-local state: configuration given at start, and caches of rows that can be
     # re-read (none of them decides anything another worker would decide otherwise).
     emulated_anchors: tuple[TrustAnchor, ...] = ()
+    emulated_roots: EmulatedRootDirectory | None = None
     auth_cache: dict[str, tuple[Credential, float]] = field(default_factory=dict)
     host_ids: dict[str, str] = field(default_factory=dict)
     reputation_cache: ReputationCache = field(default_factory=ReputationCache)
@@ -130,7 +138,20 @@ class ControlPlane:
             result_signers=keys.result_signers if keys else (signer,),
             ledger_vkeys=tuple(keys.ledger_verifiers()) if keys else (ledger.verifier.vkey(),),
             keys=keys,
+            emulated_roots=(
+                EmulatedRootDirectory(config.emulated_roots_dir)
+                if config.emulated_roots_dir is not None
+                else None
+            ),
         )
+
+    def trusted_emulated_roots(self) -> tuple[TrustAnchor, ...]:
+        """The emulated roots the verifier is given: none unless trust_emulated; else those
+        given at start and those in the emulated-roots directory now."""
+        if not self.config.trust_emulated:
+            return ()
+        listed = self.emulated_roots.anchors() if self.emulated_roots is not None else ()
+        return self.emulated_anchors + listed
 
     def jwks(self) -> list[dict[str, str]]:
         """Every result-signing key's JWK, the current one first."""

@@ -22,6 +22,38 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from elsewhere.errors import InputError
 
+# Every emulated root this project makes carries this in its organisation name (SNP and TDX).
+EMULATED_MARK = "Elsewhere EMULATED"
+# How a failure about an emulated root the verifier was not given begins (trust/reputation
+# reads it: a missing root is the verifier's configuration, not the host's bad evidence).
+UNTRUSTED_EMULATED_ROOT = "emulated root"
+UNTRUSTED_EMULATED_SUFFIX = "not among the emulated roots this verifier trusts"
+
+
+def untrusted_emulated_problem(cert: x509.Certificate, der: bytes) -> str | None:
+    """For an untrusted root that is one of this project's emulated roots: a problem naming it
+    (CN and fingerprint) and saying "emulated", so it cannot read like a vendor's real root
+    being rejected. None for any other certificate."""
+    try:
+        orgs = cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
+        names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    except ValueError:
+        return None
+    if not any(EMULATED_MARK in str(org.value) for org in orgs):
+        return None
+    name = str(names[0].value) if names else "?"
+    return (
+        f"{UNTRUSTED_EMULATED_ROOT} {name!r} (SHA-256 {hashlib.sha256(der).hexdigest()[:16]}…) "
+        f"is {UNTRUSTED_EMULATED_SUFFIX}"
+    )
+
+
+def is_untrusted_emulated(found: str) -> bool:
+    """Whether a failure's `found` is `untrusted_emulated_problem`'s."""
+    return found.startswith(UNTRUSTED_EMULATED_ROOT + " ") and found.endswith(
+        UNTRUSTED_EMULATED_SUFFIX
+    )
+
 
 class CertificateWarning(ValueError):
     """A warning cryptography printed for a certificate field (e.g. a 3-letter country name),

@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from elsewhere.attest import Attester
+from elsewhere.attest import Attester, AttestError
 from elsewhere.claims import VerificationResult
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import DEFAULT_SUITE, HpkeSuite, KeepKey, seal
@@ -159,7 +159,14 @@ class HostAgent:
         binding = report_data(
             nonce, key.public_bytes(), workload_digest, digest_bytes(issued["policy_digest"])
         )
-        evidence = self.attester.attest(binding)
+        try:
+            evidence = self.attester.attest(binding)
+        except AttestError as failed:
+            # Say so rather than hold the work: the control plane re-places the replica.
+            why = failed.message
+            log.warning("%s: placement %s: cannot attest: %s", self.name, placement, why)
+            self.client.refuse(placement, why)
+            return Outcome(placement, "refused", error=why)
         body = {
             "nonce": nonce.hex(),
             "keep_public_key": b64(key.public_bytes()),

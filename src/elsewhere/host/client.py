@@ -101,6 +101,12 @@ class Client:
         result: dict[str, Any] = self.json("POST", f"/v1/placements/{placement}/attest", json=body)
         return result
 
+    def refuse(self, placement: str, reason: str) -> dict[str, Any]:
+        """Tell the control plane this host cannot attest for `placement` (re-placed)."""
+        path = f"/v1/placements/{placement}/refusal"
+        result: dict[str, Any] = self.json("POST", path, json={"reason": reason[:400]})
+        return result
+
     def result(self, placement: str, body: dict[str, Any]) -> None:
         self.request("POST", f"/v1/placements/{placement}/result", json=body)
 

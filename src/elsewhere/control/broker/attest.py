@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, literal, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult, platform_document
-from elsewhere.control.broker import nonces
+from elsewhere.control.broker import nonces, refusals
 from elsewhere.control.broker.context import (
     Context,
     attest_reads,
@@ -123,8 +123,9 @@ def nil_result(report_data_hex: str, at: dt.datetime) -> VerificationResult:
 
 
 def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOptions:
-    anchors = cp.emulated_anchors if cp.config.trust_emulated else ()
-    return EvidenceOptions(cert_table=certificates, trusted_emulated_roots=anchors)
+    return EvidenceOptions(
+        cert_table=certificates, trusted_emulated_roots=cp.trusted_emulated_roots()
+    )
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,7 @@ def _transaction(
         )
         if result.verified:
             defer(_HOST_CLAIMS, {"h_id": context.host_id, "h_claims": platform_json})
+            defer(refusals.RESET, {"r_id": context.host_id})  # it can attest: count anew
         decision = {
             "id": new_id("dec"),
             "placement_id": context.placement_id,

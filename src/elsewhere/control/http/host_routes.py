@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from elsewhere.control.broker import attest as broker
+from elsewhere.control.broker import refusals as broker_refusals
 from elsewhere.control.broker.results import ResultRequest, store_result
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http.deps import HostCred, Plane, blocking
@@ -104,6 +105,16 @@ async def attest(
     release = await blocking(request, broker.decide, cp, placement_id, host_id, body)
     index = await asyncio.wrap_future(cp.committer.submit(release.job, release.claims))
     return JSONResponse(release.response(index))
+
+
+@router.post("/placements/{placement_id}/refusal")
+def refusal(
+    cp: Plane, cred: HostCred, placement_id: str, request: broker_refusals.RefusalRequest
+) -> dict[str, Any]:
+    """The host cannot attest for this placement (its attester failed): the replica is
+    re-placed on another host, the refusal logged; after the configured number in a row the
+    host is assigned nothing until it attests again or re-registers."""
+    return broker_refusals.refuse(cp, placement_id, host_of(cp, cred), request)
 
 
 @router.post("/placements/{placement_id}/result", status_code=204)

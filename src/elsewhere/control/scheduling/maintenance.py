@@ -49,6 +49,7 @@ def _round(conn: Connection, cp: ControlPlane) -> None:
         cp.config.heartbeat_timeout,
         eligible=eligibility(current_advisories(conn)),
         assign=assigner(cp),
+        refusal_limit=cp.config.attest_refusal_limit,
     )
     purge(conn)
 

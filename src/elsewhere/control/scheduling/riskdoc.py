@@ -117,5 +117,5 @@ def accepted_hosts(cp: ControlPlane, conn: Connection, deployment: Any) -> list[
         ).scalars()
     )
     check = eligibility(current_advisories(conn))
-    live = active_hosts(conn, utcnow(), cp.config.heartbeat_timeout)
+    live = active_hosts(conn, utcnow(), cp.config.heartbeat_timeout, cp.config.attest_refusal_limit)
     return [h for h in live if h.id not in excluded and check(h, document) is None]

@@ -61,11 +61,16 @@ Rank = Callable[[HostView], float]
 Assign = Callable[[Connection, str, Sequence[Any], Sequence[HostView]], list[tuple[str, str]]]
 
 
-def active_hosts(conn: Connection, now: dt.datetime, timeout: dt.timedelta) -> list[HostView]:
+def active_hosts(
+    conn: Connection, now: dt.datetime, timeout: dt.timedelta, refusal_limit: int | None = None
+) -> list[HostView]:
+    """Hosts heard from within `timeout`; with `refusal_limit`, not those that reported that
+    many attestations in a row they could not make (broker/refusals.py)."""
+    where = [hosts.c.state == "active", hosts.c.last_seen > now - timeout]
+    if refusal_limit is not None:
+        where.append(hosts.c.attest_refusals < refusal_limit)
     rows = conn.execute(
-        select(hosts.c.id, hosts.c.name, hosts.c.capacity, hosts.c.last_claims).where(
-            hosts.c.state == "active", hosts.c.last_seen > now - timeout
-        )
+        select(hosts.c.id, hosts.c.name, hosts.c.capacity, hosts.c.last_claims).where(*where)
     ).all()
     return [HostView(r.id, r.name, r.capacity, r.last_claims) for r in rows]
 
@@ -77,6 +82,7 @@ def schedule(
     eligible: Eligible | None = None,
     rank: Rank | None = None,
     assign: Assign | None = None,
+    refusal_limit: int | None = None,
 ) -> list[tuple[str, str]]:
     """Assign pending placements; returns (placement id, host id) pairs assigned. With
     `assign`, each deployment's pending replicas go to it at once, with the accepted hosts."""
@@ -97,7 +103,7 @@ def schedule(
     ).all()
     if not pending:
         return []
-    live = active_hosts(conn, now, timeout)
+    live = active_hosts(conn, now, timeout, refusal_limit)
     load = Counter(
         conn.execute(
             select(placements.c.host_id).where(placements.c.state.in_(LIVE_STATES))

@@ -67,6 +67,8 @@ def serve_workers(
     *,
     access_log: bool = True,
     keys: Path | None = None,
+    emulated_roots: Path | None = None,
+    attest_refusal_limit: int = 3,
 ) -> int:
     """`workers` uvicorn processes, each building its ControlPlane in `worker_app` (`risk`:
     ControlConfig risk settings, the same in every worker), each with its own socket on the
@@ -78,6 +80,8 @@ def serve_workers(
         "roots": [str(r) for r in roots],
         "risk": risk or {},
         "keys": str(keys) if keys is not None else None,
+        "emulated_roots": str(emulated_roots) if emulated_roots is not None else None,
+        "attest_refusal_limit": attest_refusal_limit,
     }
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
     metrics_dir(data_dir)

@@ -21,10 +21,13 @@ def worker_app() -> RequestIds:
     anchors = [
         TrustAnchor.emulated_root(Path(root).read_bytes(), root) for root in settings["roots"]
     ]
+    roots_dir = settings.get("emulated_roots")
     config = ControlConfig.for_dir(
         Path(settings["data_dir"]),
         settings["database"],
-        trust_emulated=bool(anchors),
+        trust_emulated=bool(anchors) or roots_dir is not None,
+        emulated_roots_dir=Path(roots_dir) if roots_dir else None,
+        attest_refusal_limit=int(settings.get("attest_refusal_limit", 3)),
         keys_dir=Path(settings["keys"]) if settings.get("keys") else None,
         **settings.get("risk", {}),
     )

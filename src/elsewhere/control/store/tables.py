@@ -79,6 +79,10 @@ hosts = Table(
     Column("registered_at", TS, nullable=False),
     Column("last_seen", TS, nullable=False),
     Column("last_claims", Text),  # JSON claims of its last verified evidence
+    # Attestations in a row the host reported it could not make, and the last one's reason:
+    # at the configured limit it is assigned nothing (broker/refusals.py).
+    Column("attest_refusals", Integer, nullable=False, server_default="0"),
+    Column("attest_refusal", Text),
 )
 
 workloads = Table(
@@ -157,6 +161,7 @@ placements = Table(
     Column("keep_key_digest", String(96)),
     Column("drain_deadline", TS),  # set when a re-check drains the keep's host
     Column("risk", Text),  # JSON risk decision (elsewhere.risk.placement/1) of the last round
+    Column("refusal", Text),  # the last refusal this replica met, kept when it is re-placed
     Column("updated_at", TS, nullable=False),
     Index("ix_cp_placements_state", "state"),
     Index("ix_cp_placements_host", "host_id"),

@@ -290,6 +290,7 @@ def _placement_view(p: Any) -> dict[str, Any]:
         "host": p.host_name,
         "attempt": p.attempt,
         "note": p.note,
+        "refusal": p.refusal,  # the last refusal this replica met (kept when re-placed)
         "keep_key_digest": p.keep_key_digest,
         "risk": json.loads(p.risk) if p.risk else None,
         "result": None,

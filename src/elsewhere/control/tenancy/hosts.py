@@ -56,6 +56,9 @@ def register(
         "capacity": capacity,
         "state": "active",
         "last_seen": now,
+        # A host registering again (its TEE fixed, its agent restarted) is given work again.
+        "attest_refusals": 0,
+        "attest_refusal": None,
     }
     if existing:
         conn.execute(update(hosts).where(hosts.c.id == existing).values(**values))

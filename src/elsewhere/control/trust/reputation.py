@@ -26,6 +26,7 @@ from elsewhere.claims import VerificationResult
 from elsewhere.control.store.tables import deployments, hosts, placements, reputation_events
 from elsewhere.control.store.transactions import read
 from elsewhere.errors import Conflict, ElsewhereError, NotFound
+from elsewhere.evidence.anchors import is_untrusted_emulated
 from elsewhere.i18n import N_
 from elsewhere.risk.quantities import Money
 from elsewhere.risk.reputation import (
@@ -56,7 +57,15 @@ def observation(
     claims, verified = result.claims, result.verified
     chip = claims.chip_id if verified else None
     rules = {reason.split(":", 1)[0] for reason in reasons}
-    host_fault = not accepted and (not verified or bool(rules & HOST_FAULT_RULES))
+    # An emulated root this control plane was not given is its operator's configuration,
+    # not the host's bad evidence: that refusal alone is not held against the host.
+    missing_root = (
+        not verified
+        and bool(result.failures)
+        and all(is_untrusted_emulated(f.found) for f in result.failures)
+    )
+    faults = rules & (HOST_FAULT_RULES - {"verification"} if missing_root else HOST_FAULT_RULES)
+    host_fault = not accepted and ((not verified and not missing_root) or bool(faults))
     detail = {
         "accepted": not host_fault,
         "chip": chip,

@@ -141,6 +141,11 @@ class EmulatedTdxPlatform:
     keys: dict[str, ec.EllipticCurvePrivateKey] = field(repr=False, compare=False)
 
     @property
+    def root_path(self) -> Path:
+        """The file holding the emulated root a verifier must be given."""
+        return self.directory / "root.pem"
+
+    @property
     def trust_anchor(self) -> TrustAnchor:
         """The emulated root to pass, explicitly, to the verifier."""
         return TrustAnchor(name="Elsewhere emulated SGX Root CA", der=self.certs["root"])

@@ -20,6 +20,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from elsewhere.evidence.anchors import untrusted_emulated_problem
+
 INTEL_SGX_ROOT_CA_SHA256 = bytes.fromhex(
     "44A0196B2B99F889B8E149E95B807A350E7424964399E885A7CBB8CCFAB674D3"
 )
@@ -84,7 +86,9 @@ def _check_chain(chain: tuple[bytes, ...], emulated_roots: frozenset[bytes]) -> 
     kind = root_kind(chain[-1], emulated_roots)
     problem = None
     if kind is None:
-        problem = "root is neither the pinned Intel SGX Root CA nor a trusted emulation root"
+        problem = untrusted_emulated_problem(certs[-1], chain[-1]) or (
+            "root is neither the pinned Intel SGX Root CA nor a trusted emulation root"
+        )
     for child, parent in zip(certs, certs[1:] + certs[-1:], strict=True):
         if problem:
             break

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import SignatureAlgorithmOID
 
 from elsewhere.claims import Failure
-from elsewhere.evidence.anchors import TrustAnchor, load_der
+from elsewhere.evidence.anchors import TrustAnchor, load_der, untrusted_emulated_problem
 from elsewhere.evidence.snp.certs import (
     VekInfo,
     common_name,
@@ -183,13 +183,10 @@ def _check_root(
     der = ark.public_bytes(Encoding.DER)
     root = match_root(der, emulated_roots)
     if root is None:
-        failures.append(
-            Failure(
-                "ARK",
-                f"{common_name(ark.subject)}, SHA-256 {hashlib.sha256(der).hexdigest()}, untrusted",
-                ROOT_EXPECTED,
-            )
+        found = untrusted_emulated_problem(ark, der) or (
+            f"{common_name(ark.subject)}, SHA-256 {hashlib.sha256(der).hexdigest()}, untrusted"
         )
+        failures.append(Failure("ARK", found, ROOT_EXPECTED))
     elif ark.subject != ark.issuer or not signed_by(ark, ark):
         failures.append(Failure("ARK signature", "not a valid self-signed root", ROOT_EXPECTED))
     return root

@@ -142,6 +142,11 @@ class EmulatedSnpPlatform:
     )
 
     @property
+    def root_path(self) -> Path:
+        """The file holding the emulated root (ARK) a verifier must be given."""
+        return self.directory / "ark.pem"
+
+    @property
     def trust_anchor(self) -> TrustAnchor:
         """The emulated root to pass, explicitly, to the verifier."""
         return TrustAnchor(name=f"ARK-{self.generation} (emulated)", der=self.ark_der)
