@@ -1,5 +1,6 @@
 """The console's language, chosen per request: the `lang` cookie the language switch on every
-page sets, else the browser's Accept-Language (negotiated with Babel), else English.
+page sets, else the browser's Accept-Language (negotiated with Babel), else English. (The API's
+error messages follow Accept-Language alone: http/limits.py.)
 
 The cookie holds a display preference only (no authority), so the switch is a plain link: a
 GET that sets it and sends the reader back to the page it came from, a /ui path only (never
@@ -63,6 +64,8 @@ def back_to(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme or parts.netloc or parts.fragment or not _BACK.fullmatch(parts.path):
         return "/ui"
+    if any(step in (".", "..") for step in parts.path.split("/")):
+        return "/ui"  # a dot segment would lead out of /ui
     if not _BACK_QUERY.fullmatch(parts.query):
         return parts.path
     return parts.path + ("?" + parts.query if parts.query else "")

@@ -40,7 +40,11 @@ LEVEL_NAMES = {
     Level.CONTAINERS: N_("containers"),
     Level.COMPONENTS: N_("components"),
 }
-VIEW_NAMES = {View.SECURITY: N_("security"), View.OPERATIONS: N_("operations"), View.LEGAL: N_("legal")}
+VIEW_NAMES = {
+    View.SECURITY: N_("security"),
+    View.OPERATIONS: N_("operations"),
+    View.LEGAL: N_("legal"),
+}
 _SVG_START = re.compile(r"<svg\b")
 
 
@@ -69,7 +73,7 @@ def _architecture_svg(level: Level, view: View, lang: str) -> tuple[Scene, str]:
 
 
 @router.get("/language/{lang}")
-def switch_language(request: Request, lang: str, next: str = "/ui") -> Response:  # noqa: A002
+def switch_language(request: Request, lang: str, next: str = "/ui") -> Response:
     """The language switch on every page: remembers the choice, back to where it was made."""
     chosen = language.checked_language(lang)
     response = RedirectResponse(language.back_to(next), status_code=303, headers=HEADERS)

@@ -27,8 +27,8 @@ from markupsafe import Markup, escape
 
 from elsewhere import i18n
 from elsewhere.control.http.console.language import NAMES, request_language
-from elsewhere.control.http.errors import error_answer
 from elsewhere.control.http.console.views import STATES
+from elsewhere.control.http.errors import error_answer
 from elsewhere.i18n import LANGUAGES, LOCALES, N_, _, current, localize, using
 
 HERE = Path(__file__).parent
