@@ -118,7 +118,7 @@ def deployment_diagram(
     snapshot = deployment_snapshot(cp.engine, cp.ledger, str(session.credential.subject), checked)
     if snapshot is None:
         raise NotFound("deployment")
-    scene = deployment_scene(snapshot, translated())
+    scene = deployment_scene(views.for_reader(snapshot), translated())
     return page(
         request,
         "diagram.html",

@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 
 from elsewhere import i18n
 from elsewhere.control.http.console.language import NAMES, request_language
-from elsewhere.control.http.console.views import STATES
+from elsewhere.control.http.console.views import state_words
 from elsewhere.control.http.errors import error_answer
 from elsewhere.i18n import LANGUAGES, LOCALES, N_, _, current, localize, using
 
@@ -66,15 +66,9 @@ def num(value: int) -> str:
     return format_decimal(value, locale=LOCALES[current()])
 
 
-def state(value: object) -> str:
-    """A state the store names (pending, completed, …), in words; an unknown one as it is."""
-    text = str(value or "")
-    return _(STATES[text]) if text in STATES else text
-
-
 TEMPLATES.filters["when"] = when
 TEMPLATES.filters["num"] = num
-TEMPLATES.globals["state"] = state
+TEMPLATES.globals["state"] = state_words
 TEMPLATES.globals["localize"] = localize  # English text produced elsewhere (reasons, notes)
 
 # Every asset is served by the console itself (no CDN); no inline script may run, no page

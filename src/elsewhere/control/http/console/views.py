@@ -5,6 +5,7 @@ shaped for templates. No HTML here."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from typing import Any
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http import tenant_routes as api
 from elsewhere.control.tenancy.auth import Credential
-from elsewhere.diagram.deployment import leaf_hash
+from elsewhere.diagram.deployment import DeploymentSnapshot, leaf_hash
 from elsewhere.errors import InputError, NotFound
-from elsewhere.i18n import N_, _
+from elsewhere.i18n import N_, _, localize
 
 DEPLOYMENT_ID = re.compile(r"dep_[0-9a-f]{16}")
 LEDGER_SCAN = 5000  # the ledger page searches this many of the newest entries
@@ -31,6 +32,25 @@ STATES = {
     "active": N_("active"),
     "lost": N_("lost"),
 }
+
+
+def state_words(state: str) -> str:
+    """A state the store names (pending, completed, …), in words; an unknown one as it is."""
+    return _(STATES[state]) if state in STATES else state
+
+
+def for_reader(snapshot: DeploymentSnapshot) -> DeploymentSnapshot:
+    """The snapshot a diagram on a page draws: its states and refusal reasons in the reader's
+    words (the diagram writes them as it gets them; the rule codes stay as they are)."""
+    return dataclasses.replace(
+        snapshot,
+        state=state_words(snapshot.state),
+        attestations=tuple(
+            dataclasses.replace(a, reasons=tuple(localize(r) for r in a.reasons))
+            for a in snapshot.attestations
+        ),
+        keeps=tuple(dataclasses.replace(k, state=state_words(k.state)) for k in snapshot.keeps),
+    )
 
 
 def checked_deployment(text: str) -> str:
