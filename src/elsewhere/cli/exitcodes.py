@@ -2,19 +2,22 @@
 
 0 verified / accepted, 1 evidence parsed but failed verification or was refused by policy (or
 a ledger that disagrees with itself, or a module that is not the bound workload), 2 unusable
-input (malformed, truncated, oversized, bad configuration), 3 an internal error.
+input (malformed, truncated, oversized, bad configuration), 3 an internal error, 4 the control
+plane (or another server) unreachable or not trusted: nothing about the input is wrong, so a
+script may retry.
 """
 
 from __future__ import annotations
 
 import sys
 
-from elsewhere.errors import ElsewhereError, Refused, VerificationFailed
+from elsewhere.errors import ElsewhereError, Refused, Unreachable, VerificationFailed
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_NETWORK = 4
 
 # Refusals defined in modules a command may not have loaded (wasmtime, SQLAlchemy): looked up
 # among the loaded modules, so `elsewhere --help` does not import them. An error of a module
@@ -28,6 +31,8 @@ _REFUSALS_ELSEWHERE = (
 def exit_code(error: ElsewhereError) -> int:
     if isinstance(error, VerificationFailed | Refused):
         return EXIT_REFUSED
+    if isinstance(error, Unreachable):
+        return EXIT_NETWORK
     for module_name, name in _REFUSALS_ELSEWHERE:
         module = sys.modules.get(module_name)
         if module is not None and isinstance(error, getattr(module, name)):
