@@ -43,7 +43,7 @@ def add_client_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--control",
         default=None,
-        help="control-plane URL (env ELSEWHERE_CONTROL; default " + DEFAULT_URL + ")",
+        help="control-plane URL (env ELSEWHERE_CONTROL; default http://127.0.0.1:8080)",
     )
     group.add_argument(
         "--ca",
