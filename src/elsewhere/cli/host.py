@@ -70,7 +70,7 @@ def run_token(args: argparse.Namespace) -> int:
     print(f"token: {token}")
     print(
         _("give it to one host: {command}; it becomes that host's credential").format(
-            command="`elsewhere host --token …`"
+            command="`elsewhere host --token-file FILE …`"
         )
     )
     return EXIT_OK
