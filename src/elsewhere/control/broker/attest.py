@@ -63,20 +63,25 @@ class AttestRequest(BaseModel):
     )
 
 
-# The live states as plain binds, not one expanding IN parameter: SQLAlchemy refuses an
-# expanding parameter in an executemany, which made every batch of several releases fail its
+# The state as a plain bind, not an expanding IN parameter: SQLAlchemy refuses an expanding
+# parameter in an executemany, which made every batch of several releases fail its
 # one-statement claim and run again one job at a time, with savepoints.
 _MOVE = (
     update(placements)
     .where(
         placements.c.id == bindparam("p_id"),
         placements.c.host_id == bindparam("p_host"),
-        placements.c.state.in_([literal(state) for state in scheduler.LIVE_STATES]),
+        # assigned only: a running (released) keep re-attests, it is never released again
+        placements.c.state == literal("assigned"),
     )
     .values(
         state=bindparam("p_state"),
         keep_key_digest=bindparam("p_key"),
         updated_at=bindparam("p_now"),
+        # continuous attestation: when the keep was attested and must re-attest next
+        attested_at=bindparam("p_attested"),
+        reattest_due=bindparam("p_due"),
+        reattest_deadline=bindparam("p_deadline"),
     )
 )
 _DECISION = decisions.insert()
@@ -90,6 +95,10 @@ _HOST_CLAIMS = (
         hosts.c.last_claims.is_distinct_from(bindparam("h_claims")),
     )
     .values(last_claims=bindparam("h_claims"))
+)
+# The host's "last attested" time: its latest accepted attestation of any keep.
+HOST_ATTESTED = (
+    update(hosts).where(hosts.c.id == bindparam("h_id")).values(last_attested=bindparam("h_at"))
 )
 
 
@@ -153,6 +162,8 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
     certificates = (
         None if request.certificates is None else from_b64("certificates", request.certificates)
     )
+    if context.state == "released":  # running: its secrets are never released twice
+        raise Conflict(N_("placement is running already: re-attest it (POST …/reattest)"))
     unusable = cp.nonces.why_unusable(nonce, placement_id, host_id)
     if unusable:
         raise Conflict(unusable)
@@ -218,8 +229,18 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
         }
         del values
 
+    schedule = policy.policy.reattest_schedule(now) if decision.accepted else (None, None)
     job, rows = _transaction(
-        cp, context, result, evidence, nonce, keep_key_digest, decision.accepted, reasons, token
+        cp,
+        context,
+        result,
+        evidence,
+        nonce,
+        keep_key_digest,
+        decision.accepted,
+        reasons,
+        token,
+        (now, *schedule),
     )
     answer = {
         "verdict": verdict,
@@ -243,6 +264,7 @@ def _transaction(
     accepted: bool,
     reasons: list[str],
     token: str,
+    schedule: tuple[dt.datetime, dt.datetime | None, dt.datetime | None],
 ) -> tuple[Callable[[Connection], Staged], tuple[Claim, ...]]:
     claims_document = result.claims.to_json()
     claims_json = json.dumps(claims_document, sort_keys=True)
@@ -282,6 +304,9 @@ def _transaction(
                 "p_state": "released" if accepted else "assigned",
                 "p_key": keep_key_digest if accepted else None,
                 "p_now": utcnow(),
+                "p_attested": schedule[0] if accepted else None,
+                "p_due": schedule[1],
+                "p_deadline": schedule[2],
             },
             context.placement_id,
             Conflict(N_("placement is not assigned to this host any more")),
@@ -302,6 +327,8 @@ def _transaction(
         )
         if result.verified:
             defer(_HOST_CLAIMS, {"h_id": context.host_id, "h_claims": platform_json})
+        if accepted:
+            defer(HOST_ATTESTED, {"h_id": context.host_id, "h_at": schedule[0]})
         decision = {
             "id": new_id("dec"),
             "placement_id": context.placement_id,

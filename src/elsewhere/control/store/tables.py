@@ -79,6 +79,7 @@ hosts = Table(
     Column("registered_at", TS, nullable=False),
     Column("last_seen", TS, nullable=False),
     Column("last_claims", Text),  # JSON claims of its last verified evidence
+    Column("last_attested", TS),  # its last accepted attestation or re-attestation
 )
 
 workloads = Table(
@@ -157,6 +158,12 @@ placements = Table(
     Column("keep_key_digest", String(96)),
     Column("drain_deadline", TS),  # set when a re-check drains the keep's host
     Column("risk", Text),  # JSON risk decision (elsewhere.risk.placement/1) of the last round
+    # Continuous attestation (control/broker/reattest.py): the keep's last accepted evidence,
+    # when it must re-attest next (the policy's interval, or now when a re-check asks), and
+    # when it is evicted if it has not (due + the policy's grace).
+    Column("attested_at", TS),
+    Column("reattest_due", TS),
+    Column("reattest_deadline", TS),
     Column("updated_at", TS, nullable=False),
     Index("ix_cp_placements_state", "state"),
     Index("ix_cp_placements_host", "host_id"),
