@@ -157,17 +157,17 @@ def _recheck(
             at=now,
             advisories=advisories,
         )
-        evicted: set[str] = set()
         for verdict in verdicts:
             done = apply_verdict(cp, conn, verdict, info[verdict.placement_id])
             if done is not None:
                 actions.append(done)
-                if verdict.action is Action.EVICT:
-                    evicted.add(verdict.placement_id)
+        # A keep acted on (evicted, drained, warned about) is decided already; the others the
+        # change concerns must show fresh evidence.
+        decided = {verdict.placement_id for verdict in verdicts}
         asked = [
             row.id
             for row in group
-            if row.id not in evicted
+            if row.id not in decided
             and (imported is None or imported & set(advisories.affecting(claims[row.id])))
         ]
         due += mark_due(conn, asked, now, parse_cached(document).reattest_grace)
@@ -213,7 +213,12 @@ def apply_verdict(
                 placements.c.state == "released",
             )
             .values(
-                drain_deadline=verdict.deadline,
+                # a drain already running is never extended (a later, laxer verdict)
+                drain_deadline=case(
+                    (placements.c.drain_deadline.is_(None), verdict.deadline),
+                    (placements.c.drain_deadline > verdict.deadline, verdict.deadline),
+                    else_=placements.c.drain_deadline,
+                ),
                 note=N_("draining {host}: {reason}").format(host=row.host_name, reason=reason),
             )
         )
