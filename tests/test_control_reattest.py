@@ -149,6 +149,7 @@ def test_changes_between_accepted_and_fresh_claims() -> None:
             signer="vcek",
             debug=False,
             smt=False,
+            report_data="00" * 64,
             measurements={"measurement": measurement},
             tcb={"microcode": microcode, "snp": 23},
         )
@@ -267,12 +268,12 @@ def test_changed_evidence_evicts(
         assert rule in logged["reason"]
         refused = entry(tenant, answer["ledger_index"] + 1)
         assert refused["kind"] == "attestation.decision" and refused["verdict"] == "refused"
-        # Nothing more to re-attest: the keep is not running there any more.
+        # Nothing more to re-attest: the placement is not this host's any more (excluded).
         with pytest.raises(ApiFailure) as late:
             agent.client.reattest(
                 placement, attest_body(agent.client, agent.attester, placement, key=key)
             )
-        assert late.value.status == 409
+        assert late.value.status == 404
         assert len(reattest_decisions(tenant, deployment)) == 1
 
 
@@ -326,7 +327,7 @@ def test_missed_deadline_is_flagged_overdue_then_evicts(
             agent.client.reattest(
                 placement, attest_body(agent.client, agent.attester, placement, key=key)
             )
-        assert late.value.status == 409
+        assert late.value.status == 404
 
 
 def test_advisory_import_and_policy_change_ask_for_reattestation(

@@ -131,7 +131,11 @@ def reattest_keep(
     with write(cp.engine) as conn:
         # Every state change first, each conditional; the ledger entries only once they
         # happened (a Conflict rolls the transaction back before any entry is appended).
-        spent = conn.execute(nonces.SPEND, nonces.spent_row(nonce, placement_id, host_id))
+        spent = conn.execute(
+            nonces.SPEND,
+            nonces.spent_row(nonce, placement_id, host_id),
+            execution_options={"preserve_rowcount": True},  # else -1 on psycopg
+        )
         if spent.rowcount != 1:
             raise Conflict(N_("nonce already used or expired (replay refused)"))
         if rule is None or rule.action is not Action.EVICT:
