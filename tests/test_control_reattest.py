@@ -253,14 +253,14 @@ def test_changed_evidence_evicts(
             agent.client.attest(
                 placement, attest_body(agent.client, agent.attester, placement, key=key)
             )
-        assert again.value.status == 409 and "re-attest" in again.value.args[0]
+        assert again.value.status == 409 and "re-attests" in again.value.args[0]
         answer = agent.client.reattest(placement, evidence(agent, placement, key))
         assert answer["action"] == "evict" and answer["accepted"] is False
         assert "secrets" not in answer
         assert any(reason.startswith(rule + ":") for reason in answer["reasons"]), answer
         moved = placement_view(tenant, deployment)
         assert moved["state"] in ("pending", "assigned") and "evicted from genoa" in moved["note"]
-        assert moved["keep_key_digest"] is None
+        assert moved["keep_key_digest"] is None and moved["attested_at"] is None
         [decision] = reattest_decisions(tenant, deployment)
         assert decision["action"] == "evict" and decision["ledger_index"] == answer["ledger_index"]
         logged = entry(tenant, answer["ledger_index"])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, literal, update
+from sqlalchemy import Boolean, and_, bindparam, case, literal, or_, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult, platform_document
@@ -33,7 +33,7 @@ from elsewhere.control.config import ControlPlane
 from elsewhere.control.scheduling import scheduler
 from elsewhere.control.store.commit import Claim, Staged, defer
 from elsewhere.control.store.ids import from_b64, new_id
-from elsewhere.control.store.tables import decisions, hosts, placements
+from elsewhere.control.store.tables import TS, decisions, hosts, placements
 from elsewhere.control.trust import audit, reputation
 from elsewhere.control.trust.policies import evaluator
 from elsewhere.crypto.binding import report_data
@@ -88,17 +88,35 @@ _DECISION = decisions.insert()
 # What the scheduler keeps per host (hosts.last_claims), written in SQL only when it changed:
 # no process cache decides whether to write it (a cache is per worker, and a job that runs
 # again after a failed batch must write again).
+# The host's "last attested" time (its latest accepted attestation) in the same statement,
+# written when it is older than HOST_ATTESTED_EVERY: the host's row is not rewritten by every
+# release of a busy host (placements.attested_at is exact; a re-attestation writes it exactly).
+HOST_ATTESTED_EVERY = dt.timedelta(minutes=1)
+_ACCEPTED = bindparam("h_accepted", type_=Boolean)
 _HOST_CLAIMS = (
     update(hosts)
     .where(
         hosts.c.id == bindparam("h_id"),
-        hosts.c.last_claims.is_distinct_from(bindparam("h_claims")),
+        or_(
+            hosts.c.last_claims.is_distinct_from(bindparam("h_claims")),
+            and_(
+                _ACCEPTED,
+                or_(
+                    hosts.c.last_attested.is_(None),
+                    hosts.c.last_attested < bindparam("h_stale", type_=TS),
+                ),
+            ),
+        ),
     )
-    .values(last_claims=bindparam("h_claims"))
+    .values(
+        last_claims=bindparam("h_claims"),
+        last_attested=case((_ACCEPTED, bindparam("h_at", type_=TS)), else_=hosts.c.last_attested),
+    )
 )
-# The host's "last attested" time: its latest accepted attestation of any keep.
 HOST_ATTESTED = (
-    update(hosts).where(hosts.c.id == bindparam("h_id")).values(last_attested=bindparam("h_at"))
+    update(hosts)
+    .where(hosts.c.id == bindparam("h_id"))
+    .values(last_attested=bindparam("h_at", type_=TS))
 )
 
 
@@ -162,8 +180,6 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
     certificates = (
         None if request.certificates is None else from_b64("certificates", request.certificates)
     )
-    if context.state == "released":  # running: its secrets are never released twice
-        raise Conflict(N_("placement is running already: re-attest it (POST …/reattest)"))
     unusable = cp.nonces.why_unusable(nonce, placement_id, host_id)
     if unusable:
         raise Conflict(unusable)
@@ -309,7 +325,13 @@ def _transaction(
                 "p_deadline": schedule[2],
             },
             context.placement_id,
-            Conflict(N_("placement is not assigned to this host any more")),
+            # A running keep's secrets are never released twice: it re-attests instead.
+            Conflict(
+                N_(
+                    "placement is not assigned to this host any more "
+                    "(a running keep re-attests: POST …/reattest)"
+                )
+            ),
         ),
     )
 
@@ -326,9 +348,16 @@ def _transaction(
             reputation.INSERT, reputation.observation(context.host_id, result, accepted, reasons)
         )
         if result.verified:
-            defer(_HOST_CLAIMS, {"h_id": context.host_id, "h_claims": platform_json})
-        if accepted:
-            defer(HOST_ATTESTED, {"h_id": context.host_id, "h_at": schedule[0]})
+            defer(
+                _HOST_CLAIMS,
+                {
+                    "h_id": context.host_id,
+                    "h_claims": platform_json,
+                    "h_accepted": accepted,
+                    "h_at": schedule[0],
+                    "h_stale": schedule[0] - HOST_ATTESTED_EVERY,
+                },
+            )
         decision = {
             "id": new_id("dec"),
             "placement_id": context.placement_id,

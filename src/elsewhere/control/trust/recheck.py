@@ -50,7 +50,7 @@ def set_policy(cp: ControlPlane, tenant_id: str, document: str) -> dict[str, Any
         previous = current_policy(conn, tenant_id)
         stored = store_policy(conn, tenant_id, document)
         if stored["unchanged"]:
-            return _policy_view(stored, [], None)
+            return _policy_view(stored, [], None, [])
         index = audit.record_policy(
             cp.ledger,
             conn,
@@ -65,11 +65,11 @@ def set_policy(cp: ControlPlane, tenant_id: str, document: str) -> dict[str, Any
             .values(policy_id=stored["id"])
         )
         actions, due = _recheck(cp, conn, current_advisories(conn), tenant_id=tenant_id)
-    return _policy_view(stored, actions, index) | {"reattest": due}
+    return _policy_view(stored, actions, index, due)
 
 
 def _policy_view(
-    stored: dict[str, Any], actions: list[dict[str, Any]], index: int | None
+    stored: dict[str, Any], actions: list[dict[str, Any]], index: int | None, due: list[str]
 ) -> dict[str, Any]:
     return {
         "version": stored["version"],
@@ -77,6 +77,7 @@ def _policy_view(
         "unchanged": stored["unchanged"],
         "ledger_index": index,
         "recheck": actions,
+        "reattest": due,  # the running keeps asked to re-attest
     }
 
 
