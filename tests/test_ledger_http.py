@@ -139,6 +139,11 @@ def test_tile_paths_headers_and_refusals(tmp_path: Path) -> None:
             if status >= 400:
                 assert "\n" not in answer.json()["error"], path
 
+        # The commons' bundle list past the signed size: empty, not a 64-bit overflow (500).
+        for start, status in [(2**70, 200), (600, 200), (-(2**70), 400), (-1, 400)]:
+            answer = httpx.get(f"{env.url}/v1/commons/log/bundles", params={"start": start})
+            assert answer.status_code == status, (start, answer.text)
+
 
 def test_an_empty_log_is_signed_too(tmp_path: Path) -> None:
     """A new log has a checkpoint (of the empty tree) to show before anything is appended."""
