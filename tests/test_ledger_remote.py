@@ -24,6 +24,7 @@ from elsewhere.ledger import merkle
 from elsewhere.ledger.canonical import canonical_bytes
 from elsewhere.ledger.checkpoint import Checkpoint, sign_checkpoint
 from elsewhere.ledger.keyfile import load_key_file
+from elsewhere.ledger.note import Signer, Verifier
 from elsewhere.ledger.schema import ledger_checkpoints, ledger_entries, ledger_hashes
 from waits import wait_for
 
@@ -69,6 +70,9 @@ def test_fetch_prove_and_monitor_with_only_the_public_key(
         append(env, 300)
         covered(env, 300)
         key = key_file(env, tmp_path)
+        # As after a rotation: a newer key of the same log listed first, not yet signing.
+        rotated = Signer.generate(Verifier.parse(Path(key).read_text().strip()).name)
+        Path(key).write_text(rotated.verifier.vkey() + "\n" + Path(key).read_text())
         mirror = tmp_path / "mirror"
 
         code, out, err = run(
@@ -98,11 +102,19 @@ def test_fetch_prove_and_monitor_with_only_the_public_key(
         monitor = ["ledger", "monitor", "--log", env.url, "--key", key, "--state", state]
         code, out, err = run(capsys, *monitor)
         assert (code, out.split(":")[0]) == (0, "first"), err
+        first_state = Path(state).read_text()
         append(env, 200, start=300)
         covered(env, 500)
         code, out, err = run(capsys, *monitor)
         assert (code, out.split(":")[0]) == (0, "advanced"), err
         assert "300 → 500" in out
+        # Two checkpoints someone kept, checked against each other with the log's tiles.
+        old, new = tmp_path / "300.checkpoint", tmp_path / "500.checkpoint"
+        old.write_text(json.loads(first_state)["checkpoint"])
+        new.write_text(json.loads(Path(state).read_text())["checkpoint"])
+        consistency = ["ledger", "consistency", str(old), str(new), "--key", key]
+        code, out, err = run(capsys, *consistency, "--log", env.url)
+        assert code == 0 and "size 300 is a prefix of size 500" in out, err
         code, out, _ = run(capsys, *monitor)
         assert out.startswith("unchanged")
 
