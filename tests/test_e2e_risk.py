@@ -102,7 +102,7 @@ def test_budget_refusal_and_placement_figures_in_the_ledger(
         chosen = next(c for c in entry["candidates"] if c["host"] == "genoa")
         assert chosen["impact"] == 500 and abs(chosen["risk"] - risk) < 0.02
         # ... provable offline by the tenant, like its attestation decisions
-        verifier = Verifier.parse(tenant.json("GET", "/v1/ledger/key")["vkey"])
+        verifier = Verifier.parse(tenant.ledger_key())
         bundle = tenant.request("GET", f"/v1/ledger/entries/{mine[0]}/bundle").content
         assert verify_bundle(bundle, verifier).entry["kind"] == "placement"
         # the refused one logged no placement

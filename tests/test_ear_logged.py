@@ -24,6 +24,7 @@ from control_helpers import (  # noqa: F401
 )
 from elsewhere.cli import main
 from elsewhere.control.broker.tokens import Signer, b64url_decode
+from elsewhere.control.scheduling import leases
 from elsewhere.control.scheduling.maintenance import leased_tick
 from elsewhere.control.store.transactions import write
 from elsewhere.control.tenancy.tenants import create_tenant
@@ -205,8 +206,12 @@ def test_a_token_no_checkpoint_covers_yet_says_so_in_one_line(
     database_url: str | None,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # No maintenance loop in this test (it would sign a checkpoint): the test schedules once.
+    # The control plane signs moments after each commit, by the checkpoint-signer lease's
+    # holder: here another replica holds the lease and has not signed yet. (No maintenance
+    # round either: the test schedules once.)
     with control_plane(tmp_path, database_url, maintenance_interval=3600) as env:
+        with write(env.cp.engine) as conn:
+            assert leases.hold(conn, leases.CHECKPOINTS, "another-replica", seconds=3600)
         done = _release(env, schedule=True)
         assert env.cp.ledger.latest_checkpoint() is None
         database = env.cp.config.database_url

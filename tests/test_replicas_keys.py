@@ -117,9 +117,11 @@ def test_rotated_signing_keys_stay_published(tmp_path: Path) -> None:
         jwks = Client(env.url, "none").json("GET", "/.well-known/jwks.json")["keys"]
         assert [k["kid"] for k in jwks] == [rotated.result_signer.kid, first.result_signer.kid]
         tenant = env.tenant()
-        listing = tenant.json("GET", "/v1/ledger/key")
-        assert listing["vkey"] == listing["vkeys"][0] and len(listing["vkeys"]) == 2
-        assert listing["vkeys"][1] == first.ledger_verifiers()[0]
+        # One vkey per line, the current one first: the text `--key` reads as it is.
+        listing = tenant.request("GET", "/v1/ledger/key")
+        assert listing.headers["content-type"].startswith("text/plain")
+        assert listing.text == "".join(k + "\n" for k in rotated.ledger_verifiers())
+        assert tenant.ledger_keys()[1] == first.ledger_verifiers()[0]
         ready = Client(env.url, "none").json("GET", "/readyz")
         assert ready["ready"] and ready["keys"]["result_signing"] == rotated.result_signer.kid
 

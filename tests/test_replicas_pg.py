@@ -62,7 +62,7 @@ def test_three_replicas_share_keys_nonces_secrets_and_leases(tmp_path: Path) -> 
             # Every replica publishes the same result keys and log key.
             jwks = [httpx.get(f"{r.url}/.well-known/jwks.json").json() for r in replicas]
             assert jwks[0] == jwks[1] == jwks[2]
-            vkeys = [Client(r.url, tenant_token).json("GET", "/v1/ledger/key") for r in replicas]
+            vkeys = [Client(r.url, tenant_token).ledger_keys() for r in replicas]
             assert vkeys[0] == vkeys[1] == vkeys[2]
 
             tenant = Client(a.url, tenant_token)
@@ -86,7 +86,7 @@ def test_three_replicas_share_keys_nonces_secrets_and_leases(tmp_path: Path) -> 
             # A checkpoint signed by the lease holder verifies under another replica's list.
             signer = wait_for(lambda: holder_of(replicas, CHECKPOINTS))
             other = next(r for r in replicas if r is not signer)
-            listed = Client(other.url, tenant_token).json("GET", "/v1/ledger/key")["vkeys"]
+            listed = Client(other.url, tenant_token).ledger_keys()
             cp = ControlPlane.open(ControlConfig.for_dir(tmp_path / "operator", url, keys_dir=keys))
             try:
 

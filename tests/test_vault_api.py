@@ -135,7 +135,7 @@ def test_a_keep_gets_the_key_only_when_attested_and_for_a_declared_purpose(
         assert _status(release) == 409
 
         data = tenant.request("POST", "/v1/vault/receipt", json={"subject": "alice"}).content
-        vkey = Verifier.parse(tenant.json("GET", "/v1/ledger/key")["vkey"])
+        vkey = Verifier.parse(tenant.ledger_key())
         assert receipts.verify(data, vkey, "alice").subject_hash == subject
         meta = tenant.json("POST", "/v1/vault/subjects/meta", json={"subject": "alice"})
         assert meta["state"] == "erased" and meta["records"] == []

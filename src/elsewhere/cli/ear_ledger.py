@@ -17,20 +17,22 @@ from elsewhere.ledger.note import Verifier
 
 
 def read_keys(text: str) -> list[Verifier]:
-    """A vkey line (name+id+key), or a file of them, one per line (as `/v1/ledger/key` lists
-    the current key and the rotated ones); a saved JSON answer with `vkey`/`vkeys` too."""
-    if "+" in text and not Path(text).is_file():
-        return [Verifier.parse(text.strip())]
+    """The log's keys as `--key` reads them everywhere (cli/ledger_remote.py: a vkey, a file of
+    vkey lines as `/v1/ledger/key` answers, or a URL serving them); a saved JSON answer of the
+    first API (`vkey`/`vkeys`) too."""
+    from elsewhere.cli.ledger_remote import is_remote
+    from elsewhere.cli.ledger_remote import read_keys as vkey_lines
+
+    if is_remote(text) or not Path(text).is_file():
+        return vkey_lines(text)
     body = read_input(text, "verifier key").decode("utf-8", "replace").strip()
-    lines: list[str]
-    if body.startswith("{"):
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            raise InputError("verifier key", text, N_("not JSON and not vkey lines")) from None
-        lines = [*doc.get("vkeys", []), doc.get("vkey", "")] if isinstance(doc, dict) else []
-    else:
-        lines = body.splitlines()
+    if not body.startswith("{"):
+        return vkey_lines(text)
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise InputError("verifier key", text, N_("not JSON and not vkey lines")) from None
+    lines = [*doc.get("vkeys", []), doc.get("vkey", "")] if isinstance(doc, dict) else []
     keys = [Verifier.parse(v.strip()) for v in lines if isinstance(v, str) and v.strip()]
     if not keys:
         raise InputError("verifier key", text, N_("no vkey line in it"))

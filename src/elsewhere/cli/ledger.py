@@ -1,4 +1,6 @@
-"""`elsewhere ledger`: the tamper-evident log of trust decisions, and its offline checks.
+"""`elsewhere ledger`: the tamper-evident log of trust decisions. This module: the log's
+own commands (over its database) and the parsers; checks that need only the public key are in
+cli/ledger_check.py, reading a log over HTTP(S) in cli/ledger_remote.py.
 
 Exit codes: 0 verified / done, 1 verification failed or split view, 2 unusable input.
 """
@@ -6,30 +8,23 @@ Exit codes: 0 verified / done, 1 verification failed or split view, 2 unusable i
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import sys
-import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from elsewhere import paths
-from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
+from elsewhere.cli import ledger_check as check
+from elsewhere.cli import ledger_remote as remote
+from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.inputs import read_input
 from elsewhere.db import DEFAULT_SQLITE_NAME
 from elsewhere.errors import InputError
 from elsewhere.i18n import N_, _
 from elsewhere.ledger import tiles
-from elsewhere.ledger.bundle import verify_bundle
-from elsewhere.ledger.canonical import canonical_bytes
-from elsewhere.ledger.checkpoint import SignedCheckpoint, open_checkpoint
 from elsewhere.ledger.keyfile import create_key_file, load_key_file
 from elsewhere.ledger.log import Ledger
-from elsewhere.ledger.merkle import prove_consistency
-from elsewhere.ledger.monitor import ProofSource, compare, load_state, save_state, split_report
-from elsewhere.ledger.note import COSIGNATURE_V1, Verifier, b64decode, b64encode
+from elsewhere.ledger.note import b64encode
 
 
 def default_log_url() -> str:
@@ -39,41 +34,26 @@ def default_log_url() -> str:
 
 
 def default_key_path() -> Path:
-    return paths.home() / "ledger" / "signing.key"
+    """The control plane's own checkpoint key (`serve` without --keys writes it there), so the
+    default --log and the default key are the same log's."""
+    configured = os.environ.get("ELSEWHERE_LEDGER_KEY")
+    return Path(configured) if configured else paths.home() / "control" / "ledger.key"
 
 
-def _verifier(text: str) -> Verifier:
-    """A verifier key given inline (name+id+key) or as a file holding one."""
-    candidate = Path(text)
-    if "+" not in text or candidate.is_file():
-        text = read_input(text, "verifier key").decode("utf-8", "replace").strip()
-    return Verifier.parse(text)
+def signing_key(text: str) -> Path:
+    """--signing-key: a key file, or a key directory (`serve --keys`): its newest ledger key."""
+    path = Path(text)
+    if path.is_dir():
+        found = sorted(path.glob("ledger.[0-9][0-9][0-9][0-9].key"))
+        if not found:
+            raise InputError("--signing-key", text, N_("a directory without ledger.NNNN.key"))
+        return found[-1]
+    return path
 
 
 def _open(args: argparse.Namespace, *, signing: bool = False, create: bool = False) -> Ledger:
-    key = Path(args.signing_key) if signing else None
+    key = signing_key(args.signing_key) if signing else None
     return Ledger.open(args.log, key, migrate=create)
-
-
-def _json_entries(data: bytes, where: str) -> list[dict[str, Any]]:
-    """One JSON object, an array of objects, or JSON lines."""
-    try:
-        text = data.decode("utf-8")
-        stripped = text.strip()
-        if stripped.startswith("["):
-            values = json.loads(stripped)
-        elif "\n" in stripped:
-            values = [json.loads(line) for line in stripped.splitlines() if line.strip()]
-        else:
-            values = [json.loads(stripped)]
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError("ledger entries", where, f"not JSON: {error}") from None
-    if not isinstance(values, list) or not values:
-        raise InputError("ledger entries", where, N_("expected JSON objects"))
-    objects = [v for v in values if isinstance(v, dict)]
-    if len(objects) != len(values):
-        raise InputError("ledger entries", where, N_("expected JSON objects"))
-    return objects
 
 
 def _write(data: bytes, output: str | None) -> None:
@@ -87,7 +67,7 @@ def _write(data: bytes, output: str | None) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    key_path = Path(args.signing_key)
+    key_path = signing_key(args.signing_key)
     if key_path.exists():
         signer = load_key_file(key_path)
         if signer.name != args.origin:
@@ -100,7 +80,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_append(args: argparse.Namespace) -> int:
-    entries = _json_entries(read_input(args.file, "ledger entries"), args.file)
+    entries = check.json_entries(read_input(args.file, "ledger entries"), args.file)
     ledger = _open(args)
     for index in ledger.append_many(entries):
         print(index)
@@ -113,7 +93,10 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
-    ledger = _open(args, signing=Path(args.signing_key).exists())
+    if remote.is_remote(args.log):
+        return remote.prove_remote(args)
+    # With the log's key at hand, an entry not yet in a checkpoint gets one signed now.
+    ledger = _open(args, signing=signing_key(args.signing_key).exists())
     _write(ledger.bundle(args.index), args.output)
     return EXIT_OK
 
@@ -151,144 +134,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- offline checks -------------------------------------------------------------------
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    data = read_input(args.bundle, "proof bundle")
-    entry = None
-    if args.entry:
-        values = _json_entries(read_input(args.entry, "entry"), args.entry)
-        entry = canonical_bytes(values[0])
-    result = verify_bundle(
-        data,
-        _verifier(args.key),
-        entry=entry,
-        witnesses=[_verifier(w) for w in args.witness],
-        quorum=args.quorum,
-        origin=args.origin,
-    )
-    cosigned = (
-        _(", cosigned by {witnesses}").format(witnesses=", ".join(result.witnesses))
-        if result.witnesses
-        else ""
-    )
-    print(
-        _("verified: entry {index} is in {origin} at size {size}").format(
-            index=result.index, origin=result.checkpoint.origin, size=result.checkpoint.size
-        )
-        + cosigned
-    )
-    print(json.dumps(result.entry, indent=1, sort_keys=True))
-    return EXIT_OK
-
-
-def _checkpoint_file(path: str, key: Verifier, origin: str | None) -> SignedCheckpoint:
-    return open_checkpoint(read_input(path, "checkpoint"), key, origin=origin)
-
-
-def _proof_file(path: str) -> ProofSource:
-    lines = read_input(path, "consistency proof").decode("utf-8", "replace").split()
-    hashes = [b64decode(line, "consistency proof", f"line {n}") for n, line in enumerate(lines, 1)]
-    return lambda old, new: hashes
-
-
-def _proof_source(args: argparse.Namespace) -> ProofSource | None:
-    if getattr(args, "proof", None):
-        return _proof_file(args.proof)
-    if args.log:
-        if "://" not in args.log:
-            log = tiles.TileLog(Path(args.log))
-            return lambda old, new: _tile_proof(log, old, new)
-        ledger = Ledger.open(args.log, migrate=False)
-        return ledger.consistency_proof
-    return None
-
-
-def _tile_proof(log: tiles.TileLog, old: int, new: int) -> Sequence[bytes]:
-    return prove_consistency(old, new, log.read_nodes(new))
-
-
-def cmd_consistency(args: argparse.Namespace) -> int:
-    key = _verifier(args.key)
-    old = _checkpoint_file(args.old, key, args.origin)
-    new = _checkpoint_file(args.new, key, args.origin)
-    if old.size > new.size:
-        raise InputError("consistency", args.old, f"size {old.size} > {new.size}; older first")
-    source = _proof_source(args)
-    if old.size not in (0, new.size) and source is None:
-        raise InputError("consistency", "", N_("give --proof FILE or --log URL"))
-    verdict = compare(old, new, source)
-    if verdict.status == "split":
-        sys.stdout.write(split_report(verdict))
-        print(
-            "elsewhere: " + _("split view: {reason}").format(reason=verdict.reason), file=sys.stderr
-        )
-        return EXIT_REFUSED
-    print(
-        _("consistent: {origin} size {old} is a prefix of size {new}").format(
-            origin=old.origin, old=old.size, new=new.size
-        )
-    )
-    return EXIT_OK
-
-
-def cmd_monitor(args: argparse.Namespace) -> int:
-    key = _verifier(args.key)
-    origin = args.origin or key.name
-    if not (args.checkpoint or args.log):
-        raise InputError(
-            "monitor", "", N_("give --log (the log) or --checkpoint (one you were shown)")
-        )
-    if args.checkpoint:
-        latest = _checkpoint_file(args.checkpoint, key, origin)
-    elif "://" in args.log:
-        found = Ledger.open(args.log, migrate=False).latest_checkpoint()
-        if found is None:
-            raise InputError("monitor", args.log, N_("the log has no signed checkpoint"))
-        latest = open_checkpoint(found.to_bytes(), key, origin=origin)
-    else:
-        latest = open_checkpoint(tiles.TileLog(Path(args.log)).checkpoint(), key, origin=origin)
-    state = Path(args.state) if args.state else _default_state(origin)
-    previous = load_state(state, key, origin)
-    verdict = compare(previous, latest, _proof_source(args))
-    if verdict.status == "split":
-        sys.stdout.write(split_report(verdict))
-        print(
-            "elsewhere: "
-            + _("SPLIT VIEW for {origin}: {reason}").format(origin=origin, reason=verdict.reason),
-            file=sys.stderr,
-        )
-        return EXIT_REFUSED
-    if verdict.keep is not previous:
-        save_state(state, verdict.keep)
-    print(f"{verdict.status}: {origin}: {verdict.reason}")
-    if args.cosign_key and verdict.status in ("first", "advanced", "unchanged"):
-        # A witness cosigns only what it has just checked to be consistent with its state.
-        witness = load_key_file(Path(args.cosign_key))
-        cosigned = verdict.latest.cosign(witness, int(time.time()))
-        _write(cosigned.to_bytes(), args.output)
-    return EXIT_OK
-
-
-def cmd_witness_key(args: argparse.Namespace) -> int:
-    witness = create_key_file(Path(args.key_file), args.name, COSIGNATURE_V1)
-    print(witness.verifier.vkey())
-    return EXIT_OK
-
-
 def cmd_add_cosignatures(args: argparse.Namespace) -> int:
     ledger = _open(args, signing=True)
-    merged = ledger.add_cosignatures(
-        read_input(args.file, "cosigned checkpoint"), [_verifier(w) for w in args.witness]
-    )
+    witnesses = [key for text in args.witness for key in remote.read_keys(text)]
+    merged = ledger.add_cosignatures(read_input(args.file, "cosigned checkpoint"), witnesses)
     _write(merged.to_bytes(), None)
     return EXIT_OK
-
-
-def _default_state(origin: str) -> Path:
-    name = hashlib.sha256(origin.encode()).hexdigest()[:16]
-    return paths.home() / "ledger" / f"monitor-{name}.json"
 
 
 # --- parsers --------------------------------------------------------------------------
@@ -301,16 +152,12 @@ def register(commands: Any) -> None:
     def log_options(parser: argparse.ArgumentParser, signing: bool = False) -> None:
         parser.add_argument("--log", default=default_log_url(), metavar="DB_URL")
         if signing:
-            parser.add_argument("--signing-key", default=str(default_key_path()), metavar="PATH")
-
-    def verify_options(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--key",
-            required=True,
-            metavar="VERIFIER_KEY",
-            help="the log's verifier key (name+id+key) or a file holding it",
-        )
-        parser.add_argument("--origin", help="expected origin (default: the key's name)")
+            parser.add_argument(
+                "--signing-key",
+                default=str(default_key_path()),
+                metavar="PATH",
+                help="the log's key file, or a key directory (its newest ledger key)",
+            )
 
     p = sub.add_parser("init", help="create the signing key (0600) and the log")
     p.add_argument("--origin", required=True, help="log name, e.g. example.com/elsewhere")
@@ -330,7 +177,22 @@ def register(commands: Any) -> None:
     p = sub.add_parser("prove", help="write an offline proof bundle for one entry")
     p.add_argument("index", type=int, metavar="INDEX")
     p.add_argument("-o", "--output", metavar="BUNDLE")
-    log_options(p, signing=True)
+    p.add_argument(
+        "--log",
+        default=default_log_url(),
+        metavar="DB_URL|URL",
+        help="the log's database, or an https:// log (proof from its tiles; needs --key)",
+    )
+    p.add_argument("--signing-key", default=str(default_key_path()), metavar="PATH")
+    remote.key_options(p, required=False)
+    remote.ca_option(p)
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with an https log: how long to wait for a checkpoint covering INDEX",
+    )
     p.set_defaults(handler=cmd_prove)
 
     p = sub.add_parser("prove-consistency", help="print a consistency proof between sizes")
@@ -349,41 +211,45 @@ def register(commands: Any) -> None:
     log_options(p)
     p.set_defaults(handler=cmd_audit)
 
+    remote.register_fetch(sub)
+
     p = sub.add_parser("verify", help="verify an offline proof bundle (no log needed)")
     p.add_argument("bundle", metavar="BUNDLE")
-    verify_options(p)
+    remote.key_options(p)
     p.add_argument("--entry", metavar="FILE", help="the entry, when the bundle lacks it")
     p.add_argument("--witness", action="append", default=[], metavar="VKEY")
     p.add_argument("--quorum", type=int, default=0, metavar="K")
-    p.set_defaults(handler=cmd_verify)
+    p.set_defaults(handler=check.cmd_verify)
 
     p = sub.add_parser("consistency", help="check two checkpoints describe one history")
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
-    verify_options(p)
+    remote.key_options(p, required=False)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--proof", metavar="FILE", help="consistency proof, base64 per line")
-    source.add_argument("--log", metavar="DB_URL|DIR")
-    p.set_defaults(handler=cmd_consistency)
+    source.add_argument("--log", metavar="DB_URL|DIR|URL")
+    remote.ca_option(p)
+    p.set_defaults(handler=check.cmd_consistency)
 
     p = sub.add_parser("monitor", help="accept a newer checkpoint only if consistent")
     p.add_argument(
         "--log",
-        metavar="DB_URL|DIR",
-        help="the log's database or tile directory: its latest checkpoint, and proofs",
+        metavar="DB_URL|DIR|URL",
+        help="the log (database, tile directory or https:// URL): its checkpoint, and proofs",
     )
     p.add_argument("--checkpoint", metavar="FILE", help="check this checkpoint instead")
-    verify_options(p)
+    remote.key_options(p, required=False)
+    remote.ca_option(p)
     p.add_argument("--proof", metavar="FILE", help="consistency proof from the state's size")
     p.add_argument("--state", metavar="FILE", help="where the accepted checkpoint is kept")
     p.add_argument("--cosign-key", metavar="PATH", help="witness key: cosign what is accepted")
     p.add_argument("-o", "--output", metavar="FILE", help="where the cosigned checkpoint goes")
-    p.set_defaults(handler=cmd_monitor)
+    p.set_defaults(handler=check.cmd_monitor)
 
     p = sub.add_parser("witness-key", help="create a witness (cosignature/v1) key, 0600")
     p.add_argument("--name", required=True, help="witness name, e.g. witness.example/w1")
     p.add_argument("--key-file", required=True, metavar="PATH")
-    p.set_defaults(handler=cmd_witness_key)
+    p.set_defaults(handler=check.cmd_witness_key)
 
     p = sub.add_parser("add-cosignatures", help="keep witness cosignatures with a checkpoint")
     p.add_argument("file", metavar="COSIGNED_CHECKPOINT")

@@ -79,7 +79,12 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=run_receipt)
     p = rsub.add_parser("verify", help="check a receipt offline with the ledger's verifier key")
     p.add_argument("file")
-    p.add_argument("--key", required=True, help="the ledger's verifier key, or a file holding it")
+    p.add_argument(
+        "--key",
+        required=True,
+        metavar="VKEY|FILE|URL",
+        help="the ledger's verifier key: a vkey, a file of vkey lines, or a URL serving them",
+    )
     p.add_argument("--subject", help="also check that the receipt names this subject")
     p.set_defaults(handler=run_verify)
 
@@ -208,18 +213,12 @@ def run_receipt(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from elsewhere.ledger.note import Verifier
+    from elsewhere.cli.ledger_remote import read_keys
     from elsewhere.vault import receipts
-
-    key = (
-        args.key
-        if "+" in args.key and not Path(args.key).is_file()
-        else (read_input(args.key, "verifier key").decode("utf-8", "replace").strip())
-    )
 
     receipt = receipts.verify(
         read_input(args.file, "erasure receipt", limit=receipts.MAX_RECEIPT_BYTES),
-        Verifier.parse(key),
+        read_keys(args.key),
         args.subject,
     )
     named = " (names the subject given)" if args.subject else ""

@@ -232,6 +232,11 @@ class Client:
     def ledger_bundle(self, index: int) -> bytes:
         return self.request("GET", f"/v1/ledger/entries/{index}/bundle").content
 
+    def ledger_keys(self) -> list[str]:
+        """The log's vkeys, the current one first (GET /v1/ledger/key: one per line)."""
+        text = self.request("GET", "/v1/ledger/key").text
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
     def ledger_key(self) -> str:
-        result: str = self.json("GET", "/v1/ledger/key")["vkey"]
-        return result
+        """The log's current vkey."""
+        return self.ledger_keys()[0]

@@ -21,6 +21,7 @@ from typing import Any
 from elsewhere.errors import ParseError, VerificationFailed
 from elsewhere.ledger.canonical import MAX_ENTRY_BYTES, parse_entry_bytes
 from elsewhere.ledger.checkpoint import (
+    LogKeys,
     SignedCheckpoint,
     cosigned_by,
     open_checkpoint,
@@ -99,7 +100,7 @@ class VerifiedEntry:
 
 def verify_bundle(
     data: bytes,
-    log_key: Verifier,
+    log_key: LogKeys,
     *,
     entry: bytes | None = None,
     witnesses: Sequence[Verifier] = (),

@@ -98,22 +98,35 @@ def parse_signed_checkpoint(data: bytes) -> SignedCheckpoint:
     return SignedCheckpoint(Checkpoint.parse(note.text), note)
 
 
+LogKeys = Verifier | Sequence[Verifier]
+
+
+def log_keys(keys: LogKeys) -> list[Verifier]:
+    """The log's keys as a list: one, or every key it has signed with (after a rotation)."""
+    found = [keys] if isinstance(keys, Verifier) else list(keys)
+    if not found:
+        raise ValueError("at least one log key is needed")
+    return found
+
+
 def open_checkpoint(
     data: bytes,
-    log_key: Verifier,
+    log_key: LogKeys,
     witnesses: Sequence[Verifier] = (),
     quorum: int = 0,
     origin: str | None = None,
 ) -> SignedCheckpoint:
-    """Parse and verify: the log's signature, the origin (default: the key's name) and at
-    least `quorum` valid cosignatures among `witnesses`."""
+    """Parse and verify: a signature by one of the log's keys (every one of them present
+    must verify), the origin (default: the first key's name) and at least `quorum` valid
+    cosignatures among `witnesses`."""
+    keys = log_keys(log_key)
     signed = parse_signed_checkpoint(data)
-    expected = origin if origin is not None else log_key.name
+    expected = origin if origin is not None else keys[0].name
     if signed.origin != expected:
         raise VerificationFailed(
             f"checkpoint origin {signed.origin!r} is not the expected {expected!r}"
         )
-    verify_note(signed.note, [log_key])
+    verify_note(signed.note, [k for k in keys if k.key_type != COSIGNATURE_V1])
     if witnesses or quorum:
         names = cosigned_by(signed, witnesses)
         if len(names) < quorum:

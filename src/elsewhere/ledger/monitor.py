@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Literal
 
 from elsewhere.errors import InputError, ParseError, VerificationFailed
-from elsewhere.ledger.checkpoint import SignedCheckpoint, open_checkpoint
+from elsewhere.ledger.checkpoint import LogKeys, SignedCheckpoint, open_checkpoint
 from elsewhere.ledger.merkle import verify_consistency
-from elsewhere.ledger.note import Verifier
 
 Status = Literal["first", "unchanged", "advanced", "stale", "split"]
 ProofSource = Callable[[int, int], Sequence[bytes]]
@@ -94,7 +93,7 @@ def split_report(verdict: Verdict) -> str:
     )
 
 
-def load_state(path: Path, key: Verifier, origin: str | None = None) -> SignedCheckpoint | None:
+def load_state(path: Path, key: LogKeys, origin: str | None = None) -> SignedCheckpoint | None:
     """The checkpoint accepted last time, re-verified (the state file is not trusted)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))

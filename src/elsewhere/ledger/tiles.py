@@ -2,16 +2,19 @@
 
 A tile at level L, index N holds up to 256 hashes of the complete subtrees of height 8·L
 covering leaves [(N·256 + i)·256^L, (N·256 + i + 1)·256^L). Entry bundles hold the entries
-as uint16 big-endian length-prefixed records. `TileLog` reads such a directory (a Tessera
-log, or one `export` wrote) and serves the same NodeReader the database does, so proofs and
-the monitor work over either.
+as uint16 big-endian length-prefixed records. `TileLog` reads such a log from a directory (a
+Tessera log, or one `export` or `fetch` wrote) or through any `get(path)` (HTTP), and serves
+the same NodeReader the database does, so proofs and the monitor work over any of them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import struct
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from elsewhere.errors import ParseError
@@ -20,6 +23,13 @@ from elsewhere.ledger.merkle import HASH_SIZE, NodeId, NodeReader
 
 WIDTH = 256
 HEIGHT = 8
+MAX_LEVEL = 63
+MAX_GROUPS = 7  # index < 10^21, beyond any tree of 2^63 entries
+_LEVEL = re.compile(r"0|[1-9][0-9]?")
+_WIDTH = re.compile(r"[1-9][0-9]{0,2}")
+_GROUP = re.compile(r"x[0-9]{3}")
+_LAST = re.compile(r"[0-9]{3}")
+_CACHED_TILES = 64
 
 
 def _index_path(index: int) -> str:
@@ -36,6 +46,73 @@ def tile_path(level: int | str, index: int, width: int = WIDTH) -> str:
         raise ValueError("tile width must be 1..256")
     suffix = f".p/{width}" if width < WIDTH else ""
     return f"tile/{level}/{_index_path(index)}{suffix}"
+
+
+@dataclass(frozen=True)
+class TileRef:
+    """One tile (`level` None: an entry bundle) of `width` hashes or entries."""
+
+    level: int | None
+    index: int
+    width: int = WIDTH
+
+    @property
+    def full(self) -> bool:
+        return self.width == WIDTH
+
+    def path(self) -> str:
+        return tile_path("entries" if self.level is None else self.level, self.index, self.width)
+
+    def exists_in(self, size: int) -> bool:
+        """Whether a tree of `size` entries has every hash (or entry) of this tile."""
+        height = 0 if self.level is None else HEIGHT * self.level
+        return self.index * WIDTH + self.width <= size >> height
+
+
+def parse_tile_path(path: str) -> TileRef:
+    """`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]` (the part after `tile/`), in the one
+    canonical spelling c2sp.org/tlog-tiles gives each tile."""
+
+    def bad(why: str) -> ParseError:
+        return ParseError("tile path", repr(path[:120]), why)
+
+    parts = path.split("/")
+    if len(parts) < 2:
+        raise bad("expected <level>/<index> or entries/<index>")
+    head, rest = parts[0], parts[1:]
+    level: int | None = None
+    if head != "entries":
+        if not _LEVEL.fullmatch(head) or int(head) > MAX_LEVEL:
+            raise bad("the level must be 0..63, without leading zeros")
+        level = int(head)
+    width = WIDTH
+    if len(rest) >= 2 and rest[-2].endswith(".p"):
+        if not _WIDTH.fullmatch(rest[-1]) or int(rest[-1]) >= WIDTH:
+            raise bad("a partial tile's width must be 1..255, without leading zeros")
+        width = int(rest[-1])
+        rest = [*rest[:-2], rest[-2][:-2]]
+    if len(rest) > MAX_GROUPS:
+        raise bad("index too large")
+    *upper, last = rest
+    if not _LAST.fullmatch(last):
+        raise bad("the index ends in a 3-digit group")
+    if any(
+        not (len(g) == 4 and g[0] == "x" and g[1:].isascii() and g[1:].isdigit()) for g in upper
+    ):
+        raise bad("every group but the last is x and 3 digits")
+    if upper and upper[0] == "x000":
+        raise bad("the index has a leading zero group")
+    index = int("".join(g[1:] for g in upper) + last)
+    return TileRef(level, index, width)
+
+
+def tile_hashes(ref: TileRef, read: NodeReader) -> bytes:
+    """The bytes of hash tile `ref` (level ≥ 0), read as stored complete-subtree hashes."""
+    assert ref.level is not None
+    first = ref.index * WIDTH
+    nodes = [NodeId(HEIGHT * ref.level, first + i) for i in range(ref.width)]
+    found = read(set(nodes))
+    return b"".join(found[n] for n in nodes)
 
 
 def tile_counts(size: int) -> dict[int, tuple[int, int]]:
@@ -70,18 +147,38 @@ def encode_entry_bundle(entries: list[bytes]) -> bytes:
     return b"".join(struct.pack(">H", len(e)) + e for e in entries)
 
 
+Fetch = Callable[[str], bytes]
+
+
 class TileLog:
-    """A tlog-tiles directory on disk."""
+    """A tlog-tiles log: a directory on disk, or `get(path)` for a path under the prefix
+    (raising ElsewhereError when it cannot). Nothing read is trusted: callers check tiles
+    against a signed checkpoint (proofs, roots) before they rely on them."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, source: Path | Fetch) -> None:
+        self.root = source if isinstance(source, Path) else None
+        self._get = source if not isinstance(source, Path) else self._read
+        self._cache: OrderedDict[str, bytes] = OrderedDict()  # tiles are immutable
 
-    def _tile(self, level: int | str, index: int, width: int) -> bytes:
-        path = self.root / tile_path(level, index, width)
+    def _read(self, relative: str) -> bytes:
+        assert self.root is not None
+        path = self.root / relative
         try:
             return path.read_bytes()
         except FileNotFoundError:
             raise ParseError("tile log", str(path), "tile missing") from None
+
+    def get(self, relative: str) -> bytes:
+        found = self._cache.get(relative)
+        if found is None:
+            found = self._get(relative)
+            self._cache[relative] = found
+            while len(self._cache) > _CACHED_TILES:
+                self._cache.popitem(last=False)
+        return found
+
+    def _tile(self, level: int | str, index: int, width: int) -> bytes:
+        return self.get(tile_path(level, index, width))
 
     def _hashes(self, level: int, start: int, end: int, size: int) -> list[bytes]:
         """Stored hashes [start, end) of tile level `level` in the tree of `size`."""
@@ -125,7 +222,21 @@ class TileLog:
             out.extend(bundle)
         return out
 
+    def entry(self, index: int, size: int) -> bytes:
+        """Entry `index` of the tree of `size`, from its entry bundle."""
+        if not 0 <= index < size:
+            raise ParseError("tile log", f"entry {index}", f"not below tree size {size}")
+        bundle = index // WIDTH
+        width = min(WIDTH, size - bundle * WIDTH)
+        entries = parse_entry_bundle(self._tile("entries", bundle, width))
+        if len(entries) != width:
+            raise ParseError("tile log", tile_path("entries", bundle, width), "wrong count")
+        return entries[index % WIDTH]
+
     def checkpoint(self) -> bytes:
+        """The current checkpoint (never cached: it is the one mutable resource)."""
+        if self.root is None:
+            return self._get("checkpoint")
         try:
             return (self.root / "checkpoint").read_bytes()
         except FileNotFoundError:
@@ -149,19 +260,18 @@ def export(
             if width == WIDTH and path.exists():
                 continue  # full tiles never change
             first = index * WIDTH
-            nodes = [NodeId(HEIGHT * level, first + i) for i in range(width)]
-            found = read(set(nodes))
-            _write(path, b"".join(found[n] for n in nodes))
+            write_file(path, tile_hashes(TileRef(level, index, width), read))
             written += 1
             if level == 0:
                 bundle = encode_entry_bundle(entries(first, first + width))
-                _write(root / tile_path("entries", index, width), bundle)
+                write_file(root / tile_path("entries", index, width), bundle)
                 written += 1
-    _write(root / "checkpoint", checkpoint)
+    write_file(root / "checkpoint", checkpoint)
     return written + 1
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: bytes) -> None:
+    """Write through a temporary name, so a reader never sees half a tile."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_bytes(data)

@@ -27,7 +27,8 @@ from typing import Any
 
 from elsewhere.errors import ParseError, VerificationFailed
 from elsewhere.ledger.bundle import verify_bundle
-from elsewhere.ledger.note import Note, Signer, Verifier, parse_note, sign_note, verify_note
+from elsewhere.ledger.checkpoint import LogKeys, log_keys
+from elsewhere.ledger.note import Note, Signer, parse_note, sign_note, verify_note
 from elsewhere.vault.entries import ERASED
 
 FORMAT = "elsewhere.vault.receipt/1"
@@ -82,7 +83,7 @@ def _fields(note: Note) -> Receipt:
     return Receipt(lines[1], lines[2], lines[3], lines[4], index, lines[6])
 
 
-def verify(data: bytes, log_key: Verifier, subject: str | None = None) -> Receipt:
+def verify(data: bytes, log_key: LogKeys, subject: str | None = None) -> Receipt:
     """Check a receipt offline; with `subject`, that it names that subject."""
     if len(data) > MAX_RECEIPT_BYTES:
         raise ParseError("erasure receipt", "", f"larger than {MAX_RECEIPT_BYTES} bytes")
@@ -100,7 +101,7 @@ def verify(data: bytes, log_key: Verifier, subject: str | None = None) -> Receip
         raise ParseError("erasure receipt", str(missing), "missing") from None
     except (ValueError, binascii.Error):
         raise ParseError("erasure receipt", "salt/bundle", "not hex/base64") from None
-    verify_note(note, [log_key])
+    verify_note(note, log_keys(log_key))
     receipt = _fields(note)
     if subject is not None and commitment(salt, subject) != receipt.commitment:
         raise VerificationFailed("erasure receipt: it does not name this subject")

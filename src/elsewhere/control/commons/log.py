@@ -41,9 +41,11 @@ def add_cosignatures(ledger: Ledger, commons: Roster, note: str) -> dict[str, An
 
 def bundles(conn: Connection, ledger: Ledger, start: int) -> dict[str, Any]:
     """Inclusion proofs of the commons entries from `start`, against the latest checkpoint."""
+    if start < 0:
+        raise InputError("commons log bundles", "start", "must not be negative")
     latest = ledger.latest_checkpoint()
-    if latest is None:
-        return {"size": 0, "bundles": []}
+    if latest is None or start >= latest.size:  # nothing from there (and no 64-bit overflow)
+        return {"size": 0 if latest is None else latest.size, "bundles": []}
     rows = conn.execute(
         select(ledger_entries.c.idx)
         .where(

@@ -30,6 +30,7 @@ from elsewhere.control.http import commons_routes as api_commons
 from elsewhere.control.http import console
 from elsewhere.control.http import health_routes as api_health
 from elsewhere.control.http import host_routes as api_host
+from elsewhere.control.http import ledger_routes as api_ledger
 from elsewhere.control.http import tenant_routes as api_tenant
 from elsewhere.control.http import vault_routes as api_vault
 from elsewhere.control.http.deadlines import ReadDeadlines
@@ -85,6 +86,7 @@ def create_app(cp: ControlPlane, *, background: bool = True) -> FastAPI:
     app.include_router(api_health.router)
     app.include_router(api_host.router)
     app.include_router(api_tenant.router)
+    app.include_router(api_ledger.router)
     app.include_router(metrics_router)
     observe_commits(cp)
     app.include_router(api_vault.router)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -289,34 +288,3 @@ def release_host(cp: Plane, cred: Operator, host_id: str) -> dict[str, Any]:
     with write(cp.engine) as conn:
         key = reputation.release_host(conn, host_id)
     return {"host": host_id, "released": key}
-
-
-@router.get("/ledger/key", tags=["ledger"])
-def ledger_key(cp: Plane) -> dict[str, Any]:
-    """The ledger's verifier key (C2SP note vkey): all an outside party needs to check proofs;
-    `vkeys`: every key that has signed checkpoints (a rotated key directory's older ones too)."""
-    return {
-        "origin": cp.ledger.origin,
-        "vkey": cp.ledger.verifier.vkey(),
-        "vkeys": list(cp.ledger_vkeys),
-    }
-
-
-@router.get("/ledger/entries/{index}/bundle", tags=["ledger"], response_class=PlainTextResponse)
-def ledger_bundle(cp: Plane, cred: Tenant, index: int) -> PlainTextResponse:
-    """An offline inclusion proof (c2sp tlog-proof) of one of the caller's ledger entries,
-    against a signed checkpoint; verify it with `elsewhere ledger verify` and the vkey."""
-    tenant_id = _tenant(cred)
-    if not 0 <= index < cp.ledger.size or not _concerns(cp, cp.ledger.entry(index), tenant_id):
-        raise NotFound("ledger entry")
-    return PlainTextResponse(cp.ledger.bundle(index).decode())
-
-
-def _concerns(cp: Any, entry: dict[str, Any], tenant_id: str) -> bool:
-    if entry.get("tenant") == tenant_id:
-        return True
-    deployment_ids = entry.get("workloads") or []
-    if not deployment_ids:
-        return False
-    with read(cp.engine) as conn:
-        return any(deps.find_deployment(conn, tenant_id, d) is not None for d in deployment_ids)

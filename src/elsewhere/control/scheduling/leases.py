@@ -58,8 +58,14 @@ def hold(conn: Connection, name: str, holder: str, seconds: float = LEASE_SECOND
         return True
     values = {"name": name, "holder": holder, "expires_at": now + seconds, "taken_at": now}
     insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(leases)
-    created = conn.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["name"]))
-    return bool(created.rowcount)
+    # RETURNING, not the row count: SQLAlchemy does not keep an INSERT's count (-1 on
+    # PostgreSQL, which read as "taken" while another replica held the lease).
+    created = conn.execute(
+        insert.values(**values)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(leases.c.name)
+    )
+    return created.first() is not None
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,20 @@
 """Periodic work: re-queue keeps of silent hosts, end drain periods, evict keeps past their
 re-attestation deadline (control/trust/reattest.py), place pending replicas
 (by risk: control/scheduling/assign.py), sign a checkpoint over new ledger entries. Every
-replica runs the loop; only the holder of each lease (control/scheduling/leases.py) does
-that lease's work, so a round is done once per cluster, not once per replica."""
+replica runs the loops; only the holder of each lease (control/scheduling/leases.py) does
+that lease's work, so a round is done once per cluster, not once per replica.
+
+The signer runs every `maintenance_interval` AND as soon as a group-commit batch that appended
+ledger entries has committed (at most once per SIGN_GAP), so a decision is in a signed
+checkpoint within moments, not only at the next tick. A batch committed by a replica that
+does not hold the lease is signed by the holder's next round."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
 
@@ -22,6 +29,9 @@ from elsewhere.control.trust.reattest import expire_overdue
 from elsewhere.ledger.store import Store
 
 log = logging.getLogger("elsewhere.control")
+# Between two signings at least this long: a busy log signs a handful of checkpoints a second
+# (each takes the ledger's lock a moment), not one per batch.
+SIGN_GAP = 0.2
 
 
 def tick(cp: ControlPlane) -> None:
@@ -67,17 +77,45 @@ def sign_round(cp: ControlPlane) -> bool:
             return False
         state = Store.state(conn)
         last = Store.latest_checkpoint(conn)
-    if state is None or state.size == 0 or (last is not None and last.size >= state.size):
+    # The empty tree too, once: a new log has a checkpoint to show (and to be held to).
+    if state is None or (last is not None and last.size >= state.size):
         return False
     cp.ledger.checkpoint()
     return True
 
 
 async def loop(cp: ControlPlane) -> None:
+    await asyncio.gather(_rounds(cp), _signer(cp))
+
+
+async def _duty(cp: ControlPlane, duty: Callable[[ControlPlane], bool]) -> None:
+    try:
+        await asyncio.to_thread(duty, cp)
+    except Exception as error:  # keep the loop alive; the next round retries
+        log.error("maintenance %s failed: %s", duty.__name__, type(error).__name__)
+
+
+async def _rounds(cp: ControlPlane) -> None:
     while True:
         await asyncio.sleep(cp.config.maintenance_interval)
-        for duty in (leased_tick, sign_round):
-            try:
-                await asyncio.to_thread(duty, cp)
-            except Exception as error:  # keep the loop alive; the next round retries
-                log.error("maintenance %s failed: %s", duty.__name__, type(error).__name__)
+        await _duty(cp, leased_tick)
+
+
+async def _signer(cp: ControlPlane) -> None:
+    running = asyncio.get_running_loop()
+    wake = asyncio.Event()
+
+    def appended(_: int) -> None:  # on the commit thread
+        with contextlib.suppress(RuntimeError):  # the loop is closing: nothing left to sign
+            running.call_soon_threadsafe(wake.set)
+
+    cp.committer.appended.append(appended)
+    try:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), cp.config.maintenance_interval)
+            wake.clear()
+            await _duty(cp, sign_round)
+            await asyncio.sleep(SIGN_GAP)
+    finally:
+        cp.committer.appended.remove(appended)

@@ -91,6 +91,9 @@ class GroupCommitter:
         self.engine, self.ledger = engine, ledger
         # Called with (seconds, jobs) after each batch committed (the /metrics histogram).
         self.observers: list[Callable[[float, int], None]] = []
+        # Called with the number of ledger entries once a batch that appended some committed
+        # (the checkpoint signer wakes up: control/scheduling/maintenance.py).
+        self.appended: list[Callable[[int], None]] = []
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._loop, name="elsewhere-commit", daemon=True)
         self.thread.start()
@@ -136,12 +139,12 @@ class GroupCommitter:
         started = time.perf_counter()
         try:
             try:
-                outcomes = self._run(batch, savepoints=False)
+                outcomes, entries = self._run(batch, savepoints=False)
             except _JobFailed as failed:
                 if len(batch) == 1:  # nothing else to save: answer with the job's error
                     batch[0][1].set_exception(failed.__cause__ or failed)
                     return
-                outcomes = self._run(batch, savepoints=True)
+                outcomes, entries = self._run(batch, savepoints=True)
         except BaseException as error:  # the commit itself failed: nothing of the batch holds
             log.error("group commit failed: %s", type(error).__name__)
             for _, future, _ in batch:
@@ -149,9 +152,15 @@ class GroupCommitter:
             return
         for observe in self.observers:
             observe(time.perf_counter() - started, len(batch))
+        if entries:
+            for notify in self.appended:
+                notify(entries)
         self._answer(outcomes)
 
-    def _run(self, batch: list[Job], *, savepoints: bool) -> list[tuple[Future[Any], bool, Any]]:
+    def _run(
+        self, batch: list[Job], *, savepoints: bool
+    ) -> tuple[list[tuple[Future[Any], bool, Any]], int]:
+        """The batch's outcomes once committed, and how many ledger entries it appended."""
         outcomes: list[tuple[Future[Any], bool, Any]] = []
         rows: list[tuple[Executable, dict[str, Any]]] = []
         _deferred.rows = rows
@@ -177,11 +186,11 @@ class GroupCommitter:
                         if savepoint is not None:
                             savepoint.commit()
                         outcomes.append((future, True, value))
-                self._log(conn, outcomes)
+                entries = self._log(conn, outcomes)
                 _insert(conn, rows)
         finally:
             _deferred.rows = None
-        return outcomes
+        return outcomes, entries
 
     @staticmethod
     def _answer(outcomes: list[tuple[Future[Any], bool, Any]]) -> None:
@@ -191,11 +200,12 @@ class GroupCommitter:
             else:
                 future.set_exception(value)
 
-    def _log(self, conn: Connection, outcomes: list[tuple[Future[Any], bool, Any]]) -> None:
-        """One ledger append for every staged job, then each job's finish step."""
+    def _log(self, conn: Connection, outcomes: list[tuple[Future[Any], bool, Any]]) -> int:
+        """One ledger append for every staged job, then each job's finish step; returns the
+        number of entries appended."""
         staged = [(i, v) for i, (_, ok, v) in enumerate(outcomes) if ok and isinstance(v, Staged)]
         if not staged:
-            return
+            return 0
         datas = [d for _, s in staged for d in s.datas]
         kinds = [k for _, s in staged for k in s.kinds]
         index = self.ledger.append_canonical(datas, kinds, connection=conn)[0]
@@ -203,6 +213,7 @@ class GroupCommitter:
             future = outcomes[position][0]
             outcomes[position] = (future, True, job.finish(conn, index))
             index += len(job.datas)
+        return len(datas)
 
 
 # An INSERT's row count is kept only when asked for (SQLAlchemy drops it otherwise).

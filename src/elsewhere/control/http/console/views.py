@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from elsewhere.control.config import ControlPlane
+from elsewhere.control.http import ledger_routes as ledger_api
 from elsewhere.control.http import tenant_routes as api
 from elsewhere.control.tenancy.auth import Credential
+from elsewhere.control.trust import transparency
 from elsewhere.diagram.deployment import DeploymentSnapshot, leaf_hash
 from elsewhere.errors import InputError, NotFound
 from elsewhere.i18n import N_, _, localize
@@ -186,10 +188,10 @@ def ledger_entry(cp: ControlPlane, cred: Credential, index: int) -> EntryView:
     """One of the caller's entries with its proof bundle (the API's check decides whose)."""
     if index >= cp.ledger.size:
         raise NotFound(N_("ledger entry"))
-    bundle = api.ledger_bundle(cp, cred, index).body
+    bundle = ledger_api.ledger_bundle(cp, cred, index).body
     data = cp.ledger.entry_bytes(index)
     pretty = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
-    vkey = str(api.ledger_key(cp)["vkey"])
+    vkey = transparency.key_lines(cp).split("\n", 1)[0]
     return EntryView(index, pretty, leaf_hash(data), bytes(bundle).decode(), vkey)
 
 
