@@ -91,12 +91,14 @@ lock: $(BIN)/uv
 	$(UV_COMPILE) -o $(RUNTIME_LOCK)
 	$(UV_COMPILE) --extra dev --extra charts -o $(DEV_LOCK)
 
-# Debian's graphviz provides dot, which lays out the SVGs (the PyPI package only writes DOT).
-APT_GRAPHVIZ := apt-get install -y --no-install-recommends graphviz
+# Debian's graphviz provides dot, which lays out the SVGs (the PyPI package only writes DOT);
+# fonts-noto-cjk the Japanese glyphs: dot measures labels with the fonts it finds, so the
+# committed Japanese diagrams (and the console's Japanese screenshots) are drawn with it.
+APT_GRAPHVIZ := apt-get install -y --no-install-recommends graphviz fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 graphviz:
-	@command -v dot >/dev/null 2>&1 || $(SUDO) $(APT_GRAPHVIZ) \
+	@{ command -v dot && fc-list :lang=ja | grep -q .; } >/dev/null 2>&1 || $(SUDO) $(APT_GRAPHVIZ) \
 	  || { $(SUDO) apt-get update && $(SUDO) $(APT_GRAPHVIZ); }
 
 # Debian's chromium for the console's browser tests (Playwright drives it; it downloads no

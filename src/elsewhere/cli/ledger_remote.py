@@ -12,7 +12,6 @@ with a path is taken as the tlog-tiles prefix itself.
 from __future__ import annotations
 
 import argparse
-import ssl
 import sys
 import time
 from pathlib import Path
@@ -20,9 +19,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from elsewhere.cli.connect import tls_context
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.inputs import read_input
-from elsewhere.errors import ElsewhereError, InputError, ParseError
+from elsewhere.errors import InputError, ParseError, Unreachable
+from elsewhere.host.client import network_reason
 from elsewhere.i18n import N_, _
 from elsewhere.ledger.bundle import Bundle, verify_bundle
 from elsewhere.ledger.checkpoint import SignedCheckpoint, open_checkpoint
@@ -53,24 +54,15 @@ class Http:
     """GETs under one URL with httpx, verifying TLS against `--ca` (or the system's CAs)."""
 
     def __init__(self, ca: str | None = None) -> None:
-        verify: ssl.SSLContext | bool = True
-        if ca is not None:
-            try:
-                verify = ssl.create_default_context(cafile=ca)
-            except (OSError, ssl.SSLError) as error:
-                raise InputError("--ca", ca, str(error) or N_("not a CA file")) from None
+        # The same verification as every client of the CLI (cli/connect.py).
+        verify = tls_context(Path(ca) if ca is not None else None)
         self.client = httpx.Client(verify=verify, timeout=TIMEOUT, follow_redirects=False)
 
     def get(self, url: str) -> bytes:
         try:
             answer = self.client.get(url)
-        except httpx.HTTPError as error:
-            why = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise ElsewhereError(
-                _("log at {url} unreachable: {why}").format(
-                    url=url, why=why or type(error).__name__
-                )
-            ) from None
+        except httpx.HTTPError as error:  # exit 4, the reason in words, as for the API
+            raise Unreachable(url, network_reason(error)) from None
         if answer.status_code != 200:
             line = " ".join(answer.text[:200].split())
             raise InputError("log", url, f"answered {answer.status_code}: {line}")

@@ -21,7 +21,7 @@ from sqlalchemy import Boolean, and_, bindparam, case, literal, or_, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult, platform_document
-from elsewhere.control.broker import nonces, refusals
+from elsewhere.control.broker import nonces
 from elsewhere.control.broker.context import (
     Context,
     attest_reads,
@@ -93,6 +93,8 @@ _DECISION = decisions.insert()
 # The host's "last attested" time (its latest accepted attestation) in the same statement,
 # written when it is older than HOST_ATTESTED_EVERY: the host's row is not rewritten by every
 # release of a busy host (placements.attested_at is exact; a re-attestation writes it exactly).
+# And its count of attestations in a row it could not make starts again (broker/refusals.py):
+# it can attest. One statement per batch for all three (they are one row).
 HOST_ATTESTED_EVERY = dt.timedelta(minutes=1)
 _ACCEPTED = bindparam("h_accepted", type_=Boolean)
 _HOST_CLAIMS = (
@@ -108,11 +110,14 @@ _HOST_CLAIMS = (
                     hosts.c.last_attested < bindparam("h_stale", type_=TS),
                 ),
             ),
+            hosts.c.attest_refusals != 0,
         ),
     )
     .values(
         last_claims=bindparam("h_claims"),
         last_attested=case((_ACCEPTED, bindparam("h_at", type_=TS)), else_=hosts.c.last_attested),
+        attest_refusals=0,
+        attest_refusal=None,
     )
 )
 HOST_ATTESTED = (
@@ -369,7 +374,6 @@ def _transaction(
                     "h_stale": schedule[0] - HOST_ATTESTED_EVERY,
                 },
             )
-            defer(refusals.RESET, {"r_id": context.host_id})  # it can attest: count anew
         decision = {
             "id": new_id("dec"),
             "placement_id": context.placement_id,

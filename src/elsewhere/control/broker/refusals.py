@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
 from elsewhere.control.broker.context import load_context
 from elsewhere.control.config import ControlPlane
@@ -32,12 +32,7 @@ from elsewhere.ledger.entries import AttestationDecision, digest
 from elsewhere.timeutil import utcnow
 
 NO_EVIDENCE = b""  # what the ledger entry's evidence digest is taken over: nothing was sent
-# Written after each verified attestation: the host can attest, its count starts again.
-RESET = (
-    update(hosts)
-    .where(hosts.c.id == bindparam("r_id"), hosts.c.attest_refusals != 0)
-    .values(attest_refusals=0, attest_refusal=None)
-)
+# A verified attestation starts the host's count again: broker/attest.py's _HOST_CLAIMS.
 
 
 class RefusalRequest(BaseModel):
