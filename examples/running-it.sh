@@ -13,10 +13,9 @@ cd "$(dirname "$0")/.."
 
 # Stop what this script started (the control plane, the hosts) however it ends, and remove
 # its temporary directory.
-started=()
 cleanup() {
   status=$?
-  for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in $(jobs -p); do kill "$pid" 2>/dev/null || true; done
   wait || true
   if [ "$status" -ne 0 ] && [ -n "${ELSEWHERE_HOME:-}" ]; then
     for log in "$ELSEWHERE_HOME"/*.log; do [ -f "$log" ] && { echo "== $log"; cat "$log"; }; done
@@ -45,16 +44,17 @@ elsewhere host-token create --name tdx-host --token-file tdx-host.token
 # The control plane. Creating control/emulated-roots/ tells it to trust the EMULATED roots
 # copied there, re-read when one is added (no restart).
 mkdir control/emulated-roots
-elsewhere serve --port 8080 > serve.log 2>&1 &
-started+=($!); wait_for serve.log "Uvicorn running" $!
-export ELSEWHERE_CONTROL=http://127.0.0.1:8080
+port=${PORT:-8080}
+elsewhere serve --port "$port" > serve.log 2>&1 &
+wait_for serve.log "Uvicorn running" $!
+export ELSEWHERE_CONTROL=http://127.0.0.1:$port
 
 # Host 1, emulated AMD SEV-SNP (Genoa): its platform, its root to the control plane, the agent.
 elsewhere emulate snp-root hosts/snp/emulated-snp --generation Genoa
 cp hosts/snp/emulated-snp/ark.pem control/emulated-roots/snp-host.pem
 elsewhere host --name snp-host --attester emulated-snp --state-dir hosts/snp \
   --token "$(cat snp-host.token)" > snp-host.log 2>&1 &
-started+=($!); wait_for snp-host.log "registered as" $!
+wait_for snp-host.log "registered as" $!
 
 # Host 2, emulated Intel TDX: its root, and the collateral (TCB Info, QE Identity, CRLs) its
 # quotes are checked against, imported where the control plane looks it up.
@@ -64,7 +64,7 @@ elsewhere emulate tdx-collateral hosts/tdx/emulated-tdx -o tdx-collateral.json
 elsewhere collateral import tdx-collateral.json --trust-emulated-root hosts/tdx/emulated-tdx/root.pem
 elsewhere host --name tdx-host --attester emulated-tdx --state-dir hosts/tdx \
   --token "$(cat tdx-host.token)" > tdx-host.log 2>&1 &
-started+=($!); wait_for tdx-host.log "registered as" $!
+wait_for tdx-host.log "registered as" $!
 
 # The tenant: build the example workload; its digest is the SHA-384 of the .wasm.
 export ELSEWHERE_TOKEN="$(cat acme.token)"
@@ -84,7 +84,8 @@ elsewhere deployment list
 elsewhere deployment show "$deployment"
 elsewhere deployment stop "$deployment"                       # it ended: nothing to stop
 
-# What each host did, and the auditor's check of the ledger every decision went into.
-cat snp-host.log tdx-host.log
+# What the control plane and each host printed meanwhile, and the auditor's check of the
+# ledger that every decision went into.
+cat serve.log snp-host.log tdx-host.log
 elsewhere ledger audit
 # ---- README: end ----
