@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from console_messages import untranslated_on_page
 from console_support import axe_core, chromium, demo_deployment, missing
 from control_helpers import control_plane
 from elsewhere.control.tenancy.auth import Kind
@@ -190,3 +191,141 @@ def _flip(lines: list[str], number: int, at: int = 5) -> str:
     position = len(line) - at
     changed = line[:position] + ("A" if line[position] != "A" else "B") + line[position + 1 :]
     return "\n".join([*lines[:number], changed, *lines[number + 1 :]])
+
+
+# The console in Japanese. Page text outside code, data and the switch's own names is the
+# catalogue's: no console message may show its English there.
+_PAGE_TEXT = """() => {
+  const skip = "pre, code, samp, script, style, textarea, option";
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const parts = [];
+  while (walker.nextNode()) {
+    const parent = walker.currentNode.parentElement;
+    if (parent && !parent.closest(skip)) parts.push(walker.currentNode.textContent);
+  }
+  return parts.join("\\n");
+}"""
+# Text wider than its box (no box that scrolls, nothing inline): at the default width.
+_OVERFLOW = """() => {
+  const out = [];
+  const page = document.documentElement;
+  if (page.scrollWidth > window.innerWidth + 1) out.push(`page: ${page.scrollWidth}px`);
+  for (const el of document.querySelectorAll("body *")) {
+    if (el.closest("figure.diagram, pre, svg, input, textarea, select, script, style")) continue;
+    const style = getComputedStyle(el);
+    if (style.display === "inline" || style.display === "none") continue;
+    if (style.overflowX === "visible" && el.scrollWidth > el.clientWidth + 1) {
+      out.push(`${el.tagName.toLowerCase()}: ${el.textContent.trim().slice(0, 40)}`);
+    }
+  }
+  return out;
+}"""
+
+
+def _japanese_page(page: Any, check: Checker, name: str, heading: str) -> None:
+    assert page.locator("html").get_attribute("lang") == "ja", name
+    assert page.locator("h1").inner_text() == heading, name
+    left = untranslated_on_page(page.evaluate(_PAGE_TEXT))
+    assert not left, f"{name}: English console messages on the Japanese page: {left}"
+    overflowing = page.evaluate(_OVERFLOW)
+    assert not overflowing, f"{name}: text overflows its box: {overflowing}"
+    check(f"ja-{name}")
+
+
+def test_the_console_in_japanese_in_chromium(tmp_path: Path, browser: Any) -> None:
+    axe = axe_core()
+    with control_plane(tmp_path) as env:
+        demo = demo_deployment(env)
+        vkey = env.cp.ledger.verifier.vkey()
+        context = browser.new_context(bypass_csp=True)  # Playwright's default width
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        check = Checker(page, axe)
+
+        # Signed in in English, then the switch on the page: 日本語.
+        page.goto(f"{env.url}/ui/signin")
+        page.get_by_label("Tenant or operator token").fill(demo.token)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/ui/deployments")
+        assert page.locator("html").get_attribute("lang") == "en"
+        page.get_by_role("navigation", name="Language").get_by_role("link", name="日本語").click()
+        page.wait_for_url("**/ui/deployments")
+        _japanese_page(page, check, "deployments", "デプロイメント")
+
+        page.get_by_role("link", name=demo.deployment).click()
+        page.wait_for_url(f"**/ui/deployments/{demo.deployment}")
+        rows = page.locator("table.decisions tbody tr")
+        milan = rows.filter(has_text="milan").first.inner_text()
+        genoa = rows.filter(has_text="genoa").first.inner_text()
+        assert "拒否" in milan and "platforms.refuse" in milan, milan
+        assert "受理" in genoa and "ハードウェアによる保護なし" in genoa, genoa
+        _japanese_page(page, check, "deployment", f"デプロイメント {demo.deployment}")
+
+        page.get_by_role("link", name="このデプロイメントの図").click()
+        page.wait_for_url("**/diagram")
+        _japanese_page(page, check, "diagram", f"デプロイメント {demo.deployment} の図")
+
+        page.goto(f"{env.url}/ui/deployments/{demo.deployment}")
+        genoa_row = page.locator("table.decisions tbody tr").filter(has_text="genoa").first
+        genoa_row.get_by_role("link", name="#").first.click()
+        page.wait_for_url("**/ui/ledger/*")
+        index = page.url.rsplit("/", 1)[1]
+        _japanese_page(page, check, "ledger-entry", f"台帳のエントリ #{index}")
+        page.get_by_label("固定するログの鍵").fill(vkey)
+        page.get_by_role("button", name="このブラウザで検証").click()
+        outcome = page.locator("#outcome")
+        outcome.locator(".verified, .refused").wait_for()
+        shown = outcome.inner_text()
+        assert shown.startswith(f"検証済み: エントリ #{index} は"), shown
+        assert "固定した鍵" in shown and untranslated_on_page(shown) == [], shown
+        page.get_by_label("固定するログの鍵").fill(vkey.replace("+", "x+", 1))
+        page.get_by_role("button", name="このブラウザで検証").click()
+        outcome.locator(".refused").wait_for()
+        assert outcome.inner_text() == "拒否: 固定した鍵: 鍵 ID が名前と鍵に一致しません"
+
+        nav = page.get_by_role("navigation", name="コンソール")
+        for name, label, heading in (
+            ("hosts", "ホスト", "あなたのワークロードが使ったホスト"),
+            ("results", "結果", "結果"),
+            ("ledger", "台帳", "あなたの台帳のエントリ"),
+            ("architecture", "アーキテクチャ", "アーキテクチャ"),
+        ):
+            nav.get_by_role("link", name=label, exact=True).click()
+            page.wait_for_url(f"**/ui/{name}")
+            _japanese_page(page, check, name, heading)
+        assert "エミュレーション AMD Genoa" in page.goto(f"{env.url}/ui/hosts").text()
+
+        # Back to English with the switch: the same page, in English.
+        page.get_by_role("navigation", name="言語").get_by_role("link", name="English").click()
+        page.wait_for_url("**/ui/hosts")
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.locator("h1").inner_text() == "Hosts your work touched"
+        context.close()
+
+        # No cookie yet: the browser's language (Accept-Language: ja-JP) decides.
+        context = browser.new_context(bypass_csp=True, locale="ja-JP")
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        check = Checker(page, axe)
+        page.goto(f"{env.url}/ui")
+        page.wait_for_url("**/ui/signin")
+        _japanese_page(page, check, "signin", "サインイン")
+        page.get_by_label("テナントまたはオペレーターのトークン").fill(demo.token)
+        page.get_by_role("button", name="サインイン").click()
+        page.wait_for_url("**/ui/deployments")
+        _japanese_page(page, check, "deployments-accept-language", "デプロイメント")
+        page.goto(f"{env.url}/ui/deployments/dep_0000000000000000")
+        _japanese_page(page, check, "error", "エラー 404")
+        # The overflow check can fail: a line forced wider than its box is found.
+        page.evaluate(
+            """() => { const p = document.createElement("p");
+              p.style.cssText = "width: 4em; white-space: nowrap";
+              p.textContent = "改ざん検知可能な台帳にあるあなたのエントリ";
+              document.querySelector("main").append(p); }"""
+        )
+        assert page.evaluate(_OVERFLOW) == ["p: 改ざん検知可能な台帳にあるあなたのエントリ"]
+        assert not errors, json.dumps(errors)
+        context.close()

@@ -24,35 +24,51 @@ def register(commands: Any) -> None:
     workload = commands.add_parser("workload", help="upload, list and delete WebAssembly workloads")
     wsub = workload.add_subparsers(title="workload commands", metavar="COMMAND")
     upload = tenant_command(
-        wsub, "upload", "upload a .wasm module (validated; named by SHA-384)", run_upload
+        wsub,
+        "upload",
+        help="upload a .wasm module (validated; named by SHA-384)",
+        handler=run_upload,
     )
     upload.add_argument("file", type=Path)
     upload.add_argument("--name", default=None)
-    tenant_command(wsub, "list", "list your workloads", run_workloads)
+    tenant_command(wsub, "list", help="list your workloads", handler=run_workloads)
     wdelete = tenant_command(
-        wsub, "delete", "delete a workload (refused while a deployment runs it)", run_wl_delete
+        wsub,
+        "delete",
+        help="delete a workload (refused while a deployment runs it)",
+        handler=run_wl_delete,
     )
     wdelete.add_argument("workload", help="SHA-384 digest (or 12+ digit prefix) or workload id")
 
     secret = commands.add_parser("secret", help="store secrets (released only to attested keeps)")
     ssub = secret.add_subparsers(title="secret commands", metavar="COMMAND")
     put = tenant_command(
-        ssub, "put", "store a secret from --file, or from standard input", run_secret_put
+        ssub,
+        "put",
+        help="store a secret from --file, or from standard input",
+        handler=run_secret_put,
     )
     put.add_argument("name")
     put.add_argument("--file", type=Path, default=None)
-    tenant_command(ssub, "list", "list secret names (values are never shown)", run_secret_list)
+    tenant_command(
+        ssub, "list", help="list secret names (values are never shown)", handler=run_secret_list
+    )
     sdelete = tenant_command(
-        ssub, "delete", "delete a secret: it is released to no keep from now on", run_sdelete
+        ssub,
+        "delete",
+        help="delete a secret: it is released to no keep from now on",
+        handler=run_sdelete,
     )
     sdelete.add_argument("name")
 
     policy = tenant_command(
-        commands, "set-policy", "set your trust policy (TOML file)", run_set_policy
+        commands, "set-policy", help="set your trust policy (TOML file)", handler=run_set_policy
     )
     policy.add_argument("file", type=Path)
 
-    deploy = tenant_command(commands, "deploy", "deploy N replicas of a workload", run_deploy)
+    deploy = tenant_command(
+        commands, "deploy", help="deploy N replicas of a workload", handler=run_deploy
+    )
     deploy.add_argument("workload", help="SHA-384 digest (or 12+ digit prefix)")
     deploy.add_argument("--replicas", type=int, default=1, help="how many keeps (default 1)")
     deploy.add_argument("--secret", action="append", default=[], help="secret name (repeat)")
@@ -89,15 +105,18 @@ def register(commands: Any) -> None:
     )
 
     budget = tenant_command(
-        commands, "set-risk-budget", "set the annual risk you accept, e.g. 5000USD/yr", run_budget
+        commands,
+        "set-risk-budget",
+        help="set the annual risk you accept, e.g. 5000USD/yr",
+        handler=run_budget,
     )
     budget.add_argument("budget", nargs="?", help="AMOUNT+CURRENCY[/PERIOD]; omit to show it")
 
     report = tenant_command(
         commands,
         "report-host",
-        "report misbehaviour of the host that ran one of your placements",
-        run_report,
+        help="report misbehaviour of the host that ran one of your placements",
+        handler=run_report,
     )
     report.add_argument("placement", help="placement id (from `elsewhere results`)")
     report.add_argument("--note", default="", help="what happened (one line)")

@@ -25,10 +25,14 @@ FIRST_INTERVAL, LAST_INTERVAL = 0.25, 5.0
 def register(commands: Any) -> None:
     group = commands.add_parser("deployment", help="list, show and stop your deployments")
     sub = group.add_subparsers(title="deployment commands", metavar="COMMAND")
-    tenant_command(sub, "list", "your deployments, their state and replicas", run_list)
-    show = tenant_command(sub, "show", "one deployment: its state and each replica's", run_show)
+    tenant_command(sub, "list", help="your deployments, their state and replicas", handler=run_list)
+    show = tenant_command(
+        sub, "show", help="one deployment: its state and each replica's", handler=run_show
+    )
     show.add_argument("deployment")
-    stop = tenant_command(sub, "stop", "stop a deployment: hosts stop its keeps", run_stop)
+    stop = tenant_command(
+        sub, "stop", help="stop a deployment: hosts stop its keeps", handler=run_stop
+    )
     stop.add_argument("deployment")
 
 

@@ -44,8 +44,9 @@ def open_plane(args: argparse.Namespace, **config: Any) -> ControlPlane:
     return ControlPlane.open(ControlConfig.for_dir(args.data_dir, args.database, **config))
 
 
-def tenant_command(sub: Any, name: str, help: str, handler: Any) -> argparse.ArgumentParser:
-    """A leaf command that talks to the API: client options, --json and its handler."""
+def tenant_command(sub: Any, name: str, *, help: str, handler: Any) -> argparse.ArgumentParser:
+    """A leaf command that talks to the API: client options, --json and its handler.
+    `help=` by keyword: the catalogue's extractor reads argparse help literals by keyword."""
     from elsewhere.cli.table import add_json_flag
 
     parser: argparse.ArgumentParser = sub.add_parser(name, help=help)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from elsewhere.control.store.tables import console_sessions, credentials
 from elsewhere.control.tenancy.auth import Credential, Kind
 from elsewhere.errors import Unauthenticated
+from elsewhere.i18n import N_
 from elsewhere.timeutil import utcnow
 
 SESSION_LIFETIME = dt.timedelta(hours=8)  # absolute: a session is not extended by use
@@ -59,9 +60,9 @@ def open_session(conn: Connection, credential: Credential) -> tuple[str, Session
 def find_session(conn: Connection, cookie: str | None) -> Session:
     """The live session of a cookie; Unauthenticated saying why when there is none."""
     if not cookie:
-        raise Unauthenticated("not signed in: sign in at /ui/signin with your token")
+        raise Unauthenticated(N_("not signed in: sign in at /ui/signin with your token"))
     if len(cookie) > MAX_COOKIE:
-        raise Unauthenticated("session cookie malformed: sign in again at /ui/signin")
+        raise Unauthenticated(N_("session cookie malformed: sign in again at /ui/signin"))
     digest = _hash(cookie)
     row = conn.execute(
         select(
@@ -78,11 +79,11 @@ def find_session(conn: Connection, cookie: str | None) -> Session:
         .where(console_sessions.c.id_hash == digest)
     ).first()
     if row is None or not hmac.compare_digest(row.id_hash, digest):
-        raise Unauthenticated("session unknown or signed out: sign in again at /ui/signin")
+        raise Unauthenticated(N_("session unknown or signed out: sign in again at /ui/signin"))
     if row.expires_at <= utcnow():
-        raise Unauthenticated("session expired: sign in again at /ui/signin")
+        raise Unauthenticated(N_("session expired: sign in again at /ui/signin"))
     if row.revoked_at is not None:
-        raise Unauthenticated("the token this session was opened with is revoked")
+        raise Unauthenticated(N_("the token this session was opened with is revoked"))
     credential = Credential(id=row.id, kind=Kind(row.kind), subject=row.subject, name=row.name)
     return Session(credential, row.csrf, row.expires_at)
 

@@ -10,10 +10,11 @@ import xml.etree.ElementTree as ElementTree
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from elsewhere.control.http.console import views
+from elsewhere.control.http.console import language, views
 from elsewhere.control.http.console.render import HEADERS, STATIC, ConsoleRoute, page
+from elsewhere.control.http.console.scripts import script_messages
 from elsewhere.control.http.console.signin import (
     OperatorSession,
     TenantSession,
@@ -24,13 +25,26 @@ from elsewhere.control.tenancy.picture import deployment_snapshot
 from elsewhere.diagram import ELSEWHERE
 from elsewhere.diagram.deployment_scene import deployment_scene
 from elsewhere.diagram.dot import to_svg
+from elsewhere.diagram.labels import translated
 from elsewhere.diagram.model import Level, View
 from elsewhere.diagram.scene import Scene, build_scene
 from elsewhere.errors import InputError, NotFound
+from elsewhere.i18n import LANGUAGES, N_, _, current
 
 router = APIRouter(prefix="/ui", route_class=ConsoleRoute, include_in_schema=False)
 
 ASSETS = {"console.css": "text/css; charset=utf-8", "ledger.js": "text/javascript; charset=utf-8"}
+# The architecture page's choices, named for the reader (the values stay the model's ids).
+LEVEL_NAMES = {
+    Level.CONTEXT: N_("context"),
+    Level.CONTAINERS: N_("containers"),
+    Level.COMPONENTS: N_("components"),
+}
+VIEW_NAMES = {
+    View.SECURITY: N_("security"),
+    View.OPERATIONS: N_("operations"),
+    View.LEGAL: N_("legal"),
+}
 _SVG_START = re.compile(r"<svg\b")
 
 
@@ -40,33 +54,44 @@ def inline_svg(scene: Scene) -> str:
     svg = to_svg(scene)
     found = _SVG_START.search(svg)
     if found is None:
-        raise InputError("diagram", "dot's output", "has no <svg> element")
+        raise InputError(N_("diagram"), "dot's output", N_("has no <svg> element"))
     for element in ElementTree.fromstring(svg).iter():
         tag = element.tag.rsplit("}", 1)[-1]
         active = any(name.lower().startswith("on") for name in element.attrib)
         links = [v for k, v in element.attrib.items() if k.endswith("href")]
         if tag in ("script", "foreignObject") or active or any(":" in v for v in links):
-            raise InputError("diagram", tag, "active content in the drawing; refused")
+            raise InputError(N_("diagram"), tag, N_("active content in the drawing; refused"))
     return svg[found.start() :]
 
 
-@functools.lru_cache(maxsize=len(Level) * len(View))
-def _architecture_svg(level: Level, view: View) -> tuple[Scene, str]:
-    scene = build_scene(ELSEWHERE, level, view)
+@functools.lru_cache(maxsize=len(Level) * len(View) * len(LANGUAGES))
+def _architecture_svg(level: Level, view: View, lang: str) -> tuple[Scene, str]:
+    """Drawn once per level, view and language (`lang` is the cache's key: the labels are
+    the current language's, translated())."""
+    scene = build_scene(ELSEWHERE, level, view, translated())
     return scene, inline_svg(scene)
+
+
+@router.get("/language/{lang}")
+def switch_language(request: Request, lang: str, next: str = "/ui") -> Response:
+    """The language switch on every page: remembers the choice, back to where it was made."""
+    chosen = language.checked_language(lang)
+    response = RedirectResponse(language.back_to(next), status_code=303, headers=HEADERS)
+    language.remember(response, request, chosen)
+    return response
 
 
 @router.get("/static/{name}")
 def static(name: str) -> Response:
     if name not in ASSETS:
-        raise NotFound("console asset")
+        raise NotFound(N_("console asset"))
     return Response((STATIC / name).read_bytes(), media_type=ASSETS[name], headers=HEADERS)
 
 
 @router.get("/deployments", response_class=HTMLResponse)
 def deployment_list(request: Request, cp: Plane, session: TenantSession) -> HTMLResponse:
     rows = views.deployments(cp, session.credential)
-    return page(request, "deployments.html", "Deployments", session=session, rows=rows)
+    return page(request, "deployments.html", _("Deployments"), session=session, rows=rows)
 
 
 @router.get("/deployments/{deployment_id}", response_class=HTMLResponse)
@@ -78,7 +103,7 @@ def deployment(
     return page(
         request,
         "deployment.html",
-        f"Deployment {view['id']}",
+        _("Deployment {id}").format(id=view["id"]),
         session=session,
         view=view,
         platforms=platforms,
@@ -93,11 +118,11 @@ def deployment_diagram(
     snapshot = deployment_snapshot(cp.engine, cp.ledger, str(session.credential.subject), checked)
     if snapshot is None:
         raise NotFound("deployment")
-    scene = deployment_scene(snapshot)
+    scene = deployment_scene(views.for_reader(snapshot), translated())
     return page(
         request,
         "diagram.html",
-        f"Diagram of deployment {snapshot.id}",
+        _("Diagram of deployment {id}").format(id=snapshot.id),
         session=session,
         scene=scene,
         svg=inline_svg(scene),
@@ -108,7 +133,8 @@ def deployment_diagram(
 @router.get("/hosts", response_class=HTMLResponse)
 def hosts(request: Request, cp: Plane, session: TenantSession) -> HTMLResponse:
     rows = views.hosts_touched(cp, session.credential)
-    return page(request, "hosts.html", "Hosts your work touched", session=session, rows=rows)
+    title = _("Hosts your work touched")
+    return page(request, "hosts.html", title, session=session, rows=rows)
 
 
 @router.get("/results", response_class=HTMLResponse)
@@ -117,14 +143,14 @@ def results(request: Request, cp: Plane, session: TenantSession) -> HTMLResponse
         views.deployment(cp, session.credential, d["id"])
         for d in views.deployments(cp, session.credential)
     ]
-    return page(request, "results.html", "Results", session=session, deployments=shown)
+    return page(request, "results.html", _("Results"), session=session, deployments=shown)
 
 
 @router.get("/ledger", response_class=HTMLResponse)
 def ledger(request: Request, cp: Plane, session: TenantSession) -> HTMLResponse:
     rows, start = views.ledger_entries(cp, session.credential)
     return page(
-        request, "ledger.html", "Your ledger entries", session=session, rows=rows, start=start
+        request, "ledger.html", _("Your ledger entries"), session=session, rows=rows, start=start
     )
 
 
@@ -137,15 +163,16 @@ def ledger_entry(
     leaf: Annotated[str, Query(max_length=64)] = "",
 ) -> HTMLResponse:
     if leaf and not re.fullmatch(r"[0-9a-f]{64}", leaf):
-        raise InputError("leaf", repr(leaf[:20]), "not 64 lowercase hex digits")
+        raise InputError(N_("leaf"), repr(leaf[:20]), N_("not 64 lowercase hex digits"))
     entry = views.ledger_entry(cp, session.credential, views.checked_index(index))
     return page(
         request,
         "entry.html",
-        f"Ledger entry #{entry.index}",
+        _("Ledger entry #{index}").format(index=entry.index),
         session=session,
         entry=entry,
         expected_leaf=leaf,
+        script_messages=script_messages(),
     )
 
 
@@ -157,11 +184,11 @@ def architecture(
     view: Annotated[View, Query()] = View.SECURITY,
 ) -> HTMLResponse:
     session = current_session(request, cp)  # either kind may read the architecture
-    scene, svg = _architecture_svg(level, view)
+    scene, svg = _architecture_svg(level, view, current())
     return page(
         request,
         "architecture.html",
-        "Architecture",
+        _("Architecture"),
         session=session,
         scene=scene,
         svg=svg,
@@ -169,15 +196,17 @@ def architecture(
         views=list(View),
         level=level,
         view=view,
+        level_names=LEVEL_NAMES,
+        view_names=VIEW_NAMES,
     )
 
 
 @router.get("/operator", response_class=HTMLResponse)
 def operator(request: Request, cp: Plane, session: OperatorSession) -> HTMLResponse:
     rows = views.operator_hosts(cp, session.credential)
-    return page(request, "operator.html", "Operator: hosts", session=session, rows=rows)
+    return page(request, "operator.html", _("Operator: hosts"), session=session, rows=rows)
 
 
 @router.get("/{rest:path}", response_class=HTMLResponse)
 def unknown(rest: str) -> HTMLResponse:
-    raise NotFound(f"console page /ui/{rest[:60]}")
+    raise NotFound(N_("console page {path}").format(path=f"/ui/{rest[:60]}"))

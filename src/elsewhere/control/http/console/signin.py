@@ -30,6 +30,7 @@ from elsewhere.control.tenancy.sessions import (
     open_session,
 )
 from elsewhere.errors import Forbidden, InputError, TooLarge, Unauthenticated
+from elsewhere.i18n import N_, _
 
 router = APIRouter(prefix="/ui", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -37,32 +38,41 @@ COOKIE = "ew_session"
 SIGNIN_COOKIE = "ew_signin"  # the CSRF token of the sign-in form (no session yet)
 MAX_FORM = 4096
 HOME = {Kind.TENANT: "/ui/deployments", Kind.OPERATOR: "/ui/operator"}
-ARTICLE = {Kind.TENANT: "a", Kind.OPERATOR: "an", Kind.HOST: "a"}
+# The kind of token a page needs, or a session holds, as a phrase of the message below.
+TOKEN = {
+    Kind.TENANT: N_("a tenant token"),
+    Kind.OPERATOR: N_("an operator token"),
+    Kind.HOST: N_("a host token"),
+}
 
 
 async def form(request: Request) -> dict[str, str]:
     """An urlencoded form body, each field once; one-line errors for anything else."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
-        raise InputError("form", "content-type", "must be application/x-www-form-urlencoded")
+        raise InputError(
+            N_("form"), "content-type", N_("must be application/x-www-form-urlencoded")
+        )
     body = await request.body()
     if len(body) > MAX_FORM:
-        raise TooLarge(f"form: larger than {MAX_FORM} bytes")
+        raise TooLarge(N_("form: larger than {limit} bytes").format(limit=MAX_FORM))
     try:
         pairs = parse_qsl(body.decode("utf-8"), max_num_fields=8, strict_parsing=False)
     except (UnicodeDecodeError, ValueError):
-        raise InputError("form", "body", "not UTF-8 urlencoded fields (at most 8)") from None
+        raise InputError(
+            N_("form"), "body", N_("not UTF-8 urlencoded fields (at most 8)")
+        ) from None
     fields: dict[str, str] = {}
     for name, value in pairs:
         if name in fields:
-            raise InputError("form", name, "given twice")
+            raise InputError(N_("form"), name, N_("given twice"))
         fields[name] = value
     return fields
 
 
 def check_csrf(given: str | None, expected: str | None) -> None:
     if not given or not expected or not hmac.compare_digest(given, expected):
-        raise Forbidden("form: CSRF token missing or wrong (reload the page and try again)")
+        raise Forbidden(N_("form: CSRF token missing or wrong (reload the page and try again)"))
 
 
 def current_session(request: Request, cp: Plane) -> Session:
@@ -75,9 +85,9 @@ def _needs(kind: Kind) -> object:
         session = current_session(request, cp)
         if session.credential.kind is not kind:
             raise Forbidden(
-                f"this page needs a sign-in with {ARTICLE[kind]} {kind.value} token; "
-                f"this session has {ARTICLE[session.credential.kind]} "
-                f"{session.credential.kind.value} token"
+                N_("this page needs a sign-in with {needed}; this session has {held}").format(
+                    needed=TOKEN[kind], held=TOKEN[session.credential.kind]
+                )
             )
         return session
 
@@ -102,7 +112,8 @@ def _cookie(response: Response, request: Request, name: str, value: str, age: in
 
 def _signin_form(request: Request, status: int = 200, message: str = "") -> HTMLResponse:
     csrf = secrets.token_urlsafe(32)
-    response = page(request, "signin.html", "Sign in", status=status, csrf=csrf, message=message)
+    shown = _(message) if message else ""  # the English line is the message's id
+    response = page(request, "signin.html", _("Sign in"), status=status, csrf=csrf, message=shown)
     _cookie(response, request, SIGNIN_COOKIE, csrf, 3600)
     return response
 
@@ -118,9 +129,9 @@ def _open(cp: ControlPlane, token: str) -> _Opened | tuple[int, str]:
     with write(cp.engine) as conn:
         credential = authenticate(conn, token)
         if credential is None:
-            return 401, "token: invalid or revoked"
+            return 401, N_("token: invalid or revoked")
         if credential.kind not in HOME:
-            return 403, "token: a host token cannot sign in to the console"
+            return 403, N_("token: a host token cannot sign in to the console")
         cookie, _ = open_session(conn, credential)
     return _Opened(cookie, credential)
 

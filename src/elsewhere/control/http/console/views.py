@@ -5,6 +5,7 @@ shaped for templates. No HTML here."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -13,32 +14,69 @@ from typing import Any
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http import tenant_routes as api
 from elsewhere.control.tenancy.auth import Credential
-from elsewhere.diagram.deployment import leaf_hash
+from elsewhere.diagram.deployment import DeploymentSnapshot, leaf_hash
 from elsewhere.errors import InputError, NotFound
+from elsewhere.i18n import N_, _, localize
 
 DEPLOYMENT_ID = re.compile(r"dep_[0-9a-f]{16}")
 LEDGER_SCAN = 5000  # the ledger page searches this many of the newest entries
 SHOWN_OUTPUT = 4096  # characters of a result's output shown on a page
+# The states the store gives deployments, placements and hosts, in words (render.state).
+STATES = {
+    "pending": N_("pending"),
+    "assigned": N_("assigned"),
+    "released": N_("released"),
+    "completed": N_("completed"),
+    "failed": N_("failed"),
+    "stopped": N_("stopped"),
+    "active": N_("active"),
+    "lost": N_("lost"),
+}
+
+
+def state_words(state: str) -> str:
+    """A state the store names (pending, completed, …), in words; an unknown one as it is."""
+    return _(STATES[state]) if state in STATES else state
+
+
+def for_reader(snapshot: DeploymentSnapshot) -> DeploymentSnapshot:
+    """The snapshot a diagram on a page draws: its states and refusal reasons in the reader's
+    words (the diagram writes them as it gets them; the rule codes stay as they are)."""
+    return dataclasses.replace(
+        snapshot,
+        state=state_words(snapshot.state),
+        attestations=tuple(
+            dataclasses.replace(a, reasons=tuple(localize(r) for r in a.reasons))
+            for a in snapshot.attestations
+        ),
+        keeps=tuple(dataclasses.replace(k, state=state_words(k.state)) for k in snapshot.keeps),
+    )
 
 
 def checked_deployment(text: str) -> str:
     if not DEPLOYMENT_ID.fullmatch(text):
-        raise InputError("deployment id", repr(text[:40]), "not a deployment id (dep_ + 16 hex)")
+        raise InputError(
+            N_("deployment id"), repr(text[:40]), N_("not a deployment id (dep_ + 16 hex)")
+        )
     return text
 
 
 def checked_index(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 18 or text != str(int(text)):
-        raise InputError("ledger index", repr(text[:40]), "not a plain decimal entry number")
+        raise InputError(
+            N_("ledger index"), repr(text[:40]), N_("not a plain decimal entry number")
+        )
     return int(text)
 
 
 def _output(result: dict[str, Any], stream: str) -> str:
     if result.get("sealed"):
-        return "(sealed to your key: open it with `elsewhere results --key`)"
+        return _("(sealed to your key: open it with `elsewhere results --key`)")
     data = base64.b64decode(result.get(stream) or "")
     shown = data.decode("utf-8", errors="replace")
-    return shown if len(shown) <= SHOWN_OUTPUT else shown[:SHOWN_OUTPUT] + " … (cut)"
+    if len(shown) <= SHOWN_OUTPUT:
+        return shown
+    return _("{output} … (cut)").format(output=shown[:SHOWN_OUTPUT])
 
 
 def deployments(cp: ControlPlane, cred: Credential) -> list[dict[str, Any]]:
@@ -70,13 +108,13 @@ class HostRow:
 def platform(claims: dict[str, Any] | None) -> tuple[str, bool]:
     """The platform a decision's claims name, and whether no hardware protects it."""
     claims = claims or {}
-    tee = str(claims.get("tee") or "unknown")
+    tee = str(claims.get("tee") or _("unknown"))
     if tee == "nil":
-        return "nil host: no TEE", True
+        return _("nil host: no TEE"), True
     name = " ".join(str(claims[k]) for k in ("vendor", "generation") if claims.get(k))
     text = f"{name} ({tee})" if name else tee
     emulated = bool(claims.get("emulated"))
-    return (f"EMULATED {text}" if emulated else text), emulated
+    return (_("EMULATED {platform}").format(platform=text) if emulated else text), emulated
 
 
 def hosts_touched(cp: ControlPlane, cred: Credential) -> list[HostRow]:
@@ -95,7 +133,7 @@ def hosts_touched(cp: ControlPlane, cred: Credential) -> list[HostRow]:
                 name=host,
                 platform=name,
                 unprotected=unprotected,
-                tcb_status=str((d["claims"] or {}).get("tcb_status") or "not evaluated"),
+                tcb_status=str((d["claims"] or {}).get("tcb_status") or _("not evaluated")),
                 verdict=d["verdict"],
                 reasons=tuple(d["reasons"]),
                 at=d["at"],
@@ -147,7 +185,7 @@ class EntryView:
 def ledger_entry(cp: ControlPlane, cred: Credential, index: int) -> EntryView:
     """One of the caller's entries with its proof bundle (the API's check decides whose)."""
     if index >= cp.ledger.size:
-        raise NotFound("ledger entry")
+        raise NotFound(N_("ledger entry"))
     bundle = api.ledger_bundle(cp, cred, index).body
     data = cp.ledger.entry_bytes(index)
     pretty = json.dumps(json.loads(data), indent=2, ensure_ascii=False)

@@ -2,17 +2,29 @@
 // log key the user pins. RFC 9162 hashing (SHA-256 via WebCrypto), the c2sp.org/tlog-proof
 // bundle, the c2sp.org/tlog-checkpoint signed note and its Ed25519 signature (WebCrypto).
 // The same checks as `elsewhere ledger verify` (src/elsewhere/ledger/bundle.py).
+// Its words are messages of the project's catalogue: _("…{name}…") is extracted by
+// `make messages`, and the page carries their translations (scripts.py) as JSON.
 "use strict";
 
 (() => {
   const KEY_STORE = "elsewhere.ledger.vkey";
   const encoder = new TextEncoder();
+  let messages = {};
+
+  // The message in the page's language (its English text when the page has none), with
+  // each {name} replaced by its value.
+  function _(text, values = {}) {
+    const template = Object.prototype.hasOwnProperty.call(messages, text) ? messages[text] : text;
+    return template.replace(/\{(\w+)\}/g, (whole, name) =>
+      Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole,
+    );
+  }
 
   class Refused extends Error {}
 
   function b64(text, what) {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
-      throw new Refused(`${what}: not standard base64`);
+      throw new Refused(_("{what}: not standard base64", { what }));
     }
     const binary = atob(text);
     return Uint8Array.from(binary, (c) => c.charCodeAt(0));
@@ -43,48 +55,52 @@
 
   function decimal(text, what) {
     if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) {
-      throw new Refused(`${what}: ${JSON.stringify(text.slice(0, 20))} is not a plain decimal`);
+      throw new Refused(
+        _("{what}: {text} is not a plain decimal", { what, text: JSON.stringify(text.slice(0, 20)) }),
+      );
     }
     return Number(text);
   }
 
   function parseBundle(text) {
     const split = text.indexOf("\n\n");
-    if (split < 0) throw new Refused("bundle: no blank line before the checkpoint");
+    if (split < 0) throw new Refused(_("bundle: no blank line before the checkpoint"));
     const head = text.slice(0, split).split("\n");
     if (head[0] !== "c2sp.org/tlog-proof@v1") {
-      throw new Refused("bundle line 1: must be 'c2sp.org/tlog-proof@v1'");
+      throw new Refused(_("bundle line 1: must be 'c2sp.org/tlog-proof@v1'"));
     }
     let at = 1;
     let entry = null;
     if (head[at] !== undefined && head[at].startsWith("extra ")) {
-      entry = b64(head[at].slice(6), "bundle extra line");
+      entry = b64(head[at].slice(6), _("bundle extra line"));
       at += 1;
     }
     if (head[at] === undefined || !head[at].startsWith("index ")) {
-      throw new Refused(`bundle line ${at + 1}: expected 'index <n>'`);
+      throw new Refused(_("bundle line {line}: expected 'index <n>'", { line: at + 1 }));
     }
-    const index = decimal(head[at].slice(6), "bundle index line");
+    const index = decimal(head[at].slice(6), _("bundle index line"));
     const lines = head.slice(at + 1);
-    if (lines.length > 64) throw new Refused("bundle proof: more than 64 hashes");
+    if (lines.length > 64) throw new Refused(_("bundle proof: more than 64 hashes"));
     const proof = lines.map((line, n) => {
-      const hash = b64(line, `bundle proof hash ${n + 1}`);
-      if (hash.length !== 32) throw new Refused(`bundle proof hash ${n + 1}: not 32 bytes`);
+      const hash = b64(line, _("bundle proof hash {n}", { n: n + 1 }));
+      if (hash.length !== 32) {
+        throw new Refused(_("bundle proof hash {n}: not 32 bytes", { n: n + 1 }));
+      }
       return hash;
     });
-    if (entry === null) throw new Refused("bundle: no extra line (the entry itself)");
+    if (entry === null) throw new Refused(_("bundle: no extra line (the entry itself)"));
     return { index, entry, proof, checkpoint: text.slice(split + 2) };
   }
 
   function parseCheckpoint(text) {
     const split = text.lastIndexOf("\n\n");
-    if (split < 0) throw new Refused("checkpoint: no blank line before the signatures");
+    if (split < 0) throw new Refused(_("checkpoint: no blank line before the signatures"));
     const body = text.slice(0, split + 1);
     const lines = body.split("\n");
-    if (lines.length < 4) throw new Refused("checkpoint: needs origin, size and root lines");
-    const size = decimal(lines[1], "checkpoint size line");
-    const root = b64(lines[2], "checkpoint root line");
-    if (root.length !== 32) throw new Refused("checkpoint root: not 32 bytes");
+    if (lines.length < 4) throw new Refused(_("checkpoint: needs origin, size and root lines"));
+    const size = decimal(lines[1], _("checkpoint size line"));
+    const root = b64(lines[2], _("checkpoint root line"));
+    if (root.length !== 32) throw new Refused(_("checkpoint root: not 32 bytes"));
     const signatures = text
       .slice(split + 2)
       .split("\n")
@@ -92,9 +108,11 @@
       .map((line, n) => {
         const parts = line.split(" ");
         if (parts.length !== 3 || parts[0] !== "\u2014") {
-          throw new Refused(`checkpoint signature line ${n + 1}: expected '\u2014 name base64'`);
+          throw new Refused(
+            _("checkpoint signature line {n}: expected '\u2014 name base64'", { n: n + 1 }),
+          );
         }
-        const raw = b64(parts[2], `checkpoint signature line ${n + 1}`);
+        const raw = b64(parts[2], _("checkpoint signature line {n}", { n: n + 1 }));
         return { name: parts[1], keyId: raw.slice(0, 4), signature: raw.slice(4) };
       });
     return { body, origin: lines[0], size, root, signatures };
@@ -103,30 +121,32 @@
   async function parseKey(text) {
     // name+keyid+base64: the base64 may itself hold '+', so split at the first two only.
     const parts = text.trim().match(/^([^+]+)\+([^+]*)\+(.+)$/s);
-    if (!parts) throw new Refused("pinned key: expected name+keyid+base64(type, key)");
+    if (!parts) throw new Refused(_("pinned key: expected name+keyid+base64(type, key)"));
     const [, name, keyHex, blob] = parts;
     if (!/^[0-9a-f]{8}$/.test(keyHex)) {
-      throw new Refused("pinned key: key ID must be 8 lowercase hex digits");
+      throw new Refused(_("pinned key: key ID must be 8 lowercase hex digits"));
     }
-    const material = b64(blob, "pinned key");
+    const material = b64(blob, _("pinned key"));
     if (material.length !== 33 || material[0] !== 1) {
-      throw new Refused("pinned key: only Ed25519 (type 0x01) log keys");
+      throw new Refused(_("pinned key: only Ed25519 (type 0x01) log keys"));
     }
     const digest = await sha256(concat(encoder.encode(name), Uint8Array.of(0x0a), material));
     if (hex(digest.slice(0, 4)) !== keyHex) {
-      throw new Refused("pinned key: key ID does not match its name and key");
+      throw new Refused(_("pinned key: key ID does not match its name and key"));
     }
     return { name, keyId: digest.slice(0, 4), publicKey: material.slice(1) };
   }
 
   // RFC 9162 section 2.1.3.2: the root an inclusion proof leads to (numbers, not 32-bit ops).
   async function rootFromProof(index, size, leaf, proof) {
-    if (!(index < size)) throw new Refused(`inclusion: index ${index} is not below size ${size}`);
+    if (!(index < size)) {
+      throw new Refused(_("inclusion: index {index} is not below size {size}", { index, size }));
+    }
     let fn = index;
     let sn = size - 1;
     let r = leaf;
     for (const p of proof) {
-      if (sn === 0) throw new Refused("inclusion proof is longer than the path to the root");
+      if (sn === 0) throw new Refused(_("inclusion proof is longer than the path to the root"));
       if (fn % 2 === 1 || fn === sn) {
         r = await nodeHash(p, r);
         if (fn % 2 === 0) {
@@ -141,7 +161,7 @@
       fn = Math.floor(fn / 2);
       sn = Math.floor(sn / 2);
     }
-    if (sn !== 0) throw new Refused("inclusion proof is shorter than the path to the root");
+    if (sn !== 0) throw new Refused(_("inclusion proof is shorter than the path to the root"));
     return r;
   }
 
@@ -154,7 +174,7 @@
       ]);
     } catch (error) {
       if (error && error.name === "NotSupportedError") return null;
-      throw new Refused(`pinned key: not an Ed25519 public key (${error})`);
+      throw new Refused(_("pinned key: not an Ed25519 public key ({error})", { error }));
     }
     return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
   }
@@ -163,55 +183,82 @@
     const steps = [];
     if (!window.isSecureContext || !window.crypto || !crypto.subtle) {
       throw new Refused(
-        "this page is not in a secure context (HTTPS or loopback), so the browser offers " +
-          "no WebCrypto: nothing was checked",
+        _(
+          "this page is not served over HTTPS or from loopback, so the browser offers " +
+            "no WebCrypto: nothing was checked",
+        ),
       );
     }
     const pinned = form.querySelector("#vkey").value;
-    if (!pinned.trim()) throw new Refused("pin a log key first: nothing was checked");
+    if (!pinned.trim()) throw new Refused(_("pin a log key first: nothing was checked"));
     const key = await parseKey(pinned);
     const bundle = parseBundle(form.querySelector("#bundle").value.replace(/\r\n/g, "\n"));
     const expectedIndex = Number(form.dataset.index);
     if (bundle.index !== expectedIndex) {
-      throw new Refused(`the bundle is for entry #${bundle.index}, not #${expectedIndex}`);
+      throw new Refused(
+        _("the bundle is for entry #{index}, not #{expected}", {
+          index: bundle.index,
+          expected: expectedIndex,
+        }),
+      );
     }
     const leaf = await leafHash(bundle.entry);
-    steps.push(`leaf hash of the entry in the bundle: ${hex(leaf)}`);
+    steps.push(_("leaf hash of the entry in the bundle: {leaf}", { leaf: hex(leaf) }));
     const expectedLeaf = form.dataset.expectedLeaf;
     if (expectedLeaf) {
       if (hex(leaf) !== expectedLeaf) {
-        throw new Refused(`the entry's leaf hash is not the ${expectedLeaf} the link named`);
+        throw new Refused(
+          _("the entry's leaf hash is not the {expected} the link named", {
+            expected: expectedLeaf,
+          }),
+        );
       }
-      steps.push("it is the leaf hash the diagram's link named");
+      steps.push(_("it is the leaf hash the diagram's link named"));
     }
     const checkpoint = parseCheckpoint(bundle.checkpoint);
     if (checkpoint.origin !== key.name) {
-      throw new Refused(`checkpoint origin ${checkpoint.origin} is not the pinned key's ${key.name}`);
+      throw new Refused(
+        _("checkpoint origin {origin} is not the pinned key's {name}", {
+          origin: checkpoint.origin,
+          name: key.name,
+        }),
+      );
     }
     const signed = checkpoint.signatures.find(
       (s) => s.name === key.name && same(s.keyId, key.keyId),
     );
-    if (!signed) throw new Refused("the checkpoint carries no signature by the pinned key");
+    if (!signed) throw new Refused(_("the checkpoint carries no signature by the pinned key"));
     const good = await ed25519Verify(key.publicKey, signed.signature, encoder.encode(checkpoint.body));
-    if (good === false) throw new Refused("the checkpoint's signature does not verify with the pinned key");
+    if (good === false) {
+      throw new Refused(_("the checkpoint's signature does not verify with the pinned key"));
+    }
     if (good === null) {
       steps.push(
-        "this browser has no Ed25519 in WebCrypto: the checkpoint's signature was NOT checked; " +
-          "only the proof against the checkpoint's root was",
+        _(
+          "this browser has no Ed25519 in WebCrypto: the checkpoint's signature was NOT " +
+            "checked; only the proof against the checkpoint's root was",
+        ),
       );
     } else {
-      steps.push(`checkpoint signature (Ed25519) verified with the pinned key ${key.name}`);
+      steps.push(
+        _("checkpoint signature (Ed25519) verified with the pinned key {name}", { name: key.name }),
+      );
     }
     const root = await rootFromProof(bundle.index, checkpoint.size, leaf, bundle.proof);
     if (!same(root, checkpoint.root)) {
       throw new Refused(
-        `inclusion proof for #${bundle.index} does not lead to the checkpoint's root ` +
-          `(size ${checkpoint.size})`,
+        _("inclusion proof for #{index} does not lead to the checkpoint's root (size {size})", {
+          index: bundle.index,
+          size: checkpoint.size,
+        }),
       );
     }
     steps.push(
-      `inclusion proof (${bundle.proof.length} hashes) leads to the root of the checkpoint ` +
-        `of ${checkpoint.size} entries`,
+      _(
+        "inclusion proof ({hashes} hashes) leads to the root of the checkpoint " +
+          "of {size} entries",
+        { hashes: bundle.proof.length, size: checkpoint.size },
+      ),
     );
     return { steps, signatureChecked: good === true, index: bundle.index, size: checkpoint.size };
   }
@@ -239,24 +286,29 @@
     const form = document.getElementById("verify");
     const outcome = document.getElementById("outcome");
     if (!form || !outcome) return;
+    const words = document.getElementById("messages");
+    if (words) messages = JSON.parse(words.textContent || "{}");
     const remembered = window.localStorage.getItem(KEY_STORE);
     if (remembered && !form.querySelector("#vkey").value) form.querySelector("#vkey").value = remembered;
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      show(outcome, "", "Checking…", []);
+      show(outcome, "", _("Checking…"), []);
       try {
         const done = await verify(form);
         window.localStorage.setItem(KEY_STORE, form.querySelector("#vkey").value.trim());
-        const what = done.signatureChecked ? "VERIFIED" : "PROOF VERIFIED, SIGNATURE NOT CHECKED";
-        show(
-          outcome,
-          "verified",
-          `${what}: entry #${done.index} is in the log of ${done.size} entries`,
-          done.steps,
-        );
+        const values = { index: done.index, size: done.size };
+        const headline = done.signatureChecked
+          ? _("VERIFIED: entry #{index} is in the log of {size} entries", values)
+          : _(
+              "PROOF VERIFIED, SIGNATURE NOT CHECKED: entry #{index} is in the log of " +
+                "{size} entries",
+              values,
+            );
+        show(outcome, "verified", headline, done.steps);
       } catch (error) {
-        const reason = error instanceof Refused ? error.message : `unexpected error: ${error}`;
-        show(outcome, "refused", `REFUSED: ${reason}`, []);
+        const reason =
+          error instanceof Refused ? error.message : _("unexpected error: {error}", { error });
+        show(outcome, "refused", _("REFUSED: {reason}", { reason }), []);
       }
     });
   });
