@@ -7,7 +7,7 @@
 #     examples/running-it.sh
 #
 # A control plane and two EMULATED hosts (one AMD SEV-SNP, one Intel TDX) on this machine,
-# all on loopback. Emulated evidence gives NO hardware protection, and every result says so.
+# over TLS on loopback (a development CA: `serve --tls auto`). Emulated evidence gives NO hardware protection, and every result says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,19 +41,20 @@ elsewhere tenant create acme --token-file acme.token
 elsewhere host-token create --name snp-host --token-file snp-host.token
 elsewhere host-token create --name tdx-host --token-file tdx-host.token
 
-# The control plane. Creating control/emulated-roots/ tells it to trust the EMULATED roots
-# copied there, re-read when one is added (no restart).
+# The control plane, over TLS from a development CA it makes in control/tls/ (it prints the
+# CA's path; every client verifies the server against it). Creating control/emulated-roots/
+# tells it to trust the EMULATED roots copied there, re-read when one is added (no restart).
 mkdir control/emulated-roots
 port=${PORT:-8080}
-elsewhere serve --port "$port" > serve.log 2>&1 &
+elsewhere serve --tls auto --port "$port" > serve.log 2>&1 &
 wait_for serve.log "Uvicorn running" $!
-export ELSEWHERE_CONTROL=http://127.0.0.1:$port
+export ELSEWHERE_CONTROL=https://127.0.0.1:$port ELSEWHERE_CA=$ELSEWHERE_HOME/control/tls/ca.pem
 
 # Host 1, emulated AMD SEV-SNP (Genoa): its platform, its root to the control plane, the agent.
 elsewhere emulate snp-root hosts/snp/emulated-snp --generation Genoa
 cp hosts/snp/emulated-snp/ark.pem control/emulated-roots/snp-host.pem
 elsewhere host --name snp-host --attester emulated-snp --state-dir hosts/snp \
-  --token "$(cat snp-host.token)" > snp-host.log 2>&1 &
+  --token-file snp-host.token > snp-host.log 2>&1 &
 wait_for snp-host.log "registered as" $!
 
 # Host 2, emulated Intel TDX: its root, and the collateral (TCB Info, QE Identity, CRLs) its
@@ -63,11 +64,11 @@ cp hosts/tdx/emulated-tdx/root.pem control/emulated-roots/tdx-host.pem
 elsewhere emulate tdx-collateral hosts/tdx/emulated-tdx -o tdx-collateral.json
 elsewhere collateral import tdx-collateral.json --trust-emulated-root hosts/tdx/emulated-tdx/root.pem
 elsewhere host --name tdx-host --attester emulated-tdx --state-dir hosts/tdx \
-  --token "$(cat tdx-host.token)" > tdx-host.log 2>&1 &
+  --token-file tdx-host.token > tdx-host.log 2>&1 &
 wait_for tdx-host.log "registered as" $!
 
 # The tenant: build the example workload; its digest is the SHA-384 of the .wasm.
-export ELSEWHERE_TOKEN="$(cat acme.token)"
+export ELSEWHERE_TOKEN_FILE=$ELSEWHERE_HOME/acme.token
 python "$examples/workloads/build.py" build
 digest=$(sha384sum build/secret-greeter.wasm | cut -d' ' -f1)
 elsewhere workload upload build/secret-greeter.wasm

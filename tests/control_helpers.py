@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,12 +19,14 @@ from sqlalchemy import update
 
 from elsewhere.attest import make_attester
 from elsewhere.control.config import ControlConfig, ControlPlane
+from elsewhere.control.serve.edge import TLSFiles
 from elsewhere.control.serve.server import ThreadedServer
 from elsewhere.control.store.tables import hosts
 from elsewhere.control.store.transactions import write
 from elsewhere.control.tenancy.auth import Kind, create_credential
 from elsewhere.control.tenancy.tenants import create_tenant
 from elsewhere.crypto.binding import report_data
+from elsewhere.crypto.devtls import auto_tls
 from elsewhere.crypto.hpke import KeepKey
 from elsewhere.host.agent import HostAgent, Outcome
 from elsewhere.host.client import Client, b64
@@ -83,15 +86,20 @@ class Env:
     # bound how soon a keep stopped without sleeping to look
     outcome_times: dict[str, float] = field(default_factory=dict)
     loops: dict[str, threading.Thread] = field(default_factory=dict)
+    ca: Path | None = None  # with control_plane(tls=True): the development CA's certificate
 
     @property
     def url(self) -> str:
         return self.server.url
 
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=str(self.ca)) if self.ca else True
+
     def tenant(self, name: str | None = None) -> Client:
         with write(self.cp.engine) as conn:
             made = create_tenant(conn, name or f"tenant-{secrets.token_hex(3)}")
-        return Client(self.url, made.token)
+        return Client(self.url, made.token, verify=self.verify)
 
     def token(self, kind: Kind, name: str = "t") -> str:
         """A fresh token of `kind`; a tenant token comes with its own new tenant."""
@@ -111,7 +119,7 @@ class Env:
         self, name: str, kind: str = "emulated-snp", start: bool = True, **options: Any
     ) -> HostAgent:
         agent = HostAgent(
-            Client(self.url, self.token(Kind.HOST, name)),
+            Client(self.url, self.token(Kind.HOST, name), verify=self.verify),
             self.attester(kind, name, **options),
             name=name,
             on_outcome=self._outcome,
@@ -170,7 +178,10 @@ def settled(tenant: Client, deployment: str) -> Callable[[], dict[str, Any] | No
 
 
 @contextlib.contextmanager
-def control_plane(tmp: Path, database_url: str | None = None, **config: Any) -> Iterator[Env]:
+def control_plane(
+    tmp: Path, database_url: str | None = None, *, tls: bool = False, **config: Any
+) -> Iterator[Env]:
+    """A control plane on loopback; `tls`: served over TLS with `serve --tls auto`'s files."""
     options: dict[str, Any] = {
         "trust_emulated": True,
         # Longer than any test: a registered host that does not poll (or polls late on a
@@ -180,8 +191,10 @@ def control_plane(tmp: Path, database_url: str | None = None, **config: Any) -> 
     }
     options.update(config)
     cp = ControlPlane.open(ControlConfig.for_dir(tmp / "cp", database_url, **options))
-    server = ThreadedServer(cp).start(timeout=remaining())
-    env = Env(cp, server, tmp)
+    made = auto_tls(tmp / "tls", "127.0.0.1") if tls else None
+    files = TLSFiles(made.server.cert, made.server.key) if made else None
+    server = ThreadedServer(cp, tls=files).start(timeout=remaining())
+    env = Env(cp, server, tmp, ca=made.ca if made else None)
     try:
         yield env
     finally:

@@ -329,3 +329,57 @@ def test_the_console_in_japanese_in_chromium(tmp_path: Path, browser: Any) -> No
         assert page.evaluate(_OVERFLOW) == ["p: 改ざん検知可能な台帳にあるあなたのエントリ"]
         assert not errors, json.dumps(errors)
         context.close()
+
+
+def _spki_pin(cert_path: Path) -> str:
+    """base64 SHA-256 of the certificate's public key: what Chromium pins with
+    --ignore-certificate-errors-spki-list (it accepts that key and no other)."""
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def test_the_console_over_tls(tmp_path: Path, browser: Any) -> None:
+    """The console served over TLS with `serve --tls auto`'s files. Chromium cannot be given a
+    CA without NSS tools, so the server's key is pinned instead (certificate errors are NOT
+    ignored: ignore_https_errors=False, and a browser without the pin refuses the page)."""
+    executable = chromium()
+    from playwright.sync_api import Error
+
+    with control_plane(tmp_path, tls=True) as env:
+        assert env.url.startswith("https://")
+        token = env.token(Kind.TENANT, "acme")
+        refusing = browser.new_context(ignore_https_errors=False)
+        with pytest.raises(Error, match="ERR_CERT"):
+            refusing.new_page().goto(f"{env.url}/ui")
+        refusing.close()
+        pin = _spki_pin(tmp_path / "tls" / "server.crt")
+        pinned = browser.browser_type.launch(  # the same Playwright, a second Chromium
+            executable_path=str(executable),
+            headless=True,
+            args=["--no-sandbox", f"--ignore-certificate-errors-spki-list={pin}"],
+        )
+        try:
+            context = pinned.new_context(ignore_https_errors=False)
+            context.set_default_timeout(WAIT_MS)
+            page = context.new_page()
+            answer = page.goto(f"{env.url}/ui")
+            assert page.url.startswith("https://") and page.url.endswith("/ui/signin")
+            assert page.evaluate("location.protocol") == "https:"
+            details = answer.security_details() if answer is not None else None
+            assert details and "TLS" in str(details.get("protocol")), details
+            page.get_by_label("Tenant or operator token").fill(token)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url("**/ui/deployments")
+            assert page.url.startswith("https://") and token not in page.url
+            context.close()
+        finally:
+            pinned.close()

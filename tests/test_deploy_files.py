@@ -19,9 +19,8 @@ from elsewhere.cli import build_parser
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 UNITS = ("elsewhere-serve.service", "elsewhere-host.service")
-# Options the `tls` change of #15 adds (serve --tls-cert/--tls-key, host --ca). Until it is
-# merged, they may be missing from the parser, and only they; once there, they are checked too.
-PENDING = {"--tls-cert", "--tls-key", "--ca"}
+# Options that may be missing from the parser while the change adding them is in flight (none).
+PENDING: set[str] = set()
 
 
 def _exec_start(unit: str) -> list[str]:

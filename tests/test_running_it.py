@@ -75,7 +75,8 @@ def _processes_in(directory: Path) -> list[str]:
 def test_the_script_runs_and_prints_what_the_readme_shows(tmp_path: Path) -> None:
     port = _free_port()  # not 8080: other control planes may be running on this machine
     env = {**os.environ, "PORT": str(port), "TMPDIR": str(tmp_path)}  # mktemp -d goes there
-    env.pop("ELSEWHERE_CONTROL", None), env.pop("ELSEWHERE_TOKEN", None)
+    for name in ("CONTROL", "CA", "TOKEN", "TOKEN_FILE", "PROFILE"):
+        env.pop(f"ELSEWHERE_{name}", None)  # the script sets what it uses
     run = subprocess.run(
         ["bash", str(SCRIPT)],
         cwd=tmp_path,  # the script finds the repository from its own path

@@ -14,11 +14,11 @@ import pytest
 
 from control_helpers import Env, attest_body, control_plane, database_url
 from elsewhere.control.tenancy.auth import Kind
-from elsewhere.vault.keys import VAULT_INFO, release_aad
 from elsewhere.crypto.hpke import KeepKey
 from elsewhere.host.client import ApiFailure, Client
 from elsewhere.ledger.note import Verifier
 from elsewhere.vault import keys, receipts
+from elsewhere.vault.keys import VAULT_INFO, release_aad
 from waits import wait_for
 
 __all__ = ["database_url"]

@@ -3,6 +3,6 @@ commons tests serve TLS with these, and their clients verify against the CA file
 
 from __future__ import annotations
 
-from elsewhere.custodian.devtls import DevCA, ServerFiles
+from elsewhere.crypto.devtls import DevCA, ServerFiles
 
 __all__ = ["DevCA", "ServerFiles"]

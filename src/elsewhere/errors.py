@@ -41,6 +41,15 @@ class ConfigError(InputError):
     """A configuration or policy file that is not valid."""
 
 
+class Unreachable(ElsewhereError):
+    """A server that could not be reached or would not be trusted: the URL and the reason in
+    words (connection refused, TLS certificate not trusted, timed out, name not resolved)."""
+
+    def __init__(self, url: str, why: str) -> None:
+        self.url, self.why = url, why
+        super().__init__(N_("{url} unreachable: {why}").format(url=url, why=why))
+
+
 class VerificationFailed(ElsewhereError):
     """Raised only where a caller asked for verified evidence and it was not verified."""
 

@@ -203,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
+    stdout = sys.stdout  # cli/connect.py flags every line of an --insecure-http command
     try:
         return int(handler(args))
     except ElsewhereError as error:
@@ -224,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def run_token(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(
         _("give it to one host: {command}; it becomes that host's credential").format(
-            command="`elsewhere host --token …`"
+            command=f"`elsewhere host --token-file {args.token_file or 'FILE'} …`"
         )
     )
     return EXIT_OK

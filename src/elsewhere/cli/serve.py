@@ -1,7 +1,12 @@
 """`elsewhere serve`: the control plane's HTTP API (uvicorn) over SQLite or PostgreSQL.
 
-Also the shared options of commands that use the control plane: the operator's (`--data-dir`,
-`--database`, used directly on the store) and the API client's (`--control`, `--token`).
+TLS: `--tls-cert FILE --tls-key FILE` (env ELSEWHERE_TLS_CERT / ELSEWHERE_TLS_KEY), or
+`--tls auto`: a development CA kept in the data directory's `tls/` and a server certificate
+for the listen host from it (crypto/devtls.py). Plain HTTP beyond loopback is warned about on
+every start.
+
+Also the operator's shared options (`--data-dir`, `--database`, used directly on the store);
+the API client's are cli/connect.py's (re-exported here for the modules that import them).
 """
 
 from __future__ import annotations
@@ -11,14 +16,17 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elsewhere.cli.connect import add_client_args, client, is_loopback, tenant_command
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.errors import ConfigError
 from elsewhere.i18n import N_, _
 
 if TYPE_CHECKING:  # imported where used: `--help` of every command must not load them
     from elsewhere.control.config import ControlPlane
+    from elsewhere.control.serve.edge import TLSFiles
     from elsewhere.evidence.anchors import TrustAnchor
-    from elsewhere.host.client import Client
+
+__all__ = ["add_client_args", "client", "tenant_command"]  # cli/connect.py's, for importers
 
 
 EMULATED_ROOTS_DIR = "emulated-roots"  # in the data directory
@@ -44,39 +52,6 @@ def open_plane(args: argparse.Namespace, **config: Any) -> ControlPlane:
     return ControlPlane.open(ControlConfig.for_dir(args.data_dir, args.database, **config))
 
 
-def tenant_command(sub: Any, name: str, *, help: str, handler: Any) -> argparse.ArgumentParser:
-    """A leaf command that talks to the API: client options, --json and its handler.
-    `help=` by keyword: the catalogue's extractor reads argparse help literals by keyword."""
-    from elsewhere.cli.table import add_json_flag
-
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=help)
-    add_json_flag(parser)
-    add_client_args(parser)
-    parser.set_defaults(handler=handler)
-    return parser
-
-
-def add_client_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--control",
-        default=os.environ.get("ELSEWHERE_CONTROL", "http://127.0.0.1:8080"),
-        help="control-plane URL (env ELSEWHERE_CONTROL)",
-    )
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("ELSEWHERE_TOKEN"),
-        help="API token (env ELSEWHERE_TOKEN)",
-    )
-
-
-def client(args: argparse.Namespace) -> Client:
-    if not args.token:
-        raise ConfigError("token", "--token", "give an API token (or set ELSEWHERE_TOKEN)")
-    from elsewhere.host.client import Client
-
-    return Client(args.control, args.token)
-
-
 def register(commands: Any) -> None:
     from elsewhere.cli.keys import add_keys_arg
 
@@ -85,6 +60,28 @@ def register(commands: Any) -> None:
     add_keys_arg(serve)  # replicas: every one with the same --keys and --database
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
     serve.add_argument("--port", type=int, default=8080)
+    tls = serve.add_argument_group("TLS (docs/deploy.md)")
+    tls.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="server certificate chain, PEM (env ELSEWHERE_TLS_CERT)",
+    )
+    tls.add_argument(
+        "--tls-key",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the certificate's private key, PEM (env ELSEWHERE_TLS_KEY)",
+    )
+    tls.add_argument(
+        "--tls",
+        choices=["auto"],
+        default=None,
+        help="auto: a DEVELOPMENT CA in the data directory (made once) and a certificate for "
+        "--host from it; clients give its ca.pem to --ca",
+    )
     serve.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes (default 1)"
     )
@@ -190,6 +187,39 @@ def emulated_roots_dir(args: argparse.Namespace) -> Path | None:
     return default if default.is_dir() else None
 
 
+def tls_files(args: argparse.Namespace, data_dir: Path) -> TLSFiles | None:
+    """The certificate and key to serve with, checked before anything listens (None: plain
+    HTTP). `--tls auto` issues them in `data_dir`/tls and says where its CA is."""
+    from elsewhere.control.serve.edge import TLSFiles
+
+    cert = args.tls_cert or (
+        Path(os.environ["ELSEWHERE_TLS_CERT"]) if os.environ.get("ELSEWHERE_TLS_CERT") else None
+    )
+    key = args.tls_key or (
+        Path(os.environ["ELSEWHERE_TLS_KEY"]) if os.environ.get("ELSEWHERE_TLS_KEY") else None
+    )
+    if args.tls == "auto":
+        if cert is not None or key is not None:
+            raise ConfigError("--tls auto", "--tls-cert", N_("give one of them, not both"))
+        from elsewhere.crypto.devtls import auto_tls
+
+        made = auto_tls(data_dir / "tls", args.host)
+        print(
+            _(
+                "TLS: DEVELOPMENT CA {ca} ({state}; its key is on this disk: for development "
+                "only); give it to clients with --ca"
+            ).format(ca=made.ca, state=_("created now") if made.created_ca else _("reused"))
+        )
+        return TLSFiles(made.server.cert, made.server.key)
+    if (cert is None) != (key is None):
+        raise ConfigError("--tls-cert", "--tls-key", N_("give both, or --tls auto"))
+    if cert is None or key is None:
+        return None
+    files = TLSFiles(cert, key)
+    files.check()
+    return files
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from elsewhere.control.serve.server import serve, serve_workers
 
@@ -210,6 +240,7 @@ def run_serve(args: argparse.Namespace) -> int:
         keys_dir=args.keys,
         **risk,
     )
+    tls = tls_files(args, cp.config.data_dir)
     cp.emulated_anchors = tuple(anchors)
     for anchor in anchors:
         print(
@@ -224,15 +255,24 @@ def run_serve(args: argparse.Namespace) -> int:
                 "added) — no hardware protection; {count} there now"
             ).format(directory=roots_dir, count=len(cp.trusted_emulated_roots()) - len(anchors))
         )
+    if tls is None and not is_loopback(args.host):
+        print(
+            _(
+                "WARNING: plain HTTP on {host}, beyond loopback: tokens and tenant secrets "
+                "cross the network in clear; serve with --tls-cert/--tls-key or --tls auto"
+            ).format(host=args.host)
+        )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    scheme = "https" if tls is not None else "http"
     print(
         _("elsewhere control plane on {url} (docs at /docs)").format(
-            url=f"http://{args.host}:{args.port}"
+            url=f"{scheme}://{host}:{args.port}"
         )
     )
     database = cp.engine.url.render_as_string(hide_password=True)
     print(_("database: {url}").format(url=database), flush=True)
     if args.workers == 1:
-        serve(cp, args.host, args.port, access_log=args.access_log)
+        serve(cp, args.host, args.port, access_log=args.access_log, tls=tls)
         return EXIT_OK
     data_dir, url = cp.config.data_dir, cp.config.database_url
     cp.close()
@@ -248,4 +288,5 @@ def run_serve(args: argparse.Namespace) -> int:
         keys=args.keys,
         emulated_roots=roots_dir,
         attest_refusal_limit=args.attest_refusal_limit,
+        tls=tls,
     )

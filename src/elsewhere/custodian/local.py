@@ -20,7 +20,7 @@ from pathlib import Path
 from elsewhere.attest.base import Attester
 from elsewhere.commons.client import CustodianClient
 from elsewhere.commons.roster import PartyKeys, Roster
-from elsewhere.custodian.devtls import DevCA
+from elsewhere.crypto.devtls import DevCA
 from elsewhere.custodian.keys import init_dir
 from elsewhere.errors import ConfigError
 

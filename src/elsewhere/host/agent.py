@@ -25,8 +25,8 @@ from elsewhere.attest import Attester, AttestError
 from elsewhere.claims import VerificationResult
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import DEFAULT_SUITE, HpkeSuite, KeepKey, seal
-from elsewhere.errors import ElsewhereError
-from elsewhere.host.client import Client, b64
+from elsewhere.errors import ElsewhereError, Unauthenticated
+from elsewhere.host.client import ApiFailure, Client, b64
 from elsewhere.host.vaultread import VaultRead
 from elsewhere.keep.config import KeepConfig
 from elsewhere.keep.isolation import isolation_report
@@ -102,12 +102,20 @@ class HostAgent:
         return started
 
     def run(self, poll_interval: float | None = None) -> None:
-        """Poll until `stop()`; the control plane unreachable is logged and retried."""
+        """Poll until `stop()`; the control plane unreachable is logged and retried, this
+        host's token refused (revoked) ends it: no retry can succeed."""
         if self.host_id is None:
             self.register()
         while not (self.stopping.is_set() or self._stop_requested):
             try:
                 self.poll_once()
+            except ApiFailure as failure:
+                if failure.status == 401:
+                    raise Unauthenticated(
+                        f"host token refused: {failure.message}; the agent stops "
+                        "(a new token: elsewhere host-token create)"
+                    ) from None
+                log.warning("%s: poll failed: %s", self.name, failure.message)
             except ElsewhereError as error:
                 log.warning("%s: poll failed: %s", self.name, error.message)
             self.stopping.wait(poll_interval or min(self.interval, 1.0))

@@ -1,16 +1,21 @@
 """A small httpx client for the control-plane API (host agent and tenant CLI).
 
-Errors come back as ApiFailure carrying the HTTP status and the server's one-line reason.
+Errors come back as ApiFailure carrying the HTTP status and the server's one-line reason, and
+a server that cannot be reached (or not trusted: `verify` is the CA to check its certificate
+against, cli/connect.py builds it) as Unreachable, the reason in words.
 """
 
 from __future__ import annotations
 
 import base64
+import socket
+import ssl
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
-from elsewhere.errors import ElsewhereError, InputError
+from elsewhere.errors import ElsewhereError, InputError, Unreachable
 
 
 class ApiFailure(ElsewhereError):
@@ -23,12 +28,58 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+# OpenSSL's verify codes (X509_V_ERR_*) that a user can act on, in words.
+_UNTRUSTED = "TLS certificate not trusted — give --ca"
+_VERIFY_REASONS = {10: "TLS certificate expired", 62: "TLS certificate does not name this host"}
+
+
+def network_reason(error: httpx.HTTPError) -> str:
+    """Why a request did not get an answer, in words a user can act on (never a class name)."""
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+    for cause in _causes(error):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return _VERIFY_REASONS.get(cause.verify_code, _UNTRUSTED)
+        if isinstance(cause, ssl.SSLError):
+            if "WRONG_VERSION_NUMBER" in str(cause) or "record layer" in str(cause):
+                return "TLS handshake failed: the server does not speak TLS (http://?)"
+            return f"TLS handshake failed ({cause.reason or 'refused'})".lower()
+        if isinstance(cause, socket.gaierror):
+            return "name not resolved"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the server"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "the server closed the connection without an answer (does it serve https://?)"
+    if isinstance(error, httpx.ConnectError) and "Name or service" in str(error):
+        return "name not resolved"
+    return "no answer (network error)"
+
+
 class Client:
-    def __init__(self, url: str, token: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.http = httpx.Client(
             base_url=url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
+            verify=verify,
         )
 
     def close(self) -> None:
@@ -44,9 +95,8 @@ class Client:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
-            raise ElsewhereError(
-                f"control plane at {self.http.base_url} unreachable: {type(error).__name__}"
-            ) from None
+            url = str(self.http.base_url).rstrip("/")
+            raise Unreachable(f"control plane at {url}", network_reason(error)) from None
         if response.status_code >= 400:
             try:
                 message = str(response.json().get("error", response.text))

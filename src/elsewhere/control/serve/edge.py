@@ -12,9 +12,13 @@ what a single process cannot (per-client limits; docs/control-plane.md, "The edg
 from __future__ import annotations
 
 import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from elsewhere.control.serve.connections import HeadDeadline
+from elsewhere.errors import ConfigError
 
 # Seconds an idle keep-alive connection stays open after a response (hosts poll every few s).
 KEEP_ALIVE_SECONDS = 5
@@ -24,6 +28,44 @@ KEEP_ALIVE_SECONDS = 5
 MAX_CONNECTIONS = 512
 # Connections the kernel queues before the process accepts them.
 BACKLOG = 2048
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """The certificate chain and key every process serves TLS with (uvicorn's ssl_certfile,
+    ssl_keyfile). uvicorn wraps the protocol below `HeadDeadline`, so the head deadline runs
+    from the end of the handshake; the handshake itself is bounded by asyncio's (60 s)."""
+
+    cert: Path
+    key: Path
+
+    def check(self) -> None:
+        """Load them as the server will, so a bad pair is one line before anything listens."""
+        for flag, path in (("--tls-cert", self.cert), ("--tls-key", self.key)):
+            if not path.is_file():
+                raise ConfigError(flag, str(path), "not found")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(str(self.cert), str(self.key))
+        except ssl.SSLError as error:
+            why = (
+                "the key does not match the certificate"
+                if "KEY_VALUES_MISMATCH" in str(error)
+                else "not a PEM certificate and key"
+            )
+            raise ConfigError("--tls-cert/--tls-key", f"{self.cert}, {self.key}", why) from None
+        except OSError as error:
+            raise ConfigError("--tls-key", str(self.key), error.strerror or "unreadable") from None
+
+    def options(self) -> dict[str, Any]:
+        return {"ssl_certfile": str(self.cert), "ssl_keyfile": str(self.key)}
+
+    def to_json(self) -> list[str]:
+        return [str(self.cert), str(self.key)]
+
+
+def tls_options(tls: TLSFiles | None) -> dict[str, Any]:
+    return tls.options() if tls is not None else {}
 
 
 def uvicorn_options(max_connections: int = MAX_CONNECTIONS, *, logs: bool = True) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import uvicorn
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http.app import create_asgi
 from elsewhere.control.http.metrics import MULTIPROC_ENV
-from elsewhere.control.serve.edge import MAX_CONNECTIONS, uvicorn_options
+from elsewhere.control.serve.edge import MAX_CONNECTIONS, TLSFiles, tls_options, uvicorn_options
 from elsewhere.control.serve.worker_app import WORKER_SETTINGS
 from elsewhere.control.serve.workers import Supervisor, reuseport_available
 
@@ -40,6 +40,7 @@ def uvicorn_config(
     access_log: bool = True,
     max_connections: int = MAX_CONNECTIONS,
     logs: bool = True,
+    tls: TLSFiles | None = None,
 ) -> uvicorn.Config:
     return uvicorn.Config(
         create_asgi(cp),
@@ -49,11 +50,14 @@ def uvicorn_config(
         access_log=access_log,
         lifespan="on",
         **uvicorn_options(max_connections, logs=logs),
+        **tls_options(tls),
     )
 
 
-def serve(cp: ControlPlane, host: str, port: int, *, access_log: bool = True) -> None:
-    uvicorn.Server(uvicorn_config(cp, host, port, access_log=access_log)).run()
+def serve(
+    cp: ControlPlane, host: str, port: int, *, access_log: bool = True, tls: TLSFiles | None = None
+) -> None:
+    uvicorn.Server(uvicorn_config(cp, host, port, access_log=access_log, tls=tls)).run()
 
 
 def serve_workers(
@@ -69,6 +73,7 @@ def serve_workers(
     keys: Path | None = None,
     emulated_roots: Path | None = None,
     attest_refusal_limit: int = 3,
+    tls: TLSFiles | None = None,
 ) -> int:
     """`workers` uvicorn processes, each building its ControlPlane in `worker_app` (`risk`:
     ControlConfig risk settings, the same in every worker), each with its own socket on the
@@ -82,6 +87,7 @@ def serve_workers(
         "keys": str(keys) if keys is not None else None,
         "emulated_roots": str(emulated_roots) if emulated_roots is not None else None,
         "attest_refusal_limit": attest_refusal_limit,
+        "tls": tls.to_json() if tls is not None else None,
     }
     os.environ[WORKER_SETTINGS] = json.dumps(settings)
     metrics_dir(data_dir)
@@ -97,6 +103,7 @@ def serve_workers(
         log_level="info",
         access_log=access_log,
         **uvicorn_options(),
+        **tls_options(tls),
     )
     return 0
 
@@ -122,17 +129,25 @@ class ThreadedServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         max_connections: int = MAX_CONNECTIONS,
+        tls: TLSFiles | None = None,
     ) -> None:
         self.host, self.port = host, port or free_port(host)
+        self.scheme = "https" if tls is not None else "http"
         config = uvicorn_config(
-            cp, self.host, self.port, access_log=False, max_connections=max_connections, logs=False
+            cp,
+            self.host,
+            self.port,
+            access_log=False,
+            max_connections=max_connections,
+            logs=False,
+            tls=tls,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="elsewhere-api", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> ThreadedServer:
         self.thread.start()

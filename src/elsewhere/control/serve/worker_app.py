@@ -6,13 +6,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from elsewhere.control.config import ControlConfig, ControlPlane
 from elsewhere.control.http.app import create_asgi
 from elsewhere.control.http.requestid import RequestIds
+from elsewhere.control.serve.edge import TLSFiles
 from elsewhere.evidence.anchors import TrustAnchor
 
 WORKER_SETTINGS = "ELSEWHERE_SERVE_SETTINGS"
+
+
+def worker_tls() -> dict[str, Any]:
+    """uvicorn's TLS options for this worker (the parent checked the files)."""
+    tls = json.loads(os.environ[WORKER_SETTINGS]).get("tls")
+    return TLSFiles(Path(tls[0]), Path(tls[1])).options() if tls else {}
 
 
 def worker_app() -> RequestIds:

@@ -77,7 +77,7 @@ def _worker(host: str, port: int, access_log: bool, supervisor: int) -> None:
     sock = listening_socket(host, port)
     # Imported only now, in the worker: the socket is counted before the seconds the app's
     # imports take, and the supervisor (and any other spawned target) stays light.
-    from elsewhere.control.serve.worker_app import worker_app
+    from elsewhere.control.serve.worker_app import worker_app, worker_tls
 
     config = uvicorn.Config(
         worker_app(),
@@ -85,6 +85,7 @@ def _worker(host: str, port: int, access_log: bool, supervisor: int) -> None:
         access_log=access_log,
         lifespan="on",
         **uvicorn_options(),
+        **worker_tls(),
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -30,6 +30,7 @@ from elsewhere.vault import entries, keys
 from elsewhere.vault.model import State, check_purpose, usable
 from elsewhere.vault.schema import vault_grants, vault_purposes, vault_records, vault_subjects
 
+
 def release(
     cp: ControlPlane,
     host_id: str,
