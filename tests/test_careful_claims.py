@@ -27,13 +27,15 @@ BANNED_JA = (
     "ゼロトラスト",
     "セキュアな",
 )
+# The option that turns verification off is named for what it is; its name is no claim.
+FLAG = "--insecure-http"
 PO = REPO_ROOT / "src" / "elsewhere" / "locale" / "ja" / "LC_MESSAGES" / "elsewhere.po"
 
 
 def test_words_the_project_does_not_use_are_absent() -> None:
     for key, value in ENGLISH.items():
         for word in BANNED:
-            assert word not in value.lower(), (key, word)
+            assert word not in value.lower().replace(FLAG, ""), (key, word)
 
 
 def _japanese_texts() -> list[tuple[str, str]]:
@@ -50,7 +52,7 @@ def test_no_absolute_claim_in_the_japanese_catalogue_or_documents() -> None:
     texts = _japanese_texts()
     assert len(texts) > 300  # the catalogue and the documents were read
     for where, text in texts:
-        lowered = text.lower()
+        lowered = text.lower().replace(FLAG, "")
         for word in BANNED_JA + BANNED:
             assert word not in lowered, (where, word)
 

@@ -129,17 +129,18 @@ def test_a_catalogue_replaces_every_word_it_has_and_falls_back_for_the_rest() ->
     assert upload.label == "«[NONE]» workloads, secrets, policy"
 
 
-def test_no_flow_claims_tls_and_plain_http_says_so() -> None:
-    # TLS does not exist yet: every HTTP flow must say its channel is plain HTTP.
+def test_every_http_flow_is_drawn_over_tls_and_says_when_it_is_not() -> None:
+    # serve --tls-cert/--tls auto; clients refuse plain HTTP beyond loopback without
+    # --insecure-http: every HTTP flow's channel is TLS, and its label names the exception.
     for f in ELSEWHERE.flows:
         if f.channel is Channel.HTTP:
-            assert f.channel_protection is Protection.PLAIN_HTTP, f.id
-    assert "TLS planned" in ENGLISH["protection.plain-http"]
-    assert not any("TLS 1." in v or "over TLS" in v for v in ENGLISH.values())
+            assert f.channel_protection is Protection.TLS, f.id
+    assert "--insecure-http" in ENGLISH["protection.tls"]
+    assert "loopback" in ENGLISH["protection.tls"]
 
 
 def test_secrets_uploaded_by_the_tenant_are_shown_unprotected() -> None:
-    # The CLI sends secrets in clear over plain HTTP today; the drawing must not hide it.
+    # The CLI sends secrets in clear inside TLS (the control plane reads them): drawn so.
     for flow_id in ("tenant_upload", "cli_upload", "httpx_wire"):
         flow = next(f for f in ELSEWHERE.flows if f.id == flow_id)
         assert STRENGTH[flow.protection] is Strength.NONE, flow_id

@@ -23,6 +23,11 @@ from elsewhere.diagram.table import to_table
 SVG = "{http://www.w3.org/2000/svg}"
 ALL = [(level, view) for level in Level for view in View]
 
+TLS_CHANNEL = (
+    "HTTP/1.1 + JSON: TLS, the server verified against the client's CA (plain HTTP only on "
+    "loopback or with --insecure-http)"
+)
+
 
 def require_dot() -> None:
     """SVG tests need Graphviz's dot: in CI its absence is a failure, locally a skip."""
@@ -81,8 +86,8 @@ def test_views_differ_in_what_they_group_by_and_write() -> None:
         s.view: next(e for e in s.edges if e.id == "server_release")
         for s in (security, operations, legal)
     }
-    assert "HTTP/1.1 + JSON: none (plain HTTP; TLS planned)" in release[View.SECURITY].details
-    assert release[View.OPERATIONS].details == ("HTTP/1.1 + JSON: none (plain HTTP; TLS planned)",)
+    assert TLS_CHANNEL in release[View.SECURITY].details
+    assert release[View.OPERATIONS].details == (TLS_CHANNEL,)
     assert release[View.LEGAL].details == ("tenant secrets",)
 
 
@@ -128,7 +133,7 @@ def test_the_text_table_lists_every_part_and_flow() -> None:
     assert STRENGTH[upload.protection].value == "none"
     assert (
         "| [OWN] elsewhere CLI | [NONE] workloads, secrets, policy | [OWN] elsewhere serve | "
-        "none (in clear); HTTP/1.1 + JSON: none (plain HTTP; TLS planned) |"
+        f"none (in clear); {TLS_CHANNEL} |"
     ) in table
 
 

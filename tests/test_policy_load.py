@@ -202,7 +202,7 @@ def test_error_message_is_one_line_with_count() -> None:
     assert caught.value.message == (
         "policy: p.toml:4: a: unknown key; allowed: advisories, binding, description, flags, "
         "freshness, identity, identity_min, intel, measurements, name, patching, platforms, "
-        "revision, tcb, tee, version (and 1 more)"
+        "reattestation, revision, tcb, tee, version (and 1 more)"
     )
 
 

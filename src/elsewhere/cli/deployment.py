@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.serve import client, tenant_command
 from elsewhere.cli.table import print_json, render_table
+from elsewhere.i18n import _
 
 if TYPE_CHECKING:
     from elsewhere.host.client import Client
@@ -46,6 +47,20 @@ def placement_line(p: dict[str, Any]) -> str:
     if refusal and not any(refusal in note for note in notes):
         notes.append(refusal)  # re-placed after a host could not attest: still say why
     return f"replica {p['replica']}: {p['state']}{where}" + "".join(f" — {n}" for n in notes)
+
+
+def attestation_line(p: dict[str, Any]) -> str:
+    """`last attested T[, re-attest by T][ — OVERDUE]` for a running keep; '' otherwise."""
+    if p["state"] != "released" or not p.get("attested_at"):
+        return ""
+    line = _("last attested {at}").format(at=p["attested_at"])
+    if p.get("reattest_due"):
+        line += ", " + _("re-attestation due {due}").format(due=p["reattest_due"])
+    if p.get("overdue"):
+        line += " — " + _("OVERDUE: evicted at {deadline}").format(
+            deadline=p.get("reattest_deadline") or "?"
+        )
+    return line
 
 
 def exit_status(view: dict[str, Any]) -> int:
@@ -125,6 +140,9 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"created {view['created_at']}; {len(view['decisions'])} decision(s)")
     for p in view["placements"]:
         print("  " + placement_line(p))
+        attested = attestation_line(p)
+        if attested:
+            print("    " + attested)
     print(f"results and decisions: elsewhere results {view['id']}")
     return exit_status(view)
 

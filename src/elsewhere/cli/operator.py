@@ -25,7 +25,10 @@ def register(commands: Any) -> None:
     add_json_flag(advisories)
     add_client_args(advisories)
     advisories.set_defaults(handler=run_advisories)
-    hosts = sub.add_parser("hosts", help="list hosts, their state and last verified platform")
+    hosts = sub.add_parser(
+        "hosts",
+        help="list hosts: state, last attested (overdue keeps flagged), last verified platform",
+    )
     add_json_flag(hosts)
     add_client_args(hosts)
     hosts.set_defaults(handler=run_hosts)
@@ -80,7 +83,19 @@ def run_hosts(args: argparse.Namespace) -> int:
         )
         if claims.get("emulated"):
             platform += " " + _("(emulated)")
-        table.append((h["name"], h["attester"], h["state"], h["last_seen"], platform or "-"))
-    header = (_("name"), _("attester"), _("state"), _("last seen"), _("last verified"))
-    print(render_table(header, [(n, a, word(s), seen, p) for n, a, s, seen, p in table]))
+        attested = h.get("last_attested") or "-"
+        if h.get("overdue_keeps"):
+            attested += " (" + _("{n} overdue").format(n=h["overdue_keeps"]) + ")"
+        table.append(
+            (h["name"], h["attester"], word(h["state"]), h["last_seen"], attested, platform or "-")
+        )
+    header = (
+        _("name"),
+        _("attester"),
+        _("state"),
+        _("last seen"),
+        _("last attested"),
+        _("last verified"),
+    )
+    print(render_table(header, table))
     return EXIT_OK

@@ -15,7 +15,7 @@ def _at(*levels: Level) -> frozenset[Level]:
 
 
 _CALL, _HTTP, _SQL, _FILE = Channel.CALL, Channel.HTTP, Channel.SQL, Channel.FILE
-_INP, _PLAIN, _CLEAR = Protection.IN_PROCESS, Protection.PLAIN_HTTP, Protection.CLEAR
+_INP, _TLS, _CLEAR = Protection.IN_PROCESS, Protection.TLS, Protection.CLEAR
 _HK, _HT, _SIG = Protection.HPKE_KEEP, Protection.HPKE_TENANT, Protection.SIGNED
 
 
@@ -34,8 +34,8 @@ def _f(
 
 FLOWS: tuple[Flow, ...] = (
     # Context: the system among the people and organisations around it.
-    _f("tenant_upload", "tenant", "control_plane", _at(_X), Data.SECRET, _HTTP, _CLEAR, _PLAIN),
-    _f("tenant_results", "control_plane", "tenant", _at(_X), Data.WORKLOAD, _HTTP, _HT, _PLAIN),
+    _f("tenant_upload", "tenant", "control_plane", _at(_X), Data.SECRET, _HTTP, _CLEAR, _TLS),
+    _f("tenant_results", "control_plane", "tenant", _at(_X), Data.WORKLOAD, _HTTP, _HT, _TLS),
     _f(
         "operator_admin",
         "operator",
@@ -44,9 +44,9 @@ FLOWS: tuple[Flow, ...] = (
         Data.CREDENTIAL,
         _HTTP,
         _CLEAR,
-        _PLAIN,
+        _TLS,
     ),
-    _f("cp_assign", "control_plane", "host_machine", _at(_X), Data.SECRET, _HTTP, _HK, _PLAIN),
+    _f("cp_assign", "control_plane", "host_machine", _at(_X), Data.SECRET, _HTTP, _HK, _TLS),
     _f(
         "host_evidence",
         "host_machine",
@@ -55,7 +55,7 @@ FLOWS: tuple[Flow, ...] = (
         Data.HARDWARE_ID,
         _HTTP,
         _SIG,
-        _PLAIN,
+        _TLS,
     ),
     _f("host_to_keep", "host_machine", "keep_tee", _at(_X), Data.SECRET, _CALL, _HK, _INP),
     _f("keep_results", "keep_tee", "host_machine", _at(_X), Data.WORKLOAD, _CALL, _HT, _INP),
@@ -89,15 +89,15 @@ FLOWS: tuple[Flow, ...] = (
         _SIG,
         _CLEAR,
     ),
-    _f("cp_proofs", "control_plane", "auditor", _at(_X), Data.DECISION, _HTTP, _SIG, _PLAIN),
+    _f("cp_proofs", "control_plane", "auditor", _at(_X), Data.DECISION, _HTTP, _SIG, _TLS),
     # Containers: the processes and stores, and what crosses between them.
-    _f("cli_upload", "tenant_cli", "server", _at(_N), Data.SECRET, _HTTP, _CLEAR, _PLAIN),
+    _f("cli_upload", "tenant_cli", "server", _at(_N), Data.SECRET, _HTTP, _CLEAR, _TLS),
     # The web console (/ui): a token once in a form, then a session cookie; pages; proofs the
     # browser checks itself against the log key its user pinned.
-    _f("browser_signin", "browser", "server", _at(_N), Data.CREDENTIAL, _HTTP, _CLEAR, _PLAIN),
-    _f("console_pages", "server", "browser", _at(_N), Data.DECISION, _HTTP, _CLEAR, _PLAIN),
-    _f("console_proofs", "server", "browser", _at(_N), Data.PUBLIC, _HTTP, _SIG, _PLAIN),
-    _f("server_results", "server", "tenant_cli", _at(_N), Data.WORKLOAD, _HTTP, _HT, _PLAIN),
+    _f("browser_signin", "browser", "server", _at(_N), Data.CREDENTIAL, _HTTP, _CLEAR, _TLS),
+    _f("console_pages", "server", "browser", _at(_N), Data.DECISION, _HTTP, _CLEAR, _TLS),
+    _f("console_proofs", "server", "browser", _at(_N), Data.PUBLIC, _HTTP, _SIG, _TLS),
+    _f("server_results", "server", "tenant_cli", _at(_N), Data.WORKLOAD, _HTTP, _HT, _TLS),
     _f(
         "tenant_key_read",
         "tenant_key",
@@ -140,10 +140,10 @@ FLOWS: tuple[Flow, ...] = (
         _CLEAR,
     ),
     _f("records_pg", "server", "postgresql", _at(_N), Data.DECISION, _SQL, _CLEAR, _CLEAR),
-    _f("server_release", "server", "host_agent", _at(_N), Data.SECRET, _HTTP, _HK, _PLAIN),
-    _f("server_assign", "server", "host_agent", _at(_N), Data.WORKLOAD, _HTTP, _CLEAR, _PLAIN),
-    _f("agent_evidence", "host_agent", "server", _at(_N), Data.HARDWARE_ID, _HTTP, _SIG, _PLAIN),
-    _f("agent_results", "host_agent", "server", _at(_N), Data.WORKLOAD, _HTTP, _HT, _PLAIN),
+    _f("server_release", "server", "host_agent", _at(_N), Data.SECRET, _HTTP, _HK, _TLS),
+    _f("server_assign", "server", "host_agent", _at(_N), Data.WORKLOAD, _HTTP, _CLEAR, _TLS),
+    _f("agent_evidence", "host_agent", "server", _at(_N), Data.HARDWARE_ID, _HTTP, _SIG, _TLS),
+    _f("agent_results", "host_agent", "server", _at(_N), Data.WORKLOAD, _HTTP, _HT, _TLS),
     _f("agent_to_keep", "host_agent", "keep_sandbox", _at(_N), Data.SECRET, _CALL, _HK, _INP),
     _f("keep_to_agent", "keep_sandbox", "host_agent", _at(_N), Data.WORKLOAD, _CALL, _HT, _INP),
     _f(
@@ -177,7 +177,7 @@ FLOWS: tuple[Flow, ...] = (
         _INP,
     ),
     _f("vendor_to_server", "vendor", "server", _at(_N), Data.PUBLIC, Channel.OFFLINE, _SIG, _CLEAR),
-    _f("server_proofs", "server", "auditor", _at(_N), Data.DECISION, _HTTP, _SIG, _PLAIN),
+    _f("server_proofs", "server", "auditor", _at(_N), Data.DECISION, _HTTP, _SIG, _TLS),
     # Components: this project's packages and the libraries they call.
     _f("cli_requests", "cli", "httpx", _at(_P), Data.SECRET, _CALL, _CLEAR, _INP),
     _f(
@@ -185,7 +185,7 @@ FLOWS: tuple[Flow, ...] = (
     ),
     _f("cli_crypto", "cli", "crypto", _at(_P), Data.WORKLOAD, _CALL, _HT, _INP),
     _f("host_requests", "host", "httpx", _at(_P), Data.HARDWARE_ID, _CALL, _SIG, _INP),
-    _f("httpx_wire", "httpx", "uvicorn", _at(_P), Data.SECRET, _HTTP, _CLEAR, _PLAIN),
+    _f("httpx_wire", "httpx", "uvicorn", _at(_P), Data.SECRET, _HTTP, _CLEAR, _TLS),
     _f("uvicorn_fastapi", "uvicorn", "fastapi", _at(_P), Data.WORKLOAD, _CALL, _CLEAR, _INP),
     _f("fastapi_control", "fastapi", "control", _at(_P), Data.WORKLOAD, _CALL, _CLEAR, _INP),
     _f("fastapi_console", "fastapi", "console", _at(_P), Data.CREDENTIAL, _CALL, _CLEAR, _INP),
@@ -285,7 +285,7 @@ FLOWS: tuple[Flow, ...] = (
         Protection.OWNER_ONLY,
         _INP,
     ),
-    _f("control_release", "control", "host", _at(_P), Data.SECRET, _HTTP, _HK, _PLAIN),
+    _f("control_release", "control", "host", _at(_P), Data.SECRET, _HTTP, _HK, _TLS),
     _f("host_keep", "host", "keep", _at(_P), Data.SECRET, _CALL, _HK, _INP),
     _f("keep_open", "keep", "crypto", _at(_P), Data.SECRET, _CALL, _HK, Protection.TEE),
     _f(
@@ -340,7 +340,7 @@ FLOWS: tuple[Flow, ...] = (
         _SIG,
         _CLEAR,
     ),
-    _f("control_proofs", "control", "auditor", _at(_P), Data.DECISION, _HTTP, _SIG, _PLAIN),
+    _f("control_proofs", "control", "auditor", _at(_P), Data.DECISION, _HTTP, _SIG, _TLS),
     _f("diagram_dot", "diagram", "graphviz", _at(_P), Data.PUBLIC, _CALL, _INP, _INP),
     _f("cli_i18n", "cli", "i18n", _at(_P), Data.DECISION, _CALL, _INP, _INP),
     _f("i18n_babel", "i18n", "babel", _at(_P), Data.PUBLIC, _CALL, _INP, _INP),

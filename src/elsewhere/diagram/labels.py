@@ -86,7 +86,10 @@ ENGLISH: dict[str, str] = {
     "protection.signed": N_("signed (tamper-evident, not confidential)"),
     "protection.hashed": N_("stored as a hash"),
     "protection.owner-only": N_("owner-only file (0600), not encrypted"),
-    "protection.plain-http": N_("none (plain HTTP; TLS planned)"),
+    "protection.tls": N_(
+        "TLS, the server verified against the client's CA (plain HTTP only on loopback or "
+        "with --insecure-http)"
+    ),
     "protection.no-hardware": N_("none (emulated / nil: no hardware protection)"),
     "protection.clear": N_("none (in clear)"),
     "protection.in-process": N_("not needed (same process)"),

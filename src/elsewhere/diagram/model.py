@@ -88,7 +88,7 @@ class Protection(StrEnum):
     SIGNED = "signed"  # integrity and origin, not confidentiality
     HASHED = "hashed"  # only a hash is stored (tokens)
     OWNER_ONLY = "owner-only"  # a 0600 file: the OS's permissions, no encryption
-    PLAIN_HTTP = "plain-http"  # none: plain HTTP (TLS planned)
+    TLS = "tls"  # the channel: TLS to a server the client verified (plain HTTP: loopback only)
     NO_HARDWARE = "no-hardware"  # none: emulated attester or nil host
     CLEAR = "clear"  # none: in clear
     IN_PROCESS = "in-process"  # a call inside one process: no boundary crossed
@@ -111,7 +111,7 @@ STRENGTH: dict[Protection, Strength] = {
     Protection.SIGNED: Strength.INTEGRITY,
     Protection.HASHED: Strength.INTEGRITY,
     Protection.OWNER_ONLY: Strength.LOCAL,
-    Protection.PLAIN_HTTP: Strength.NONE,
+    Protection.TLS: Strength.CONFIDENTIAL,
     Protection.NO_HARDWARE: Strength.NONE,
     Protection.CLEAR: Strength.NONE,
     Protection.IN_PROCESS: Strength.LOCAL,
@@ -121,7 +121,7 @@ STRENGTH: dict[Protection, Strength] = {
 class Channel(StrEnum):
     """How the bytes travel (the operations view's word for a flow)."""
 
-    HTTP = "http"  # plain HTTP/1.1, JSON
+    HTTP = "http"  # HTTP/1.1, JSON, over TLS beyond loopback
     SQL = "sql"  # SQLite in process or PostgreSQL over its socket
     FILE = "file"
     CALL = "call"  # a Python call in one process

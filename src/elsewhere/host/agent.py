@@ -8,7 +8,9 @@ stdin, secrets (read-only files under /secrets) and limits, and report the resul
 keep's isolation report — output sealed to the tenant's key when the deployment gave one.
 Polling is the heartbeat: each keep runs in its own process (keep/runtime.py), watched by a
 worker thread, so a long run never silences the host, and a withdrawn or timed-out keep is
-killed even when its guest is blocked in a WASI call.
+killed even when its guest is blocked in a WASI call. A running keep the heartbeat lists under
+`reattest` re-attests: a fresh nonce, fresh evidence, the SAME keep key (kept while the keep
+runs); one the control plane evicts for it is stopped at once.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class HostAgent:
         self.host_id: str | None = None
         self.interval = 1.0
         self._busy: dict[str, KeepStop] = {}  # placements in hand, each with its stop
+        self._keys: dict[str, KeepKey] = {}  # running keeps' keys, for their re-attestations
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=capacity, thread_name_prefix=f"keep-{name}")
         self.stopping = threading.Event()
@@ -99,7 +102,50 @@ class HostAgent:
                         "%s: placement %s withdrawn: stopping its keep", self.name, placement
                     )
                 stop.stop("the control plane withdrew the placement")
+        for placement in answer.get("reattest", []):
+            with self._lock:
+                key = self._keys.get(placement)
+            if key is None:
+                continue  # not running here (any more): the control plane will withdraw it
+            try:
+                self.reattest(placement, key)
+            except ElsewhereError as error:
+                log.warning("%s: re-attesting %s: %s", self.name, placement, error.message)
         return started
+
+    def reattest(self, placement: str, key: KeepKey) -> dict[str, Any]:
+        """Fresh evidence for a running keep with the key it was released to; an eviction
+        stops the keep now (the next heartbeat would withdraw it anyway)."""
+        _, body = self._evidence(key, self.client.nonce(placement))
+        answer = self.client.reattest(placement, body)
+        if answer.get("action") == "evict":
+            log.warning("%s: placement %s evicted at re-attestation", self.name, placement)
+            with self._lock:
+                stop = self._busy.get(placement)
+            if stop is not None:
+                stop.stop("evicted at re-attestation")
+        return answer
+
+    def _evidence(self, key: KeepKey, issued: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+        """The binding of a nonce answer and the attest (or re-attest) request body."""
+        nonce = bytes.fromhex(issued["nonce"])
+        # Bind what the control plane says now (a policy change re-issues the digest).
+        binding = report_data(
+            nonce,
+            key.public_bytes(),
+            bytes.fromhex(issued["workload_digest"]),
+            digest_bytes(issued["policy_digest"]),
+        )
+        evidence = self.attester.attest(binding)
+        none = evidence.format == "none"
+        return binding, {
+            "nonce": nonce.hex(),
+            "keep_public_key": b64(key.public_bytes()),
+            "evidence": b64(evidence.evidence),
+            "certificates": b64(evidence.aux) if evidence.aux else None,
+            "format": evidence.format if none else None,
+            "report_data": evidence.report_data.hex() if none else None,
+        }
 
     def run(self, poll_interval: float | None = None) -> None:
         """Poll until `stop()`; the control plane unreachable is logged and retried, this
@@ -149,6 +195,7 @@ class HostAgent:
         finally:
             with self._lock:
                 self._busy.pop(placement, None)
+                self._keys.pop(placement, None)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         return outcome
@@ -161,31 +208,20 @@ class HostAgent:
         # Fresh per keep; the private half never leaves this process.
         key = KeepKey.generate(self.suite)
         issued = self.client.nonce(placement)
-        nonce = bytes.fromhex(issued["nonce"])
-        # Bind what the control plane says now (a policy change re-issues the digest).
         workload_digest = bytes.fromhex(issued["workload_digest"])
-        binding = report_data(
-            nonce, key.public_bytes(), workload_digest, digest_bytes(issued["policy_digest"])
-        )
         try:
-            evidence = self.attester.attest(binding)
+            binding, body = self._evidence(key, issued)
         except AttestError as failed:
             # Say so rather than hold the work: the control plane re-places the replica.
             why = failed.message
             log.warning("%s: placement %s: cannot attest: %s", self.name, placement, why)
             self.client.refuse(placement, why)
             return Outcome(placement, "refused", error=why)
-        body = {
-            "nonce": nonce.hex(),
-            "keep_public_key": b64(key.public_bytes()),
-            "evidence": b64(evidence.evidence),
-            "certificates": b64(evidence.aux) if evidence.aux else None,
-            "format": evidence.format if evidence.format == "none" else None,
-            "report_data": evidence.report_data.hex() if evidence.format == "none" else None,
-        }
         answer = self.client.attest(placement, body)
         if not answer["accepted"]:
             return Outcome(placement, answer["verdict"], list(answer["reasons"]))
+        with self._lock:
+            self._keys[placement] = key
         secrets = {
             name: key.open(
                 base64.b64decode(sealed), info=SECRET_INFO, aad=secret_aad(placement, name)

@@ -124,8 +124,9 @@ class Client:
         return result
 
     def poll(self) -> dict[str, Any]:
-        """Heartbeat: {"assignments": [...], "running": [placement ids it may keep running]}
-        ("running" absent from a control plane that predates it). A malformed answer is an
+        """Heartbeat: {"assignments": [...], "running": [placement ids it may keep running],
+        "reattest": [those of them that must re-attest now]} (the last two absent from a
+        control plane that predates them). A malformed answer is an
         InputError, which the agent's loop logs and retries."""
         answer = self.json("GET", "/v1/hosts/me/assignments")
         if not isinstance(answer, dict):
@@ -135,9 +136,10 @@ class Client:
             isinstance(a, dict) and isinstance(a.get("placement"), str) for a in work
         ):
             raise InputError("heartbeat answer", "assignments", "expected a list of placements")
-        running = answer.get("running", [])
-        if not isinstance(running, list) or not all(isinstance(p, str) for p in running):
-            raise InputError("heartbeat answer", "running", "expected a list of placement ids")
+        for key in ("running", "reattest"):
+            listed = answer.get(key, [])
+            if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+                raise InputError("heartbeat answer", key, "expected a list of placement ids")
         return answer
 
     def workload(self, placement: str) -> bytes:
@@ -155,6 +157,12 @@ class Client:
         """Tell the control plane this host cannot attest for `placement` (re-placed)."""
         path = f"/v1/placements/{placement}/refusal"
         result: dict[str, Any] = self.json("POST", path, json={"reason": reason[:400]})
+        return result
+
+    def reattest(self, placement: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.json(
+            "POST", f"/v1/placements/{placement}/reattest", json=body
+        )
         return result
 
     def result(self, placement: str, body: dict[str, Any]) -> None:

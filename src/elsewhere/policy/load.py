@@ -130,6 +130,8 @@ def _policy(d: PolicyDocument) -> Policy:
         keep_key_suites=tuple(sorted(set(d.binding.keep_key_suites))),
         max_age=d.freshness.max_age,
         patching=tuple(patching),
+        reattest_interval=d.reattestation.interval,
+        reattest_grace=d.reattestation.grace,
     )
 
 

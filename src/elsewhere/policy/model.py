@@ -154,6 +154,10 @@ DEFAULT_PATCHING: tuple[tuple[str, PatchRule], ...] = (
     (Severity.LOW.value, PatchRule(Action.KEEP)),
     (OTHER, PatchRule(Action.DRAIN, dt.timedelta(hours=24))),
 )
+# How long a keep asked to re-attest has before it is evicted, unless [reattestation] says.
+DEFAULT_REATTEST_GRACE = dt.timedelta(minutes=5)
+# Shorter intervals would have keeps spend more time attesting than working.
+MIN_REATTEST_INTERVAL = dt.timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,15 @@ class Policy:
     keep_key_suites: tuple[str, ...] = ()  # HPKE suites a keep key may use; empty: any
     max_age: dt.timedelta | None = None
     patching: tuple[tuple[str, PatchRule], ...] = DEFAULT_PATCHING
+    reattest_interval: dt.timedelta | None = None  # None: attested once, and when asked
+    reattest_grace: dt.timedelta = DEFAULT_REATTEST_GRACE
+
+    def reattest_schedule(self, at: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """(due, deadline) of the next scheduled re-attestation of a keep attested at `at`."""
+        if self.reattest_interval is None:
+            return None, None
+        due = at + self.reattest_interval
+        return due, due + self.reattest_grace
 
     def patch_rule(self, severity: str) -> PatchRule:
         for key, rule in self.patching:
@@ -233,6 +246,19 @@ class Policy:
                 key: {"action": rule.action.value, "grace_seconds": int(rule.grace.total_seconds())}
                 for key, rule in self.patching
             },
+            # only when set, so the digests of policies without it stay as they were
+            **({"reattestation": self._reattestation_json()} if self._reattests else {}),
+        }
+
+    @property
+    def _reattests(self) -> bool:
+        return self.reattest_interval is not None or self.reattest_grace != DEFAULT_REATTEST_GRACE
+
+    def _reattestation_json(self) -> dict[str, int | None]:
+        interval = self.reattest_interval
+        return {
+            "interval_seconds": None if interval is None else int(interval.total_seconds()),
+            "grace_seconds": int(self.reattest_grace.total_seconds()),
         }
 
     @functools.cached_property

@@ -25,7 +25,14 @@ from pydantic_core import PydanticCustomError
 
 from elsewhere.claims import Tee, Vendor
 from elsewhere.i18n import N_
-from elsewhere.policy.model import HARDWARE_TEES, SCHEMA_VERSION, PatchRule, Severity
+from elsewhere.policy.model import (
+    DEFAULT_REATTEST_GRACE,
+    HARDWARE_TEES,
+    MIN_REATTEST_INTERVAL,
+    SCHEMA_VERSION,
+    PatchRule,
+    Severity,
+)
 from elsewhere.policy.values import (
     NAME,
     SNP_COMPONENTS,
@@ -253,6 +260,22 @@ class FreshnessSection(_Model):
     max_age: Annotated[dt.timedelta, PlainValidator(parse_duration)] | None = None
 
 
+def _interval(value: object) -> dt.timedelta:
+    interval = parse_duration(value)
+    if interval < MIN_REATTEST_INTERVAL:
+        raise ValueError(
+            N_("{value} is shorter than {minimum} s").format(
+                value=repr(value), minimum=int(MIN_REATTEST_INTERVAL.total_seconds())
+            )
+        )
+    return interval
+
+
+class ReattestationSection(_Model):
+    interval: Annotated[dt.timedelta, PlainValidator(_interval)] | None = None
+    grace: Annotated[dt.timedelta, PlainValidator(parse_duration)] = DEFAULT_REATTEST_GRACE
+
+
 Rule = Annotated[PatchRule, PlainValidator(parse_patch_rule)] | None
 
 
@@ -348,6 +371,9 @@ class PolicyDocument(_Model):
     binding: BindingSection = Field(default_factory=lambda: BindingSection.model_validate({}))
     freshness: FreshnessSection = Field(default_factory=lambda: FreshnessSection.model_validate({}))
     patching: PatchingSection = Field(default_factory=lambda: PatchingSection.model_validate({}))
+    reattestation: ReattestationSection = Field(
+        default_factory=lambda: ReattestationSection.model_validate({})
+    )
 
 
 def _at(key: str, reason: str) -> PydanticCustomError:

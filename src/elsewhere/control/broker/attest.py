@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, literal, update
+from sqlalchemy import Boolean, and_, bindparam, case, literal, or_, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, Tee, Vendor, VerificationResult, platform_document
@@ -33,7 +33,7 @@ from elsewhere.control.config import ControlPlane
 from elsewhere.control.scheduling import scheduler
 from elsewhere.control.store.commit import Claim, Staged, defer
 from elsewhere.control.store.ids import from_b64, new_id
-from elsewhere.control.store.tables import decisions, hosts, placements
+from elsewhere.control.store.tables import TS, decisions, hosts, placements
 from elsewhere.control.trust import audit, reputation
 from elsewhere.control.trust.policies import evaluator
 from elsewhere.crypto.binding import report_data
@@ -65,33 +65,60 @@ class AttestRequest(BaseModel):
     )
 
 
-# The live states as plain binds, not one expanding IN parameter: SQLAlchemy refuses an
-# expanding parameter in an executemany, which made every batch of several releases fail its
+# The state as a plain bind, not an expanding IN parameter: SQLAlchemy refuses an expanding
+# parameter in an executemany, which made every batch of several releases fail its
 # one-statement claim and run again one job at a time, with savepoints.
 _MOVE = (
     update(placements)
     .where(
         placements.c.id == bindparam("p_id"),
         placements.c.host_id == bindparam("p_host"),
-        placements.c.state.in_([literal(state) for state in scheduler.LIVE_STATES]),
+        # assigned only: a running (released) keep re-attests, it is never released again
+        placements.c.state == literal("assigned"),
     )
     .values(
         state=bindparam("p_state"),
         keep_key_digest=bindparam("p_key"),
         updated_at=bindparam("p_now"),
+        # continuous attestation: when the keep was attested and must re-attest next
+        attested_at=bindparam("p_attested"),
+        reattest_due=bindparam("p_due"),
+        reattest_deadline=bindparam("p_deadline"),
     )
 )
 _DECISION = decisions.insert()
 # What the scheduler keeps per host (hosts.last_claims), written in SQL only when it changed:
 # no process cache decides whether to write it (a cache is per worker, and a job that runs
 # again after a failed batch must write again).
+# The host's "last attested" time (its latest accepted attestation) in the same statement,
+# written when it is older than HOST_ATTESTED_EVERY: the host's row is not rewritten by every
+# release of a busy host (placements.attested_at is exact; a re-attestation writes it exactly).
+HOST_ATTESTED_EVERY = dt.timedelta(minutes=1)
+_ACCEPTED = bindparam("h_accepted", type_=Boolean)
 _HOST_CLAIMS = (
     update(hosts)
     .where(
         hosts.c.id == bindparam("h_id"),
-        hosts.c.last_claims.is_distinct_from(bindparam("h_claims")),
+        or_(
+            hosts.c.last_claims.is_distinct_from(bindparam("h_claims")),
+            and_(
+                _ACCEPTED,
+                or_(
+                    hosts.c.last_attested.is_(None),
+                    hosts.c.last_attested < bindparam("h_stale", type_=TS),
+                ),
+            ),
+        ),
     )
-    .values(last_claims=bindparam("h_claims"))
+    .values(
+        last_claims=bindparam("h_claims"),
+        last_attested=case((_ACCEPTED, bindparam("h_at", type_=TS)), else_=hosts.c.last_attested),
+    )
+)
+HOST_ATTESTED = (
+    update(hosts)
+    .where(hosts.c.id == bindparam("h_id"))
+    .values(last_attested=bindparam("h_at", type_=TS))
 )
 
 
@@ -229,6 +256,7 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
         }
         del values
 
+    schedule = policy.policy.reattest_schedule(now) if decision.accepted else (None, None)
     job, rows = _transaction(
         cp,
         context,
@@ -239,6 +267,7 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
         decision.accepted,
         reasons,
         result_claims,
+        (now, *schedule),
     )
     answer = {
         "verdict": verdict,
@@ -261,6 +290,7 @@ def _transaction(
     accepted: bool,
     reasons: list[str],
     result_claims: dict[str, Any],
+    schedule: tuple[dt.datetime, dt.datetime | None, dt.datetime | None],
 ) -> tuple[Callable[[Connection], Staged], tuple[Claim, ...]]:
     claims_document = result.claims.to_json()
     claims_json = json.dumps(claims_document, sort_keys=True)
@@ -301,9 +331,18 @@ def _transaction(
                 "p_state": "released" if accepted else "assigned",
                 "p_key": keep_key_digest if accepted else None,
                 "p_now": utcnow(),
+                "p_attested": schedule[0] if accepted else None,
+                "p_due": schedule[1],
+                "p_deadline": schedule[2],
             },
             context.placement_id,
-            Conflict(N_("placement is not assigned to this host any more")),
+            # A running keep's secrets are never released twice: it re-attests instead.
+            Conflict(
+                N_(
+                    "placement is not assigned to this host any more "
+                    "(a running keep re-attests: POST …/reattest)"
+                )
+            ),
         ),
     )
 
@@ -320,7 +359,16 @@ def _transaction(
             reputation.INSERT, reputation.observation(context.host_id, result, accepted, reasons)
         )
         if result.verified:
-            defer(_HOST_CLAIMS, {"h_id": context.host_id, "h_claims": platform_json})
+            defer(
+                _HOST_CLAIMS,
+                {
+                    "h_id": context.host_id,
+                    "h_claims": platform_json,
+                    "h_accepted": accepted,
+                    "h_at": schedule[0],
+                    "h_stale": schedule[0] - HOST_ATTESTED_EVERY,
+                },
+            )
             defer(refusals.RESET, {"r_id": context.host_id})  # it can attest: count anew
         decision = {
             "id": new_id("dec"),

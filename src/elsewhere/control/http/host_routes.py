@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from elsewhere.control.broker import attest as broker
 from elsewhere.control.broker import refusals as broker_refusals
+from elsewhere.control.broker.reattest import reattest_keep
 from elsewhere.control.broker.results import ResultRequest, store_result
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.http.deps import HostCred, Plane, blocking
@@ -19,7 +20,9 @@ from elsewhere.control.scheduling import assign as riskplace
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy import hosts as host_store
 from elsewhere.control.tenancy.auth import Credential
+from elsewhere.control.trust.reattest import due_for
 from elsewhere.errors import NotFound
+from elsewhere.timeutil import utcnow
 
 router = APIRouter(prefix="/v1", tags=["host"])
 
@@ -51,8 +54,9 @@ def register(cp: Plane, cred: HostCred, request: RegisterRequest) -> dict[str, A
 
 @router.get("/hosts/me/assignments")
 def poll(cp: Plane, cred: HostCred) -> dict[str, Any]:
-    """Heartbeat; the host's assigned, not yet attested placements (`assignments`), and the
-    placements whose keeps it may keep running (`running`): any other keep it must stop."""
+    """Heartbeat; the host's assigned, not yet attested placements (`assignments`), the
+    placements whose keeps it may keep running (`running`): any other keep it must stop, and
+    those of them that must re-attest now (`reattest`)."""
     host_id = host_of(cp, cred)
     with write(cp.engine) as conn:
         host_store.heartbeat(conn, host_id)
@@ -60,6 +64,7 @@ def poll(cp: Plane, cred: HostCred) -> dict[str, Any]:
             "host": host_id,
             "assignments": host_store.assignments(conn, host_id),
             "running": host_store.running(conn, host_id),
+            "reattest": due_for(conn, host_id, utcnow()),
         }
 
 
@@ -115,6 +120,17 @@ def refusal(
     re-placed on another host, the refusal logged; after the configured number in a row the
     host is assigned nothing until it attests again or re-registers."""
     return broker_refusals.refuse(cp, placement_id, host_of(cp, cred), request)
+
+
+@router.post("/placements/{placement_id}/reattest", response_class=JSONResponse)
+async def reattest(
+    request: Request, cp: Plane, cred: HostCred, placement_id: str, body: broker.AttestRequest
+) -> JSONResponse:
+    """Fresh evidence of a running keep, with a fresh nonce and the SAME keep key: appraised
+    like the first; a changed keep (key, measurement, TCB rollback) or a missed deadline is
+    evicted, the secrets are not released again."""
+    host_id = await _host_id(request, cp, cred)
+    return JSONResponse(await blocking(request, reattest_keep, cp, placement_id, host_id, body))
 
 
 @router.post("/placements/{placement_id}/result", status_code=204)

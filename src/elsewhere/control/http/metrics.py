@@ -6,8 +6,12 @@ answers the same. The group-commit latency histogram is measured in each worker;
 workers `serve` sets PROMETHEUS_MULTIPROC_DIR before they start and a scrape sums every
 worker's samples (prometheus-client's multiprocess mode).
 
+Continuous attestation: a gauge of overdue keeps, and each host's last attested time
+labelled by host id (`host_…`, no name).
+
 Not protected: the endpoint needs no token (a scraper rarely holds one) and shows only
-aggregates: no tenant, host or placement names. Put it behind the reverse proxy when that
+aggregates and host ids: no tenant, host or placement names; the per-host gauge says how many
+hosts there are and when each last attested. Put it behind the reverse proxy when that
 is too much (docs/control-plane.md).
 """
 
@@ -26,6 +30,8 @@ from prometheus_client.registry import Collector
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.store.transactions import read
 from elsewhere.control.tenancy.activity import decision_counts
+from elsewhere.control.tenancy.hosts import last_attested, overdue_by_host
+from elsewhere.timeutil import utcnow
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -55,6 +61,8 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with read(self.cp.engine) as conn:
             counts = decision_counts(conn)
+            overdue = overdue_by_host(conn, utcnow())
+            attested = last_attested(conn)
         attests = CounterMetricFamily(
             "elsewhere_attestations", "Attestation decisions, by verdict", labels=["verdict"]
         )
@@ -74,6 +82,19 @@ class StoreCollector(Collector):
             "Placements released (secrets HPKE-wrapped to an attested keep key)",
             value=counts.releases,
         )
+        yield GaugeMetricFamily(
+            "elsewhere_keeps_reattest_overdue",
+            "Running keeps whose re-attestation is due and not yet done (evicted at the deadline)",
+            value=sum(overdue.values()),
+        )
+        last = GaugeMetricFamily(
+            "elsewhere_host_last_attested_timestamp_seconds",
+            "Unix time of each host's last accepted attestation or re-attestation",
+            labels=["host"],
+        )
+        for host_id, at in sorted(attested.items()):
+            last.add_metric([host_id], at.timestamp())
+        yield last
         yield GaugeMetricFamily(
             "elsewhere_ledger_entries",
             "Entries in the tamper-evident ledger",

@@ -1,4 +1,5 @@
-"""Periodic work: re-queue keeps of silent hosts, end drain periods, place pending replicas
+"""Periodic work: re-queue keeps of silent hosts, end drain periods, evict keeps past their
+re-attestation deadline (control/trust/reattest.py), place pending replicas
 (by risk: control/scheduling/assign.py), sign a checkpoint over new ledger entries. Every
 replica runs the loop; only the holder of each lease (control/scheduling/leases.py) does
 that lease's work, so a round is done once per cluster, not once per replica."""
@@ -17,6 +18,7 @@ from elsewhere.control.scheduling.assign import assigner
 from elsewhere.control.scheduling.eligibility import eligibility
 from elsewhere.control.store.transactions import write
 from elsewhere.control.trust.policies import current_advisories
+from elsewhere.control.trust.reattest import expire_overdue
 from elsewhere.ledger.store import Store
 
 log = logging.getLogger("elsewhere.control")
@@ -44,6 +46,8 @@ def _round(conn: Connection, cp: ControlPlane) -> None:
     for host_id in scheduler.reap(conn, cp.config.heartbeat_timeout):
         log.warning("host %s lost: its keeps are rescheduled", host_id)
     scheduler.expire_drains(conn)
+    for placement_id in expire_overdue(cp, conn):
+        log.warning("placement %s evicted: re-attestation deadline missed", placement_id)
     scheduler.schedule(
         conn,
         cp.config.heartbeat_timeout,

@@ -213,6 +213,10 @@ def requeue(conn: Connection, placement_id: str, note: str, *, host_id: str | No
             attempt=placements.c.attempt + 1,
             keep_key_digest=None,
             drain_deadline=None,
+            # a keep attests afresh wherever it runs next
+            attested_at=None,
+            reattest_due=None,
+            reattest_deadline=None,
             note=note[:500],
             updated_at=utcnow(),
         )

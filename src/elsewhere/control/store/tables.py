@@ -83,6 +83,7 @@ hosts = Table(
     # at the configured limit it is assigned nothing (broker/refusals.py).
     Column("attest_refusals", Integer, nullable=False, server_default="0"),
     Column("attest_refusal", Text),
+    Column("last_attested", TS),  # its last accepted attestation or re-attestation
 )
 
 workloads = Table(
@@ -162,6 +163,12 @@ placements = Table(
     Column("drain_deadline", TS),  # set when a re-check drains the keep's host
     Column("risk", Text),  # JSON risk decision (elsewhere.risk.placement/1) of the last round
     Column("refusal", Text),  # the last refusal this replica met, kept when it is re-placed
+    # Continuous attestation (control/broker/reattest.py): the keep's last accepted evidence,
+    # when it must re-attest next (the policy's interval, or now when a re-check asks), and
+    # when it is evicted if it has not (due + the policy's grace).
+    Column("attested_at", TS),
+    Column("reattest_due", TS),
+    Column("reattest_deadline", TS),
     Column("updated_at", TS, nullable=False),
     Index("ix_cp_placements_state", "state"),
     Index("ix_cp_placements_host", "host_id"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -250,6 +251,7 @@ def deployment_view(conn: Connection, tenant_id: str, deployment_id: str) -> dic
     digest = conn.execute(
         select(workloads.c.digest).where(workloads.c.id == row.workload_id)
     ).scalar_one()
+    now = utcnow()
     places = conn.execute(
         select(
             placements,
@@ -277,12 +279,24 @@ def deployment_view(conn: Connection, tenant_id: str, deployment_id: str) -> dic
         "sealed_results": row.result_key is not None,
         "impact": json.loads(row.impact) if row.impact else None,
         "created_at": iso(row.created_at),
-        "placements": [_placement_view(p) for p in places],
+        "placements": [_placement_view(p, now) for p in places],
         "decisions": decision_views(conn, deployment_id),
     }
 
 
-def _placement_view(p: Any) -> dict[str, Any]:
+def attestation_view(p: Any, now: dt.datetime) -> dict[str, Any]:
+    """A placement's continuous attestation: when its keep was last attested (accepted), when
+    it must re-attest next and by when, and whether it is overdue (due and not done)."""
+    due = p.reattest_due
+    return {
+        "attested_at": None if p.attested_at is None else iso(p.attested_at),
+        "reattest_due": None if due is None else iso(due),
+        "reattest_deadline": None if p.reattest_deadline is None else iso(p.reattest_deadline),
+        "overdue": p.state == "released" and due is not None and due < now,
+    }
+
+
+def _placement_view(p: Any, now: dt.datetime) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": p.id,
         "replica": p.replica,
@@ -292,6 +306,7 @@ def _placement_view(p: Any) -> dict[str, Any]:
         "note": p.note,
         "refusal": p.refusal,  # the last refusal this replica met (kept when re-placed)
         "keep_key_digest": p.keep_key_digest,
+        **attestation_view(p, now),
         "risk": json.loads(p.risk) if p.risk else None,
         "result": None,
     }

@@ -9,10 +9,11 @@ hosts; revoking it cuts the host off.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from elsewhere.attest import AttesterKind
@@ -157,8 +158,19 @@ def workload_for(conn: Connection, host_id: str, placement_id: str) -> bytes | N
     return None if row is None else bytes(row.wasm)
 
 
+def overdue_by_host(conn: Connection, now: dt.datetime) -> dict[str, int]:
+    """Host id → its running keeps whose re-attestation is overdue (due, not yet done)."""
+    rows = conn.execute(
+        select(placements.c.host_id, func.count())
+        .where(placements.c.state == "released", placements.c.reattest_due < now)
+        .group_by(placements.c.host_id)
+    ).all()
+    return {str(host): int(n) for host, n in rows}
+
+
 def host_views(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(select(hosts).order_by(hosts.c.registered_at)).all()
+    overdue = overdue_by_host(conn, utcnow())
     return [
         {
             "id": r.id,
@@ -168,6 +180,16 @@ def host_views(conn: Connection) -> list[dict[str, Any]]:
             "capacity": r.capacity,
             "last_seen": iso(r.last_seen),
             "last_claims": json.loads(r.last_claims) if r.last_claims else None,
+            "last_attested": None if r.last_attested is None else iso(r.last_attested),
+            "overdue_keeps": overdue.get(r.id, 0),  # keeps whose re-attestation is late
         }
         for r in rows
     ]
+
+
+def last_attested(conn: Connection) -> dict[str, dt.datetime]:
+    """Host id → its last accepted attestation, for hosts that have one (/metrics)."""
+    rows = conn.execute(
+        select(hosts.c.id, hosts.c.last_attested).where(hosts.c.last_attested.is_not(None))
+    ).all()
+    return {str(r.id): r.last_attested for r in rows}
