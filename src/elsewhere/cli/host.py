@@ -21,7 +21,8 @@ from elsewhere.attest import AttesterKind, make_attester, probe
 from elsewhere.claims import EMULATED_WARNING, NIL_WARNING
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.serve import add_client_args, add_store_args, client, open_plane
-from elsewhere.cli.table import add_json_flag, print_json
+from elsewhere.cli.table import add_json_flag
+from elsewhere.cli.tokenfile import add_token_file_arg, check_token_file, give_token
 from elsewhere.control.store.transactions import write
 from elsewhere.control.tenancy.auth import Kind, create_credential
 from elsewhere.crypto.hpke import DEFAULT_SUITE, SUITES, suite_named
@@ -55,22 +56,23 @@ def register(commands: Any) -> None:
     sub = tokens.add_subparsers(title="host-token commands", metavar="COMMAND")
     create = sub.add_parser("create", help="print a new host token once")
     create.add_argument("--name", default="host")
+    add_token_file_arg(create)
     add_json_flag(create)
     add_store_args(create)
     create.set_defaults(handler=run_token)
 
 
 def run_token(args: argparse.Namespace) -> int:
+    check_token_file(args)
     cp = open_plane(args)
     with write(cp.engine) as conn:
         token = create_credential(conn, Kind.HOST, args.name)
+    give_token(args, token, {"name": args.name})
     if args.json:
-        print_json({"name": args.name, "token": token})
         return EXIT_OK
-    print(f"token: {token}")
     print(
         _("give it to one host: {command}; it becomes that host's credential").format(
-            command="`elsewhere host --token-file FILE …`"
+            command=f"`elsewhere host --token-file {args.token_file or 'FILE'} …`"
         )
     )
     return EXIT_OK

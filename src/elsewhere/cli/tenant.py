@@ -10,6 +10,7 @@ from typing import Any
 from elsewhere.cli.exitcodes import EXIT_OK
 from elsewhere.cli.serve import add_store_args, open_plane
 from elsewhere.cli.table import add_json_flag, print_json, render_table
+from elsewhere.cli.tokenfile import add_token_file_arg, check_token_file, give_token
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy.auth import (
     Kind,
@@ -26,6 +27,7 @@ def register(commands: Any) -> None:
     sub = group.add_subparsers(title="tenant commands", metavar="COMMAND")
     create = sub.add_parser("create", help="create a tenant and print its API token once")
     create.add_argument("name")
+    add_token_file_arg(create)
     add_json_flag(create)
     add_store_args(create)
     create.set_defaults(handler=run_create)
@@ -35,6 +37,7 @@ def register(commands: Any) -> None:
     listing.set_defaults(handler=run_list)
     token = sub.add_parser("token", help="print a new API token for an existing tenant")
     token.add_argument("name")
+    add_token_file_arg(token)
     add_json_flag(token)
     add_store_args(token)
     token.set_defaults(handler=run_token)
@@ -43,6 +46,7 @@ def register(commands: Any) -> None:
     op_sub = operator.add_subparsers(title="operator-token commands", metavar="COMMAND")
     op_create = op_sub.add_parser("create", help="print a new operator token once")
     op_create.add_argument("--name", default="operator")
+    add_token_file_arg(op_create)
     add_json_flag(op_create)
     add_store_args(op_create)
     op_create.set_defaults(handler=run_operator)
@@ -61,15 +65,15 @@ def register(commands: Any) -> None:
 
 
 def run_create(args: argparse.Namespace) -> int:
+    check_token_file(args)
     cp = open_plane(args)
     with write(cp.engine) as conn:
         made = create_tenant(conn, args.name)
-    if args.json:
-        print_json({"id": made.id, "name": made.name, "token": made.token})
-        return EXIT_OK
-    print(_("tenant {name} ({id})").format(name=made.name, id=made.id))
-    print(f"token: {made.token}")
-    print(_("the token is shown only this once; the control plane keeps only its SHA-256"))
+    if not args.json:
+        print(_("tenant {name} ({id})").format(name=made.name, id=made.id))
+    give_token(args, made.token, {"id": made.id, "name": made.name})
+    if not args.json:
+        print(_("the token is shown only this once; the control plane keeps only its SHA-256"))
     return EXIT_OK
 
 
@@ -89,18 +93,20 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_token(args: argparse.Namespace) -> int:
+    check_token_file(args)
     cp = open_plane(args)
     with write(cp.engine) as conn:
         token = new_tenant_token(conn, args.name)
-    print_json({"name": args.name, "token": token}) if args.json else print(f"token: {token}")
+    give_token(args, token, {"name": args.name})
     return EXIT_OK
 
 
 def run_operator(args: argparse.Namespace) -> int:
+    check_token_file(args)
     cp = open_plane(args)
     with write(cp.engine) as conn:
         token = create_credential(conn, Kind.OPERATOR, args.name)
-    print_json({"name": args.name, "token": token}) if args.json else print(f"token: {token}")
+    give_token(args, token, {"name": args.name})
     return EXIT_OK
 
 

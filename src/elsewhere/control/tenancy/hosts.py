@@ -79,7 +79,14 @@ def host_of(conn: Connection, credential: Credential) -> str:
         select(hosts.c.id).where(hosts.c.credential_id == credential.id)
     ).scalar()
     if host_id is None:
-        raise InputError("host", "token", N_("not registered yet (POST /v1/hosts/register)"))
+        raise InputError(
+            "host",
+            "token",
+            N_(
+                "not registered yet: start `elsewhere host` with this token, which registers "
+                "it (POST /v1/hosts/register)"
+            ),
+        )
     return str(host_id)
 
 
