@@ -47,8 +47,9 @@ class CustodianClient:
     def get(self, path: str, **params: Any) -> Any:
         return self._call("GET", path, params=params or None)
 
-    def post(self, path: str, doc: Any = None) -> Any:
-        return self._call("POST", path, json=doc if doc is not None else {})
+    def post(self, path: str, doc: Any = None, *, timeout: float | None = None) -> Any:
+        extra = {} if timeout is None else {"timeout": timeout}
+        return self._call("POST", path, json=doc if doc is not None else {}, **extra)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
