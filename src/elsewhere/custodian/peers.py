@@ -97,7 +97,9 @@ class Peers:
                 custodian = self.roster.custodian(peer)
                 if custodian is None:
                     raise InputError("peer", peer, "not a custodian of this roster")
-                self._clients[peer] = CustodianClient(peer, custodian.url, self._ca)
+                self._clients[peer] = CustodianClient(
+                    peer, custodian.url, self._ca, keep_alive=False
+                )
             return self._clients[peer]
 
     def close(self) -> None:
