@@ -9,8 +9,9 @@ SQLite each); the keep attests with an EMULATED SEV-SNP platform (no hardware pr
   sealed to 3 parties, 3 output records). Floor: the same run's unavoidable work in process —
   3 × (evidence verify + policy + share unwrap + reseal per dataset), AES-GCM open of 3 MB
   and the analysis in a keep process on the same 3 MB.
-- releases: sequential nonce + release requests to ONE custodian (one dataset each). Floor:
-  evidence verify + policy + HPKE open + HPKE seal in process.
+- releases: sequential nonce + release requests to ONE custodian (one dataset each); each
+  release includes that custodian's veto query to its two peers (signed answers, a fresh TLS
+  connection each). Floor: evidence verify + policy + HPKE open + HPKE seal in process.
 
     .venv/bin/python bench/bench_commons.py [--runs 3] [--releases 30]
 
