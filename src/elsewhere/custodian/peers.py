@@ -205,7 +205,9 @@ class Forwarder:
             state, error = "done", None
             try:
                 self._peers.client(row.peer).post(
-                    "/v1/vetoes/forwarded", {"from": self._peers.name, "veto": doc}
+                    "/v1/vetoes/forwarded",
+                    {"from": self._peers.name, "veto": doc},
+                    timeout=QUERY_TIMEOUT_S,  # a silent peer must not hold up the others
                 )
             except CustodianDown as down:
                 state, error = "pending", down.message
