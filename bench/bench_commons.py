@@ -9,8 +9,9 @@ SQLite each); the keep attests with an EMULATED SEV-SNP platform (no hardware pr
   sealed to 3 parties, 3 output records). Floor: the same run's unavoidable work in process —
   3 × (evidence verify + policy + share unwrap + reseal per dataset), AES-GCM open of 3 MB
   and the analysis in a keep process on the same 3 MB.
-- releases: sequential nonce + release requests to ONE custodian (one dataset each). Floor:
-  evidence verify + policy + HPKE open + HPKE seal in process.
+- releases: sequential nonce + release requests to ONE custodian (one dataset each); each
+  release includes that custodian's veto query to its two peers (signed answers, a fresh TLS
+  connection each). Floor: evidence verify + policy + HPKE open + HPKE seal in process.
 
     .venv/bin/python bench/bench_commons.py [--runs 3] [--releases 30]
 
@@ -27,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from elsewhere.attest.registry import make_attester
@@ -36,7 +38,7 @@ from elsewhere.commons.proposals import Proposal, Verb, sign_decision
 from elsewhere.commons.rules import AGGREGATE, OutputRule
 from elsewhere.commons.session import EncryptedDataset, run_proposal
 from elsewhere.commons.shares import split_key
-from elsewhere.commons.wire import RELEASE_INFO, SHARE_INFO, combined_nonce, share_aad
+from elsewhere.commons.wire import RELEASE_INFO, SHARE_INFO, combined_nonce, keep_keys, share_aad
 from elsewhere.crypto.binding import report_data, workload_digest
 from elsewhere.crypto.hpke import KeepKey, PrivateKey, seal
 from elsewhere.custodian.local import build, started
@@ -127,6 +129,7 @@ def main() -> int:
             client = clients[0]
             client.post("/v1/deposits", small.deposits[0].to_json())
             key = KeepKey.generate()
+            sign_key = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
             start = time.perf_counter()
             for i in range(args.releases):
                 p = Proposal(
@@ -141,7 +144,7 @@ def main() -> int:
                 evidence = genoa.attest(
                     report_data(
                         combined_nonce([nonce]),
-                        key.public_bytes(),
+                        keep_keys(key.public_bytes(), sign_key),
                         workload_digest(module),
                         p.digest,
                     )
@@ -156,6 +159,7 @@ def main() -> int:
                         ],
                         "nonces": [nonce.hex()],
                         "keep_public_key": b64(key.public_bytes()),
+                        "keep_sign_key": b64(sign_key),
                         "evidence": b64(evidence.evidence),
                         "certificates": b64(evidence.aux),
                     },

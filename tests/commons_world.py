@@ -88,9 +88,24 @@ class World:
         attester: Attester | None = None,
         module: bytes | None = None,
     ) -> RunResult:
+        return self.run_with(
+            self.clients, proposal, decisions, datasets, attester=attester, module=module
+        )
+
+    def run_with(
+        self,
+        clients: list[CustodianClient],
+        proposal: Proposal,
+        decisions: list[Decision],
+        datasets: list[EncryptedDataset],
+        *,
+        attester: Attester | None = None,
+        module: bytes | None = None,
+    ) -> RunResult:
+        """A run whose keep asks only these custodians."""
         return run_proposal(
             self.local.roster,
-            self.clients,
+            clients,
             proposal,
             decisions,
             datasets,
@@ -104,6 +119,7 @@ def world(
     tmp: Path,
     database_urls: dict[str, str | None] | None = None,
     control_plane_log_key: str | None = None,
+    veto_quorum: int | None = None,
 ) -> Iterator[World]:
     genoa = make_attester("emulated-snp", tmp / "genoa", generation="Genoa")
     milan = make_attester("emulated-snp", tmp / "milan", generation="Milan")
@@ -117,6 +133,7 @@ def world(
         attesters=[genoa, milan],
         database_urls=database_urls,
         control_plane_log_key=control_plane_log_key,
+        veto_quorum=veto_quorum,
     )
     with started(local):
         yield World(local, genoa, milan, analysis())

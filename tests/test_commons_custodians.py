@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from commons_world import EXAMPLE, PARTIES, World, world
 from elsewhere.commons.audit import audit, audit_log, witness_round
@@ -18,7 +19,7 @@ from elsewhere.commons.canon import b64
 from elsewhere.commons.client import CustodianClient
 from elsewhere.commons.proposals import Verb, sign_decision
 from elsewhere.commons.session import open_result
-from elsewhere.commons.wire import RELEASE_INFO, combined_nonce, release_aad
+from elsewhere.commons.wire import RELEASE_INFO, combined_nonce, keep_keys, release_aad
 from elsewhere.crypto.binding import report_data, workload_digest
 from elsewhere.crypto.hpke import KeepKey, WrongRecipient
 from elsewhere.errors import Conflict, InputError, Refused
@@ -28,7 +29,10 @@ from elsewhere.ledger.keyfile import load_key_file
 
 @pytest.fixture(scope="module")
 def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world(tmp_path_factory.mktemp("commons")) as made:
+    # This commons trades veto reach for availability (veto_quorum 1 peer, not the default
+    # n - k + 1 = 2): one custodian down must not stop a run (#18); test_commons_vetoes.py
+    # runs the default.
+    with world(tmp_path_factory.mktemp("commons"), veto_quorum=1) as made:
         yield made
 
 
@@ -138,13 +142,20 @@ def test_budget_runs_out(w: World) -> None:
 def _release_request(w: World, p, key: KeepKey, bind_key: bytes) -> tuple[dict, CustodianClient]:  # type: ignore[no-untyped-def]
     client = w.clients[0]
     nonce = bytes.fromhex(client.post(f"/v1/proposals/{p.id}/nonce")["nonce"])
-    bound = report_data(combined_nonce([nonce]), bind_key, workload_digest(w.module), p.digest)
+    sign_key = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    bound = report_data(
+        combined_nonce([nonce]),
+        keep_keys(bind_key, sign_key),
+        workload_digest(w.module),
+        p.digest,
+    )
     evidence = w.genoa.attest(bound)
     request = {
         "proposal": p.to_json(),
         "decisions": [d.to_json() for d in w.approvals(p)],
         "nonces": [nonce.hex()],
         "keep_public_key": b64(key.public_bytes()),
+        "keep_sign_key": b64(sign_key),
         "evidence": b64(evidence.evidence),
         "certificates": b64(evidence.aux),
     }

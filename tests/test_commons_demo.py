@@ -22,7 +22,8 @@ def test_demo_commons(capsys: pytest.CaptureFixture[str]) -> None:
         ("analysis differs by one byte", "report_data"),
         ("raw rows", "no raw rows"),
         ("keep on a refused CPU", "AMD:Milan"),
-        ("after a veto", "vetoed"),
+        ("after a veto, asking only the custodians central did not reach", "vetoed"),
+        ("a result report not signed by the keep", "not signed by the keep"),
         ("ε budget ran out", "budget left 0"),
         ("the control plane's key-encryption key as a data key", "does not open"),
     ):

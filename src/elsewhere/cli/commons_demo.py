@@ -16,12 +16,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from elsewhere.attest.base import Attester
 from elsewhere.attest.registry import make_attester
 from elsewhere.claims import EMULATED_WARNING
 from elsewhere.cli.exitcodes import EXIT_OK, EXIT_REFUSED
 from elsewhere.cli.narrator import Narrator
 from elsewhere.commons.audit import audit, witness_round
+from elsewhere.commons.canon import b64
 from elsewhere.commons.datasets import decrypt_dataset, encrypt_dataset
 from elsewhere.commons.proposals import Decision, Proposal, Verb, sign_decision
 from elsewhere.commons.registry_client import RegistryClient
@@ -90,7 +93,7 @@ def _commons(tmp: Path, cp: ControlPlane, registry: RegistryClient, step: Narrat
     )
     step.say(
         f"roster {local.roster.digest}: m = 2 approvals (every dataset owner among them), "
-        "k = 2 of 3 shares"
+        "k = 2 of 3 shares; a custodian releases only once 2 peers answered its veto query"
     )
     registry.put_roster(local.roster.to_json())
     step.say("the operator publishes the roster; each custodian loaded its own copy")
@@ -193,6 +196,20 @@ def _flow(
         + ", ".join(f"{c['key']}={c['value']}" for c in doc["cells"][:5])
     )
     outcomes.append(bool(doc["cells"]) and doc["suppressed"] > 0)
+    step.say(
+        "the keep signed its result digest with the Ed25519 key bound in its evidence; "
+        "each custodian checked it against that evidence before logging it"
+    )
+    forged_report = {
+        "proposal_id": p.id,
+        "result_digest": "sha256:" + "00" * 32,
+        "suppressed": 0,
+        "signature": b64(Ed25519PrivateKey.generate().sign(b"forged")),
+    }
+    refused(
+        "a result report not signed by the keep",
+        lambda: clients[0].post("/v1/outputs", forged_report),
+    )
 
     step("refusals, each with the custodians' reason")
     p2 = proposal("too-few", datasets, 0.1)
@@ -219,12 +236,14 @@ def _flow(
     )
     p5 = proposal("vetoed", datasets, 0.1)
     veto = sign_decision(local.parties["central"], Verb.VETO, p5)
-    for client in clients:
-        client.post("/v1/vetoes", {"proposal": p5.to_json(), "decision": veto.to_json()})
-    step.say("central vetoes 'vetoed' and sends the veto to every custodian itself")
+    clients[0].post("/v1/vetoes", {"proposal": p5.to_json(), "decision": veto.to_json()})
+    step.say(
+        f"central vetoes 'vetoed' and reaches only {clients[0].name}; it forwards the veto "
+        "to its peers, and each custodian asks its peers before releasing"
+    )
     refused(
-        "after a veto",
-        lambda: run_proposal(local.roster, clients, p5, approvals(p5), datasets, module, genoa),
+        "after a veto, asking only the custodians central did not reach",
+        lambda: run_proposal(local.roster, clients[1:], p5, approvals(p5), datasets, module, genoa),
     )
     p6 = proposal("spend-rest", datasets, 0.5)
     run_proposal(local.roster, clients, p6, approvals(p6), datasets, module, genoa)

@@ -27,6 +27,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         Path(args.policy),
         [Path(p) for p in args.trust_emulated_root],
         args.database_url,
+        Path(args.peer_ca) if args.peer_ca else None,
     )
     if config.anchors:
         print(
@@ -64,4 +65,11 @@ def register(commands: Any) -> None:
     p.add_argument("--port", type=int, default=8443)
     p.add_argument("--tls-cert", required=True)
     p.add_argument("--tls-key", required=True)
+    p.add_argument(
+        "--peer-ca",
+        default=None,
+        metavar="PEM",
+        help="CA file the other custodians' TLS certificates chain to (vetoes are "
+        "forwarded to them and asked of them); default: the system's",
+    )
     p.set_defaults(handler=cmd_serve)

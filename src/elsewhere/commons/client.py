@@ -36,10 +36,16 @@ _BY_STATUS: dict[int, type[ElsewhereError]] = {
 
 
 class CustodianClient:
-    def __init__(self, name: str, url: str, ca_file: Path | None) -> None:
+    def __init__(
+        self, name: str, url: str, ca_file: Path | None, *, keep_alive: bool = True
+    ) -> None:
+        """`keep_alive=False` for a custodian's own calls to its peers: an idle pooled TLS
+        connection would hold up the peer's graceful shutdown (it waits for a close_notify
+        the idle client never reads)."""
         self.name = name
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-        self._http = httpx.Client(base_url=url, verify=context, timeout=TIMEOUT_S)
+        limits = httpx.Limits() if keep_alive else httpx.Limits(max_keepalive_connections=0)
+        self._http = httpx.Client(base_url=url, verify=context, timeout=TIMEOUT_S, limits=limits)
 
     def close(self) -> None:
         self._http.close()
@@ -47,8 +53,9 @@ class CustodianClient:
     def get(self, path: str, **params: Any) -> Any:
         return self._call("GET", path, params=params or None)
 
-    def post(self, path: str, doc: Any = None) -> Any:
-        return self._call("POST", path, json=doc if doc is not None else {})
+    def post(self, path: str, doc: Any = None, *, timeout: float | None = None) -> Any:
+        extra = {} if timeout is None else {"timeout": timeout}
+        return self._call("POST", path, json=doc if doc is not None else {}, **extra)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

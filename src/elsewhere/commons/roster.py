@@ -5,7 +5,12 @@ by the operator: an operator that could change the roster could add a party of i
 
     {"commons": "...", "approvals_needed": m, "shares_needed": k,
      "parties":    [{"name", "sign_key": b64 Ed25519, "seal_key": b64 HPKE}],
-     "custodians": [{"name", "url", "seal_key": b64 HPKE, "log_key": vkey, "witness_key": vkey}]}
+     "custodians": [{"name", "url", "seal_key": b64 HPKE, "log_key": vkey, "witness_key": vkey}],
+     "veto_quorum": q (optional; default n - k + 1)}
+
+`veto_quorum` is how many peer custodians must answer a custodian's veto query before it
+releases (docs/commons.md, "Vetoes reach every custodian"): more answers make a veto held by
+fewer custodians visible; fewer let releases go on with more custodians down.
 """
 
 from __future__ import annotations
@@ -78,6 +83,14 @@ class Roster:
     custodians: tuple[Custodian, ...]
     # The control plane's ledger key, when its registry is used: the custodians witness it.
     control_plane_log_key: str | None = None
+    # Peers a custodian must hear from (signed answers) before releasing; None: n - k + 1.
+    veto_quorum: int | None = None
+
+    @property
+    def peers_to_hear(self) -> int:
+        if self.veto_quorum is not None:
+            return self.veto_quorum
+        return len(self.custodians) - self.shares_needed + 1
 
     def log_verifier(self, name: str) -> Verifier | None:
         """The note key of the log named `name`: a custodian's, or CONTROL_PLANE's."""
@@ -95,16 +108,20 @@ class Roster:
         return next((c for c in self.custodians if c.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "commons": self.commons,
-            "approvals_needed": self.approvals_needed,
-            "shares_needed": self.shares_needed,
-            "parties": [p.to_json() for p in self.parties],
-            "custodians": [c.to_json() for c in self.custodians],
-        } | (
-            {"control_plane_log_key": self.control_plane_log_key}
-            if self.control_plane_log_key
-            else {}
+        return (
+            {
+                "commons": self.commons,
+                "approvals_needed": self.approvals_needed,
+                "shares_needed": self.shares_needed,
+                "parties": [p.to_json() for p in self.parties],
+                "custodians": [c.to_json() for c in self.custodians],
+            }
+            | (
+                {"control_plane_log_key": self.control_plane_log_key}
+                if self.control_plane_log_key
+                else {}
+            )
+            | ({"veto_quorum": self.veto_quorum} if self.veto_quorum is not None else {})
         )
 
     @property
@@ -123,6 +140,7 @@ class Roster:
             parties=parties,
             custodians=custodians,
             control_plane_log_key=doc.get("control_plane_log_key"),
+            veto_quorum=doc.get("veto_quorum"),
         )
         if roster.control_plane_log_key is not None:
             if not isinstance(roster.control_plane_log_key, str):
@@ -139,6 +157,10 @@ class Roster:
         # k = 1 would let one custodian (with the operator) read every dataset.
         if not 2 <= roster.shares_needed <= len(custodians):
             raise InputError(what, "shares_needed", f"must be 2..{len(custodians)}")
+        quorum = roster.veto_quorum
+        whole = isinstance(quorum, int) and not isinstance(quorum, bool)
+        if quorum is not None and not (whole and 0 <= quorum < len(custodians)):
+            raise InputError(what, "veto_quorum", f"must be 0..{len(custodians) - 1} peers")
         return roster
 
 

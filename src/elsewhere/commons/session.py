@@ -2,7 +2,8 @@
 binding them, the analysis digest and the proposal digest, k shares per dataset, the analysis
 in a wasmtime keep, the output rule applied by this runtime, results sealed to every party.
 
-The keep key lives only in this process. Custodians that are down are skipped: the run goes
+The keep keys (HPKE for the shares, Ed25519 for the result report, both bound into the
+evidence) live only in this process. Custodians that are down are skipped: the run goes
 on while k of the rest release. What the keep learns from a custodian is only its share of
 each dataset key, sealed to the keep key and bound to this proposal."""
 
@@ -12,6 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from elsewhere.attest.base import Attester
 from elsewhere.commons.canon import b64, canonical_bytes, unb64
@@ -25,6 +28,8 @@ from elsewhere.commons.wire import (
     RELEASE_INFO,
     RESULT_INFO,
     combined_nonce,
+    keep_keys,
+    output_message,
     release_aad,
     result_aad,
     sealed_digest,
@@ -93,9 +98,12 @@ def run_proposal(
         except CustodianDown as error:
             refusals.append(error.message)
     key = KeepKey.generate()
+    signer = Ed25519PrivateKey.generate()  # signs the result report; bound with the HPKE key
+    sign_key = signer.public_key().public_bytes_raw()
+    nonces_digest = combined_nonce([n for _, n in nonces])
     digest = workload_digest(module)  # what this keep runs, not what the proposal says
     bound = report_data(
-        combined_nonce([n for _, n in nonces]), key.public_bytes(), digest, proposal.digest
+        nonces_digest, keep_keys(key.public_bytes(), sign_key), digest, proposal.digest
     )
     evidence = attester.attest(bound)
     request = {
@@ -103,6 +111,7 @@ def run_proposal(
         "decisions": [d.to_json() for d in decisions],
         "nonces": [n.hex() for _, n in nonces],
         "keep_public_key": b64(key.public_bytes()),
+        "keep_sign_key": b64(sign_key),
         "evidence": b64(evidence.evidence),
         "certificates": b64(evidence.aux) if evidence.aux else None,
     }
@@ -161,15 +170,15 @@ def run_proposal(
                 party.seal_key, result, info=RESULT_INFO, aad=result_aad(proposal.digest, name)
             )
     digest_text = sealed_digest(sealed)
+    message = output_message(proposal.digest, nonces_digest, digest_text, released_cells.suppressed)
+    report = {
+        "proposal_id": proposal.id,
+        "result_digest": digest_text,
+        "suppressed": released_cells.suppressed,
+        "signature": b64(signer.sign(message)),
+    }
     for client in released:
-        client.post(
-            "/v1/outputs",
-            {
-                "proposal_id": proposal.id,
-                "result_digest": digest_text,
-                "suppressed": released_cells.suppressed,
-            },
-        )
+        client.post("/v1/outputs", report)
     return RunResult(
         proposal.id,
         sealed,

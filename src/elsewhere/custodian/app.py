@@ -38,6 +38,14 @@ def create_app(c: Custodian) -> FastAPI:
     async def veto(doc: Doc) -> dict[str, Any]:
         return await run(c.veto, doc)
 
+    @app.post("/v1/vetoes/forwarded")
+    async def forwarded_veto(doc: Doc) -> dict[str, Any]:
+        return await run(c.forwarded_veto, doc)
+
+    @app.post("/v1/vetoes/query")
+    async def veto_query(doc: Doc) -> dict[str, Any]:
+        return await run(c.veto_query, doc)
+
     @app.post("/v1/proposals/{proposal_id}/nonce")
     async def nonce(proposal_id: str) -> dict[str, Any]:
         return await run(c.nonce, proposal_id)

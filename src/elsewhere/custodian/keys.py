@@ -34,6 +34,7 @@ class CustodianConfig:
     policy: Policy
     anchors: tuple[TrustAnchor, ...]
     database_url: str
+    peer_ca: Path | None = None  # CA file the peers' TLS certificates chain to (None: system)
 
 
 def init_dir(directory: Path, name: str) -> dict[str, Any]:
@@ -65,6 +66,7 @@ def load_dir(
     policy_path: Path,
     anchor_paths: list[Path],
     database_url: str | None,
+    peer_ca: Path | None = None,
 ) -> CustodianConfig:
     try:
         name = (directory / "name").read_text().strip()
@@ -92,4 +94,5 @@ def load_dir(
         policy=load_policy(policy_path),
         anchors=tuple(TrustAnchor.emulated_root_file(p) for p in anchor_paths),
         database_url=database_url or f"sqlite:///{directory / 'custodian.db'}",
+        peer_ca=peer_ca,
     )

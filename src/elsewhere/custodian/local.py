@@ -94,6 +94,8 @@ class LocalCommons:
             str(tls.cert),
             "--tls-key",
             str(tls.key),
+            "--peer-ca",
+            str(self.ca.cert_path),
         ]
         for anchor in self.anchors:
             command += ["--trust-emulated-root", str(anchor)]
@@ -176,6 +178,7 @@ def build(
     attesters: Sequence[Attester] = (),
     database_urls: dict[str, str | None] | None = None,
     control_plane_log_key: str | None = None,
+    veto_quorum: int | None = None,
 ) -> LocalCommons:
     """Keys, roster and policy on disk; nothing started yet."""
     root.mkdir(parents=True, exist_ok=True)
@@ -192,6 +195,8 @@ def build(
         "parties": [p.public.to_json() for p in parties.values()],
         "custodians": publics,
     } | ({"control_plane_log_key": control_plane_log_key} if control_plane_log_key else {})
+    if veto_quorum is not None:
+        roster_doc["veto_quorum"] = veto_quorum
     (root / "roster.json").write_text(json.dumps(roster_doc, indent=2))
     policy = root / "policy.toml"
     policy.write_text(policy_text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import uvicorn
 from elsewhere.control.store.transactions import open_engine
 from elsewhere.custodian.app import create_app
 from elsewhere.custodian.keys import CustodianConfig
+from elsewhere.custodian.peers import Forwarder, Peers
 from elsewhere.custodian.service import Custodian
 from elsewhere.db.migrate import upgrade
 from elsewhere.errors import ConfigError
@@ -18,11 +20,13 @@ from elsewhere.ledger.log import Ledger
 
 
 def open_custodian(config: CustodianConfig) -> Custodian:
+    """The custodian with its store migrated; its veto forwarder made, not started."""
     upgrade(config.database_url)
     engine = open_engine(config.database_url)
     ledger = Ledger(engine, config.log_signer.name, config.log_signer)
     ledger.store.ensure_state(config.log_signer.name)
-    return Custodian(config, engine, ledger)
+    peers = Peers(config.name, config.roster, config.peer_ca)
+    return Custodian(config, engine, ledger, peers, Forwarder(engine, peers))
 
 
 def serve(config: CustodianConfig, host: str, port: int, cert: Path, key: Path) -> None:
@@ -32,6 +36,11 @@ def serve(config: CustodianConfig, host: str, port: int, cert: Path, key: Path) 
         if not path.is_file():
             raise ConfigError("custodian serve", str(path), "TLS file not found")
     custodian = open_custodian(config)
+    # The forwarder's lines (acknowledged, retrying, given up) go to stderr, one per event.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(f"custodian {config.name}: %(message)s"))
+    logging.getLogger("elsewhere.custodian").addHandler(handler)
+    logging.getLogger("elsewhere.custodian").setLevel(logging.INFO)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -55,4 +64,10 @@ def serve(config: CustodianConfig, host: str, port: int, cert: Path, key: Path) 
         f"custodian {config.name} listening on https://{host}:{sock.getsockname()[1]}", flush=True
     )
     sys.stdout.flush()
-    server.run(sockets=[sock])
+    assert custodian.forwarder is not None
+    custodian.forwarder.start()  # resumes forwards left pending by an earlier run
+    try:
+        server.run(sockets=[sock])
+    finally:
+        custodian.forwarder.stop()
+        custodian.peers.close()

@@ -7,24 +7,35 @@ never spent twice for one proposal. Verification and wrapping happen before it."
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, select, update
 
 from elsewhere.commons.canon import b64, check_name, field, unb64
 from elsewhere.commons.datasets import Deposit
-from elsewhere.commons.proposals import Decision, Proposal, Verb, check_decision, standing
-from elsewhere.commons.wire import RELEASE_INFO, SHARE_INFO, combined_nonce, release_aad, share_aad
+from elsewhere.commons.proposals import Decision, Proposal, standing
+from elsewhere.commons.wire import (
+    RELEASE_INFO,
+    SHARE_INFO,
+    combined_nonce,
+    keep_keys,
+    output_message,
+    release_aad,
+    share_aad,
+)
 from elsewhere.control.store.transactions import read, write
 from elsewhere.crypto.binding import report_data
 from elsewhere.crypto.hpke import PublicKey, seal
 from elsewhere.custodian import tables as t
 from elsewhere.custodian.keys import CustodianConfig
+from elsewhere.custodian.peers import Forwarder, Peers, answer_query
+from elsewhere.custodian.vetoes import forwarded_from, parse_veto, record_veto
 from elsewhere.errors import Conflict, InputError, NotFound, Refused
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 from elsewhere.ledger.log import Ledger
@@ -40,6 +51,8 @@ class Custodian:
     config: CustodianConfig
     engine: Engine
     ledger: Ledger
+    peers: Peers
+    forwarder: Forwarder | None = None
 
     def info(self) -> dict[str, Any]:
         c = self.config
@@ -83,40 +96,29 @@ class Custodian:
         return {"dataset_id": deposit.dataset_id, "ledger_index": index}
 
     def veto(self, doc: Mapping[str, Any]) -> dict[str, Any]:
-        """A party's veto, sent to every custodian by the party itself: the operator cannot
-        hold it back. From then on this custodian releases nothing for that proposal id."""
-        proposal = Proposal.from_json(field(doc, "veto", "proposal", dict))
-        decision = Decision.from_json(field(doc, "veto", "decision", dict))
-        if decision.verb is not Verb.VETO:
-            raise InputError("veto", "decision.verb", "must be veto")
-        why = check_decision(self.config.roster, decision, proposal.digest)
-        if why is not None:
-            raise Refused(f"veto refused: {why}")
-        entry = {
-            "kind": "commons.veto",
-            "custodian": self.config.name,
-            "proposal_id": proposal.id,
-            "proposal_digest": proposal.digest.hex(),
-            "party": decision.party,
-        }
-        with write(self.engine) as conn:
-            known = conn.execute(
-                select(t.vetoes.c.party).where(
-                    t.vetoes.c.proposal_id == proposal.id, t.vetoes.c.party == decision.party
-                )
-            ).first()
-            if known:
-                return {"proposal_id": proposal.id, "party": decision.party, "ledger_index": None}
-            conn.execute(
-                t.vetoes.insert().values(
-                    proposal_id=proposal.id,
-                    party=decision.party,
-                    decision=json.dumps(decision.to_json()),
-                    created_at=utcnow(),
-                )
-            )
-            index = self.ledger.append(entry, connection=conn)
+        """A party's veto, sent by the party to any custodian: recorded here, then forwarded
+        by this custodian to every peer. From then on this custodian releases nothing for
+        that proposal id, nor does any peer that has it or hears of it (docs/commons.md)."""
+        return self._record(*parse_veto(doc), via=None)
+
+    def forwarded_veto(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """A peer carrying a party's veto: checked here as if the party had sent it."""
+        via = forwarded_from(self.config.roster, self.config.name, doc)
+        return self._record(*parse_veto(field(doc, "forwarded veto", "veto", dict)), via=via)
+
+    def _record(self, proposal: Proposal, decision: Decision, *, via: str | None) -> dict[str, Any]:
+        c = self.config
+        index = record_veto(c.name, c.roster, self.engine, self.ledger, proposal, decision, via=via)
+        if index is not None and self.forwarder is not None:
+            self.forwarder.wake()
         return {"proposal_id": proposal.id, "party": decision.party, "ledger_index": index}
+
+    def veto_query(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """A peer asks, before releasing, which vetoes this custodian holds for a proposal."""
+        proposal = Proposal.from_json(field(doc, "veto query", "proposal", dict))
+        challenge = _hex("veto query", "challenge", field(doc, "veto query", "challenge", str))
+        c = self.config
+        return answer_query(self.engine, c.name, c.log_signer, proposal, challenge)
 
     # -- release ------------------------------------------------------------------------
 
@@ -142,6 +144,9 @@ class Custodian:
         keep_key = PublicKey.parse(
             unb64(what, "keep_public_key", field(doc, what, "keep_public_key", str))
         )
+        sign_key = unb64(what, "keep_sign_key", field(doc, what, "keep_sign_key", str))
+        if len(sign_key) != 32:
+            raise InputError(what, "keep_sign_key", "must be a 32-byte Ed25519 key")
         evidence = unb64(what, "evidence", field(doc, what, "evidence", str))
         certificates = doc.get("certificates")
         cert_table = None if certificates is None else unb64(what, "certificates", certificates)
@@ -162,6 +167,7 @@ class Custodian:
         reasons = list(stand.refusals)
         if vetoed:
             reasons.append(f"vetoed (recorded at this custodian) by {', '.join(sorted(vetoed))}")
+        reasons.extend(self._peer_reasons(proposal, already=set(vetoed)))
         for row in rows:
             if row.epsilon_spent + proposal.rule.epsilon > row.epsilon_budget + 1e-12:
                 left = row.epsilon_budget - row.epsilon_spent
@@ -176,7 +182,7 @@ class Custodian:
         )
         expected = report_data(
             combined_nonce(nonces),
-            keep_key.encode(),
+            keep_keys(keep_key.encode(), sign_key),
             bytes.fromhex(proposal.analysis_digest),
             proposal.digest,
         )
@@ -193,6 +199,7 @@ class Custodian:
             "analysis_digest": "sha384:" + proposal.analysis_digest,
             "datasets": list(proposal.datasets),
             "keep_key_digest": keep_digest,
+            "keep_sign_key": b64(sign_key),
             "tee": result.claims.tee.value,
             "emulated": result.claims.emulated,
             "epsilon": proposal.rule.epsilon if not reasons else 0.0,
@@ -216,7 +223,8 @@ class Custodian:
                         aad=release_aad(proposal.digest, row.dataset_id, self.config.name),
                     )
                 )
-        index = self._commit_release(proposal, mine, entry, keep_digest, accepted=not reasons)
+        run = (sign_key, combined_nonce(nonces))
+        index = self._commit_release(proposal, mine, entry, keep_digest, run, accepted=not reasons)
         if reasons:
             raise Refused("release refused: " + "; ".join(reasons))
         return {
@@ -232,6 +240,7 @@ class Custodian:
         nonce: str,
         entry: dict[str, Any],
         keep_digest: str,
+        run: tuple[bytes, bytes],
         *,
         accepted: bool,
     ) -> int:
@@ -249,6 +258,15 @@ class Custodian:
                 ).first():
                     raise Conflict(f"proposal {proposal.id} already ran (one release per proposal)")
                 index = self.ledger.append(entry, connection=conn)
+                conn.execute(
+                    t.runs.insert().values(
+                        proposal_id=proposal.id,
+                        proposal_digest=proposal.digest,
+                        keep_sign_key=run[0],
+                        nonces_digest=run[1],
+                        output_index=None,
+                    )
+                )
                 for dataset in proposal.datasets:
                     conn.execute(
                         update(t.deposits)
@@ -269,27 +287,68 @@ class Custodian:
                 index = self.ledger.append(entry, connection=conn)
         return index
 
+    def _peer_reasons(self, proposal: Proposal, already: set[str]) -> list[str]:
+        """Ask every peer for its vetoes (signed, fresh answers); a veto learned this way is
+        recorded here too (and forwarded on). Too few answers is a refusal: the veto of a
+        party that reached only an unheard peer could be missed (docs/commons.md)."""
+        check = self.peers.ask(proposal)
+        reasons = []
+        learned: dict[str, str] = {}
+        for peer, decision in check.vetoes:
+            learned.setdefault(decision.party, peer)
+            if decision.party not in already:
+                self._record(proposal, decision, via=peer)
+        if learned:
+            held = ", ".join(f"{p} (at {learned[p]})" for p in sorted(learned))
+            reasons.append(f"vetoed (recorded at a peer) by {held}")
+        needed = self.config.roster.peers_to_hear
+        if len(check.heard) < needed:
+            reasons.append(
+                f"veto check: heard from {len(check.heard)} of the {needed} peers needed"
+                + (f" ({'; '.join(check.unheard)})" if check.unheard else "")
+            )
+        return reasons
+
     def output(self, doc: Mapping[str, Any]) -> dict[str, Any]:
-        """The digest of a run's sealed results, as the keep reports it; only for a proposal
-        this custodian released to, once."""
-        proposal_id = check_name("proposal id", field(doc, "output", "proposal_id", str))
-        digest = field(doc, "output", "result_digest", str)
+        """The digest of a run's sealed results, as the keep reports it: signed by the keep
+        key this custodian verified in the evidence it released to (that proposal, those
+        nonces), recorded once. Anything else is refused and not logged."""
+        what = "output"
+        proposal_id = check_name("proposal id", field(doc, what, "proposal_id", str))
+        digest = field(doc, what, "result_digest", str)
         if len(digest) != 71 or not digest.startswith("sha256:"):
-            raise InputError("output", "result_digest", "must be sha256:<64 hex>")
+            raise InputError(what, "result_digest", "must be sha256:<64 hex>")
+        suppressed = field(doc, what, "suppressed", int)
+        signature = unb64(what, "signature", field(doc, what, "signature", str))
         with write(self.engine) as conn:
-            if not conn.execute(
-                select(t.releases.c.dataset_id).where(t.releases.c.proposal_id == proposal_id)
-            ).first():
+            run = conn.execute(select(t.runs).where(t.runs.c.proposal_id == proposal_id)).first()
+            if run is None:
                 raise NotFound(f"no release for proposal {proposal_id} here")
+            message = output_message(run.proposal_digest, run.nonces_digest, digest, suppressed)
+            try:
+                Ed25519PublicKey.from_public_bytes(run.keep_sign_key).verify(signature, message)
+            except InvalidSignature:
+                raise Refused(
+                    f"output report for {proposal_id} refused: not signed by the keep this "
+                    "custodian released to (its attested key, that proposal and nonces)"
+                ) from None
+            if run.output_index is not None:
+                raise Conflict(
+                    f"output of {proposal_id} already recorded (entry {run.output_index})"
+                )
             index = self.ledger.append(
                 {
                     "kind": "commons.output",
                     "custodian": self.config.name,
                     "proposal_id": proposal_id,
                     "result_digest": digest,
-                    "suppressed": field(doc, "output", "suppressed", int),
+                    "suppressed": suppressed,
+                    "keep_signature": b64(signature),
                 },
                 connection=conn,
+            )
+            conn.execute(
+                update(t.runs).where(t.runs.c.proposal_id == proposal_id).values(output_index=index)
             )
         return {"ledger_index": index}
 

@@ -54,3 +54,29 @@ witnessed = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("root", sa.LargeBinary(32), nullable=False),
 )
+
+# One row per proposal this custodian released for: the keep's signing key bound in the
+# evidence it verified, and the nonces digest, so only that keep can report that run's output.
+runs = sa.Table(
+    "custodian_runs",
+    metadata,
+    sa.Column("proposal_id", sa.String(64), primary_key=True),
+    sa.Column("proposal_digest", sa.LargeBinary(32), nullable=False),
+    sa.Column("keep_sign_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("nonces_digest", sa.LargeBinary(32), nullable=False),
+    sa.Column("output_index", sa.BigInteger, nullable=True),
+)
+
+# Vetoes still to forward to a peer custodian (kept across restarts; done when acknowledged).
+forwards = sa.Table(
+    "custodian_forwards",
+    metadata,
+    sa.Column("proposal_id", sa.String(64), primary_key=True),
+    sa.Column("party", sa.String(64), primary_key=True),
+    sa.Column("peer", sa.String(64), primary_key=True),
+    sa.Column("veto", sa.Text, nullable=False),  # the party's signed veto document
+    sa.Column("state", sa.String(16), nullable=False),  # pending | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
