@@ -29,10 +29,8 @@ from elsewhere.ledger.keyfile import load_key_file
 
 @pytest.fixture(scope="module")
 def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    # This commons trades veto reach for availability (veto_quorum 1 peer, not the default
-    # n - k + 1 = 2): one custodian down must not stop a run (#18); test_commons_vetoes.py
-    # runs the default.
-    with world(tmp_path_factory.mktemp("commons"), veto_quorum=1) as made:
+    # The default veto quorum (n - k = 1 peer): one custodian down must not stop a run (#18).
+    with world(tmp_path_factory.mktemp("commons")) as made:
         yield made
 
 

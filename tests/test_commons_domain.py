@@ -116,7 +116,7 @@ def test_roster_refuses_one_custodian_threshold(keys: dict[str, PartyKeys]) -> N
 def test_roster_veto_quorum(keys: dict[str, PartyKeys]) -> None:
     roster, _ = roster_for(keys)
     n, k = len(roster.custodians), roster.shares_needed
-    assert roster.peers_to_hear == n - k + 1 and "veto_quorum" not in roster.to_json()
+    assert roster.peers_to_hear == n - k and "veto_quorum" not in roster.to_json()
     chosen = Roster.from_json(roster.to_json() | {"veto_quorum": 0})
     assert chosen.peers_to_hear == 0 and chosen.digest != roster.digest  # part of the agreement
     for bad in (n, -1, True, "2"):

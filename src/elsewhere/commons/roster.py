@@ -6,11 +6,14 @@ by the operator: an operator that could change the roster could add a party of i
     {"commons": "...", "approvals_needed": m, "shares_needed": k,
      "parties":    [{"name", "sign_key": b64 Ed25519, "seal_key": b64 HPKE}],
      "custodians": [{"name", "url", "seal_key": b64 HPKE, "log_key": vkey, "witness_key": vkey}],
-     "veto_quorum": q (optional; default n - k + 1)}
+     "veto_quorum": q (optional; default n - k)}
 
 `veto_quorum` is how many peer custodians must answer a custodian's veto query before it
 releases (docs/commons.md, "Vetoes reach every custodian"): more answers make a veto held by
-fewer custodians visible; fewer let releases go on with more custodians down.
+fewer custodians visible; fewer let releases go on with more custodians down. The default,
+n - k, is the most that still lets a run go on with one custodian down (#18): a veto held by
+k custodians (its recipient and k - 1 it forwarded to) is then seen by every release, and one
+held by any custodian that answers is seen too, since every peer is asked.
 """
 
 from __future__ import annotations
@@ -83,14 +86,14 @@ class Roster:
     custodians: tuple[Custodian, ...]
     # The control plane's ledger key, when its registry is used: the custodians witness it.
     control_plane_log_key: str | None = None
-    # Peers a custodian must hear from (signed answers) before releasing; None: n - k + 1.
+    # Peers a custodian must hear from (signed answers) before releasing; None: n - k.
     veto_quorum: int | None = None
 
     @property
     def peers_to_hear(self) -> int:
         if self.veto_quorum is not None:
             return self.veto_quorum
-        return len(self.custodians) - self.shares_needed + 1
+        return len(self.custodians) - self.shares_needed
 
     def log_verifier(self, name: str) -> Verifier | None:
         """The note key of the log named `name`: a custodian's, or CONTROL_PLANE's."""
