@@ -100,19 +100,46 @@ def test_legal_hold_blocks_erasure_until_lifted(tmp_path: Path, database_url: st
         alice = put(cp, tenant, "alice", b"x")
         with write(cp.engine) as conn:
             erasure.request_erasure(conn, cp.ledger, WEEK, tenant, alice.subject_hash)
-            erasure.set_hold(conn, cp.ledger, tenant, alice.subject_hash, True, "court order 7")
+            erasure.set_hold(
+                conn, cp.ledger, WEEK, tenant, alice.subject_hash, True, "court order 7"
+            )
         later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
         with write(cp.engine) as conn:
             assert erasure.complete_due(conn, cp.ledger, later) == 0
         assert _meta(cp, tenant, alice.subject_hash)["state"] == "pending"
         bob = put(cp, tenant, "bob", b"y")
         with write(cp.engine) as conn:
-            erasure.set_hold(conn, cp.ledger, tenant, bob.subject_hash, True, "court order 8")
+            erasure.set_hold(conn, cp.ledger, WEEK, tenant, bob.subject_hash, True, "court order 8")
         with pytest.raises(Conflict, match="legal hold"):
             _erase(cp, tenant, bob.subject_hash)
         with write(cp.engine) as conn:
-            erasure.set_hold(conn, cp.ledger, tenant, alice.subject_hash, False, "order lifted")
+            erasure.set_hold(
+                conn, cp.ledger, WEEK, tenant, alice.subject_hash, False, "order lifted"
+            )
             assert erasure.complete_due(conn, cp.ledger, later) == 1
+
+
+def test_approvals_given_during_a_hold_erase_when_it_is_lifted(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """k operators approve while a legal hold stands: nothing is erased then; lifting the hold
+    erases at once (it used to wait for the grace period's end), in the lift's transaction."""
+    with plane(tmp_path, database_url) as (cp, tenant):
+        alice = put(cp, tenant, "alice", b"x")
+        _erase(cp, tenant, alice.subject_hash, WEEK)
+        with write(cp.engine) as conn:
+            erasure.set_hold(conn, cp.ledger, WEEK, tenant, alice.subject_hash, True, "order 9")
+        for operator in ("op1", "op2")[: WEEK.approvals]:
+            with write(cp.engine) as conn:
+                held = erasure.approve(conn, cp.ledger, WEEK, tenant, alice.subject_hash, operator)
+            assert held["state"] == "pending" and held["hold"]
+        with write(cp.engine) as conn:
+            lifted = erasure.set_hold(
+                conn, cp.ledger, WEEK, tenant, alice.subject_hash, False, "order lifted"
+            )
+        assert lifted["state"] == "erased"
+        assert _meta(cp, tenant, alice.subject_hash)["state"] == "erased"
+        assert cp.ledger.audit() == cp.ledger.size
 
 
 def test_k_distinct_operators_skip_the_grace_period(
@@ -146,7 +173,7 @@ def test_retention_rules_by_age_and_by_last_use(tmp_path: Path, database_url: st
         held = put(cp, tenant, "held", b"h", born=today.replace(year=today.year - 20))
         idle = put(cp, tenant, "idle", b"i", "newsletter")
         with write(cp.engine) as conn:
-            erasure.set_hold(conn, cp.ledger, tenant, held.subject_hash, True, "audit")
+            erasure.set_hold(conn, cp.ledger, WEEK, tenant, held.subject_hash, True, "audit")
             age = retention.add_rule(conn, cp.kek, tenant, "purpose", "gift-matching", "age:13")
             quiet = retention.add_rule(conn, cp.kek, tenant, "purpose", "newsletter", "idle:30d")
             conn.execute(

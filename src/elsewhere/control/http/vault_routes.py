@@ -115,10 +115,15 @@ def erase(cp: Plane, cred: Tenant, body: SubjectRequest) -> dict[str, Any]:
 
 @router.post("/hold")
 def hold(cp: Plane, cred: Tenant, body: HoldRequest) -> dict[str, Any]:
-    """Set or lift a legal hold (it blocks erasure)."""
+    """Set or lift a legal hold (it blocks erasure; lifting it erases what is due by then)."""
     hashed = vault_records.subject_key(cp.kek, _tenant(cred), body.subject)
     with write(cp.engine) as conn:
-        return erasure.set_hold(conn, cp.ledger, _tenant(cred), hashed, body.hold, body.reason)
+        answer = erasure.set_hold(
+            conn, cp.ledger, settings(), _tenant(cred), hashed, body.hold, body.reason
+        )
+    if answer["state"] == "erased":
+        erasure.flush(cp.engine)
+    return answer
 
 
 @router.post("/receipt")
@@ -160,7 +165,12 @@ def delete_rule(cp: Plane, cred: Tenant, rule_id: str) -> Response:
 def approve(cp: Plane, cred: Operator, body: Approval) -> dict[str, Any]:
     """One operator's approval to erase before the grace period ends (k distinct needed)."""
     with write(cp.engine) as conn:
-        return erasure.approve(conn, cp.ledger, settings(), body.tenant, body.subject_hash, cred.id)
+        answer = erasure.approve(
+            conn, cp.ledger, settings(), body.tenant, body.subject_hash, cred.id
+        )
+    if answer["state"] == "erased":
+        erasure.flush(cp.engine)
+    return answer
 
 
 @router.post("/sweep")

@@ -146,21 +146,49 @@ def request_erasure(
 
 
 def set_hold(
-    conn: Connection, ledger: Ledger, tenant_id: str, subject_hash: str, on: bool, why: str
+    conn: Connection,
+    ledger: Ledger,
+    settings: VaultSettings,
+    tenant_id: str,
+    subject_hash: str,
+    on: bool,
+    why: str,
 ) -> dict[str, Any]:
+    """Set or lift a legal hold. Lifting it completes, in the same transaction, a pending
+    erasure that is due by then: enough operators approved while it was held, or its grace
+    period ended (it does not wait for the next sweep)."""
     row = _existing(conn, tenant_id, subject_hash)
     if row.state == State.ERASED:
         raise Conflict("subject was erased: nothing left to hold")
     if not why.strip() or len(why) > 200:
         raise InputError("legal hold", "reason", "give a reason of 1-200 characters")
     conn.execute(update(vault_subjects).where(_where(tenant_id, subject_hash)).values(hold=on))
+    now = utcnow()
     index = ledger.append(
         entries.entry(
-            entries.HOLD, utcnow(), tenant=tenant_id, subject=subject_hash, hold=on, reason=why
+            entries.HOLD, now, tenant=tenant_id, subject=subject_hash, hold=on, reason=why
         ),
         connection=conn,
     )
-    return {"subject": subject_hash, "hold": on, "ledger_index": index}
+    count = _approvals(conn, tenant_id, subject_hash)
+    erased = (
+        not on
+        and due(row.state, False, row.erase_after, count, settings, now)
+        and bool(shred(conn, ledger, tenant_id, [subject_hash], "legal hold lifted", now))
+    )
+    state = State.ERASED.value if erased else str(row.state)
+    return {"subject": subject_hash, "hold": on, "state": state, "ledger_index": index}
+
+
+def _approvals(conn: Connection, tenant_id: str, subject_hash: str) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                vault_approvals.c.tenant_id == tenant_id,
+                vault_approvals.c.subject_hash == subject_hash,
+            )
+        ).scalar_one()
+    )
 
 
 def approve(
@@ -188,14 +216,7 @@ def approve(
             )
     except IntegrityError:
         raise Conflict("this operator approved this erasure already") from None
-    count = int(
-        conn.execute(
-            select(func.count()).where(
-                vault_approvals.c.tenant_id == tenant_id,
-                vault_approvals.c.subject_hash == subject_hash,
-            )
-        ).scalar_one()
-    )
+    count = _approvals(conn, tenant_id, subject_hash)
     index = ledger.append(
         entries.entry(
             entries.APPROVAL,
