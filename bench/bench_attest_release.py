@@ -58,11 +58,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from control_helpers import DEMO_POLICY, attest_body, greeter_wasm, postgres_available  # noqa: E402
 from elsewhere.attest import make_attester  # noqa: E402
-from elsewhere.control.config import ControlConfig, ControlPlane  # noqa: E402
 from elsewhere.control.serve.server import free_port  # noqa: E402
-from elsewhere.control.store.transactions import write  # noqa: E402
-from elsewhere.control.tenancy.auth import Kind, create_credential  # noqa: E402
-from elsewhere.control.tenancy.tenants import create_tenant  # noqa: E402
 from elsewhere.crypto.hpke import KeepKey  # noqa: E402
 from elsewhere.host.client import Client  # noqa: E402
 
@@ -189,17 +185,45 @@ def head_commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
+# Run with PYTHONPATH on the tree under test: its own store, a tenant and a host credential
+# (the module paths of this tree, else those of BASE_COMMIT's flat control package).
+SETUP = """
+import json, sys
+from pathlib import Path
+from elsewhere.control.config import ControlConfig, ControlPlane
+try:
+    from elsewhere.control.store.transactions import write
+    from elsewhere.control.tenancy.auth import Kind, create_credential
+    from elsewhere.control.tenancy.tenants import create_tenant
+except ImportError:
+    from elsewhere.control.db import write
+    from elsewhere.control.auth import Kind, create_credential
+    from elsewhere.control.tenants import create_tenant
+cp = ControlPlane.open(ControlConfig.for_dir(Path(sys.argv[1]), sys.argv[2] or None))
+with write(cp.engine) as conn:
+    tenant = create_tenant(conn, "bench").token
+    host = create_credential(conn, Kind.HOST, "genoa")
+cp.engine.dispose()
+print(json.dumps([tenant, host]))
+"""
+
+
 @contextmanager
 def server(
     tmp: Path, database: str | None, workers: int, sources: Path
 ) -> Iterator[tuple[str, str, str, Any, int]]:
     data = tmp / "cp"
-    cp = ControlPlane.open(ControlConfig.for_dir(data, database))
     attester = make_attester("emulated-snp", tmp / "genoa", generation="Genoa")
-    with write(cp.engine) as conn:
-        tenant = create_tenant(conn, "bench").token
-        host = create_credential(conn, Kind.HOST, "genoa")
-    cp.engine.dispose()
+    # The store is created and migrated by the tree under test: a database migrated by this
+    # tree holds revisions (control_0007, custodian_0001) an older tree cannot locate.
+    done = subprocess.run(
+        [sys.executable, "-c", SETUP, str(data), database or ""],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(sources)},
+    )
+    tenant, host = json.loads(done.stdout.strip().splitlines()[-1])
     port = free_port()
     command = [sys.executable, "-c", "from elsewhere.cli import main; raise SystemExit(main())"]
     command += ["serve", "--data-dir", str(data), "--port", str(port), "--workers", str(workers)]
