@@ -46,7 +46,7 @@ from elsewhere.control.store.transactions import write  # noqa: E402
 from elsewhere.control.tenancy.auth import Kind, create_credential  # noqa: E402
 from elsewhere.control.tenancy.tenants import create_tenant  # noqa: E402
 from elsewhere.crypto.binding import report_data  # noqa: E402
-from elsewhere.crypto.hpke import KeepKey  # noqa: E402
+from elsewhere.crypto.hpke import KeepKey, PublicKey  # noqa: E402
 from elsewhere.host.client import Client, b64  # noqa: E402
 from elsewhere.wire import digest_bytes  # noqa: E402
 
@@ -152,7 +152,7 @@ def private_postgres() -> Iterator[PrivatePostgres | None]:
 # --- replicas ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Replica:
     name: str
     port: int
@@ -368,7 +368,8 @@ class Receipt:
     evidence: bytes
     keep_key_digest: str
     secrets: tuple[str, ...]
-    at: float  # time.monotonic() when it arrived
+    began: float  # time.monotonic() before its nonce was asked for
+    at: float  # time.monotonic() when the release arrived
 
 
 @dataclass
@@ -383,8 +384,9 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def first_release_after(self, moment: float) -> float | None:
+        """When the first release arrived whose attempt began after `moment`."""
         with self.lock:
-            times = [r.at for r in self.receipts if r.at > moment]
+            times = [r.at for r in self.receipts if r.began > moment]
         return min(times) if times else None
 
 
@@ -392,14 +394,22 @@ class Load:
     """`keeps` threads doing attest-and-release in a loop, a heartbeat and a secret writer,
     all through round-robin clients, until `stop()`."""
 
-    def __init__(self, urls: list[str], world: World, keeps: int, writes: bool = True) -> None:
+    def __init__(
+        self,
+        urls: list[str],
+        world: World,
+        keeps: int,
+        writes: bool = True,
+        heartbeat: bool = True,
+    ) -> None:
         self.urls, self.world, self.tally = urls, world, Tally()
         self.halt = threading.Event()
         self.threads = [
             threading.Thread(target=self._keep, args=(p,), daemon=True)
             for p in world.placements[:keeps]
         ]
-        self.threads.append(threading.Thread(target=self._heartbeat, daemon=True))
+        if heartbeat:  # a host silent for heartbeat_timeout (15 s) loses its placements
+            self.threads.append(threading.Thread(target=self._heartbeat, daemon=True))
         if writes:
             self.threads.append(threading.Thread(target=self._writer, daemon=True))
 
@@ -423,7 +433,7 @@ class Load:
         client = RoundRobin(self.urls, self.world.host)
         key = KeepKey.generate()
         public = key.public_bytes()
-        digest = "sha256:" + key.fingerprint()
+        digest = "sha256:" + PublicKey.parse(public).fingerprint()
         try:
             while not self.halt.is_set():
                 try:
@@ -438,6 +448,7 @@ class Load:
     def _release(
         self, client: RoundRobin, placement: str, key: KeepKey, public: bytes, digest: str
     ) -> None:
+        began = time.monotonic()
         issued = client.request("POST", f"/v1/placements/{placement}/nonce")
         if issued.status_code != 200:
             self._note(f"nonce: {issued.status_code} {issued.text[:120]}")
@@ -475,6 +486,7 @@ class Load:
             evidence.evidence,
             digest,
             tuple(sorted(result["secrets"])),
+            began,
             time.monotonic(),
         )
         with self.tally.lock:

@@ -76,7 +76,7 @@ class Campaign:
 
     def fault(self, name: str, inject: Callable[[Load], list[Verdict]]) -> bool:
         print(f"== {name}")
-        load = Load(self.cluster.urls(), self.world, KEEPS).start()
+        load = Load(self.cluster.urls(), self.world, KEEPS, heartbeat=False).start()
         time.sleep(RUN_BEFORE)
         started = time.monotonic()
         extra = inject(load)
@@ -268,7 +268,11 @@ def main() -> int:
                             f"3 replicas on a private PostgreSQL (port {pg.port}) ready in "
                             f"{setup['replicas_ready_s']} s; {KEEPS} keeps, 1 writer"
                         )
-                        campaign = Campaign(cluster, url, cluster.world(KEEPS))
+                        world = cluster.world(KEEPS)
+                        # The host's heartbeat goes on between faults, while the checks
+                        # run: a host silent for 15 s loses its placements.
+                        beat = Load(cluster.urls(), world, 0, writes=False).start()
+                        campaign = Campaign(cluster, url, world)
                         steps: dict[str, Callable[[Load], list[Verdict]]] = {
                             "kill-replica": campaign.kill_replica,
                             "kill-lease-holder": campaign.kill_lease_holder,
@@ -278,6 +282,7 @@ def main() -> int:
                         for name in ALL:
                             if name in chosen:
                                 campaign.fault(name, steps[name])
+                        beat.stop()
                         results += campaign.results
                     finally:
                         cluster.stop()

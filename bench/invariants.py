@@ -134,7 +134,7 @@ def checkpoints_consistent(
 ) -> Verdict:
     """`seen` (size → root of every checkpoint earlier checks saw) is updated in place."""
     keys = [Verifier.parse(v) for v in vkeys]
-    size = ledger.size()
+    size = ledger.size
     deadline = time.monotonic() + cover_within
     while True:  # the signer signs after new entries, within a maintenance round or two
         latest = ledger.latest_checkpoint()
