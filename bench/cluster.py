@@ -304,7 +304,7 @@ class Cluster:
                 host_token = create_credential(conn, Kind.HOST, "genoa")
         finally:
             cp.close()
-        urls = self.urls()
+        urls = [r.url for r in self.replicas if r.alive()]
         tenant = Client(urls[0], tenant_token)
         digest = tenant.upload_workload(greeter_wasm(), "g.wasm")["digest"]
         tenant.put_secret("greeting-key", b"fault-campaign-secret")
