@@ -94,7 +94,10 @@ def postmaster(pg: PrivatePostgres) -> int:
 
 def measure(cluster: Cluster, count: int, world: Any, pg: PrivatePostgres) -> dict[str, Any]:
     replicas = cluster.replicas[:count]
-    load = Load([r.url for r in replicas], world, THREADS, writes=False, heartbeat=False)
+    # A long timeout: a request slow on this loaded machine is waited for, not failed over
+    # (a retried attest is refused as a replay and would count as lost work).
+    urls = [r.url for r in replicas]
+    load = Load(urls, world, THREADS, writes=False, heartbeat=False, timeout=60.0)
     load.start()
     time.sleep(WARM_UP)
     pids, pg_pid = [r.pid for r in replicas], postmaster(pg)
@@ -115,6 +118,8 @@ def measure(cluster: Cluster, count: int, world: Any, pg: PrivatePostgres) -> di
         "postgres_cpu_ms_per_op": round(database / ops * 1000, 2),
         "client_cpu_ms_per_op": round(client / ops * 1000, 2),
         "load_average": round(os.getloadavg()[0], 2),
+        "failovers": tally.failovers,
+        "replays_refused": tally.replays,
     }
     print(
         f"{count} replica(s): {result['ops_per_s']:7.1f} attest+release/s | CPU per op: "

@@ -401,8 +401,10 @@ class Load:
         keeps: int,
         writes: bool = True,
         heartbeat: bool = True,
+        timeout: float = 3.0,
     ) -> None:
         self.urls, self.world, self.tally = urls, world, Tally()
+        self.timeout = timeout  # past it a request fails over to the next replica
         self.halt = threading.Event()
         self.threads = [
             threading.Thread(target=self._keep, args=(p,), daemon=True)
@@ -430,7 +432,7 @@ class Load:
                 self.tally.unexpected.append(what)
 
     def _keep(self, placement: str) -> None:
-        client = RoundRobin(self.urls, self.world.host)
+        client = RoundRobin(self.urls, self.world.host, self.timeout)
         key = KeepKey.generate()
         public = key.public_bytes()
         digest = "sha256:" + PublicKey.parse(public).fingerprint()
