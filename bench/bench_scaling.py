@@ -36,8 +36,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cluster import Cluster, Load, PrivatePostgres, private_postgres, until
+from cluster import Cluster, until
 from elsewhere.control.serve.server import free_port
+from load import Load
+from private_pg import PrivatePostgres, private_postgres
 
 THREADS = 12
 SECONDS = 6.0

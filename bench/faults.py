@@ -31,11 +31,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cluster import Cluster, Load, Replica, Tally, World, private_postgres, until
+from cluster import Cluster, Replica, World, until
 from elsewhere.control.scheduling.leases import CHECKPOINTS, LEASE_SECONDS, SCHEDULER
 from invariants import Verdict, check_all
+from load import Load, Tally
+from private_pg import private_postgres
 
 KEEPS = 4  # concurrent keeps: enough to overlap requests with each fault, light on 2 cores
 RUN_BEFORE = 2.0  # seconds of load before each fault
@@ -233,8 +237,6 @@ def _disk_full(tmp: Path, mount: Path) -> dict[str, Any]:
 
 
 def _healthz(url: str) -> bool:
-    import httpx
-
     try:
         return httpx.get(f"{url}/healthz", timeout=3).status_code == 200
     except httpx.HTTPError:

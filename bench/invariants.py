@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from cluster import CLI, Tally
+from cluster import CLI
 from elsewhere.control.store.tables import decisions
 from elsewhere.db import make_engine
 from elsewhere.evidence.canonical import canonical_evidence
@@ -39,6 +39,7 @@ from elsewhere.ledger.checkpoint import SignedCheckpoint, open_checkpoint
 from elsewhere.ledger.entries import digest
 from elsewhere.ledger.log import Ledger
 from elsewhere.ledger.note import Verifier
+from load import Tally
 
 
 @dataclass(frozen=True)
