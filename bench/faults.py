@@ -50,13 +50,17 @@ ALL = ("kill-replica", "kill-lease-holder", "postgres-restart", "pause-past-leas
 SQLITE = "sqlite-disk-full"
 
 
-def recovery(tally: Tally, moment: float, bound: float = RECOVERY_BOUND) -> Verdict:
+def recovery(
+    tally: Tally, moment: float, bound: float = RECOVERY_BOUND, what: str = "the fault"
+) -> Verdict:
+    """The first release of an attempt begun after `moment` (the fault, or the end of it)
+    must arrive within `bound` seconds."""
     try:
         first = until(lambda: tally.first_release_after(moment), bound, "a release")
     except TimeoutError:
-        return Verdict("service_back", False, f"no release within {bound:.0f} s of the fault")
+        return Verdict("service_back", False, f"no release within {bound:.0f} s of {what}")
     took = first - moment
-    detail = f"first release {took:.2f} s after the fault (bound {bound:.0f} s)"
+    detail = f"first release {took:.2f} s after {what} (bound {bound:.0f} s)"
     return Verdict("service_back", True, detail)
 
 
@@ -142,9 +146,13 @@ class Campaign:
     def postgres_restart(self, load: Load, pg: Any) -> list[Verdict]:
         moment = time.monotonic()
         pg.restart("immediate")
-        down = time.monotonic() - moment
-        print(f"  pg_ctl restart -m immediate: PostgreSQL answering again after {down:.2f} s")
-        verdicts = [recovery(load.tally, moment)]
+        up = time.monotonic()
+        print(
+            f"  pg_ctl restart -m immediate: PostgreSQL answering again after {up - moment:.2f} s"
+        )
+        # From its return: attempts begun between the command and the server going down may
+        # still have succeeded, and would hide the outage.
+        verdicts = [recovery(load.tally, up, what="PostgreSQL answering again")]
         every = until(
             lambda: all(r.readiness() for r in self.cluster.replicas), 30, "replicas ready"
         )

@@ -16,10 +16,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from cluster import Cluster, Load, private_postgres
+from cluster import Cluster
 from elsewhere.control.scheduling.leases import CHECKPOINTS, SCHEDULER
 from faults import KEEPS, RECOVERY_BOUND, recovery, takeover
 from invariants import Verdict, check_all
+from load import Load
+from private_pg import private_postgres
 from waits import remaining
 
 pytestmark = pytest.mark.slow
@@ -53,9 +55,8 @@ def test_kill_lease_holder_and_restart_postgres_keep_every_invariant(tmp_path: P
                 survivors = [r for r in cluster.replicas if r is not holder]
                 first = [takeover(cluster, moment, survivors), recovery(load.tally, moment)]
                 assert cluster.holder(SCHEDULER, survivors) is not None
-                moment = time.monotonic()
                 pg.restart("immediate")
-                second = [recovery(load.tally, moment, RECOVERY_BOUND)]
+                second = [recovery(load.tally, time.monotonic(), RECOVERY_BOUND)]
             finally:
                 tally = load.stop()
             held(first + second)
