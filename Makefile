@@ -20,7 +20,7 @@ PIP_LOCKED := $(BIN)/python -m pip install --require-hashes --no-deps --progress
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --quiet $(if $(UPGRADE),--upgrade)
 
-.PHONY: demo demo-commons test lint typecheck audit bench lock diagrams graphviz chromium fuzz fuzz-snp fuzz-dcap fuzz-documents clean \
+.PHONY: demo demo-commons test lint typecheck audit bench faults lock diagrams graphviz chromium fuzz fuzz-snp fuzz-dcap fuzz-documents clean \
 	messages compile-messages
 
 # Message catalogues (Babel): .po files are committed, .mo files compiled here (git-ignored).
@@ -78,8 +78,16 @@ audit: $(DEV)
 test: lint typecheck audit compile-messages
 	$(BIN)/pytest -q
 
+# bench/bench_*.py only: cluster.py and invariants.py are the fault campaign's helpers.
 bench: $(DEV)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The bounded fault campaign (a few minutes): three replicas on a private PostgreSQL cluster
+# (initdb in a temporary directory), kill -9, lease holder, PostgreSQL restart, SIGSTOP, and
+# the SQLite default's disk filling up (a small tmpfs: needs root). tests/test_faults_short.py
+# is its short version in `make test`.
+faults: $(DEV)
+	$(BIN)/python bench/faults.py
 
 # uv from the dev lock, without installing the project: a lock that misses a new dependency
 # must not stop its own refresh.

@@ -29,6 +29,7 @@ from elsewhere.control.store.tables import placements, tenants
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy.auth import Kind
 from elsewhere.control.tenancy.tenants import create_tenant
+from elsewhere.db import make_engine
 from elsewhere.evidence.api import EvidenceOptions, verify_evidence
 from waits import remaining
 
@@ -192,7 +193,11 @@ def test_a_stuck_read_frees_the_event_loop_and_times_out_in_one_line(tmp_path: P
     ):
         agent, placement = env.waiting_placement()
         answers: list[httpx.Response] = []
-        with env.cp.engine.connect() as locker:
+        # The lock's holder is another client of the database (an operator's session, a
+        # migration), not a replica: the replicas' own sessions are ended by the server after
+        # 4 s idle in a transaction (store/transactions.py), this one is not.
+        other = make_engine(url)
+        with other.connect() as locker:
             locker.execute(text("LOCK TABLE cp_placements IN ACCESS EXCLUSIVE MODE"))
             asking = threading.Thread(
                 target=lambda: answers.append(
@@ -205,6 +210,7 @@ def test_a_stuck_read_frees_the_event_loop_and_times_out_in_one_line(tmp_path: P
             still_waiting = _waiting_on_a_lock(locker) > 0 and asking.is_alive()
             asking.join(timeout=remaining())
             locker.rollback()
+        other.dispose()
         assert health.status_code == 200 and still_waiting
         assert answers and answers[0].status_code == 503
         assert "statement timed out" in answers[0].json()["error"]

@@ -30,6 +30,12 @@ POOL_SIZE = 12
 # waiting on a stuck statement fails with a clear error (503) and frees its thread. SQLite's
 # equivalent is the driver's busy timeout (db/engine.py): a lock waited for at most that long.
 STATEMENT_TIMEOUT_MS = 15_000
+# A replica paused (SIGSTOP) inside a transaction keeps its row locks, the lease's and the
+# ledger's among them, and every other replica waits on them for as long as the pause lasts
+# (found by bench/faults.py). The server ends a session idle inside a transaction after this
+# long, releasing its locks; the paused replica's transaction then fails when it wakes. Far
+# longer than any gap between one transaction's statements (milliseconds).
+IDLE_IN_TRANSACTION_MS = 4_000
 _writer_files: dict[str, int] = {}
 
 
@@ -68,7 +74,10 @@ def open_engine(
     if postgresql:
         extra = {
             "pool_pre_ping": False,
-            "connect_args": {"options": f"-c statement_timeout={int(statement_timeout_ms)}"},
+            "connect_args": {
+                "options": f"-c statement_timeout={int(statement_timeout_ms)} "
+                f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+            },
         }
     engine = make_engine(url, hide_parameters=True, pool_size=POOL_SIZE, **extra, **kwargs)
     if engine.dialect.name == "postgresql":
