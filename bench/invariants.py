@@ -214,9 +214,12 @@ def check_all(
     vkeys: list[str] = []
     for base in replica_urls:
         try:
-            vkeys = httpx.get(f"{base}/v1/ledger/key", timeout=10).json()["vkeys"]
+            # One C2SP vkey per line: every key that signed checkpoints, the current first.
+            answer = httpx.get(f"{base}/v1/ledger/key", timeout=10)
+            answer.raise_for_status()
+            vkeys = [line for line in answer.text.splitlines() if line.strip()]
             break
-        except (httpx.HTTPError, KeyError, ValueError):
+        except httpx.HTTPError:
             continue
     ledger = Ledger.open(url, migrate=False)
     try:

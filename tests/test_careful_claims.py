@@ -52,7 +52,8 @@ def test_no_absolute_claim_in_the_japanese_catalogue_or_documents() -> None:
     texts = _japanese_texts()
     assert len(texts) > 300  # the catalogue and the documents were read
     for where, text in texts:
-        lowered = text.lower().replace(FLAG, "")
+        # An SVG writes the flag's hyphens as character references.
+        lowered = text.lower().replace("&#45;", "-").replace(FLAG, "")
         for word in BANNED_JA + BANNED:
             assert word not in lowered, (where, word)
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from control_helpers import DEMO_POLICY, Env, attest_body, control_plane, database_url, wait_for
 from elsewhere.claims import Claims, Tee, Vendor
 from elsewhere.cli import main
 from elsewhere.control.store.tables import placements
-from elsewhere.control.store.transactions import write
+from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy.auth import Kind
 from elsewhere.control.trust.reattest import changes
 from elsewhere.crypto.binding import report_data
@@ -233,6 +233,27 @@ def other_measurement(agent: Any, placement: str, key: KeepKey) -> dict[str, Any
 
 def other_key(agent: Any, placement: str, key: KeepKey) -> dict[str, Any]:
     return attest_body(agent.client, agent.attester, placement, key=KeepKey.generate())
+
+
+def test_without_continuous_attestation_a_fresh_keep_attests_as_the_first_did(
+    tmp_path: Path,
+    database_url: str | None,
+) -> None:
+    """A policy with no [reattestation]: a released placement attested again by its own host
+    with a fresh keep key (an agent that restarted) is released to that key, and logged; the
+    same call under a [reattestation] policy is refused (test_changed_evidence_evicts)."""
+    with control_plane(tmp_path, database_url) as env:
+        _, agent, _, placement, _ = released_by_hand(env, policy=DEMO_POLICY)
+        fresh = KeepKey.generate()
+        answer = agent.client.attest(
+            placement, attest_body(agent.client, agent.attester, placement, key=fresh)
+        )
+        assert answer["verdict"] == "affirming" and answer["secrets"]
+        with read(env.cp.engine) as conn:
+            digest = conn.execute(
+                select(placements.c.keep_key_digest).where(placements.c.id == placement)
+            ).scalar_one()
+        assert digest == "sha256:" + fresh.public_key.fingerprint()
 
 
 @pytest.mark.parametrize(

@@ -73,8 +73,17 @@ _MOVE = (
     .where(
         placements.c.id == bindparam("p_id"),
         placements.c.host_id == bindparam("p_host"),
-        # assigned only: a running (released) keep re-attests, it is never released again
-        placements.c.state == literal("assigned"),
+        # Assigned; or released, on the same host, when the policy sets no [reattestation]:
+        # under continuous attestation a running keep re-attests (POST …/reattest, where its
+        # evidence is compared with the last accepted: no TCB rollback through a new keep),
+        # without it a fresh keep (e.g. after an agent restart) attests as the first did.
+        or_(
+            placements.c.state == literal("assigned"),
+            and_(
+                placements.c.state == literal("released"),
+                bindparam("p_again", type_=Boolean),
+            ),
+        ),
     )
     .values(
         state=bindparam("p_state"),
@@ -262,6 +271,7 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
         del values
 
     schedule = policy.policy.reattest_schedule(now) if decision.accepted else (None, None)
+    again = policy.policy.reattest_interval is None
     job, rows = _transaction(
         cp,
         context,
@@ -273,6 +283,7 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
         reasons,
         result_claims,
         (now, *schedule),
+        again,
     )
     answer = {
         "verdict": verdict,
@@ -296,6 +307,7 @@ def _transaction(
     reasons: list[str],
     result_claims: dict[str, Any],
     schedule: tuple[dt.datetime, dt.datetime | None, dt.datetime | None],
+    again: bool,
 ) -> tuple[Callable[[Connection], Staged], tuple[Claim, ...]]:
     claims_document = result.claims.to_json()
     claims_json = json.dumps(claims_document, sort_keys=True)
@@ -339,6 +351,7 @@ def _transaction(
                 "p_attested": schedule[0] if accepted else None,
                 "p_due": schedule[1],
                 "p_deadline": schedule[2],
+                "p_again": again,
             },
             context.placement_id,
             # A running keep's secrets are never released twice: it re-attests instead.
