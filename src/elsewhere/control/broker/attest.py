@@ -16,12 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import Boolean, and_, bindparam, case, literal, or_, update
 from sqlalchemy.engine import Connection
 
-from elsewhere.claims import Claims, Tee, Vendor, VerificationResult, platform_document
+from elsewhere.claims import VerificationResult, platform_document
 from elsewhere.control.broker import nonces
+
+# AttestRequest is part of this module's API (decide's request), defined with the appraisal.
+from elsewhere.control.broker.appraise import AttestRequest as AttestRequest
+from elsewhere.control.broker.appraise import appraise
 from elsewhere.control.broker.context import (
     Context,
     attest_reads,
@@ -32,38 +35,19 @@ from elsewhere.control.broker.secrets import open_secrets
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.scheduling import scheduler
 from elsewhere.control.store.commit import Claim, Staged, defer
-from elsewhere.control.store.ids import from_b64, new_id
+from elsewhere.control.store.ids import new_id
 from elsewhere.control.store.tables import TS, decisions, hosts, placements
 from elsewhere.control.trust import audit, reputation
-from elsewhere.control.trust.policies import evaluator
-from elsewhere.crypto.binding import report_data
-from elsewhere.crypto.hpke import PublicKey, seal
+from elsewhere.crypto.hpke import seal
 from elsewhere.ear.appraisal import Appraisal, LedgerRef
 from elsewhere.ear.result import build as ear_claims
 from elsewhere.ear.result import logged
-from elsewhere.errors import Conflict, InputError
-from elsewhere.evidence.api import EvidenceOptions, verify_evidence
+from elsewhere.errors import Conflict
 from elsewhere.i18n import N_
 from elsewhere.ledger.log import encode_entry
 from elsewhere.ledger.merkle import leaf_hash
 from elsewhere.timeutil import iso, utcnow
-from elsewhere.wire import SECRET_INFO, digest_bytes, secret_aad
-
-
-class AttestRequest(BaseModel):
-    nonce: str = Field(description="hex, as issued by POST /v1/placements/{id}/nonce")
-    keep_public_key: str = Field(description="base64 tagged HPKE public key of the keep")
-    evidence: str = Field(description="base64 evidence (SNP report, TDX quote, nil/emulated)")
-    certificates: str | None = Field(
-        None, description="base64 certificate table / auxblob (SNP VCEK chain), if separate"
-    )
-    format: str | None = Field(
-        None, description='"none" for the nil host (no evidence); else detected from the bytes'
-    )
-    report_data: str | None = Field(
-        None, description="hex; only the nil host sends it (nothing vouches for it)"
-    )
-
+from elsewhere.wire import SECRET_INFO, secret_aad
 
 # The state as a plain bind, not an expanding IN parameter: SQLAlchemy refuses an expanding
 # parameter in an executemany, which made every batch of several releases fail its
@@ -148,27 +132,6 @@ def issue_nonce(cp: ControlPlane, placement_id: str, host_id: str) -> dict[str, 
     }
 
 
-def nil_result(report_data_hex: str, at: dt.datetime) -> VerificationResult:
-    """What a nil host presents: no evidence, so no claim but the TEE kind is vouched for."""
-    claims = Claims(
-        vendor=Vendor.NONE,
-        tee=Tee.NIL,
-        generation=None,
-        report_version=0,
-        signer="none",
-        debug=False,
-        smt=None,
-        report_data=report_data_hex.lower()[:128],
-    )
-    return VerificationResult(claims=claims, failures=(), verified_at=at, evidence_kind="none")
-
-
-def evidence_options(cp: ControlPlane, certificates: bytes | None) -> EvidenceOptions:
-    return EvidenceOptions(
-        cert_table=certificates, trusted_emulated_roots=cp.trusted_emulated_roots()
-    )
-
-
 @dataclass(frozen=True)
 class Logged:
     """What the release's commit returns: the decision entry's ledger index and the result
@@ -198,37 +161,12 @@ def decide(cp: ControlPlane, placement_id: str, host_id: str, request: AttestReq
     # First: another host's placement is a 404, whatever the body. The three reads do not
     # depend on each other (the release transaction checks the placement again).
     context, advisories, sealed = attest_reads(cp, placement_id, host_id)
-    try:
-        nonce = bytes.fromhex(request.nonce)
-    except ValueError:
-        raise InputError("nonce", "value", "not hex") from None
-    keep_key = PublicKey.parse(from_b64("keep_public_key", request.keep_public_key))
-    evidence = from_b64("evidence", request.evidence)
-    certificates = (
-        None if request.certificates is None else from_b64("certificates", request.certificates)
-    )
-    unusable = cp.nonces.why_unusable(nonce, placement_id, host_id)
-    if unusable:
-        raise Conflict(unusable)
-
-    now = utcnow()
-    if request.format == "none":
-        result = nil_result(request.report_data or "", now)
-    else:  # InputError (malformed, unknown format) → 400
-        result = verify_evidence(evidence, evidence_options(cp, certificates))
-    expected = report_data(
-        nonce,
-        keep_key.encode(),
-        bytes.fromhex(context.workload_digest),
-        digest_bytes(context.policy_digest),
-    )
-    policy = evaluator(context.policy_document, advisories)
-    decision = policy.evaluate(
-        result, at=now, expected_report_data=expected.hex(), keep_key_suite=keep_key.suite.name
-    )
+    seen = appraise(cp, context, advisories, request)
+    nonce, keep_key, evidence, result = seen.nonce, seen.keep_key, seen.evidence, seen.result
+    policy, decision, now = seen.policy, seen.decision, seen.at
     reasons = [str(r) for r in decision.reasons]
     verdict = "affirming" if decision.accepted else "contraindicated"
-    keep_key_digest = "sha256:" + keep_key.fingerprint()
+    keep_key_digest = seen.keep_key_digest
     # The EAR result (elsewhere/ear), built here; it is signed in the commit (_transaction),
     # once the ledger index of the decision is assigned.
     appraisal = Appraisal(

@@ -22,30 +22,22 @@ from sqlalchemy.engine import Connection
 
 from elsewhere.claims import Claims, platform_document
 from elsewhere.control.broker import nonces
-from elsewhere.control.broker.attest import (
-    HOST_ATTESTED,
-    AttestRequest,
-    evidence_options,
-    nil_result,
-)
+from elsewhere.control.broker.appraise import AttestRequest, appraise
+from elsewhere.control.broker.attest import HOST_ATTESTED
 from elsewhere.control.broker.context import Context, load_context
 from elsewhere.control.config import ControlPlane
-from elsewhere.control.store.ids import from_b64, new_id
+from elsewhere.control.store.ids import new_id
 from elsewhere.control.store.tables import decisions, hosts, placements
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.trust import audit, reattest
-from elsewhere.control.trust.policies import advisories_at, evaluator
+from elsewhere.control.trust.policies import advisories_at
 from elsewhere.control.trust.recheck import apply_verdict
-from elsewhere.crypto.binding import report_data
-from elsewhere.crypto.hpke import PublicKey
-from elsewhere.errors import Conflict, InputError
-from elsewhere.evidence.api import verify_evidence
+from elsewhere.errors import Conflict
 from elsewhere.i18n import N_
 from elsewhere.policy.evaluate import RuleFailure
 from elsewhere.policy.model import Action, PatchRule, Policy
 from elsewhere.policy.patching import PatchDecision, action_for
-from elsewhere.timeutil import iso, utcnow
-from elsewhere.wire import digest_bytes
+from elsewhere.timeutil import iso
 
 NOT_RUNNING = N_("placement is not running on this host (attest it first)")
 
@@ -80,34 +72,9 @@ def reattest_keep(
 ) -> dict[str, Any]:
     context = load_context(cp, placement_id, host_id)  # 404 for another host's placement
     row, previous = _admitted(cp, placement_id, host_id)
-    try:
-        nonce = bytes.fromhex(request.nonce)
-    except ValueError:
-        raise InputError("nonce", "value", "not hex") from None
-    keep_key = PublicKey.parse(from_b64("keep_public_key", request.keep_public_key))
-    evidence = from_b64("evidence", request.evidence)
-    certificates = (
-        None if request.certificates is None else from_b64("certificates", request.certificates)
-    )
-    unusable = cp.nonces.why_unusable(nonce, placement_id, host_id)
-    if unusable:
-        raise Conflict(unusable)
-    now = utcnow()
-    if request.format == "none":
-        result = nil_result(request.report_data or "", now)
-    else:
-        result = verify_evidence(evidence, evidence_options(cp, certificates))
-    expected = report_data(
-        nonce,
-        keep_key.encode(),
-        bytes.fromhex(context.workload_digest),
-        digest_bytes(context.policy_digest),
-    )
-    policy = evaluator(context.policy_document, advisories_at(cp.engine, context.advisory_feeds))
-    decision = policy.evaluate(
-        result, at=now, expected_report_data=expected.hex(), keep_key_suite=keep_key.suite.name
-    )
-    key_digest = "sha256:" + keep_key.fingerprint()
+    seen = appraise(cp, context, advisories_at(cp.engine, context.advisory_feeds), request)
+    nonce, evidence, result, now = seen.nonce, seen.evidence, seen.result, seen.at
+    policy, decision, key_digest = seen.policy, seen.decision, seen.keep_key_digest
     reasons = list(decision.reasons) + reattest.changes(
         previous, result.claims, row.keep_key_digest, key_digest
     )
