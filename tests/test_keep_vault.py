@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,27 @@ def test_a_reader_that_fails_gives_the_guest_unavailable_not_a_hang() -> None:
         raise RuntimeError("the host side broke")
 
     assert run_module(READER, _config("alice", "gift-matching"), vault=broken).exit_code == 4
+
+
+def test_a_guest_waiting_in_vault_read_still_meets_its_wall_time_limit() -> None:
+    """The host side answers in a thread of its own: a control plane that never answers does
+    not hold the keep past its wall-time limit (the process is killed, as for a WASI call)."""
+    never = threading.Event()
+
+    def hanging(_subject: str, _purpose: str) -> VaultAnswer:
+        never.wait(60)
+        return VaultAnswer(unavailable="too late")
+
+    config = KeepConfig(
+        workload_digest=hashlib.sha384(READER).digest(),
+        args=("alice", "gift-matching"),
+        limits=KeepLimits(wall_time_s=1),
+    )
+    try:
+        found = run_module(READER, config, vault=hanging)
+    finally:
+        never.set()
+    assert (found.outcome, found.killed) == ("wall-time-exceeded", True)
 
 
 def test_out_of_bounds_arguments_are_refused_by_the_host_call() -> None:
