@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from elsewhere.cli import main
 from elsewhere.control.serve import workers
 from elsewhere.control.serve.server import free_port
 from elsewhere.control.serve.workers import Supervisor
@@ -113,6 +114,17 @@ def test_a_busy_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
     last = out.decode().strip().splitlines()[-1]
     assert last.startswith("elsewhere: listen address: 127.0.0.1:") and "in use" in last
     assert "Traceback" not in out.decode()
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_a_port_out_of_range_is_one_line_and_exit_2(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--port 99999 used to listen on another port (the socket layer wraps it), 0 on one the
+    OS picks: refused before anything opens."""
+    assert main(["serve", "--port", port]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"elsewhere: --port: {port}: expected 1 to 65535"]
 
 
 def _fails_at_once(host: str, port: int, access_log: bool, supervisor: int) -> None:

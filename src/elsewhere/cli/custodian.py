@@ -21,6 +21,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from elsewhere.cli.inputs import check_port
+
+    check_port(args.port)
     config = load_dir(
         Path(args.dir),
         Path(args.roster),

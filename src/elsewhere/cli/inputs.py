@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from elsewhere.errors import InputError
+from elsewhere.errors import ConfigError, InputError
 from elsewhere.i18n import N_
 
 MAX_INPUT_BYTES = 4 << 20  # evidence, certificates, feeds, proofs, keys
@@ -28,3 +28,11 @@ def read_input(path: str | Path, what: str, *, limit: int = MAX_INPUT_BYTES) -> 
     if len(data) > limit:
         raise InputError(what, name, N_("larger than {limit} bytes").format(limit=limit))
     return data
+
+
+def check_port(port: int) -> int:
+    """A TCP port to listen on: 1-65535 (0 would let the OS pick one the user never sees; above
+    65535 the socket layer wraps it into another port)."""
+    if not 1 <= port <= 65535:
+        raise ConfigError("--port", str(port), N_("expected 1 to 65535"))
+    return port

@@ -221,8 +221,10 @@ def tls_files(args: argparse.Namespace, data_dir: Path) -> TLSFiles | None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from elsewhere.cli.inputs import check_port
     from elsewhere.control.serve.server import serve, serve_workers
 
+    check_port(args.port)
     if args.workers < 1:
         raise ConfigError("--workers", str(args.workers), N_("at least 1"))
     if args.attest_refusal_limit < 1:
