@@ -11,6 +11,8 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from elsewhere.control.config import ControlPlane
 from elsewhere.control.store.transactions import read
@@ -20,11 +22,18 @@ from elsewhere.i18n import N_
 
 log = logging.getLogger("elsewhere.control")
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
-# Threads for the blocking part of requests (database reads, verification, wrapping). Beyond a
-# few they only contend for the GIL; a request past the limit waits for a free thread, and the
-# event loop stays free (for /healthz, and for answers whose work is done).
+# Threads for sync (`def`) routes (anyio's limiter, set in app.py): beyond a few they only
+# contend for the GIL; a request past the limit waits for a free thread, and the event loop
+# stays free (for /healthz, and for answers whose work is done).
 WORKER_THREADS = 6
+# Threads for the blocking part of the async routes (`blocking`: the attest-and-release calls,
+# the commons): their work is CPU under the GIL (verification, wrapping) and short reads, so a
+# third thread would only add GIL hand-offs: with 6, a two-worker server under load left a
+# fifth of its CPU idle between hand-offs (bench/RESULTS.md, 2026-12-07); with 2, one slow
+# statement (bounded by the statement timeout) still leaves a thread for the others.
+REQUEST_THREADS = 2
 
 
 def plane(request: Request) -> ControlPlane:
@@ -38,11 +47,11 @@ async def plane_dependency(request: Request) -> ControlPlane:
 
 
 def request_threads() -> ThreadPoolExecutor:
-    """The app's bounded pool for blocking request work: WORKER_THREADS threads, a request
+    """The app's bounded pool for blocking request work: REQUEST_THREADS threads, a request
     past them queued. A plain executor rather than anyio's thread limiter: the same bound, and
     in a same-run A/B about 9 % less server CPU per attest-and-release (no cancel scope,
     capacity-limiter bookkeeping or per-call worker lookup on each hop)."""
-    return ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="elsewhere-request")
+    return ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="elsewhere-request")
 
 
 async def run_blocking(threads: Executor, function: Callable[..., T], *args: Any) -> T:
@@ -97,6 +106,33 @@ async def credential(request: Request, authorization: str | None) -> Credential:
     token = bearer(authorization)
     found = cached_credential(cp, token)
     return found if found is not None else await blocking(request, look_up, cp, token)
+
+
+async def host_credential(request: Request) -> Credential:
+    """`HostCred` for the two calls of every attest-and-release, which declare no dependencies:
+    the same check, without a dependency graph solved per request (docs/control-plane.md,
+    Performance)."""
+    return of_kind(await credential(request, request.headers.get("authorization")), Kind.HOST)
+
+
+# How the routes that check `host_credential` themselves document it (the header `HostCred`
+# declares, as FastAPI would list it).
+HOST_TOKEN_DOC: dict[str, Any] = {
+    "name": "authorization",
+    "in": "header",
+    "required": False,
+    "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Authorization"},
+}
+
+
+def parsed(model: type[M], body: bytes) -> M:
+    """`body` read as `model`, refused as FastAPI refuses a declared body (422, same shape),
+    for the routes that read their body themselves (on a request thread, off the loop)."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        errors = error.errors(include_url=False, include_context=False)
+        raise RequestValidationError([e | {"loc": ("body", *e["loc"])} for e in errors]) from None
 
 
 def requires(kind: Kind) -> Callable[..., Any]:

@@ -15,7 +15,15 @@ from elsewhere.control.broker import refusals as broker_refusals
 from elsewhere.control.broker.reattest import reattest_keep
 from elsewhere.control.broker.results import ResultRequest, store_result
 from elsewhere.control.config import ControlPlane
-from elsewhere.control.http.deps import HostCred, Plane, blocking
+from elsewhere.control.http.deps import (
+    HOST_TOKEN_DOC,
+    HostCred,
+    Plane,
+    blocking,
+    host_credential,
+    parsed,
+    plane,
+)
 from elsewhere.control.scheduling import assign as riskplace
 from elsewhere.control.store.transactions import read, write
 from elsewhere.control.tenancy import hosts as host_store
@@ -87,27 +95,49 @@ async def _host_id(request: Request, cp: ControlPlane, cred: Credential) -> str:
     return host_id if host_id is not None else await blocking(request, host_of, cp, cred)
 
 
-# The two calls of every attest-and-release. Async endpoints: their blocking work (reads,
-# verification, wrapping) runs in one call on the app's bounded request threads, and the only
-# wait — the group commit's fsync — is awaited on its future. A hand-written ASGI path for
-# them was measured against these routes and not kept (docs/control-plane.md, Performance;
-# bench/hand-path.diff re-creates it for the bench's A/B).
-@router.post("/placements/{placement_id}/nonce", response_class=JSONResponse)
-async def nonce(request: Request, cp: Plane, cred: HostCred, placement_id: str) -> JSONResponse:
+# The two calls of every attest-and-release, ordinary FastAPI routes that declare no
+# dependencies and no body model: they check the host token (`host_credential`, the same check
+# as `HostCred`) and read their body (`parsed`, the same 422) themselves, and document both in
+# `openapi_extra`. Solving a dependency graph and validating a body on the event loop was a
+# quarter of their framework cost (docs/control-plane.md, Performance). Their blocking work
+# (parsing, reads, verification, wrapping) runs in one call on the app's bounded request
+# threads; the only wait, the group commit, is awaited on its future.
+_ATTEST_DOC: dict[str, Any] = {
+    "parameters": [HOST_TOKEN_DOC],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AttestRequest"}}},
+    },
+}
+
+
+@router.post(
+    "/placements/{placement_id}/nonce",
+    response_class=JSONResponse,
+    openapi_extra={"parameters": [HOST_TOKEN_DOC]},
+)
+async def nonce(request: Request, placement_id: str) -> JSONResponse:
     """A single-use nonce (short expiry) for this placement's evidence, and the workload and
     policy digests the keep must bind with it."""
-    host_id = await _host_id(request, cp, cred)
+    cp = plane(request)
+    host_id = await _host_id(request, cp, await host_credential(request))
     return JSONResponse(await blocking(request, broker.issue_nonce, cp, placement_id, host_id))
 
 
-@router.post("/placements/{placement_id}/attest", response_class=JSONResponse)
-async def attest(
-    request: Request, cp: Plane, cred: HostCred, placement_id: str, body: broker.AttestRequest
-) -> JSONResponse:
+def _decide(cp: ControlPlane, placement_id: str, host_id: str, body: bytes) -> broker.Release:
+    return broker.decide(cp, placement_id, host_id, parsed(broker.AttestRequest, body))
+
+
+@router.post(
+    "/placements/{placement_id}/attest", response_class=JSONResponse, openapi_extra=_ATTEST_DOC
+)
+async def attest(request: Request, placement_id: str) -> JSONResponse:
     """Verify evidence, check the binding and the nonce, apply the tenant's policy, log the
     decision; on "affirming" return the secrets wrapped to the keep key."""
-    host_id = await _host_id(request, cp, cred)
-    release = await blocking(request, broker.decide, cp, placement_id, host_id, body)
+    cp = plane(request)
+    host_id = await _host_id(request, cp, await host_credential(request))
+    body = await request.body()
+    release = await blocking(request, _decide, cp, placement_id, host_id, body)
     index = await asyncio.wrap_future(cp.committer.submit(release.job, release.claims))
     return JSONResponse(release.response(index))
 

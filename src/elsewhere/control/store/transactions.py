@@ -144,8 +144,9 @@ def read(engine: Engine, *, snapshot: bool = True) -> Iterator[Connection]:
 def read_retrying(engine: Engine, reads: Callable[[Connection], T]) -> T:
     """`reads(conn)` in `read(engine, snapshot=False)`, for the hot request paths. On
     PostgreSQL the connection is not pinged at checkout; if it turns out dead (the server
-    restarted), SQLAlchemy invalidates the pool's connections and the reads run once more on a
-    fresh one. `reads` must only read: it may run twice."""
+    restarted), it is invalidated and the reads run once more, on a connection pinged at
+    checkout (the others in the pool may be dead too). `reads` must only read: it may run
+    twice."""
     if engine.dialect.name != "postgresql":
         with read(engine, snapshot=False) as conn:
             return reads(conn)
@@ -157,6 +158,7 @@ def read_retrying(engine: Engine, reads: Callable[[Connection], T]) -> T:
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
+        _no_ping.on = False
         with read(engine) as conn:
             return reads(conn)
     finally:
