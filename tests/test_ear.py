@@ -281,7 +281,9 @@ def test_the_cli_verifies_offline_against_a_saved_jwks(
     assert f"index 41, leaf {'ab' * 32}" in out
     (tmp_path / "token.jwt").write_text(token + "\n")
     assert main(["ear", "verify", str(tmp_path / "token.jwt"), "--jwks", str(jwks), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.split("\n", 1)[1]) == claims
+    said = capsys.readouterr()
+    assert json.loads(said.out) == claims  # stdout: the JSON document alone
+    assert said.err.startswith("VERIFIED: signature")
 
     def refused(argv: list[str], code: int, why: str) -> None:
         assert main(["ear", "verify", *argv]) == code

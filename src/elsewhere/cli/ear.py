@@ -147,7 +147,10 @@ def run_verify(args: argparse.Namespace) -> int:
     claims = jws.verify(_read_token(args.token), keys, now=_at(args.at))
     ear = parse(claims)
     proved = _prove(args, ear)
-    print(_("VERIFIED: signature ({jwks}) and exp").format(jwks=args.jwks))
+    # With --json, stdout holds the claims only (one JSON document a script can parse); what
+    # was checked is said on stderr.
+    said = sys.stderr if args.json else sys.stdout
+    print(_("VERIFIED: signature ({jwks}) and exp").format(jwks=args.jwks), file=said)
     if proved is not None:
         signed = proved.checkpoint
         print(
@@ -159,7 +162,8 @@ def run_verify(args: argparse.Namespace) -> int:
                 origin=signed.origin,
                 size=signed.size,
                 root=b64encode(signed.root),
-            )
+            ),
+            file=said,
         )
     if args.json:
         print(json.dumps(claims, indent=2, sort_keys=True))
