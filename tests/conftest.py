@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,15 @@ def vectors_path() -> Path:
 def outer_timeout() -> None:
     """Every test's one outer timeout starts with the test (tests/waits.py)."""
     start_clock()
+
+
+@pytest.fixture(autouse=True)
+def console_clients() -> Iterator[None]:
+    """The console sessions a test opened (tests/console_support.py), closed after it."""
+    yield
+    support = sys.modules.get("console_support")  # imported only by the console's tests
+    if support is not None:
+        support.close_clients()
 
 
 @pytest.fixture(scope="session")

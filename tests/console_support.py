@@ -100,9 +100,20 @@ def csrf_of(html: str) -> str:
     return found[1]
 
 
+# Every client `signed_in` opened, closed after each test (conftest.py): one left to the
+# garbage collector closes its socket with a ResourceWarning in whichever later test it dies.
+OPEN_CLIENTS: list[httpx.Client] = []
+
+
+def close_clients() -> None:
+    while OPEN_CLIENTS:
+        OPEN_CLIENTS.pop().close()
+
+
 def signed_in(url: str, token: str) -> httpx.Client:
-    """An httpx client holding a console session opened with `token`."""
+    """An httpx client holding a console session opened with `token` (closed after the test)."""
     client = httpx.Client(base_url=url)
+    OPEN_CLIENTS.append(client)
     form = client.get("/ui/signin")
     answer = client.post("/ui/signin", data={"csrf": csrf_of(form.text), "token": token})
     assert answer.status_code == 303, answer.text
