@@ -5,6 +5,7 @@ with the reason shown per replica and a ledger entry; after the limit it is give
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def _failing_agent(env: Env, name: str) -> HostAgent:
 
 
 def test_refusals_re_place_the_replica_and_stop_assignments_at_the_limit(
-    tmp_path: Path, database_url: str | None
+    tmp_path: Path, database_url: str | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with control_plane(tmp_path, database_url, attest_refusal_limit=2) as env:
         fake = _failing_agent(env, "fake-snp")
@@ -75,6 +76,13 @@ def test_refusals_re_place_the_replica_and_stop_assignments_at_the_limit(
         with read(env.cp.engine) as conn:
             row = conn.execute(select(hosts).where(hosts.c.id == fake.host_id)).one()
         assert row.attest_refusals == 2 and "configfs-tsm" in row.attest_refusal
+        operator = ["--control", env.url, "--token", env.token(Kind.OPERATOR)]
+        assert main(["operator", "hosts", "--json", *operator]) == 0
+        (listed,) = json.loads(capsys.readouterr().out)
+        assert (listed["attest_refusals"], listed["assignable"]) == (2, False)
+        assert "configfs-tsm" in listed["attest_refusal"]
+        assert main(["operator", "hosts", *operator]) == 0
+        assert "2 (not assigned)" in capsys.readouterr().out
 
         ids.append(tenant.deploy(body)["id"])  # at the limit: not given to the host any more
         wait_for(

@@ -27,7 +27,8 @@ def register(commands: Any) -> None:
     advisories.set_defaults(handler=run_advisories)
     hosts = sub.add_parser(
         "hosts",
-        help="list hosts: state, last attested (overdue keeps flagged), last verified platform",
+        help="list hosts: state, last attested (overdue keeps flagged), last verified "
+        "platform, attestations refused in a row",
     )
     add_json_flag(hosts)
     add_client_args(hosts)
@@ -86,8 +87,19 @@ def run_hosts(args: argparse.Namespace) -> int:
         attested = h.get("last_attested") or "-"
         if h.get("overdue_keeps"):
             attested += " (" + _("{n} overdue").format(n=h["overdue_keeps"]) + ")"
+        refusals = str(h.get("attest_refusals", 0))
+        if not h.get("assignable", True):
+            refusals += " (" + _("not assigned") + ")"
         table.append(
-            (h["name"], h["attester"], word(h["state"]), h["last_seen"], attested, platform or "-")
+            (
+                h["name"],
+                h["attester"],
+                word(h["state"]),
+                h["last_seen"],
+                attested,
+                platform or "-",
+                refusals,
+            )
         )
     header = (
         _("name"),
@@ -96,6 +108,7 @@ def run_hosts(args: argparse.Namespace) -> int:
         _("last seen"),
         _("last attested"),
         _("last verified"),
+        _("refusals"),
     )
     print(render_table(header, table))
     return EXIT_OK

@@ -272,7 +272,7 @@ async def import_advisories(
 def list_hosts(cp: Plane, cred: Operator) -> list[dict[str, Any]]:
     """Hosts with their reputation key and quarantine (lift one with POST .../release)."""
     with read(cp.engine) as conn:
-        views = host_views(conn)
+        views = host_views(conn, cp.config.attest_refusal_limit)
     book = reputation.current_book(cp.engine, cp.reputation_cache)
     for view in views:
         chip = (view["last_claims"] or {}).get("chip_id")

@@ -168,7 +168,9 @@ def overdue_by_host(conn: Connection, now: dt.datetime) -> dict[str, int]:
     return {str(host): int(n) for host, n in rows}
 
 
-def host_views(conn: Connection) -> list[dict[str, Any]]:
+def host_views(conn: Connection, refusal_limit: int) -> list[dict[str, Any]]:
+    """Every host as the operator sees it; `refusal_limit`: the attestations in a row a host
+    may fail to make before it is assigned nothing (ControlConfig.attest_refusal_limit)."""
     rows = conn.execute(select(hosts).order_by(hosts.c.registered_at)).all()
     overdue = overdue_by_host(conn, utcnow())
     return [
@@ -182,6 +184,10 @@ def host_views(conn: Connection) -> list[dict[str, Any]]:
             "last_claims": json.loads(r.last_claims) if r.last_claims else None,
             "last_attested": None if r.last_attested is None else iso(r.last_attested),
             "overdue_keeps": overdue.get(r.id, 0),  # keeps whose re-attestation is late
+            # attestations in a row it could not make (broker/refusals.py), the last one's why
+            "attest_refusals": r.attest_refusals,
+            "attest_refusal": r.attest_refusal,
+            "assignable": r.attest_refusals < refusal_limit,
         }
         for r in rows
     ]
