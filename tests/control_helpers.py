@@ -116,13 +116,19 @@ class Env:
         return attester
 
     def agent(
-        self, name: str, kind: str = "emulated-snp", start: bool = True, **options: Any
+        self,
+        name: str,
+        kind: str = "emulated-snp",
+        start: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        **options: Any,
     ) -> HostAgent:
         agent = HostAgent(
             Client(self.url, self.token(Kind.HOST, name), verify=self.verify),
             self.attester(kind, name, **options),
             name=name,
             on_outcome=self._outcome,
+            clock=clock,
         )
         agent.register()
         if start:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from control_helpers import DEMO_POLICY, Env, attest_body, control_plane, database_url, wait_for
+from elsewhere.attest import AttestError
 from elsewhere.claims import Claims, Tee, Vendor
 from elsewhere.cli import main
 from elsewhere.control.store.tables import placements
@@ -204,6 +205,63 @@ def test_scheduled_reattestation_is_accepted(tmp_path: Path, database_url: str |
         operator = Client(env.url, env.token(Kind.OPERATOR))
         [host] = operator.json("GET", "/v1/hosts")
         assert parse_time(host["last_attested"]) == again and host["overdue_keeps"] == 0
+
+
+def test_a_failing_reattestation_is_retried_after_a_growing_wait(tmp_path: Path) -> None:
+    """The host's attester fails at re-attestation: the agent asks for a nonce once, not at
+    every heartbeat, then again after its wait (doubling), and at once after a success."""
+    now = [1000.0]
+    with control_plane(tmp_path) as env:
+        agent = env.agent("genoa", generation="Genoa", start=False, clock=lambda: now[0])
+        tenant, _ = env.setup_tenant(policy=POLICY)
+        digest = tenant.upload_workload(wat_to_wasm(SPIN), "spin.wasm")["digest"]
+        body = {"workload": digest, "secrets": ["greeting-key"]}
+        deployment = tenant.deploy(body | {"limits": {"fuel": None, "wall_time_s": 600}})["id"]
+        wait_for(agent.client.assignments)
+        agent.poll_once()
+        placement = wait_for(
+            lambda: (
+                placement_view(tenant, deployment)["state"] == "released"
+                and placement_view(tenant, deployment)["id"]
+            )
+        )
+        nonces: list[str] = []
+        issue = agent.client.nonce
+
+        def counted(placement: str) -> dict[str, Any]:
+            nonces.append(placement)
+            return issue(placement)
+
+        agent.client.nonce = counted  # type: ignore[method-assign]
+        working = agent.attester.attest
+
+        def broken(binding: bytes) -> Any:
+            raise AttestError("configfs-tsm: the report could not be read (test)")
+
+        agent.attester.attest = broken
+        due = {"reattest_due": ago(1), "reattest_deadline": utcnow() + dt.timedelta(hours=1)}
+        move(env, placement, **due)
+        agent.interval = 1.0  # a one-second heartbeat: waits of 2, 4, … s (at most 60)
+        agent.poll_once()
+        assert nonces == [placement]  # tried, failed
+        agent.poll_once()
+        assert nonces == [placement]  # not again at the next heartbeat
+        now[0] += 2.0  # the first wait: two heartbeats
+        agent.poll_once()
+        assert len(nonces) == 2
+        now[0] += 3.9  # the second wait is four
+        agent.poll_once()
+        assert len(nonces) == 2
+        agent.attester.attest = working
+        now[0] += 0.1
+        agent.poll_once()
+        assert len(nonces) == 3
+        [renewed] = reattest_decisions(tenant, deployment)
+        assert renewed["action"] == "reattest"
+        move(env, placement, **due)  # due again: tried at once after a success
+        agent.poll_once()
+        assert len(nonces) == 4
+        assert len(reattest_decisions(tenant, deployment)) == 2
 
 
 def rolled_back_evidence(agent: Any, placement: str, key: KeepKey) -> dict[str, Any]:

@@ -10,7 +10,10 @@ Polling is the heartbeat: each keep runs in its own process (keep/runtime.py), w
 worker thread, so a long run never silences the host, and a withdrawn or timed-out keep is
 killed even when its guest is blocked in a WASI call. A running keep the heartbeat lists under
 `reattest` re-attests: a fresh nonce, fresh evidence, the SAME keep key (kept while the keep
-runs); one the control plane evicts for it is stopped at once.
+runs); one the control plane evicts for it is stopped at once. A re-attestation that fails
+(the attester, the network, a refusal) is tried again at the heartbeats after a wait that
+doubles with each failure in a row, up to REATTEST_RETRY_MAX: a host that cannot attest does
+not ask for a nonce at every heartbeat; the control plane evicts the keep at its deadline.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +42,7 @@ from elsewhere.keep.stop import KeepStop
 from elsewhere.wire import RESULT_INFO, SECRET_INFO, digest_bytes, result_aad, secret_aad
 
 log = logging.getLogger("elsewhere.host")
+REATTEST_RETRY_MAX = 60.0  # seconds between two tries of a failing re-attestation, at most
 
 
 @dataclass
@@ -61,6 +66,7 @@ class HostAgent:
         capacity: int = 4,
         on_outcome: Callable[[Outcome], None] | None = None,
         suite: HpkeSuite = DEFAULT_SUITE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client, self.attester, self.name, self.capacity = client, attester, name, capacity
         self.suite = suite  # each keep's HPKE key pair: ML-KEM-768 + X25519 unless asked
@@ -69,6 +75,10 @@ class HostAgent:
         self.interval = 1.0
         self._busy: dict[str, KeepStop] = {}  # placements in hand, each with its stop
         self._keys: dict[str, KeepKey] = {}  # running keeps' keys, for their re-attestations
+        # placement → (re-attestations failed in a row, the clock's time before which not to
+        # try again); `clock` is injectable so that tests need not wait for it
+        self._retry: dict[str, tuple[int, float]] = {}
+        self._clock = clock
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=capacity, thread_name_prefix=f"keep-{name}")
         self.stopping = threading.Event()
@@ -107,11 +117,31 @@ class HostAgent:
                 key = self._keys.get(placement)
             if key is None:
                 continue  # not running here (any more): the control plane will withdraw it
-            try:
-                self.reattest(placement, key)
-            except ElsewhereError as error:
-                log.warning("%s: re-attesting %s: %s", self.name, placement, error.message)
+            self._reattest_when_due(placement, key)
         return started
+
+    def _reattest_when_due(self, placement: str, key: KeepKey) -> None:
+        """Re-attest now unless the last tries failed and their wait has not passed."""
+        now = self._clock()
+        failures, not_before = self._retry.get(placement, (0, now))
+        if now < not_before:
+            return
+        try:
+            self.reattest(placement, key)
+        except ElsewhereError as error:
+            failures += 1
+            wait = min(REATTEST_RETRY_MAX, self.interval * 2**failures)
+            self._retry[placement] = (failures, now + wait)
+            log.warning(
+                "%s: re-attesting %s failed (%d in a row; next try in %.0f s): %s",
+                self.name,
+                placement,
+                failures,
+                wait,
+                error.message,
+            )
+            return
+        self._retry.pop(placement, None)
 
     def reattest(self, placement: str, key: KeepKey) -> dict[str, Any]:
         """Fresh evidence for a running keep with the key it was released to; an eviction
@@ -196,6 +226,7 @@ class HostAgent:
             with self._lock:
                 self._busy.pop(placement, None)
                 self._keys.pop(placement, None)
+                self._retry.pop(placement, None)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         return outcome
