@@ -12,6 +12,8 @@ import subprocess
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from waits import remaining
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +40,11 @@ def _readme_output() -> list[str]:
     return after[start : after.index("```", start)].splitlines()
 
 
-def test_the_readme_block_is_the_script() -> None:
-    script, readme = SCRIPT.read_text(encoding="utf-8"), README.read_text(encoding="utf-8")
-    ours = TOOL.readme_block(readme)
-    assert ours, "README.md has no generated 'Running it' block"
+@pytest.mark.parametrize("readme", TOOL.READMES, ids=lambda p: p.name)
+def test_the_readme_block_is_the_script(readme: Path) -> None:
+    script, text = SCRIPT.read_text(encoding="utf-8"), readme.read_text(encoding="utf-8")
+    ours = TOOL.readme_block(text)
+    assert ours, f"{readme.name} has no generated 'Running it' block"
     # Every command, in order, both ways; then the whole block, comments included.
     assert TOOL.commands(ours) == TOOL.commands("\n".join(TOOL.script_lines(script)))
     assert ours == TOOL.block(script), "stale: run `python tools/running_it.py`"

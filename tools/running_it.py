@@ -1,7 +1,9 @@
-"""The README's "Running it" commands are examples/running-it.sh's: one source of truth.
+"""The READMEs' "Running it" commands are examples/running-it.sh's: one source of truth.
 
-    python tools/running_it.py            # rewrite the README's block from the script
-    python tools/running_it.py --check    # exit 1 (one line) when the README's block is stale
+    python tools/running_it.py            # rewrite the READMEs' block from the script
+    python tools/running_it.py --check    # exit 1 (one line) when a README's block is stale
+
+README.md and README.ja.md hold the same block (the commands are the same in any language).
 
 The block is the script's lines between its two README markers, verbatim, so pasting it into
 a shell runs what the script runs. tests/test_running_it.py fails on drift and runs the script.
@@ -15,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "running-it.sh"
 README = ROOT / "README.md"
+READMES = (README, ROOT / "README.ja.md")
 
 SCRIPT_BEGIN = "# ---- README: begin ----"
 SCRIPT_END = "# ---- README: end ----"
@@ -64,20 +67,24 @@ def commands(text: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    script, readme = SCRIPT.read_text(encoding="utf-8"), README.read_text(encoding="utf-8")
-    current, wanted = readme_block(readme), block(script)
-    if not current:
-        print(f"{README}: no '{BEGIN}' … '{END}' block", file=sys.stderr)
-        return 1
-    if current == wanted:
-        return 0
-    if "--check" in argv:
-        print(
-            f"{README}: 'Running it' is stale (run `python tools/running_it.py`)", file=sys.stderr
-        )
-        return 1
-    README.write_text(readme.replace(current, wanted), encoding="utf-8")
-    print(f"wrote {README}")
+    script = SCRIPT.read_text(encoding="utf-8")
+    wanted = block(script)
+    for readme_path in READMES:
+        readme = readme_path.read_text(encoding="utf-8")
+        current = readme_block(readme)
+        if not current:
+            print(f"{readme_path}: no '{BEGIN}' … '{END}' block", file=sys.stderr)
+            return 1
+        if current == wanted:
+            continue
+        if "--check" in argv:
+            print(
+                f"{readme_path}: 'Running it' is stale (run `python tools/running_it.py`)",
+                file=sys.stderr,
+            )
+            return 1
+        readme_path.write_text(readme.replace(current, wanted), encoding="utf-8")
+        print(f"wrote {readme_path}")
     return 0
 
 
