@@ -55,7 +55,7 @@ elsewhere emulate snp-root hosts/snp/emulated-snp --generation Genoa
 cp hosts/snp/emulated-snp/ark.pem control/emulated-roots/snp-host.pem
 elsewhere host --name snp-host --attester emulated-snp --state-dir hosts/snp \
   --token-file snp-host.token > snp-host.log 2>&1 &
-wait_for snp-host.log "registered as" $!
+wait_for snp-host.log "host_[0-9a-f]" $!     # its id: printed once registered, in any language
 
 # Host 2, emulated Intel TDX: its root, and the collateral (TCB Info, QE Identity, CRLs) its
 # quotes are checked against, imported where the control plane looks it up.
@@ -65,7 +65,7 @@ elsewhere emulate tdx-collateral hosts/tdx/emulated-tdx -o tdx-collateral.json
 elsewhere collateral import tdx-collateral.json --trust-emulated-root hosts/tdx/emulated-tdx/root.pem
 elsewhere host --name tdx-host --attester emulated-tdx --state-dir hosts/tdx \
   --token-file tdx-host.token > tdx-host.log 2>&1 &
-wait_for tdx-host.log "registered as" $!
+wait_for tdx-host.log "host_[0-9a-f]" $!
 
 # The tenant: build the example workload; its digest is the SHA-384 of the .wasm.
 export ELSEWHERE_TOKEN_FILE=$ELSEWHERE_HOME/acme.token

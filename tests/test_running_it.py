@@ -14,6 +14,8 @@ from types import ModuleType
 
 import pytest
 
+from elsewhere.claims import EMULATED_WARNING
+from elsewhere.i18n import LANGUAGES, _, localize, using
 from waits import remaining
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +50,23 @@ def test_the_readme_block_is_the_script(readme: Path) -> None:
     # Every command, in order, both ways; then the whole block, comments included.
     assert TOOL.commands(ours) == TOOL.commands("\n".join(TOOL.script_lines(script)))
     assert ours == TOOL.block(script), "stale: run `python tools/running_it.py`"
+
+
+def test_the_scripts_waits_match_in_every_language() -> None:
+    """The script waits for each host's "registered" line by a pattern, not by English words:
+    run under LANG=ja_JP.UTF-8 it waited forever for "registered as"."""
+    waits = re.findall(r'^wait_for (\S+) "([^"]+)"', SCRIPT.read_text(encoding="utf-8"), re.M)
+    patterns = [p for log, p in waits if log.endswith("-host.log")]
+    assert len(patterns) == 2
+    for language in LANGUAGES:
+        with using(language):
+            line = _("host {name} registered as {id}; polling {url}").format(
+                name="snp-host", id="host_0123456789abcdef", url="https://127.0.0.1:8080"
+            )
+            warning = _("WARNING: {warning}").format(warning=localize(EMULATED_WARNING))
+        for pattern in patterns:  # grep's basic regular expressions, as Python reads these
+            assert re.search(pattern, line), (language, line)
+            assert not re.search(pattern, warning), (language, warning)
 
 
 def test_commands_are_read_as_a_shell_reads_them() -> None:
