@@ -102,6 +102,8 @@ async def _host_id(request: Request, cp: ControlPlane, cred: Credential) -> str:
 # quarter of their framework cost (docs/control-plane.md, Performance). Their blocking work
 # (parsing, reads, verification, wrapping) runs in one call on the app's bounded request
 # threads; the only wait, the group commit, is awaited on its future.
+# The body's schema is the component FastAPI makes for `reattest`'s declared AttestRequest
+# (tests/test_control_hotpath_routes.py checks that the reference resolves).
 _ATTEST_DOC: dict[str, Any] = {
     "parameters": [HOST_TOKEN_DOC],
     "requestBody": {
