@@ -87,6 +87,9 @@ class Env:
     outcome_times: dict[str, float] = field(default_factory=dict)
     loops: dict[str, threading.Thread] = field(default_factory=dict)
     ca: Path | None = None  # with control_plane(tls=True): the development CA's certificate
+    # every client `tenant` handed out, closed with the control plane (a client left to the
+    # garbage collector closes its socket with a ResourceWarning in some later test)
+    clients: list[Client] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -99,7 +102,9 @@ class Env:
     def tenant(self, name: str | None = None) -> Client:
         with write(self.cp.engine) as conn:
             made = create_tenant(conn, name or f"tenant-{secrets.token_hex(3)}")
-        return Client(self.url, made.token, verify=self.verify)
+        client = Client(self.url, made.token, verify=self.verify)
+        self.clients.append(client)
+        return client
 
     def token(self, kind: Kind, name: str = "t") -> str:
         """A fresh token of `kind`; a tenant token comes with its own new tenant."""
@@ -206,6 +211,8 @@ def control_plane(
     finally:
         for agent in env.agents:
             agent.stop()
+        for client in env.clients:
+            client.close()
         server.stop()
         cp.close()
 
