@@ -123,7 +123,8 @@ class HostAgent:
     def _reattest_when_due(self, placement: str, key: KeepKey) -> None:
         """Re-attest now unless the last tries failed and their wait has not passed."""
         now = self._clock()
-        failures, not_before = self._retry.get(placement, (0, now))
+        with self._lock:  # the keep's thread drops its entry when the keep ends
+            failures, not_before = self._retry.get(placement, (0, now))
         if now < not_before:
             return
         try:
@@ -131,7 +132,9 @@ class HostAgent:
         except ElsewhereError as error:
             failures += 1
             wait = min(REATTEST_RETRY_MAX, self.interval * 2**failures)
-            self._retry[placement] = (failures, now + wait)
+            with self._lock:
+                if placement in self._keys:  # still running: not re-added after its end
+                    self._retry[placement] = (failures, now + wait)
             log.warning(
                 "%s: re-attesting %s failed (%d in a row; next try in %.0f s): %s",
                 self.name,
@@ -141,7 +144,8 @@ class HostAgent:
                 error.message,
             )
             return
-        self._retry.pop(placement, None)
+        with self._lock:
+            self._retry.pop(placement, None)
 
     def reattest(self, placement: str, key: KeepKey) -> dict[str, Any]:
         """Fresh evidence for a running keep with the key it was released to; an eviction
